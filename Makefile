@@ -1,0 +1,48 @@
+# Set-up is two idempotent commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# torch 2.13.0 has a CPU build on PyPI-compatible indexes; override for CUDA, e.g.
+#   make run TORCH_SPEC="torch>=2.4"
+TORCH_SPEC ?= torch==2.13.0
+# torchvision is a test-only reference (its models are what presets must equal);
+# 0.28.0 is the release built against torch 2.13.
+TORCHVISION_SPEC ?= torchvision==0.28.0
+STAMP := $(VENV)/.installed
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test lint bench dot clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml Makefile | $(BIN)/python
+	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q -e ".[test,export]" $(TORCHVISION_SPEC)
+	@touch $(STAMP)
+
+# Graphviz's dot is a system program: install it where we can (root on Debian);
+# without it the app and CLI fall back to a built-in layered layout.
+dot:
+	@command -v dot >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && apt-get install -y -qq graphviz >/dev/null) \
+	      || echo "note: could not install Graphviz; using the built-in layout"; \
+	  else echo "note: Graphviz 'dot' not found; using the built-in layout"; fi; }
+
+run: $(STAMP) dot
+	$(BIN)/python main.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+test: $(STAMP) dot lint
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+
+bench: $(STAMP) dot
+	for f in bench/bench_*.py; do $(BIN)/python $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

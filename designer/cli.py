@@ -1,0 +1,129 @@
+"""The command-line twin of the app: the same core, no Qt and (mostly) no torch.
+
+Every failure the user can cause ends in one line on stderr and exit code 2;
+no traceback ever reaches the user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from designer import __version__
+from designer.core.analysis import Analysis, analyse
+from designer.core.design import Design, DesignError
+from designer.core.io import load, nearest
+from designer.core.presets import load_preset, preset_names
+from designer.core.report import format_summary, summary_dict
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A bad argument: printed as one line, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
+def resolve_design(spec: str) -> Design:
+    """A design from a file path or a preset name."""
+    path = Path(spec)
+    if spec.endswith(".json") or path.exists() or os.sep in spec:
+        try:
+            return load(path)
+        except DesignError as exc:
+            where = f"{path}: " if not str(exc).startswith(str(path)) else ""
+            raise DesignError("", f"{where}{exc}") from None
+    names = preset_names()
+    if spec in names:
+        return load_preset(spec)
+    near = nearest(spec, names)
+    hint = f"did you mean '{near}'?" if near else "run 'presets' to list them"
+    raise UsageError(f"DESIGN: '{spec}' is neither a design file nor a preset ({hint})")
+
+
+def _cmd_presets(args: argparse.Namespace) -> int:
+    for name in preset_names():
+        print(name)
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    design = resolve_design(args.design)
+    result = analyse(design)
+    print(f"ok: {design.name}: {result.params:,} parameters, {result.macs:,} mult-adds")
+    return 0
+
+
+def _cmd_summary(args: argparse.Namespace) -> int:
+    result: Analysis = analyse(resolve_design(args.design))
+    if args.json:
+        json.dump(summary_dict(result), sys.stdout, indent=None if args.compact else 2)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(format_summary(result))
+    return 0
+
+
+def _cmd_gui(args: argparse.Namespace) -> int:
+    from designer.app_launcher import launch
+
+    return launch(args.design, screenshot=args.screenshot)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="resnet-designer",
+        description="Design, inspect and export ResNet-family networks.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+
+    p = sub.add_parser("presets", help="list the bundled presets, one per line")
+    p.set_defaults(func=_cmd_presets)
+
+    p = sub.add_parser("validate", help="check a design; exit 2 with the reason if invalid")
+    p.add_argument("design", metavar="DESIGN", help="a preset name or a *.resnet.json file")
+    p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("summary", help="shapes, parameters and mult-adds of every layer")
+    p.add_argument("design", metavar="DESIGN", help="a preset name or a *.resnet.json file")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--compact", action="store_true", help="with --json: no indentation")
+    p.set_defaults(func=_cmd_summary)
+
+    p = sub.add_parser("gui", help="open the desktop app")
+    p.add_argument("design", metavar="DESIGN", nargs="?", help="a preset name or a design file")
+    p.add_argument("--screenshot", metavar="FILE.png", help="save the window once drawn, then exit")
+    p.set_defaults(func=_cmd_gui)
+    return parser
+
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        if not argv:
+            argv = ["gui"]
+        args = parser.parse_args(argv)
+        func: Handler = args.func
+        return func(args)
+    except (UsageError, DesignError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0

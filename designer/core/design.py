@@ -1,0 +1,282 @@
+"""The design: an immutable, validated description of a ResNet-family network.
+
+A design is the single source of truth of the product: the app edits it, the
+analysis reads it, the builder and the code generator turn it into torch code.
+It is plain data (no torch import) so that validating and analysing it is free.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+FORMAT = "resnet-designer/1"
+
+BlockKind = Literal["basic", "bottleneck", "preact_basic", "preact_bottleneck"]
+StemKind = Literal["imagenet", "cifar", "deep", "none"]
+ShortcutKind = Literal["projection", "zero_pad", "avg_down"]
+StrideOn = Literal["3x3", "1x1"]
+
+BLOCKS: tuple[str, ...] = ("basic", "bottleneck", "preact_basic", "preact_bottleneck")
+STEMS: tuple[str, ...] = ("imagenet", "cifar", "deep", "none")
+SHORTCUTS: tuple[str, ...] = ("projection", "zero_pad", "avg_down")
+STRIDE_ON: tuple[str, ...] = ("3x3", "1x1")
+ACTIVATIONS: tuple[str, ...] = (
+    "relu",
+    "relu6",
+    "leaky_relu",
+    "elu",
+    "silu",
+    "gelu",
+    "mish",
+    "hardswish",
+)
+
+# Generous ceilings: big enough for any real network, small enough that no
+# arithmetic on them can overflow into nonsense or take visible time.
+MAX_CHANNELS = 1 << 24
+MAX_SPATIAL = 1 << 16
+MAX_DEPTH = 10_000
+MAX_TOTAL_BLOCKS = 20_000
+MAX_STAGES = 64
+MAX_STRIDE = 64
+MAX_CLASSES = 10**9
+MAX_HIDDEN_LAYERS = 16
+MAX_NAME_LENGTH = 200
+
+
+class DesignError(ValueError):
+    """An invalid design; ``field`` is the dotted path of the offending value."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+        self.reason = message
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    channels: int = 3
+    height: int = 224
+    width: int = 224
+
+
+@dataclass(frozen=True)
+class StemSpec:
+    kind: StemKind = "imagenet"
+    width: int = 64
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """One stage of residual blocks.
+
+    ``width`` is torchvision's ``planes``: the bottleneck's inner width before
+    ``width_per_group`` scaling, and the output width of a basic block. The
+    stage's output width is ``out_width`` if set, else ``width * expansion``
+    (expansion defaults to 1 for basic blocks and 4 for bottlenecks).
+    """
+
+    depth: int
+    width: int
+    stride: int = 1
+    expansion: int | None = None
+    out_width: int | None = None
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    """Classifier head: optional hidden Linear-act-BN layers, then dropout (if > 0) and fc."""
+
+    hidden: tuple[int, ...] = ()
+    dropout: float = 0.0
+
+
+@dataclass(frozen=True)
+class Design:
+    stages: tuple[StageSpec, ...]
+    name: str = "Untitled"
+    input: InputSpec = field(default_factory=InputSpec)
+    num_classes: int = 1000
+    block: BlockKind = "bottleneck"
+    stem: StemSpec = field(default_factory=StemSpec)
+    groups: int = 1
+    width_per_group: int = 64
+    shortcut: ShortcutKind = "projection"
+    stride_on: StrideOn = "3x3"
+    activation: str = "relu"
+    se_ratio: float = 0.0
+    conv_bias: bool = False
+    zero_init_residual: bool = False
+    head: HeadSpec = field(default_factory=HeadSpec)
+
+    @property
+    def is_preact(self) -> bool:
+        return self.block.startswith("preact_")
+
+    @property
+    def is_bottleneck(self) -> bool:
+        return self.block.endswith("bottleneck")
+
+    def replace(self, **changes: object) -> Design:
+        """A validated copy with ``changes`` applied (the only way to 'edit' a design)."""
+        return validate(dataclasses.replace(self, **changes))
+
+    def with_stage(self, index: int, **changes: object) -> Design:
+        stages = list(self.stages)
+        stages[index] = dataclasses.replace(stages[index], **changes)
+        return self.replace(stages=tuple(stages))
+
+
+def stage_expansion(design: Design, stage: StageSpec) -> int:
+    if stage.expansion is not None:
+        return stage.expansion
+    return 4 if design.is_bottleneck else 1
+
+
+def stage_out_width(design: Design, stage: StageSpec) -> int:
+    if stage.out_width is not None:
+        return stage.out_width
+    return stage.width * stage_expansion(design, stage)
+
+
+def bottleneck_width(design: Design, stage: StageSpec) -> int:
+    """The 3x3 conv's width, with torchvision's ``width_per_group`` meaning."""
+    return int(stage.width * (design.width_per_group / 64.0)) * design.groups
+
+
+def stem_out_width(design: Design) -> int:
+    return design.input.channels if design.stem.kind == "none" else design.stem.width
+
+
+def _check_int(path: str, value: object, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise DesignError(path, f"must be a whole number (got {value!r})")
+    if not low <= value <= high:
+        raise DesignError(path, f"must be between {low:,} and {high:,} (got {value:,})")
+    return value
+
+
+def _check_float(path: str, value: object, low: float, high: float, *, high_open: bool) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise DesignError(path, f"must be a number (got {value!r})")
+    number = float(value)
+    if math.isnan(number) or number < low or number > high or (high_open and number == high):
+        bound = f"below {high}" if high_open else f"at most {high}"
+        raise DesignError(path, f"must be at least {low} and {bound} (got {value!r})")
+    return number
+
+
+def _check_choice(path: str, value: object, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise DesignError(path, f"must be one of {', '.join(choices)} (got {value!r})")
+    return str(value)
+
+
+def _check_bool(path: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise DesignError(path, f"must be true or false (got {value!r})")
+    return value
+
+
+def validate(design: Design) -> Design:
+    """Check every field and the network's feasibility; return the design unchanged.
+
+    Everything a builder would trip over is caught here, with the field named,
+    so that no torch code ever runs on a design that cannot work.
+    """
+    if not isinstance(design.name, str) or len(design.name) > MAX_NAME_LENGTH:
+        raise DesignError("name", f"must be text of at most {MAX_NAME_LENGTH} characters")
+    _check_int("input.channels", design.input.channels, 1, MAX_CHANNELS)
+    _check_int("input.height", design.input.height, 1, MAX_SPATIAL)
+    _check_int("input.width", design.input.width, 1, MAX_SPATIAL)
+    _check_int("num_classes", design.num_classes, 1, MAX_CLASSES)
+    _check_choice("block", design.block, BLOCKS)
+    _check_choice("stem.kind", design.stem.kind, STEMS)
+    _check_int("stem.width", design.stem.width, 1, MAX_CHANNELS)
+    _check_int("groups", design.groups, 1, MAX_CHANNELS)
+    _check_int("width_per_group", design.width_per_group, 1, MAX_CHANNELS)
+    _check_choice("shortcut", design.shortcut, SHORTCUTS)
+    _check_choice("stride_on", design.stride_on, STRIDE_ON)
+    _check_choice("activation", design.activation, ACTIVATIONS)
+    _check_float("se_ratio", design.se_ratio, 0.0, 1.0, high_open=False)
+    _check_bool("conv_bias", design.conv_bias)
+    _check_bool("zero_init_residual", design.zero_init_residual)
+    _check_float("head.dropout", design.head.dropout, 0.0, 1.0, high_open=True)
+    if len(design.head.hidden) > MAX_HIDDEN_LAYERS:
+        raise DesignError("head.hidden", f"at most {MAX_HIDDEN_LAYERS} hidden layers")
+    for i, width in enumerate(design.head.hidden):
+        _check_int(f"head.hidden[{i}]", width, 1, MAX_CHANNELS)
+    if design.stem.kind == "deep" and design.stem.width % 2:
+        raise DesignError(
+            "stem.width", "the deep stem halves its width in the first two convs: use an even width"
+        )
+    if not design.is_bottleneck and (design.groups != 1 or design.width_per_group != 64):
+        raise DesignError(
+            "groups",
+            "basic blocks support groups=1 and width_per_group=64 only (as torchvision);"
+            " use a bottleneck block for ResNeXt or wide variants",
+        )
+    if not 1 <= len(design.stages) <= MAX_STAGES:
+        raise DesignError("stages", f"must have between 1 and {MAX_STAGES} stages")
+    _check_stages(design)
+    return design
+
+
+def _check_stages(design: Design) -> None:
+    height, width = _stem_spatial(design)
+    if height < 1 or width < 1:
+        raise DesignError("input.height", "the input is too small for the stem: use at least 4x4")
+    channels = stem_out_width(design)
+    for i, stage in enumerate(design.stages):
+        path = f"stages[{i}]"
+        _check_int(f"{path}.depth", stage.depth, 1, MAX_DEPTH)
+        _check_int(f"{path}.width", stage.width, 1, MAX_CHANNELS)
+        _check_int(f"{path}.stride", stage.stride, 1, MAX_STRIDE)
+        if stage.expansion is not None:
+            _check_int(f"{path}.expansion", stage.expansion, 1, 64)
+        if stage.out_width is not None:
+            _check_int(f"{path}.out_width", stage.out_width, 1, MAX_CHANNELS)
+            if stage.expansion is not None:
+                raise DesignError(
+                    f"{path}.out_width", "set either out_width or expansion, not both"
+                )
+        out = stage_out_width(design, stage)
+        if out > MAX_CHANNELS:
+            raise DesignError(f"{path}.width", f"the stage's output width {out:,} is too large")
+        if design.is_bottleneck:
+            inner = bottleneck_width(design, stage)
+            if inner < design.groups:
+                raise DesignError(
+                    f"{path}.width",
+                    f"the grouped 3x3 conv would have {inner} channels for {design.groups} groups:"
+                    " raise width or width_per_group",
+                )
+        if design.shortcut == "zero_pad" and out < channels:
+            raise DesignError(
+                f"{path}.width",
+                f"a zero_pad shortcut cannot shrink {channels} channels to {out}:"
+                " widen the stage or use a projection shortcut",
+            )
+        height, width = _ceil_div(height, stage.stride), _ceil_div(width, stage.stride)
+        channels = out
+    total = sum(stage.depth for stage in design.stages)
+    if total > MAX_TOTAL_BLOCKS:
+        raise DesignError(
+            "stages", f"{total:,} blocks in all is more than the {MAX_TOTAL_BLOCKS:,} supported"
+        )
+
+
+def _ceil_div(size: int, stride: int) -> int:
+    return -(-size // stride)
+
+
+def _stem_spatial(design: Design) -> tuple[int, int]:
+    height, width = design.input.height, design.input.width
+    if design.stem.kind in ("imagenet", "deep"):
+        # stride-2 conv then stride-2 max-pool, both with "same"-style padding
+        for _ in range(2):
+            height, width = (height - 1) // 2 + 1, (width - 1) // 2 + 1
+    return height, width

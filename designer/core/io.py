@@ -1,0 +1,253 @@
+"""Design files (``*.resnet.json``): strict parsing, canonical writing, atomic saves.
+
+The file format is versioned and strict: unknown keys are errors that name the
+key and suggest the nearest known one, so a typo never silently changes a
+network. Files are data only; nothing in them is ever evaluated.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from designer.core.design import (
+    FORMAT,
+    Design,
+    DesignError,
+    HeadSpec,
+    InputSpec,
+    StageSpec,
+    StemSpec,
+    validate,
+)
+
+MAX_FILE_BYTES = 4 * 1024 * 1024
+FILE_SUFFIX = ".resnet.json"
+
+_TOP_KEYS = (
+    "format",
+    "name",
+    "input",
+    "num_classes",
+    "block",
+    "stem",
+    "stages",
+    "groups",
+    "width_per_group",
+    "shortcut",
+    "stride_on",
+    "activation",
+    "se_ratio",
+    "conv_bias",
+    "zero_init_residual",
+    "head",
+)
+_INPUT_KEYS = ("channels", "height", "width")
+_STEM_KEYS = ("kind", "width")
+_STAGE_KEYS = ("depth", "width", "stride", "expansion", "out_width")
+_HEAD_KEYS = ("hidden", "dropout")
+
+
+def _check_keys(path: str, data: Mapping[str, Any], known: tuple[str, ...]) -> None:
+    for key in data:
+        if key not in known:
+            where = f"{path}.{key}" if path else str(key)
+            near = nearest(str(key), known)
+            hint = f" (did you mean '{near}'?)" if near else f" (known keys: {', '.join(known)})"
+            raise DesignError(where, f"unknown key{hint}")
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Optimal-string-alignment distance: typos, including swapped letters, cost 1."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[-1]
+
+
+def nearest(word: str, candidates: tuple[str, ...] | list[str]) -> str | None:
+    """The closest candidate within a typo's reach, or None."""
+    if len(word) > 100:
+        return None
+    scored = sorted((edit_distance(word.lower(), c.lower()), c) for c in candidates)
+    if scored and scored[0][0] <= max(2, len(word) // 3):
+        return scored[0][1]
+    return None
+
+
+def _object(path: str, value: object) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise DesignError(path, f"must be an object {{...}} (got {type(value).__name__})")
+    return value
+
+
+def _sub(
+    path: str, data: Mapping[str, Any], known: tuple[str, ...], make: Callable[..., Any]
+) -> Any:
+    body = _object(path, data)
+    _check_keys(path, body, known)
+    return make(**body)
+
+
+def design_from_dict(data: object) -> Design:
+    """Parse a decoded JSON value into a validated design."""
+    top = _object("", data)
+    _check_keys("", top, _TOP_KEYS)
+    fmt = top.get("format", FORMAT)
+    if fmt != FORMAT:
+        raise DesignError(
+            "format", f"unsupported format {fmt!r}: this version reads {FORMAT!r} files"
+        )
+    if "stages" not in top:
+        raise DesignError("stages", "missing: a design needs at least one stage")
+    stages_raw = top["stages"]
+    if not isinstance(stages_raw, list):
+        raise DesignError("stages", "must be a list of stage objects")
+    stages = []
+    for i, raw in enumerate(stages_raw):
+        body = _object(f"stages[{i}]", raw)
+        _check_keys(f"stages[{i}]", body, _STAGE_KEYS)
+        for required in ("depth", "width"):
+            if required not in body:
+                raise DesignError(f"stages[{i}].{required}", "missing")
+        stages.append(StageSpec(**body))
+    kwargs: dict[str, Any] = {k: v for k, v in top.items() if k not in ("format", "stages")}
+    if "input" in top:
+        kwargs["input"] = _sub("input", top["input"], _INPUT_KEYS, InputSpec)
+    if "stem" in top:
+        kwargs["stem"] = _sub("stem", top["stem"], _STEM_KEYS, StemSpec)
+    if "head" in top:
+        head = _object("head", top["head"])
+        _check_keys("head", head, _HEAD_KEYS)
+        hidden = head.get("hidden", [])
+        if not isinstance(hidden, list):
+            raise DesignError("head.hidden", "must be a list of widths, e.g. [512]")
+        kwargs["head"] = HeadSpec(hidden=tuple(hidden), dropout=head.get("dropout", 0.0))
+    return validate(Design(stages=tuple(stages), **kwargs))
+
+
+def design_to_dict(design: Design) -> dict[str, Any]:
+    """The canonical JSON form: every field written, in a fixed order."""
+    return {
+        "format": FORMAT,
+        "name": design.name,
+        "input": {
+            "channels": design.input.channels,
+            "height": design.input.height,
+            "width": design.input.width,
+        },
+        "num_classes": design.num_classes,
+        "block": design.block,
+        "stem": {"kind": design.stem.kind, "width": design.stem.width},
+        "stages": [_stage_to_dict(s) for s in design.stages],
+        "groups": design.groups,
+        "width_per_group": design.width_per_group,
+        "shortcut": design.shortcut,
+        "stride_on": design.stride_on,
+        "activation": design.activation,
+        "se_ratio": design.se_ratio,
+        "conv_bias": design.conv_bias,
+        "zero_init_residual": design.zero_init_residual,
+        "head": {"hidden": list(design.head.hidden), "dropout": design.head.dropout},
+    }
+
+
+def _stage_to_dict(stage: StageSpec) -> dict[str, int]:
+    out = {"depth": stage.depth, "width": stage.width, "stride": stage.stride}
+    if stage.expansion is not None:
+        out["expansion"] = stage.expansion
+    if stage.out_width is not None:
+        out["out_width"] = stage.out_width
+    return out
+
+
+def dumps(design: Design) -> str:
+    return json.dumps(design_to_dict(design), indent=2, ensure_ascii=False) + "\n"
+
+
+def _reject_constant(token: str) -> float:
+    raise DesignError("", f"not valid JSON: {token} is not a number JSON allows")
+
+
+def loads(text: str) -> Design:
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno}, column {exc.colno}"
+        raise DesignError("", f"not valid JSON: {exc.msg} at {where}") from None
+    except RecursionError:
+        raise DesignError("", "not valid JSON: nested too deeply") from None
+    return design_from_dict(data)
+
+
+def load(path: str | os.PathLike[str]) -> Design:
+    """Read a design file; every failure is a DesignError with a one-line reason."""
+    file = Path(path)
+    try:
+        size = file.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise DesignError("", f"{file}: {size:,} bytes is too large for a design file")
+        raw = file.read_bytes()
+    except DesignError:
+        raise
+    except IsADirectoryError:
+        raise DesignError("", f"{file}: is a folder, not a design file") from None
+    except FileNotFoundError:
+        raise DesignError("", f"{file}: no such file") from None
+    except OSError as exc:
+        raise DesignError("", f"{file}: cannot read ({exc.strerror or exc})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise DesignError("", f"{file}: not a UTF-8 text file") from None
+    return loads(text)
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, backup: bool = True) -> None:
+    """Write via a temp file, fsync and rename, so a crash never leaves half a file.
+
+    With ``backup`` the previous version is kept beside it as ``NAME~``.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if backup and target.is_file():
+            shutil.copy2(target, target.with_name(target.name + "~"))
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    _fsync_dir(target.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def save(design: Design, path: str | os.PathLike[str]) -> None:
+    atomic_write_bytes(path, dumps(design).encode("utf-8"))

@@ -1,0 +1,79 @@
+"""The closed-form analysis equals torchinfo, layer by layer, on presets and random designs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+
+from designer.core.analysis import analyse
+from designer.core.build import build
+from designer.core.design import Design
+from designer.core.presets import load_preset, preset_names
+from tests.reference import torchinfo_leaf_rows
+from tests.strategies import small_designs
+
+
+def _assert_matches_torchinfo(design: Design, device: str) -> None:
+    result = analyse(design)
+    shape = (design.input.channels, design.input.height, design.input.width)
+    stats, rows = torchinfo_leaf_rows(build(design, device=device), shape, device=device)
+    ours = [(r.name, r.kind, r.output_shape, r.params, r.macs) for r in result.layers]
+    assert ours == rows
+    assert result.params == stats.total_params
+    assert result.trainable_params == stats.trainable_params
+    assert result.macs == stats.total_mult_adds
+
+
+@pytest.mark.parametrize("name", preset_names())
+def test_every_preset_layer_by_layer(name: str) -> None:
+    design = load_preset(name)
+    device = "meta" if analyse(design).params > 30_000_000 else "cpu"
+    _assert_matches_torchinfo(design, device)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_designs())
+def test_random_designs_agree_with_torchinfo(design: Design) -> None:
+    _assert_matches_torchinfo(design, "cpu")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_designs())
+def test_random_designs_run_with_the_reported_output_shape(design: Design) -> None:
+    result = analyse(design)
+    model = build(design).eval()
+    x = torch.randn(2, design.input.channels, design.input.height, design.input.width)
+    with torch.no_grad():
+        y = model(x)
+    assert tuple(y.shape) == (2, *result.output_shape)
+    assert torch.isfinite(y).all()
+    assert sum(p.numel() for p in model.parameters()) == result.params
+
+
+def test_ten_billion_parameter_design_analyses_without_allocating() -> None:
+    import tracemalloc
+
+    design = load_preset("resnet50")
+    huge = design.replace(
+        stages=tuple(s.__class__(s.depth, s.width * 32, s.stride) for s in design.stages)
+    )
+    tracemalloc.start()
+    result = analyse(huge)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert result.params > 10_000_000_000
+    assert peak < 5 * 1024 * 1024  # the layer table only: no weights
+
+
+def test_analysis_needs_no_torch() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from designer.core.analysis import analyse;"
+        "from designer.core.presets import load_preset;"
+        "analyse(load_preset('resnet152')); print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,0 +1,67 @@
+"""Hypothesis strategies for designs: small enough to build and run on a CPU in milliseconds."""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+from designer.core.design import (
+    ACTIVATIONS,
+    Design,
+    DesignError,
+    HeadSpec,
+    InputSpec,
+    StageSpec,
+    StemSpec,
+    validate,
+)
+
+
+@st.composite
+def small_designs(draw: st.DrawFn) -> Design:
+    block = draw(st.sampled_from(["basic", "bottleneck", "preact_basic", "preact_bottleneck"]))
+    bottleneck = block.endswith("bottleneck")
+    groups = draw(st.sampled_from([1, 2, 4])) if bottleneck else 1
+    width_per_group = draw(st.sampled_from([4, 16, 64])) if bottleneck else 64
+    stem_kind = draw(st.sampled_from(["imagenet", "cifar", "deep", "none"]))
+    n_stages = draw(st.integers(1, 4))
+    stages = []
+    for _ in range(n_stages):
+        choice = draw(st.integers(0, 4))
+        stages.append(
+            StageSpec(
+                depth=draw(st.integers(1, 2)),
+                width=draw(st.sampled_from([4, 8, 12, 16])),
+                stride=draw(st.sampled_from([1, 1, 2, 3])),
+                expansion=draw(st.integers(1, 4)) if choice == 1 else None,
+                out_width=draw(st.sampled_from([8, 24, 32])) if choice == 2 else None,
+            )
+        )
+    size = draw(st.integers(5, 40))
+    design = Design(
+        stages=tuple(stages),
+        name="random",
+        input=InputSpec(draw(st.integers(1, 4)), size, draw(st.integers(5, 40))),
+        num_classes=draw(st.integers(1, 20)),
+        block=block,
+        stem=StemSpec(stem_kind, draw(st.sampled_from([8, 16]))),
+        groups=groups,
+        width_per_group=width_per_group,
+        shortcut=draw(st.sampled_from(["projection", "zero_pad", "avg_down"])),
+        stride_on=draw(st.sampled_from(["3x3", "1x1"])),
+        activation=draw(st.sampled_from(ACTIVATIONS)),
+        se_ratio=draw(st.sampled_from([0.0, 0.0, 0.25])),
+        conv_bias=draw(st.booleans()),
+        zero_init_residual=draw(st.booleans()),
+        head=HeadSpec(
+            hidden=tuple(draw(st.lists(st.sampled_from([8, 16]), max_size=2))),
+            dropout=draw(st.sampled_from([0.0, 0.2])),
+        ),
+    )
+    try:
+        return validate(design)
+    except DesignError:
+        # e.g. zero_pad asked to shrink channels: a legitimate refusal, not a sample
+        from hypothesis import reject
+
+        reject()
+        raise
