@@ -7,47 +7,26 @@ no traceback ever reaches the user.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
-import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import NoReturn
 
 from designer import __version__
+from designer.commands import COMMAND_MODULES
+from designer.commands.common import UsageError, resolve_design
 from designer.core.analysis import Analysis, analyse
-from designer.core.design import Design, DesignError
-from designer.core.io import load, nearest
-from designer.core.presets import load_preset, preset_names
+from designer.core.design import DesignError
+from designer.core.presets import preset_names
 from designer.core.report import format_summary, summary_dict
 
 EXIT_USAGE = 2
 
 
-class UsageError(Exception):
-    """A bad argument: printed as one line, exit 2."""
-
-
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: {message} (see --help)")
-
-
-def resolve_design(spec: str) -> Design:
-    """A design from a file path or a preset name."""
-    path = Path(spec)
-    if spec.endswith(".json") or path.exists() or os.sep in spec:
-        try:
-            return load(path)
-        except DesignError as exc:
-            where = f"{path}: " if not str(exc).startswith(str(path)) else ""
-            raise DesignError("", f"{where}{exc}") from None
-    names = preset_names()
-    if spec in names:
-        return load_preset(spec)
-    near = nearest(spec, names)
-    hint = f"did you mean '{near}'?" if near else "run 'presets' to list them"
-    raise UsageError(f"DESIGN: '{spec}' is neither a design file nor a preset ({hint})")
 
 
 def _cmd_presets(args: argparse.Namespace) -> int:
@@ -104,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("design", metavar="DESIGN", nargs="?", help="a preset name or a design file")
     p.add_argument("--screenshot", metavar="FILE.png", help="save the window once drawn, then exit")
     p.set_defaults(func=_cmd_gui)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(sub)
     return parser
 
 

@@ -1,0 +1,12 @@
+"""CLI subcommands that live beside the core features they expose.
+
+Each module has ``register(subparsers)``; ``designer.cli`` calls them in order.
+Heavy imports (torch, graphviz) happen inside the handlers, never at import time,
+so ``presets``/``summary``/``validate`` stay fast.
+"""
+
+COMMAND_MODULES = (
+    "designer.commands.render",
+    "designer.commands.export",
+    "designer.commands.bundle",
+)
