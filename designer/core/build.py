@@ -14,8 +14,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from designer.core.analysis import first_block_preactivates, se_channels
-from designer.core.design import Design, StageSpec, bottleneck_width, stage_out_width
+from designer.core.analysis import analyse, first_block_preactivates, se_channels
+from designer.core.design import (
+    Design,
+    DesignError,
+    StageSpec,
+    bottleneck_width,
+    stage_out_width,
+)
 
 _ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": lambda: nn.ReLU(inplace=True),
@@ -312,7 +318,19 @@ class ResNet(nn.Module):
         return self.fc(x)
 
 
+# Beyond this, building on a real device is refused before anything is allocated.
+MAX_BUILD_BYTES = 16 * 1024**3
+
+
 def build(design: Design, *, device: str | torch.device = "cpu") -> ResNet:
     """Instantiate the design's network (on ``meta`` to count without allocating)."""
+    if torch.device(device).type != "meta":
+        size = analyse(design).param_bytes
+        if size > MAX_BUILD_BYTES:
+            raise DesignError(
+                "stages",
+                f"the weights would take {size / 1024**3:,.1f} GiB (over"
+                f" {MAX_BUILD_BYTES // 1024**3} GiB): shrink widths or depths to build it",
+            )
     with torch.device(device):
         return ResNet(design)

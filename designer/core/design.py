@@ -151,9 +151,15 @@ def stem_out_width(design: Design) -> int:
     return design.input.channels if design.stem.kind == "none" else design.stem.width
 
 
+def show(value: object, limit: int = 40) -> str:
+    """A short, single-line rendering of a user's value for an error message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _check_int(path: str, value: object, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise DesignError(path, f"must be a whole number (got {value!r})")
+        raise DesignError(path, f"must be a whole number (got {show(value)})")
     if not low <= value <= high:
         raise DesignError(path, f"must be between {low:,} and {high:,} (got {value:,})")
     return value
@@ -161,23 +167,23 @@ def _check_int(path: str, value: object, low: int, high: int) -> int:
 
 def _check_float(path: str, value: object, low: float, high: float, *, high_open: bool) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise DesignError(path, f"must be a number (got {value!r})")
+        raise DesignError(path, f"must be a number (got {show(value)})")
     number = float(value)
     if math.isnan(number) or number < low or number > high or (high_open and number == high):
         bound = f"below {high}" if high_open else f"at most {high}"
-        raise DesignError(path, f"must be at least {low} and {bound} (got {value!r})")
+        raise DesignError(path, f"must be at least {low} and {bound} (got {show(value)})")
     return number
 
 
 def _check_choice(path: str, value: object, choices: tuple[str, ...]) -> str:
     if value not in choices:
-        raise DesignError(path, f"must be one of {', '.join(choices)} (got {value!r})")
+        raise DesignError(path, f"must be one of {', '.join(choices)} (got {show(value)})")
     return str(value)
 
 
 def _check_bool(path: str, value: object) -> bool:
     if not isinstance(value, bool):
-        raise DesignError(path, f"must be true or false (got {value!r})")
+        raise DesignError(path, f"must be true or false (got {show(value)})")
     return value
 
 
@@ -227,8 +233,6 @@ def validate(design: Design) -> Design:
 
 def _check_stages(design: Design) -> None:
     height, width = _stem_spatial(design)
-    if height < 1 or width < 1:
-        raise DesignError("input.height", "the input is too small for the stem: use at least 4x4")
     channels = stem_out_width(design)
     for i, stage in enumerate(design.stages):
         path = f"stages[{i}]"
@@ -248,6 +252,11 @@ def _check_stages(design: Design) -> None:
             raise DesignError(f"{path}.width", f"the stage's output width {out:,} is too large")
         if design.is_bottleneck:
             inner = bottleneck_width(design, stage)
+            if inner > MAX_CHANNELS:
+                raise DesignError(
+                    f"{path}.width",
+                    f"the 3x3 conv would have {inner:,} channels: lower width or width_per_group",
+                )
             if inner < design.groups:
                 raise DesignError(
                     f"{path}.width",

@@ -23,6 +23,7 @@ from designer.core.design import (
     InputSpec,
     StageSpec,
     StemSpec,
+    show,
     validate,
 )
 
@@ -56,7 +57,8 @@ _HEAD_KEYS = ("hidden", "dropout")
 def _check_keys(path: str, data: Mapping[str, Any], known: tuple[str, ...]) -> None:
     for key in data:
         if key not in known:
-            where = f"{path}.{key}" if path else str(key)
+            label = key if str(key).isidentifier() and len(str(key)) <= 40 else show(key)
+            where = f"{path}.{label}" if path else label
             near = nearest(str(key), known)
             hint = f" (did you mean '{near}'?)" if near else f" (known keys: {', '.join(known)})"
             raise DesignError(where, f"unknown key{hint}")
@@ -107,7 +109,7 @@ def design_from_dict(data: object) -> Design:
     fmt = top.get("format", FORMAT)
     if fmt != FORMAT:
         raise DesignError(
-            "format", f"unsupported format {fmt!r}: this version reads {FORMAT!r} files"
+            "format", f"unsupported format {show(fmt)}: this version reads {FORMAT!r} files"
         )
     if "stages" not in top:
         raise DesignError("stages", "missing: a design needs at least one stage")
@@ -188,6 +190,8 @@ def loads(text: str) -> Design:
         raise DesignError("", f"not valid JSON: {exc.msg} at {where}") from None
     except RecursionError:
         raise DesignError("", "not valid JSON: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer literal of thousands of digits
+        raise DesignError("", f"not valid JSON: {exc}") from None
     return design_from_dict(data)
 
 

@@ -90,7 +90,10 @@ def test_errors_name_the_field_and_the_fix(data: object, field: str, words: str)
     assert "\n" not in str(error)
 
 
-@pytest.mark.parametrize("text", ["", "{", '{"stages": NaN}', "[" * 100_000, "\x00"])
+HUGE_INT = '{"stages": [{"depth": ' + "9" * 5000 + ', "width": 8}]}'
+
+
+@pytest.mark.parametrize("text", ["", "{", '{"stages": NaN}', "[" * 100_000, "\x00", HUGE_INT])
 def test_malformed_json_is_a_one_line_error(text: str) -> None:
     with pytest.raises(DesignError) as info:
         loads(text)
