@@ -9,4 +9,6 @@ COMMAND_MODULES = (
     "designer.commands.render",
     "designer.commands.export",
     "designer.commands.bundle",
+    "designer.commands.lint",
+    "designer.commands.fit",
 )

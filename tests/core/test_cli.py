@@ -11,6 +11,7 @@ import pytest
 
 from designer.cli import main
 from designer.core.analysis import analyse
+from designer.core.io import load
 from designer.core.presets import load_preset, preset_names
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,3 +88,25 @@ def test_no_display_says_how_to_run_headless() -> None:
     )
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and "headless" in out.stderr and "summary" in out.stderr
+
+
+def test_lint_prints_stage_geometry_and_findings(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lint", "resnet50"]) == 0
+    out = capsys.readouterr().out
+    assert "layer4" in out and "427" in out and "0 warning(s)" in out
+    assert main(["lint", "resnet20_cifar", "--strict"]) == 0  # notes only
+
+
+def test_fit_prints_candidates_within_the_budget(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["fit", "resnet50", "--max-macs", "2G", "--max-params", "10M", "--top", "2"]
+    assert main([*argv, "-o", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("binds") == 2
+    written = sorted(tmp_path.iterdir())
+    assert len(written) == 2
+    assert all(analyse(load(p)).macs <= 2e9 for p in written)
+    assert main([*argv, "-o", str(tmp_path)]) == 2  # no silent overwrite
+    assert "exists" in capsys.readouterr().err
+    assert main(["fit", "resnet50", "--max-macs", "lots"]) == 2

@@ -1,0 +1,142 @@
+"""Fit a design to a budget: the largest scalings of its depths and widths that meet the limits.
+
+Candidates keep the design's proportions: every stage's depth is scaled by one
+factor and every width by another (widths rounded to multiples of 8, as
+hardware likes). Each is analysed in closed form, so trying a thousand costs
+well under a second; the search is a fixed grid, hence deterministic.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from dataclasses import dataclass
+
+from designer.core.analysis import Analysis, analyse
+from designer.core.design import Design, DesignError
+
+FACTORS = tuple(0.25 + 0.125 * i for i in range(23))  # 0.25 .. 3.0
+# How much budget use one octave of imbalance between depth and width scaling costs
+# in the ranking: prefer growing or shrinking both together, as EfficientNet found.
+IMBALANCE_PENALTY = 0.2
+
+
+@dataclass(frozen=True)
+class Budget:
+    max_macs: int | None = None
+    max_params: int | None = None
+    max_memory_bytes: int | None = None  # training memory at ``batch_size``
+    batch_size: int = 32
+
+    def usage(self, result: Analysis) -> dict[str, float]:
+        """Fraction of each stated limit used (1.0 = exactly at the limit)."""
+        out: dict[str, float] = {}
+        if self.max_macs:
+            out["macs"] = result.macs / self.max_macs
+        if self.max_params:
+            out["params"] = result.params / self.max_params
+        if self.max_memory_bytes:
+            out["memory"] = result.training_bytes(self.batch_size) / self.max_memory_bytes
+        return out
+
+
+@dataclass(frozen=True)
+class Candidate:
+    design: Design
+    result: Analysis
+    depth_factor: float
+    width_factor: float
+    usage: dict[str, float]
+
+    @property
+    def binding(self) -> str:
+        """The limit this candidate is closest to: the one that stops it growing."""
+        return max(self.usage, key=lambda k: self.usage[k])
+
+    def explain(self) -> str:
+        parts = ", ".join(f"{k} {v:.0%}" for k, v in sorted(self.usage.items()))
+        return (
+            f"depth x{self.depth_factor:g}, width x{self.width_factor:g}: uses {parts} of the"
+            f" budget; {self.binding} binds"
+        )
+
+
+_SUFFIXES = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
+_BYTES = {"": 1, "b": 1, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "kb": 10**3}
+_BYTES |= {"mb": 10**6, "gb": 10**9, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+
+
+def parse_count(text: str, field: str) -> int:
+    """'2G', '10M', '3.5e9', '500k' -> an integer."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([kmgt]?)\s*", text.lower())
+    if not match:
+        raise DesignError(field, f"'{text[:30]}' is not a count: write e.g. 2G, 10M or 500k")
+    value = int(float(match.group(1)) * _SUFFIXES[match.group(2)])
+    if value <= 0:
+        raise DesignError(field, "must be positive")
+    return value
+
+
+def parse_bytes(text: str, field: str) -> int:
+    """'4GiB', '512MiB', '2G' -> bytes (a bare K/M/G means binary units)."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-z]*)\s*", text.lower())
+    if not match or match.group(2) not in _BYTES:
+        raise DesignError(field, f"'{text[:30]}' is not a size: write e.g. 512MiB or 4GiB")
+    value = int(float(match.group(1)) * _BYTES[match.group(2)])
+    if value <= 0:
+        raise DesignError(field, "must be positive")
+    return value
+
+
+def _scaled(design: Design, depth: float, width: float) -> Design | None:
+    stages = []
+    for stage in design.stages:
+        new_width = max(8, int(round(stage.width * width / 8)) * 8)
+        out_width = None
+        if stage.out_width is not None:
+            out_width = max(8, int(round(stage.out_width * width / 8)) * 8)
+        stages.append(
+            dataclasses.replace(
+                stage,
+                depth=max(1, int(round(stage.depth * depth))),
+                width=new_width,
+                out_width=out_width,
+            )
+        )
+    stem = dataclasses.replace(
+        design.stem, width=max(8, int(round(design.stem.width * width / 8)) * 8)
+    )
+    try:
+        return design.replace(stages=tuple(stages), stem=stem)
+    except DesignError:
+        return None
+
+
+def _rank(candidate: Candidate) -> tuple[float, float, float]:
+    imbalance = abs(math.log2(candidate.depth_factor / candidate.width_factor))
+    score = max(candidate.usage.values()) - IMBALANCE_PENALTY * imbalance
+    return (-score, candidate.depth_factor, candidate.width_factor)
+
+
+def fit(design: Design, budget: Budget, *, top: int = 5) -> list[Candidate]:
+    """The ``top`` candidates that meet every limit, those using most of the budget first."""
+    if not (budget.max_macs or budget.max_params or budget.max_memory_bytes):
+        raise DesignError(
+            "budget", "state at least one limit: --max-macs, --max-params or --max-memory"
+        )
+    found: dict[tuple, Candidate] = {}
+    for d in FACTORS:
+        for w in FACTORS:
+            candidate_design = _scaled(design, d, w)
+            if candidate_design is None:
+                continue
+            key = tuple((s.depth, s.width) for s in candidate_design.stages)
+            if key in found:
+                continue
+            result = analyse(candidate_design)
+            usage = budget.usage(result)
+            if max(usage.values()) <= 1.0:
+                found[key] = Candidate(candidate_design, result, d, w, usage)
+    ranked = sorted(found.values(), key=_rank)
+    return ranked[:top]

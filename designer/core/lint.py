@@ -1,0 +1,225 @@
+"""A ResNet linter: what a careful reviewer would flag in a design, with a fix for each.
+
+Rules only fire on real problems: torchvision's presets are silent (a test holds
+us to that). Warnings are likely mistakes; infos are deliberate-but-notable choices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+from designer.core.analysis import Analysis, analyse
+from designer.core.design import Design, bottleneck_width, stage_out_width, stem_out_width
+from designer.core.stages import StageFigures, stage_figures
+
+Severity = Literal["warning", "info"]
+
+RF_FAR_LARGER = 16  # receptive field this many times the input side: mostly padding
+MIN_GROUP_CHANNELS = 4  # ResNeXt's narrowest groups (32x4d) have 4 channels each
+MAX_BOTTLENECK_RATIO = 8  # output width over 3x3 width; torchvision uses 4
+LARGE_FINAL_MAP = 16  # final map side above which the head pools a lot of pixels
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    severity: Severity
+    field: str  # where in the design: "stages[2].stride", "input.height", ...
+    message: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.severity}: {self.message} (fix: {self.fix})"
+
+
+@dataclass(frozen=True)
+class _Context:
+    design: Design
+    result: Analysis
+    stages: list[StageFigures]  # stem?, layer1.., head
+
+    def stage(self, index: int) -> StageFigures:
+        return next(s for s in self.stages if s.name == f"layer{index + 1}")
+
+
+Rule = Callable[[_Context], Iterator[Finding]]
+
+
+def _collapse_early(ctx: _Context) -> Iterator[Finding]:
+    stages = ctx.design.stages
+    for i in range(len(stages) - 1):
+        _, h, w = ctx.stage(i).output_shape
+        later = [j for j in range(i + 1, len(stages)) if stages[j].stride > 1]
+        if h == 1 and w == 1 and later:
+            yield Finding(
+                "collapse-early",
+                "warning",
+                f"stages[{later[0]}].stride",
+                f"the feature map is already 1x1 after layer{i + 1}; later strides do nothing"
+                " and later stages see no spatial context",
+                f"set stages[{later[0]}].stride to 1 or use a larger input",
+            )
+            return
+
+
+def _receptive_field(ctx: _Context) -> Iterator[Finding]:
+    side = min(ctx.design.input.height, ctx.design.input.width)
+    last = ctx.stage(len(ctx.design.stages) - 1)
+    rf = last.receptive_field
+    if rf < side:
+        yield Finding(
+            "rf-too-small",
+            "warning",
+            "stages",
+            f"the receptive field is {rf} px, smaller than the {side} px input: no unit sees"
+            " the whole image",
+            "add blocks or strides to the later stages, or lower the input size",
+        )
+    elif rf > RF_FAR_LARGER * side:
+        yield Finding(
+            "rf-far-larger",
+            "info",
+            "stages",
+            f"the receptive field is {rf} px, over {RF_FAR_LARGER}x the {side} px input:"
+            " most of it covers padding",
+            "fewer blocks in the late stages would cost less for the same view",
+        )
+
+
+def _shrinking_widths(ctx: _Context) -> Iterator[Finding]:
+    widths = [stage_out_width(ctx.design, s) for s in ctx.design.stages]
+    for i in range(1, len(widths)):
+        if widths[i] < widths[i - 1]:
+            yield Finding(
+                "shrinking-width",
+                "warning",
+                f"stages[{i}].width",
+                f"layer{i + 1} narrows from {widths[i - 1]} to {widths[i]} channels; ResNets"
+                " widen as they downsample",
+                f"make stages[{i}] at least as wide as stages[{i - 1}]",
+            )
+
+
+def _narrow_bottleneck(ctx: _Context) -> Iterator[Finding]:
+    design = ctx.design
+    if not design.is_bottleneck:
+        return
+    for i, stage in enumerate(design.stages):
+        inner, out = bottleneck_width(design, stage), stage_out_width(design, stage)
+        if out > MAX_BOTTLENECK_RATIO * inner:
+            yield Finding(
+                "narrow-bottleneck",
+                "warning",
+                f"stages[{i}].width",
+                f"the 3x3 conv has {inner} channels for a {out}-wide output"
+                f" ({out // inner}x; torchvision uses 4x)",
+                f"raise stages[{i}].width or lower its expansion",
+            )
+        per_group = inner // design.groups
+        if design.groups > 1 and per_group < MIN_GROUP_CHANNELS:
+            yield Finding(
+                "nearly-depthwise",
+                "warning",
+                "groups",
+                f"layer{i + 1}'s grouped 3x3 conv has {per_group} channel(s) per group:"
+                " nearly depthwise, cheap but weak",
+                f"use fewer groups or raise width_per_group to at least {MIN_GROUP_CHANNELS}",
+            )
+            return
+
+
+def _downsampling(ctx: _Context) -> Iterator[Finding]:
+    design = ctx.design
+    for i, stage in enumerate(design.stages):
+        if stage.stride > 3:
+            yield Finding(
+                "stride-skips-pixels",
+                "warning",
+                f"stages[{i}].stride",
+                f"stride {stage.stride} on a 3x3 conv skips input pixels entirely",
+                "use stride 2 (or 3) and add a stage for more downsampling",
+            )
+    strided = [f"layer{i + 1}" for i, s in enumerate(design.stages) if s.stride > 1]
+    if strided and design.shortcut == "zero_pad":
+        yield Finding(
+            "downsample-without-projection",
+            "info",
+            "shortcut",
+            f"{', '.join(strided)} downsample through parameter-free zero-pad shortcuts"
+            " (option A); He et al. found projections (option B) slightly better",
+            "set shortcut to projection or avg_down",
+        )
+    if strided and design.is_bottleneck and design.stride_on == "1x1":
+        yield Finding(
+            "stride-on-1x1",
+            "info",
+            "stride_on",
+            f"in {', '.join(strided)} a strided 1x1 conv discards 3/4 of its input activations",
+            "set stride_on to 3x3 (torchvision's v1.5)",
+        )
+
+
+def _resolution(ctx: _Context) -> Iterator[Finding]:
+    design = ctx.design
+    _, h, w = ctx.stage(len(design.stages) - 1).output_shape
+    if max(h, w) > LARGE_FINAL_MAP:
+        yield Finding(
+            "large-final-map",
+            "warning",
+            "stages",
+            f"the last stage still works on a {h}x{w} map: the global pool throws most of"
+            " that compute away",
+            "add stride to a stage (ResNets end at about 7x7 for 224 inputs)",
+        )
+    side = min(design.input.height, design.input.width)
+    if design.stem.kind in ("none", "cifar") and side >= 128:
+        yield Finding(
+            "no-early-downsampling",
+            "warning",
+            "stem.kind",
+            f"the first stage runs at the full {side} px resolution: very costly",
+            "use the imagenet or deep stem for large inputs",
+        )
+
+
+def _classifier(ctx: _Context) -> Iterator[Finding]:
+    design = ctx.design
+    features = (
+        design.head.hidden[-1] if design.head.hidden else ctx.result.blocks[-1].input_shape[0]
+    )
+    if design.num_classes > 4 * features:
+        yield Finding(
+            "narrow-classifier",
+            "info",
+            "num_classes",
+            f"{design.num_classes} classes from {features} features: the classifier is a"
+            " bottleneck",
+            "widen the last stage or the last hidden layer",
+        )
+    if stem_out_width(design) > stage_out_width(design, design.stages[0]) * 4:
+        yield Finding(
+            "wide-stem",
+            "info",
+            "stem.width",
+            "the stem is more than 4x wider than the first stage's output",
+            "narrow the stem",
+        )
+
+
+RULES: tuple[Rule, ...] = (
+    _collapse_early,
+    _receptive_field,
+    _shrinking_widths,
+    _narrow_bottleneck,
+    _downsampling,
+    _resolution,
+    _classifier,
+)
+
+
+def lint(design: Design, result: Analysis | None = None) -> list[Finding]:
+    result = result or analyse(design)
+    ctx = _Context(design, result, stage_figures(result))
+    return [finding for rule in RULES for finding in rule(ctx)]
