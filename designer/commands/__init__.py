@@ -11,4 +11,5 @@ COMMAND_MODULES = (
     "designer.commands.bundle",
     "designer.commands.lint",
     "designer.commands.fit",
+    "designer.commands.transfer",
 )

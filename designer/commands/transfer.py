@@ -1,0 +1,48 @@
+"""The `transfer` subcommand: which checkpoint tensors fit a design, and initialised weights."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from designer.commands.common import UsageError, resolve_design
+
+
+def _run(args: argparse.Namespace) -> int:
+    from designer.core.transfer import build_initialised
+
+    design = resolve_design(args.design)
+    out = Path(args.output) if args.output else None
+    if out is not None:
+        if out.suffix not in (".pt", ".pth"):
+            raise UsageError("-o: write the initialised weights to a .pt or .pth file")
+        if out.exists() and not args.force:
+            raise UsageError(f"-o: {out} exists; pass --force to overwrite")
+    model, report = build_initialised(design, args.checkpoint, seed=args.seed)
+    print("\n".join(report.lines()))
+    if out is not None:
+        import io
+
+        import torch
+
+        from designer.core.io import atomic_write_bytes
+
+        buffer = io.BytesIO()
+        torch.save(model.state_dict(), buffer)
+        atomic_write_bytes(out, buffer.getvalue(), backup=False)
+        print(f"wrote {out} (matching tensors from {args.checkpoint}, the rest seed {args.seed})")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "transfer", help="match a checkpoint's tensors to a design by name and shape"
+    )
+    p.add_argument("design", metavar="DESIGN", help="a preset name or a *.resnet.json file")
+    p.add_argument(
+        "checkpoint", metavar="CKPT", help="a .pt/.pth state dict or a .safetensors file"
+    )
+    p.add_argument("-o", "--output", metavar="FILE.pt", help="write the initialised weights")
+    p.add_argument("--seed", type=int, default=0, help="seed for tensors that do not fit (0)")
+    p.add_argument("--force", action="store_true", help="overwrite -o if it exists")
+    p.set_defaults(func=_run)
