@@ -12,4 +12,5 @@ COMMAND_MODULES = (
     "designer.commands.lint",
     "designer.commands.fit",
     "designer.commands.transfer",
+    "designer.commands.compare",
 )

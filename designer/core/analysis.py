@@ -39,6 +39,10 @@ class Layer:
     macs: int
     block: str
     branch: str = "main"  # "main", "shortcut" or "se"
+    kernel: int = 0  # convs only: kernel side, stride, groups, whether a bias is added
+    stride: int = 1
+    groups: int = 1
+    bias: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,10 +114,10 @@ class _Walker:
         self.act_name = "relu" if design.activation == "relu" else design.activation
 
     def emit(self, name: str, kind: str, shape_in: Shape, shape_out: Shape, params: int) -> Shape:
-        # torchinfo: a conv's parameters act at every output pixel, others once
-        macs = params * shape_out[1] * shape_out[2] if kind == "Conv2d" else params
+        # torchinfo: a layer with parameters (norm, linear) counts them once;
+        # convs, which count them at every output pixel, go through conv()
         self.layers.append(
-            Layer(name, kind, shape_in, shape_out, params, macs, self.block, self.branch)
+            Layer(name, kind, shape_in, shape_out, params, params, self.block, self.branch)
         )
         return shape_out
 
@@ -132,7 +136,24 @@ class _Walker:
         c = x[0]
         params = out * (c // groups) * k * k + (out if use_bias else 0)
         shape = (out, conv_out(x[1], k, s, p), conv_out(x[2], k, s, p))
-        return self.emit(name, "Conv2d", x, shape, params)
+        macs = params * shape[1] * shape[2]
+        self.layers.append(
+            Layer(
+                name,
+                "Conv2d",
+                x,
+                shape,
+                params,
+                macs,
+                self.block,
+                self.branch,
+                k,
+                s,
+                groups,
+                use_bias,
+            )
+        )
+        return shape
 
     def bn(self, name: str, x: Shape) -> Shape:
         kind = "BatchNorm2d" if len(x) == 3 else "BatchNorm1d"
