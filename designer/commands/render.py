@@ -1,9 +1,61 @@
-"""The `render` subcommand (not implemented yet)."""
+"""The `render` subcommand: a diagram of a design as SVG, PNG, PDF or DOT source."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from designer.commands.common import UsageError, resolve_design
+
+SUFFIXES = (".svg", ".png", ".pdf", ".dot")
+INSTALL_HINT = (
+    "install Graphviz (apt install graphviz, brew install graphviz, or graphviz.org) "
+    "or write .svg or .dot instead"
+)
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    out = Path(args.output)
+    suffix = out.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise UsageError(
+            f"--output: '{out.name}' has an unknown suffix; use one of {', '.join(SUFFIXES)}"
+        )
+    if out.exists() and not args.force:
+        raise UsageError(f"--output: '{out}' exists; pass --force to overwrite it")
+    design = resolve_design(args.design)
+
+    from designer.core.analysis import analyse
+    from designer.core.diagram import diagram_title, render
+    from designer.core.graph import build_graph
+    from designer.core.io import atomic_write_bytes
+    from designer.core.layout import LayoutError, dot_available
+
+    if suffix in (".png", ".pdf") and not dot_available():  # .svg: drawn by us then
+        raise UsageError(f"--output: Graphviz 'dot' is needed for {suffix}; {INSTALL_HINT}")
+    analysis = analyse(design)
+    graph = build_graph(analysis, args.level)
+    try:
+        data = render(graph, suffix, diagram_title(graph, analysis.params, analysis.macs))
+    except LayoutError as exc:
+        raise UsageError(f"--output: {exc}") from None
+    atomic_write_bytes(out, data, backup=False)
+    print(f"wrote {out} ({len(data):,} bytes, {graph.number_of_nodes()} nodes)")
+    return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add the subcommand to the CLI (nothing yet)."""
+    """Add `render DESIGN -o FILE [--level block|layer] [--force]`."""
+    p = sub.add_parser("render", help="draw the network as .svg, .png, .pdf or .dot")
+    p.add_argument("design", metavar="DESIGN", help="a preset name or a *.resnet.json file")
+    p.add_argument(
+        "-o", "--output", required=True, metavar="FILE", help="FILE.svg, .png, .pdf or .dot"
+    )
+    p.add_argument(
+        "--level",
+        choices=("block", "layer"),
+        default="block",
+        help="one node per residual block (default) or per layer",
+    )
+    p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    p.set_defaults(func=_cmd_render)

@@ -227,6 +227,8 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, backup: boo
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        # mkstemp creates 0600 files: give the result the usual (or the previous) mode
+        os.fchmod(fd, _mode_for(target))
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -238,6 +240,15 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, backup: boo
         Path(tmp_name).unlink(missing_ok=True)
         raise
     _fsync_dir(target.parent)
+
+
+def _mode_for(target: Path) -> int:
+    try:
+        return target.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _fsync_dir(folder: Path) -> None:

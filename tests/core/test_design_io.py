@@ -124,6 +124,12 @@ def test_save_is_atomic_and_keeps_a_backup(tmp_path: Path) -> None:
     assert load(path) == second
     assert load(path.with_name(path.name + "~")) == first
     assert sorted(p.name for p in tmp_path.iterdir()) == ["net.resnet.json", "net.resnet.json~"]
+    path.chmod(0o640)
+    save(first, path)
+    assert path.stat().st_mode & 0o777 == 0o640  # a save keeps the file's permissions
+    fresh = tmp_path / "new.resnet.json"
+    save(first, fresh)
+    assert fresh.stat().st_mode & 0o044  # readable by others, unlike mkstemp's 0600
 
 
 def test_unreadable_files_give_one_line(tmp_path: Path) -> None:

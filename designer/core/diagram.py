@@ -1,0 +1,331 @@
+"""Paper-ready diagrams of a design graph: styled DOT, rendered by Graphviz.
+
+Style choices, for print: colour by layer kind (with a legend-free scheme that
+survives greyscale thanks to distinct borders), stages as titled clusters,
+residual adds as round "+" nodes, skip paths dashed in red, tensor shapes on
+the edges where the shape changes (labelling every edge is noise at layer level).
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from designer.core.graph import shape_label
+from designer.core.layout import (
+    Layout,
+    LayoutError,
+    cluster_name,
+    compute_layout,
+    dot_available,
+    run_dot,
+)
+from designer.core.report import human_count
+
+FORMATS: tuple[str, ...] = (".svg", ".png", ".pdf", ".dot")
+PNG_DPI = 144
+PINNED_MIN_NODES = 1000  # from here on we lay out and Graphviz only draws
+
+# (fill, border) per node kind
+_COLOURS: dict[str, tuple[str, str]] = {
+    "input": ("#e5e7eb", "#374151"),
+    "conv": ("#dbeafe", "#1d4ed8"),
+    "norm": ("#dcfce7", "#15803d"),
+    "act": ("#fef3c7", "#b45309"),
+    "pool": ("#ede9fe", "#6d28d9"),
+    "linear": ("#fee2e2", "#b91c1c"),
+    "pad": ("#f3f4f6", "#4b5563"),
+    "flatten": ("#f3f4f6", "#4b5563"),
+    "dropout": ("#f3f4f6", "#4b5563"),
+    "stem": ("#e0f2fe", "#0369a1"),
+    "block": ("#dbeafe", "#1d4ed8"),
+    "head": ("#fee2e2", "#b91c1c"),
+    "stage": ("#e5e7eb", "#374151"),
+}
+_CLUSTER_FILLS = ("#f8fafc", "#f1f5f9")
+_SKIP_COLOUR = "#dc2626"
+_EDGE_COLOUR = "#4b5563"
+_LABEL_COLOUR = "#6b7280"
+
+
+def _q(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _node_line(node: str, attrs: dict) -> str:
+    kind = attrs.get("kind", "")
+    if kind in ("add", "mul"):
+        label = "+" if kind == "add" else "×"
+        return (
+            f'{_q(node)} [group="main", shape=circle, fixedsize=true, width=0.3, '
+            f"label={_q(label)}, "
+            'fontsize=16, fontname="Helvetica-Bold", style=filled, fillcolor="#ffffff", '
+            'color="#111827", penwidth=1.4];'
+        )
+    fill, border = _COLOURS.get(kind, ("#ffffff", "#374151"))
+    label = str(attrs.get("label", node))
+    group = f'group="{attrs.get("branch", "main")}", '
+    if kind in ("stem", "block", "head", "stage") and attrs.get("params"):
+        label = (
+            f"<{_html(label)}<br/><font point-size='8' color='{_LABEL_COLOUR}'>"
+            f"{human_count(attrs['params'])} params · {human_count(attrs['macs'])} MACs</font>>"
+        )
+        return f'{_q(node)} [{group}label={label}, fillcolor="{fill}", color="{border}"];'
+    return f'{_q(node)} [{group}label={_q(label)}, fillcolor="{fill}", color="{border}"];'
+
+
+def _labelled_edges(graph: nx.DiGraph) -> set[tuple[str, str]]:
+    """Edges that get a shape label: all at block level, shape changes at layer level."""
+    if graph.graph.get("level") != "layer":
+        return set(graph.edges())
+    out = set()
+    for u, v, d in graph.edges(data=True):
+        before = [e["shape"] for _, _, e in graph.in_edges(u, data=True)]
+        if not before or d["shape"] not in before:
+            out.add((u, v))
+    return out
+
+
+def to_dot(graph: nx.DiGraph, title: str | None = None) -> str:
+    """Styled DOT source for ``graph`` (what ``render --format dot`` writes)."""
+    lines = [
+        "digraph resnet {",
+        '  graph [rankdir=TB, fontname="Helvetica", fontsize=11, nodesep=0.3, ranksep=0.22,',
+        '         bgcolor="white", pad=0.25, labelloc=t, labeljust=c];',
+        '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=10,',
+        '        height=0.3, margin="0.12,0.04", penwidth=1.1];',
+        f'  edge [color="{_EDGE_COLOUR}", arrowsize=0.6, fontname="Helvetica", fontsize=8,',
+        f'        fontcolor="{_LABEL_COLOUR}"];',
+    ]
+    if title:
+        lines.append(f"  label=<<b>{_html(title)}</b>>; fontsize=14;")
+    clustered: set[str] = set()
+    names = graph.graph.get("stage_names", {})
+    labels = graph.graph.get("stage_labels", {})
+    for i, (stage, members) in enumerate(sorted(graph.graph.get("stages", {}).items())):
+        name = names.get(stage, str(stage))
+        parts = labels.get(stage, name).split(" · ")
+        detail = "".join(f"{_html(p)}<br align='left'/>" for p in parts[1:])
+        lines.append(f"  subgraph {cluster_name(stage)} {{")
+        lines.append(
+            f'    label=""; style="rounded,filled"; fillcolor="{_CLUSTER_FILLS[i % 2]}"; '
+            'color="#cbd5e1"; margin=10;'
+        )
+        # the title is a node left of the stage's first row, so no edge ever crosses it
+        title = f"title:{stage}"
+        lines.append(
+            f"    {_q(title)} [shape=plaintext, style=solid, fontsize=11, "
+            f"label=<<b>{_html(name)}</b><br align='left'/>"
+            f"<font point-size='9' color='{_LABEL_COLOUR}'>{detail}</font>>];"
+        )
+        for n in members:
+            lines.append("    " + _node_line(n, graph.nodes[n]))
+            clustered.add(n)
+        first = next((n for n in members if graph.nodes[n].get("branch") == "main"), None)
+        if first is not None:
+            lines.append(f"    {{rank=same; {_q(title)} -> {_q(first)} [style=invis];}}")
+        lines.append("  }")
+    for n, attrs in graph.nodes(data=True):
+        if n not in clustered:
+            lines.append("  " + _node_line(n, attrs))
+    labelled = _labelled_edges(graph)
+    for u, v, d in graph.edges(data=True):
+        attrs = []
+        if (u, v) in labelled:
+            attrs.append(f"label={_q(' ' + shape_label(d['shape']))}")
+        if d.get("skip"):
+            attrs.append(f'style=dashed, color="{_SKIP_COLOUR}", penwidth=1.3, weight=1')
+        else:
+            attrs.append("weight=10")
+        lines.append(f"  {_q(u)} -> {_q(v)} [{', '.join(attrs)}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def diagram_title(graph: nx.DiGraph, params: int, macs: int) -> str:
+    return f"{graph.graph.get('name', 'network')} · {human_count(params)} parameters · " + (
+        f"{human_count(macs)} mult-adds"
+    )
+
+
+def _pinned_dot(graph: nx.DiGraph, layout: Layout, title: str | None) -> str:
+    """DOT with every position, edge route and cluster frame fixed, for ``-Kneato -n2``.
+
+    Graphviz then only draws (milliseconds per node) what our layout placed, so
+    huge graphs render in seconds in the same style as the ``dot`` ones.
+    """
+    top = 30.0 if title else 0.0
+    height = layout.height + top
+
+    def xy(x: float, y: float) -> str:
+        return f"{x:.1f},{height - y - top:.1f}"
+
+    lines = to_dot(graph, title).splitlines()
+    head = [line for line in lines[:7]]
+    head.append(f'  graph [bb="0,0,{layout.width:.1f},{height:.1f}", splines=true];')
+    if title:
+        head.append(f"  label=<<b>{_html(title)}</b>>; fontsize=14;")
+        head.append(f'  lp="{layout.width / 2:.1f},{height - 14:.1f}";')
+    body: list[str] = []
+    names = graph.graph.get("stage_names", {})
+    labels = graph.graph.get("stage_labels", {})
+    for i, (stage, box) in enumerate(sorted(layout.clusters.items())):
+        parts = labels.get(stage, names.get(stage, str(stage))).split(" · ")
+        text = "\\l".join(_q(p)[1:-1] for p in parts) + "\\l"
+        lw, lh = max(len(p) for p in parts) * 6.2, len(parts) * 13.0
+        lp = xy(box.x + 10 + lw / 2, box.y + 8 + lh / 2)
+        body.append(
+            f'  subgraph {cluster_name(stage)} {{ graph [bb="{box.x:.1f},'
+            f'{height - box.bottom - top:.1f},{box.right:.1f},{height - box.y - top:.1f}", '
+            f'label="{text}", lp="{lp}", lwidth={lw / 72:.3f}, lheight={lh / 72:.3f}, '
+            'labeljust=l, labelloc=t, fontsize=11, style="rounded,filled", '
+            f'fillcolor="{_CLUSTER_FILLS[i % 2]}", color="#cbd5e1"]; }}'
+        )
+    for node, box in layout.nodes.items():
+        line = _node_line(node, graph.nodes[node])
+        pos = (
+            f'pos="{xy(box.cx, box.cy)}", width={box.w / 72:.4f}, height={box.h / 72:.4f}, '
+            "fixedsize=true, "
+        )
+        body.append("  " + line.replace(" [", f" [{pos}", 1))
+    labelled = _labelled_edges(graph)
+    for (u, v), points in layout.edges.items():
+        d = graph.edges[u, v]
+        *rest, (x1, y1) = points
+        (x0, y0) = rest[-1]
+        length = max(((x1 - x0) ** 2 + (y1 - y0) ** 2) ** 0.5, 1e-6)
+        cut = min(6.0, length / 2)  # leave room for the arrowhead
+        end = (x1 - (x1 - x0) * cut / length, y1 - (y1 - y0) * cut / length)
+        route = [*rest, end]
+        spline = [xy(*route[0])]
+        for (ax, ay), (bx, by) in zip(route, route[1:], strict=False):
+            spline += [xy(ax + (bx - ax) / 3, ay + (by - ay) / 3)]
+            spline += [xy(ax + 2 * (bx - ax) / 3, ay + 2 * (by - ay) / 3), xy(bx, by)]
+        attrs = [f'pos="e,{xy(x1, y1)} {" ".join(spline)}"']
+        if (u, v) in labelled:
+            text = shape_label(d["shape"])
+            if abs(x1 - x0) < 1:
+                lp = xy(x1 + 4 + len(text) * 2.2, (y0 + y1) / 2)
+            else:
+                lp = xy((x0 + x1) / 2, y1 - 7)
+            attrs.append(f'label={_q(text)}, lp="{lp}"')
+        if d.get("skip"):
+            attrs.append(f'style=dashed, color="{_SKIP_COLOUR}", penwidth=1.3')
+        body.append(f"  {_q(u)} -> {_q(v)} [{', '.join(attrs)}];")
+    return "\n".join([*head, *body, "}"]) + "\n"
+
+
+def render(graph: nx.DiGraph, suffix: str, title: str | None = None) -> bytes:
+    """The diagram as bytes for ``suffix`` (one of FORMATS); LayoutError if dot fails.
+
+    Graphs above PINNED_MIN_NODES are laid out by us and only drawn by Graphviz:
+    ``dot`` itself needs minutes on a 3,000-layer network.
+    """
+    if suffix not in FORMATS:
+        raise ValueError(f"suffix: '{suffix}' is not one of {', '.join(FORMATS)}")
+    if suffix == ".dot":
+        return to_dot(graph, title).encode()
+    big = graph.number_of_nodes() >= PINNED_MIN_NODES
+    if suffix == ".svg" and (big or not dot_available()):
+        return layout_svg(graph, compute_layout(graph, "builtin"), title).encode()
+    if not dot_available():
+        raise LayoutError("Graphviz 'dot' is not installed")
+    if big:
+        source = _pinned_dot(graph, compute_layout(graph, "builtin"), title)
+    else:
+        source = to_dot(graph, title)
+    fmt = suffix[1:]
+    if fmt == "png":
+        source = source.replace(
+            "digraph resnet {", f"digraph resnet {{\n  graph [dpi={PNG_DPI}];", 1
+        )
+    return run_dot(source, fmt, pinned=big)
+
+
+def _svg_text(x: float, y: float, text: str, size: float, **attrs: str) -> str:
+    extra = "".join(f' {k.replace("_", "-")}="{v}"' for k, v in attrs.items())
+    return f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}"{extra}>{_html(text)}</text>'
+
+
+def layout_svg(graph: nx.DiGraph, layout: Layout, title: str | None = None) -> str:
+    """An SVG drawn straight from a Layout: no Graphviz needed, same look as the dot render."""
+    top = 30.0 if title else 0.0
+    width, height = max(layout.width, len(title or "") * 8.0 + 20), layout.height + top
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}pt" height="{height:.0f}pt" '
+        f'viewBox="0 0 {width:.1f} {height:.1f}" font-family="Helvetica, Arial, sans-serif">',
+        "<defs>",
+    ]
+    for name, colour in (("arrow", _EDGE_COLOUR), ("skip", _SKIP_COLOUR)):
+        out.append(
+            f'<marker id="{name}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
+            f'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" '
+            f'fill="{colour}"/></marker>'
+        )
+    out.append("</defs>")
+    dx = (width - layout.width) / 2
+    out.append(
+        f'<rect width="100%" height="100%" fill="white"/><g transform="translate({dx:.1f},{top})">'
+    )
+    if title:
+        out.append(
+            _svg_text(layout.width / 2, -10, title, 13, text_anchor="middle", font_weight="bold")
+        )
+    labels = graph.graph.get("stage_labels", {})
+    for i, (stage, box) in enumerate(sorted(layout.clusters.items())):
+        out.append(
+            f'<rect x="{box.x:.1f}" y="{box.y:.1f}" width="{box.w:.1f}" height="{box.h:.1f}" '
+            f'rx="8" fill="{_CLUSTER_FILLS[i % 2]}" stroke="#cbd5e1"/>'
+        )
+        parts = labels.get(stage, str(stage)).split(" · ")
+        out.append(_svg_text(box.x + 10, box.y + 18, parts[0], 11, font_weight="bold"))
+        for j, part in enumerate(parts[1:]):
+            out.append(_svg_text(box.x + 10, box.y + 30 + 11 * j, part, 9, fill=_LABEL_COLOUR))
+    labelled = _labelled_edges(graph)
+    for (u, v), points in layout.edges.items():
+        skip = graph.edges[u, v].get("skip")
+        colour, marker = (_SKIP_COLOUR, "skip") if skip else (_EDGE_COLOUR, "arrow")
+        dash = ' stroke-dasharray="4 3"' if skip else ""
+        coords = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+        out.append(
+            f'<polyline points="{coords}" fill="none" stroke="{colour}" stroke-width="1"{dash} '
+            f'marker-end="url(#{marker})"/>'
+        )
+        if (u, v) in labelled:
+            (x0, y0), (x1, y1) = points[-2], points[-1]
+            text = shape_label(graph.edges[u, v]["shape"])
+            if abs(x1 - x0) < 1:  # vertical: beside the arrow
+                out.append(_svg_text(x1 + 4, (y0 + y1) / 2 + 3, text, 7.5, fill=_LABEL_COLOUR))
+            else:  # horizontal: above it, in the middle
+                mid = (x0 + x1) / 2
+                out.append(
+                    _svg_text(mid, y1 - 3, text, 7.5, fill=_LABEL_COLOUR, text_anchor="middle")
+                )
+    for node, box in layout.nodes.items():
+        attrs = graph.nodes[node]
+        kind = attrs.get("kind", "")
+        if kind in ("add", "mul"):
+            r = box.w / 2
+            out.append(
+                f'<circle cx="{box.cx:.1f}" cy="{box.cy:.1f}" r="{r:.1f}" fill="#ffffff" '
+                'stroke="#111827" stroke-width="1.4"/>'
+            )
+            sign = "+" if kind == "add" else "×"
+            out.append(
+                _svg_text(box.cx, box.cy + 5, sign, 14, text_anchor="middle", font_weight="bold")
+            )
+            continue
+        fill, border = _COLOURS.get(kind, ("#ffffff", "#374151"))
+        out.append(
+            f'<rect x="{box.x:.1f}" y="{box.y:.1f}" width="{box.w:.1f}" height="{box.h:.1f}" '
+            f'rx="5" fill="{fill}" stroke="{border}" stroke-width="1.1"/>'
+        )
+        out.append(
+            _svg_text(box.cx, box.cy + 3.5, str(attrs.get("label", node)), 10, text_anchor="middle")
+        )
+    out.append("</g></svg>")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,358 @@
+"""A design as a directed graph, at block or layer level, for layout and drawing.
+
+The graph is built from the closed-form analysis (no torch), so it costs
+milliseconds even for a 1,000-layer network and can be rebuilt on every edit.
+
+Conventions the app and the renderer rely on:
+
+- node ids are unique and stable: the module path ("layer2.0.conv1"), with
+  "#2", "#3"... for modules called more than once (the shared activation), plus
+  "input", "<block>.add" (the residual sum) and "<block>.se.scale" (the
+  squeeze-excite product);
+- node attributes: ``kind`` (a drawing category: input, conv, norm, act, pool,
+  linear, flatten, dropout, pad, add, mul, stem, block, head, stage), ``op``
+  (the module class), ``label`` (short, human), ``params``, ``macs``, ``stage``
+  (-1 stem, 0.. stages, len(stages) head, None for the input), ``block``,
+  ``branch`` ("main", "shortcut", "se"), ``input_shape``, ``output_shape``;
+- edge attributes: ``shape`` (the tensor it carries, the source's output) and
+  ``skip`` (True on every edge of a residual block's shortcut path, including
+  the one that enters the add);
+- ``graph.graph["stages"]``: stage index -> node ids (the clusters), and
+  ``graph.graph["stage_labels"]``: stage index -> "layer2 · 4 blocks · 512x28x28".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Literal
+
+import networkx as nx
+
+from designer.core.analysis import Analysis, Block, Layer, Shape
+
+Level = Literal["block", "layer"]
+LEVELS: tuple[str, ...] = ("block", "layer")
+
+_KINDS = {
+    "Conv2d": "conv",
+    "BatchNorm2d": "norm",
+    "BatchNorm1d": "norm",
+    "MaxPool2d": "pool",
+    "AvgPool2d": "pool",
+    "AdaptiveAvgPool2d": "pool",
+    "Linear": "linear",
+    "Flatten": "flatten",
+    "Dropout": "dropout",
+    "ZeroPadShortcut": "pad",
+    "Sigmoid": "act",
+}
+
+
+def shape_label(shape: Sequence[int]) -> str:
+    """'512x28x28' (ASCII x, so it prints everywhere and greps well)."""
+    return "x".join(str(d) for d in shape)
+
+
+def _kind(op: str) -> str:
+    return _KINDS.get(op, "act")
+
+
+def _stride(layer: Layer) -> int:
+    if len(layer.input_shape) < 3 or len(layer.output_shape) < 3 or layer.output_shape[1] == 0:
+        return 1
+    return max(1, round(layer.input_shape[1] / layer.output_shape[1]))
+
+
+def _conv_kernel(layer: Layer, groups: int, bias: bool) -> int:
+    """The kernel size, recovered from the parameter count (the analysis keeps no more)."""
+    out, cin = layer.output_shape[0], layer.input_shape[0]
+    per_k2 = out * (cin // groups)
+    for b in (out, 0) if bias else (0, out):
+        weights = layer.params - b
+        if per_k2 and weights > 0 and weights % per_k2 == 0:
+            k = math.isqrt(weights // per_k2)
+            if k * k * per_k2 == weights:
+                return k
+    return 0
+
+
+def _layer_label(layer: Layer, analysis: Analysis) -> str:
+    design = analysis.design
+    op = layer.kind
+    stride = _stride(layer)
+    by = f"/{stride}" if stride > 1 else ""
+    if op == "Conv2d":
+        grouped = design.is_bottleneck and layer.name.endswith(".conv2") and layer.block != "stem"
+        groups = design.groups if grouped else 1
+        bias = ".se." in layer.name or design.conv_bias
+        k = _conv_kernel(layer, groups, bias)
+        text = f"conv {k}x{k}{by}, {layer.output_shape[0]}"
+        return text + (f", g{groups}" if groups > 1 else "")
+    if op in ("BatchNorm2d", "BatchNorm1d"):
+        return "BN"
+    if op == "MaxPool2d":
+        return f"maxpool 3x3{by}"
+    if op == "AvgPool2d":
+        return f"avgpool {by or '/1'}"
+    if op == "AdaptiveAvgPool2d":
+        return "global avgpool"
+    if op == "Linear":
+        return f"fc, {layer.output_shape[0]}"
+    if op == "ZeroPadShortcut":
+        return f"zero-pad{by}, {layer.output_shape[0]}"
+    return op.lower() if op in ("Flatten", "Dropout", "Sigmoid") else op
+
+
+def _block_label(analysis: Analysis, block: Block) -> str:
+    design = analysis.design
+    if block.name == "stem":
+        layers = analysis.layers[block.first_layer : block.end_layer]
+        first = _layer_label(layers[0], analysis)
+        pooled = any(layer.kind == "MaxPool2d" for layer in layers)
+        convs = sum(layer.kind == "Conv2d" for layer in layers)
+        text = (
+            f"stem: {first}" if convs == 1 else f"stem: {convs} convs 3x3, {block.output_shape[0]}"
+        )
+        return text + (" + maxpool" if pooled else "")
+    if block.name == "head":
+        hidden = "".join(f"fc {w}, " for w in design.head.hidden)
+        return f"head: avgpool, {hidden}fc {block.output_shape[0]}"
+    kind = design.block.replace("preact_", "pre-act ")
+    stride = max(1, round(block.input_shape[1] / block.output_shape[1]))
+    text = f"{block.name}: {kind}, {block.output_shape[0]}"
+    text += f", stride {stride}" if stride > 1 else ""
+    if block.shortcut not in ("identity", ""):
+        text += " + " + block.shortcut.replace("_", "-")
+    return text
+
+
+def _stage_name(stage: int, n_stages: int) -> str:
+    if stage < 0:
+        return "stem"
+    return "head" if stage >= n_stages else f"layer{stage + 1}"
+
+
+def _stage_labels(analysis: Analysis) -> dict[int, str]:
+    n = len(analysis.design.stages)
+    labels: dict[int, str] = {}
+    counts: dict[int, int] = {}
+    shapes: dict[int, Shape] = {}
+    for block in analysis.blocks:
+        counts[block.stage] = counts.get(block.stage, 0) + 1
+        shapes[block.stage] = block.output_shape
+    for stage, count in counts.items():
+        name = _stage_name(stage, n)
+        if 0 <= stage < n:
+            plural = "block" if count == 1 else "blocks"
+            labels[stage] = f"{name} · {count} {plural} · {shape_label(shapes[stage])}"
+        elif stage >= n:
+            labels[stage] = f"{name} · {shapes[stage][0]} classes"
+        else:
+            labels[stage] = f"{name} · {shape_label(shapes[stage])}"
+    return labels
+
+
+class _Builder:
+    """Adds nodes with unique ids and edges carrying their source's output shape."""
+
+    def __init__(self, analysis: Analysis) -> None:
+        self.analysis = analysis
+        self.graph = nx.DiGraph()
+        self.seen: dict[str, int] = {}
+        self.stages: dict[int, list[str]] = {}
+
+    def unique(self, name: str) -> str:
+        count = self.seen.get(name, 0) + 1
+        self.seen[name] = count
+        return name if count == 1 else f"{name}#{count}"
+
+    def node(self, node_id: str, stage: int | None, **attrs: object) -> str:
+        self.graph.add_node(node_id, stage=stage, **attrs)
+        if stage is not None:
+            self.stages.setdefault(stage, []).append(node_id)
+        return node_id
+
+    def layer(self, layer: Layer, stage: int) -> str:
+        return self.node(
+            self.unique(layer.name),
+            stage,
+            kind=_kind(layer.kind),
+            op=layer.kind,
+            label=_layer_label(layer, self.analysis),
+            name=layer.name,
+            params=layer.params,
+            macs=layer.macs,
+            block=layer.block,
+            branch=layer.branch,
+            input_shape=layer.input_shape,
+            output_shape=layer.output_shape,
+        )
+
+    def edge(self, u: str, v: str, skip: bool = False) -> None:
+        self.graph.add_edge(u, v, shape=self.graph.nodes[u]["output_shape"], skip=skip)
+
+    def chain(self, start: str, layers: Iterable[Layer], stage: int, skip: bool = False) -> str:
+        prev = start
+        for layer in layers:
+            node = self.layer(layer, stage)
+            self.edge(prev, node, skip)
+            prev = node
+        return prev
+
+    def op_node(self, node_id: str, kind: str, label: str, block: Block, shape: Shape) -> str:
+        return self.node(
+            self.unique(node_id),
+            block.stage,
+            kind=kind,
+            op=kind.capitalize(),
+            label=label,
+            name=node_id,
+            params=0,
+            macs=0,
+            block=block.name,
+            branch="main",
+            input_shape=shape,
+            output_shape=shape,
+        )
+
+
+def _input_node(b: _Builder) -> str:
+    shape = b.analysis.blocks[0].input_shape
+    return b.node(
+        "input",
+        None,
+        kind="input",
+        op="Input",
+        label=f"input {shape_label(shape)}",
+        name="input",
+        params=0,
+        macs=0,
+        block="",
+        branch="main",
+        input_shape=shape,
+        output_shape=shape,
+    )
+
+
+def _residual_layers(b: _Builder, prev: str, block: Block) -> str:
+    """One residual block: main path, optional SE, shortcut path and the explicit add."""
+    rows = b.analysis.layers[block.first_layer : block.end_layer]
+    main = [r for r in rows if r.branch == "main"]
+    se = [r for r in rows if r.branch == "se"]
+    shortcut = [r for r in rows if r.branch == "shortcut"]
+    preact_design = b.analysis.design.is_preact
+    post: list[Layer] = []
+    pre_node = prev
+    if preact_design:
+        if main and main[0].name.endswith(".bn1"):
+            pre_node = b.chain(prev, main[:2], block.stage)
+            main = main[2:]
+        skip_from = pre_node if shortcut else prev
+    else:
+        main, post = main[:-1], main[-1:]
+        skip_from = prev
+    y = b.chain(pre_node, main, block.stage)
+    skip_end = b.chain(skip_from, shortcut, block.stage, skip=True)
+    if se:
+        gate = b.chain(y, se, block.stage)
+        shape = b.graph.nodes[y]["output_shape"]
+        scale = b.op_node(f"{block.name}.se.scale", "mul", "×", block, shape)
+        b.edge(gate, scale)
+        b.edge(y, scale)
+        y = scale
+    add = b.op_node(f"{block.name}.add", "add", "+", block, block.output_shape)
+    b.graph.nodes[add]["output_shape"] = b.graph.nodes[y]["output_shape"]
+    b.edge(y, add)
+    b.edge(skip_end, add, skip=True)
+    return b.chain(add, post, block.stage)
+
+
+def build_graph(analysis: Analysis, level: Level = "block") -> nx.DiGraph:
+    """The design's graph at ``level`` ("block" or "layer"); see the module docstring."""
+    if level not in LEVELS:
+        raise ValueError(f"level: '{level}' is not one of {', '.join(LEVELS)}")
+    b = _Builder(analysis)
+    prev = _input_node(b)
+    for block in analysis.blocks:
+        if level == "block":
+            kind = block.name if block.name in ("stem", "head") else "block"
+            node = b.node(
+                b.unique(block.name),
+                block.stage,
+                kind=kind,
+                op=kind.capitalize(),
+                label=_block_label(analysis, block),
+                name=block.name,
+                params=block.params,
+                macs=block.macs,
+                block=block.name,
+                branch="main",
+                shortcut=block.shortcut,
+                input_shape=block.input_shape,
+                output_shape=block.output_shape,
+            )
+            b.edge(prev, node)
+            prev = node
+        elif block.shortcut:
+            prev = _residual_layers(b, prev, block)
+        else:
+            prev = b.chain(prev, analysis.layers[block.first_layer : block.end_layer], block.stage)
+    g = b.graph
+    g.graph["level"] = level
+    g.graph["name"] = analysis.design.name
+    g.graph["stages"] = b.stages
+    g.graph["stage_labels"] = _stage_labels(analysis)
+    g.graph["stage_names"] = {
+        s: _stage_name(s, len(analysis.design.stages)) for s in g.graph["stage_labels"]
+    }
+    return g
+
+
+def collapse_stages(graph: nx.DiGraph, stages: set[int]) -> nx.DiGraph:
+    """A copy of ``graph`` with each stage in ``stages`` drawn as one summary node.
+
+    The summary node's id is the stage's name ("layer2", "stem", "head"); edges
+    into and out of the stage are kept (with their shapes), edges inside it go.
+    """
+    out = graph.copy()
+    out.graph = dict(graph.graph)
+    clusters = {s: list(ids) for s, ids in graph.graph["stages"].items()}
+    for stage in sorted(stages):
+        members = clusters.get(stage)
+        if not members:
+            continue
+        inside = set(members)
+        node_id = graph.graph["stage_names"][stage]
+        order = [n for n in nx.topological_sort(graph.subgraph(inside))]
+        last = graph.nodes[order[-1]]
+        incoming = [
+            (u, d) for n in order for u, _, d in out.in_edges(n, data=True) if u not in inside
+        ]
+        outgoing = [
+            (v, d) for n in order for _, v, d in out.out_edges(n, data=True) if v not in inside
+        ]
+        out.remove_nodes_from(inside)
+        out.add_node(
+            node_id,
+            kind="stage",
+            op="Stage",
+            label=graph.graph["stage_labels"][stage],
+            name=node_id,
+            params=sum(graph.nodes[n]["params"] for n in inside),
+            macs=sum(graph.nodes[n]["macs"] for n in inside),
+            stage=stage,
+            block=node_id,
+            branch="main",
+            input_shape=graph.nodes[order[0]]["input_shape"],
+            output_shape=last["output_shape"],
+            members=len(inside),
+        )
+        # a skip edge and a main edge from the same node merge: the main one wins
+        for u, d in sorted(incoming, key=lambda e: not e[1]["skip"]):
+            out.add_edge(u, node_id, **d)
+        for v, d in sorted(outgoing, key=lambda e: not e[1]["skip"]):
+            out.add_edge(node_id, v, **d)
+        clusters[stage] = [node_id]
+    out.graph["stages"] = clusters
+    return out
