@@ -1,9 +1,59 @@
-"""The `export` subcommand (not implemented yet)."""
+"""The `export` subcommand: model.py, initial weights, a torch.export program or ONNX."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+
+FORMAT_CHOICES = ("py", "pt", "safetensors", "pt2", "onnx")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add the subcommand to the CLI (nothing yet)."""
+    p = sub.add_parser(
+        "export",
+        help="write model.py, the initial weights (.pt/.safetensors), a .pt2 program or ONNX",
+        description=(
+            "Export a design. The format comes from --format or else from the suffix of -o"
+            " (.py, .pt, .pth, .safetensors, .pt2, .onnx)."
+        ),
+    )
+    p.add_argument("design", metavar="DESIGN", help="a preset name or a *.resnet.json file")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="the file to write")
+    p.add_argument("--format", dest="fmt", metavar="FORMAT", help=", ".join(FORMAT_CHOICES))
+    p.add_argument("--seed", type=int, default=0, help="seed of the initial weights (default 0)")
+    p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    p.set_defaults(func=_cmd_export)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from designer.commands.common import UsageError, resolve_design
+    from designer.core.export import FORMATS, MissingExtra, export, format_for
+
+    fmt = args.fmt
+    if fmt is not None and fmt not in FORMAT_CHOICES:
+        raise UsageError(f"--format: must be one of {', '.join(FORMAT_CHOICES)} (got '{fmt}')")
+    fmt = fmt or format_for(args.output)
+    if fmt is None:
+        suffixes = ", ".join(sorted(FORMATS))
+        raise UsageError(
+            f"-o: cannot tell the format from '{args.output}': use a suffix ({suffixes})"
+            " or --format"
+        )
+    output = Path(args.output)
+    if output.is_dir():
+        raise UsageError(f"-o: '{output}' is a folder; give a file name")
+    if output.exists() and not args.force:
+        raise UsageError(f"-o: '{output}' already exists (add --force to overwrite it)")
+    if not 0 <= args.seed < 2**63:
+        raise UsageError(f"--seed: must be between 0 and 2**63 - 1 (got {args.seed})")
+    design = resolve_design(args.design)
+    try:
+        written = export(design, output, fmt, args.seed, overwrite=args.force)
+    except MissingExtra as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"-o: cannot write '{output}' ({exc.strerror or exc})") from None
+    print(f"wrote {written} ({fmt}, seed {args.seed})", file=sys.stdout)
+    return 0
