@@ -18,6 +18,7 @@ from designer.commands import COMMAND_MODULES
 from designer.commands.common import UsageError, resolve_design
 from designer.core.analysis import Analysis, analyse
 from designer.core.design import DesignError
+from designer.core.io import dumps
 from designer.core.presets import preset_names
 from designer.core.report import format_summary, summary_dict
 
@@ -52,6 +53,27 @@ def _cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_open(args: argparse.Namespace) -> int:
+    """Open in the app when there is a display; otherwise print or write the design."""
+    design = resolve_design(args.design)
+    if args.output:
+        from pathlib import Path
+
+        from designer.core.io import save
+
+        if Path(args.output).exists() and not args.force:
+            raise UsageError(f"-o: {args.output} exists; pass --force to overwrite")
+        save(design, args.output)
+        print(f"wrote {args.output}")
+        return 0
+    from designer.app_launcher import has_display
+
+    if has_display() and sys.stdout.isatty():
+        return _cmd_gui(argparse.Namespace(design=args.design, screenshot=None))
+    sys.stdout.write(dumps(design))
+    return 0
+
+
 def _cmd_gui(args: argparse.Namespace) -> int:
     from designer.app_launcher import launch
 
@@ -78,6 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--compact", action="store_true", help="with --json: no indentation")
     p.set_defaults(func=_cmd_summary)
+
+    p = sub.add_parser("open", help="restore a design from a file (also an exported model.py)")
+    p.add_argument("design", metavar="FILE", help="a *.resnet.json, a preset, or a model.py")
+    p.add_argument(
+        "-o", "--output", metavar="FILE", help="write the design file instead of opening it"
+    )
+    p.add_argument("--force", action="store_true", help="overwrite -o if it exists")
+    p.set_defaults(func=_cmd_open)
 
     p = sub.add_parser("gui", help="open the desktop app")
     p.add_argument("design", metavar="DESIGN", nargs="?", help="a preset name or a design file")

@@ -15,8 +15,12 @@ class UsageError(Exception):
 
 
 def resolve_design(spec: str) -> Design:
-    """A design from a file path or a preset name."""
+    """A design from a preset name, a design file, or a model.py exported by us."""
     path = Path(spec)
+    if path.suffix == ".py":
+        from designer.core.embedded import design_from_model_py
+
+        return design_from_model_py(path)
     if spec.endswith(".json") or path.exists() or os.sep in spec:
         try:
             return load(path)
