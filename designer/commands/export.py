@@ -22,6 +22,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--format", dest="fmt", metavar="FORMAT", help=", ".join(FORMAT_CHOICES))
     p.add_argument("--seed", type=int, default=0, help="seed of the initial weights (default 0)")
     p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    p.add_argument(
+        "--init-from",
+        metavar="CKPT",
+        help="load every tensor of this checkpoint that fits by name and shape (.pt/.safetensors)",
+    )
     p.set_defaults(func=_cmd_export)
 
 
@@ -49,8 +54,16 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if not 0 <= args.seed < 2**63:
         raise UsageError(f"--seed: must be between 0 and 2**63 - 1 (got {args.seed})")
     design = resolve_design(args.design)
+    if args.init_from:
+        if fmt == "py":
+            raise UsageError("--init-from: model.py holds no weights; export .pt, .pt2 or .onnx")
+        from designer.core.transfer import load_checkpoint, match
+
+        print("\n".join(match(design, load_checkpoint(args.init_from)).lines()))
     try:
-        written = export(design, output, fmt, args.seed, overwrite=args.force)
+        written = export(
+            design, output, fmt, args.seed, overwrite=args.force, init_from=args.init_from
+        )
     except MissingExtra as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:

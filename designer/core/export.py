@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 Progress = Callable[[float, str], None]
 Cancel = Callable[[], bool]
+InitFrom = str | os.PathLike[str] | None  # a checkpoint whose fitting tensors are loaded
 
 FORMATS: dict[str, str] = {
     ".py": "py",
@@ -85,8 +86,12 @@ def _check_target(path: str | os.PathLike[str], overwrite: bool) -> Path:
     return target
 
 
-def _build_seeded(design: Design, seed: int) -> nn.Module:
-    """The network as ``torch.manual_seed(seed); build(design)`` gives it, in eval mode."""
+def _build_seeded(design: Design, seed: int, init_from: InitFrom = None) -> nn.Module:
+    """The network as ``torch.manual_seed(seed); build(design)`` gives it, in eval mode.
+
+    With ``init_from`` (a checkpoint path), every tensor that fits by name and shape
+    is then copied from it (see ``designer.core.transfer``).
+    """
     import torch
 
     from designer.core.build import build
@@ -94,6 +99,11 @@ def _build_seeded(design: Design, seed: int) -> nn.Module:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = build(design)
+    if init_from is not None:
+        from designer.core.transfer import apply, load_checkpoint, match
+
+        checkpoint = load_checkpoint(init_from)
+        apply(model, checkpoint, match(design, checkpoint))
     return model.eval()
 
 
@@ -125,6 +135,7 @@ def export_weights(
     overwrite: bool = False,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
+    init_from: InitFrom = None,
 ) -> Path:
     """The initial ``state_dict`` under ``seed``: ``.pt`` (torch.save) or ``.safetensors``.
 
@@ -137,7 +148,7 @@ def export_weights(
     st = require("safetensors.torch") if fmt == "safetensors" else None
     step = _Steps(progress, cancel)
     step(0.0, "building the network")
-    state = _build_seeded(validate(design), seed).state_dict()
+    state = _build_seeded(validate(design), seed, init_from).state_dict()
     step(0.6, "serialising the weights")
     if st is not None:
         tensors = {key: value.contiguous() for key, value in state.items()}
@@ -163,6 +174,7 @@ def export_program(
     overwrite: bool = False,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
+    init_from: InitFrom = None,
 ) -> Path:
     """A ``torch.export`` program (``.pt2``: eval mode, dynamic batch)."""
     import torch
@@ -170,7 +182,7 @@ def export_program(
     target = _check_target(path, overwrite)
     step = _Steps(progress, cancel)
     step(0.0, "building the network")
-    model = _build_seeded(validate(design), seed)
+    model = _build_seeded(validate(design), seed, init_from)
     step(0.2, "tracing with torch.export")
     program = torch.export.export(
         model, (_example_input(design, 2),), dynamic_shapes=_dynamic_batch(torch)
@@ -198,6 +210,7 @@ def export_onnx(
     overwrite: bool = False,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
+    init_from: InitFrom = None,
 ) -> Path:
     """ONNX (input ``input``, output ``logits``, dynamic batch), checked by ``onnx.checker``.
 
@@ -213,7 +226,7 @@ def export_onnx(
     require("onnxscript")
     step = _Steps(progress, cancel)
     step(0.0, "building the network")
-    model = _build_seeded(validate(design), seed)
+    model = _build_seeded(validate(design), seed, init_from)
     step(0.1, "exporting to ONNX")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # deprecation chatter from inside torch.onnx
@@ -248,14 +261,17 @@ def export(
     overwrite: bool = False,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
+    init_from: InitFrom = None,
 ) -> Path:
     """One entry point for every format (``fmt`` None: from the file's suffix)."""
     fmt = fmt or format_for(path)
     if fmt is None:
         known = ", ".join(sorted(FORMATS))
         raise ValueError(f"format: cannot tell it from '{Path(path).name}' (use one of {known})")
-    hooks = {"overwrite": overwrite, "progress": progress, "cancel": cancel}
+    hooks = {"overwrite": overwrite, "progress": progress, "cancel": cancel, "init_from": init_from}
     if fmt == "py":
+        if init_from is not None:
+            raise ValueError("init_from: model.py holds no weights; export .pt, .pt2 or .onnx")
         step = _Steps(progress, cancel)
         step(0.0, "writing model.py")
         written = export_model_py(design, path, overwrite=overwrite)

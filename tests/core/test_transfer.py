@@ -87,3 +87,38 @@ def test_cli_reports_and_writes(
     )
     assert main(["transfer", "resnet34", str(resnet18_checkpoint), "-o", str(out)]) == 2
     assert main(["transfer", "resnet34", str(tmp_path / "nope.pt")]) == 2
+
+
+def test_export_init_from_loads_what_fits(
+    resnet18_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reference = {
+        k.removeprefix("module."): v
+        for k, v in torch.load(resnet18_checkpoint, weights_only=True)["model"].items()
+    }
+    out = tmp_path / "w.pt"
+    design_file = tmp_path / "ten.resnet.json"
+    from designer.core.io import save
+
+    save(load_preset("resnet18").replace(num_classes=10), design_file)
+    assert (
+        main(["export", str(design_file), "-o", str(out), "--init-from", str(resnet18_checkpoint)])
+        == 0
+    )
+    assert "fc.weight: checkpoint [1000, 512] vs design [10, 512]" in capsys.readouterr().out
+    state = torch.load(out, weights_only=True)
+    assert torch.equal(state["layer3.1.conv2.weight"], reference["layer3.1.conv2.weight"])
+    assert state["fc.weight"].shape == (10, 512)
+    assert (
+        main(
+            [
+                "export",
+                "resnet18",
+                "-o",
+                str(tmp_path / "m.py"),
+                "--init-from",
+                str(resnet18_checkpoint),
+            ]
+        )
+        == 2
+    )
