@@ -43,6 +43,12 @@ def _act_attr(design: Design) -> str:
     return "relu" if design.activation == "relu" else design.activation
 
 
+def _add_activation(module: nn.Module, design: Design) -> None:
+    """One activation module per block, reused at each use, named as torchvision does."""
+    setattr(module, _act_attr(design), make_activation(design.activation))
+    module.act_name = _act_attr(design)
+
+
 class SqueezeExcite(nn.Module):
     """Channel attention (Hu et al. 2018): pool, reduce, expand, sigmoid gate."""
 
@@ -108,8 +114,7 @@ class BasicBlock(nn.Module):
         out = stage_out_width(design, stage)
         self.conv1 = _conv(design, in_ch, out, 3, stride)
         self.bn1 = nn.BatchNorm2d(out)
-        setattr(self, _act_attr(design), make_activation(design.activation))
-        self.act_name = _act_attr(design)
+        _add_activation(self, design)
         self.conv2 = _conv(design, out, out, 3)
         self.bn2 = nn.BatchNorm2d(out)
         self.se = _se(design, out)
@@ -138,8 +143,7 @@ class Bottleneck(nn.Module):
         self.bn2 = nn.BatchNorm2d(inner)
         self.conv3 = _conv(design, inner, out, 1)
         self.bn3 = nn.BatchNorm2d(out)
-        setattr(self, _act_attr(design), make_activation(design.activation))
-        self.act_name = _act_attr(design)
+        _add_activation(self, design)
         self.se = _se(design, out)
         self.downsample = _shortcut(design, in_ch, out, stride)
 
@@ -154,16 +158,31 @@ class Bottleneck(nn.Module):
         return act(out + identity)
 
 
-class PreActBasicBlock(nn.Module):
+class _PreActBlock(nn.Module):
+    """What both v2 blocks share: the pre-activation and the shortcut taken from it."""
+
+    def __init__(self, design: Design, in_ch: int, out: int, stride: int, preact: bool) -> None:
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(in_ch) if preact else None
+        _add_activation(self, design)
+        self.downsample = _shortcut(design, in_ch, out, stride)
+
+    def _preactivate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        act = getattr(self, self.act_name)
+        pre = x if self.bn1 is None else act(self.bn1(x))
+        return pre, x if self.downsample is None else self.downsample(pre)
+
+    def _finish(self, out: torch.Tensor, shortcut: torch.Tensor) -> torch.Tensor:
+        se: SqueezeExcite | None = self.se
+        return (out if se is None else se(out)) + shortcut
+
+
+class PreActBasicBlock(_PreActBlock):
     def __init__(
         self, design: Design, in_ch: int, stage: StageSpec, stride: int, preact: bool
     ) -> None:
-        super().__init__()
         out = stage_out_width(design, stage)
-        self.bn1 = nn.BatchNorm2d(in_ch) if preact else None
-        setattr(self, _act_attr(design), make_activation(design.activation))
-        self.act_name = _act_attr(design)
-        self.downsample = _shortcut(design, in_ch, out, stride)
+        super().__init__(design, in_ch, out, stride, preact)
         self.conv1 = _conv(design, in_ch, out, 3, stride)
         self.bn2 = nn.BatchNorm2d(out)
         self.conv2 = _conv(design, out, out, 3)
@@ -171,27 +190,19 @@ class PreActBasicBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         act = getattr(self, self.act_name)
-        pre = x if self.bn1 is None else act(self.bn1(x))
-        shortcut = x if self.downsample is None else self.downsample(pre)
-        out = self.conv1(pre)
-        out = self.conv2(act(self.bn2(out)))
-        if self.se is not None:
-            out = self.se(out)
-        return out + shortcut
+        pre, shortcut = self._preactivate(x)
+        out = self.conv2(act(self.bn2(self.conv1(pre))))
+        return self._finish(out, shortcut)
 
 
-class PreActBottleneck(nn.Module):
+class PreActBottleneck(_PreActBlock):
     def __init__(
         self, design: Design, in_ch: int, stage: StageSpec, stride: int, preact: bool
     ) -> None:
-        super().__init__()
         out = stage_out_width(design, stage)
+        super().__init__(design, in_ch, out, stride, preact)
         inner = bottleneck_width(design, stage)
         s1, s2 = (stride, 1) if design.stride_on == "1x1" else (1, stride)
-        self.bn1 = nn.BatchNorm2d(in_ch) if preact else None
-        setattr(self, _act_attr(design), make_activation(design.activation))
-        self.act_name = _act_attr(design)
-        self.downsample = _shortcut(design, in_ch, out, stride)
         self.conv1 = _conv(design, in_ch, inner, 1, s1)
         self.bn2 = nn.BatchNorm2d(inner)
         self.conv2 = _conv(design, inner, inner, 3, s2, groups=design.groups)
@@ -201,14 +212,10 @@ class PreActBottleneck(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         act = getattr(self, self.act_name)
-        pre = x if self.bn1 is None else act(self.bn1(x))
-        shortcut = x if self.downsample is None else self.downsample(pre)
-        out = self.conv1(pre)
-        out = self.conv2(act(self.bn2(out)))
+        pre, shortcut = self._preactivate(x)
+        out = self.conv2(act(self.bn2(self.conv1(pre))))
         out = self.conv3(act(self.bn3(out)))
-        if self.se is not None:
-            out = self.se(out)
-        return out + shortcut
+        return self._finish(out, shortcut)
 
 
 class ResNet(nn.Module):
