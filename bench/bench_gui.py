@@ -1,0 +1,132 @@
+"""The app's live loop, measured in-process with the real widgets, as ratios to targets.
+
+- edit-to-updated-inspector: set a stage-depth spin box, repaint the inspector (target 30 ms)
+- edit-to-redrawn-graph: the same edit until the new graph is painted (80 ms block level,
+  300 ms layer level), beside the analysis and layout times alone, so the GUI's own
+  overhead is visible
+- process start to first window with the resnet50 graph drawn (target 0.8 s)
+
+Run: QT_QPA_PLATFORM=offscreen .venv/bin/python bench/bench_gui.py
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from bench._timing import median_ms  # noqa: E402
+from designer.core.analysis import analyse  # noqa: E402
+from designer.core.presets import load_preset  # noqa: E402
+from designer.qt.pipeline import lay_out  # noqa: E402
+
+REPEAT = 9
+STARTUP_CHILD = """
+import sys, time
+from designer.qt.app import application
+from designer.qt.main_window import MainWindow
+app = application()
+w = MainWindow()
+w.resize(1440, 900)
+def drawn():
+    w.graph.viewport().repaint(); w.inspector.repaint()
+    print(time.time(), 'torch' in sys.modules, flush=True)
+    app.quit()
+w.graphDrawn.connect(drawn)
+w.show()
+app.exec()
+"""
+
+
+def _idle(app: object, until: float) -> None:
+    while time.perf_counter() < until:
+        app.processEvents()  # type: ignore[attr-defined]
+        time.sleep(0.001)
+
+
+def edit_timings(design_name: str, level: str) -> tuple[float, float]:
+    from designer.qt.app import application
+    from designer.qt.main_window import MainWindow
+
+    app = application()
+    window = MainWindow(load_preset(design_name))
+    window.show()
+    window.set_level(level)
+    _idle(app, time.perf_counter() + 0.05)
+    while window.runner.is_busy():
+        app.processEvents()
+    spin = window.panel.stages.spin(2, "depth")
+    inspector_ms: list[float] = []
+    graph_ms: list[float] = []
+    base = spin.value()
+    for i in range(REPEAT + 1):
+        _idle(app, time.perf_counter() + 0.06)  # let the edit throttle's window pass
+        drawn: list[float] = []
+        window.graphDrawn.connect(lambda d=drawn: d.append(0))
+        start = time.perf_counter()
+        spin.setValue(base + 1 + i % 2)
+        window.inspector.repaint()
+        inspected = time.perf_counter()
+        while not drawn:
+            app.processEvents()
+        window.graph.viewport().repaint()
+        end = time.perf_counter()
+        window.graphDrawn.disconnect()
+        if i:  # the first edit warms caches
+            inspector_ms.append((inspected - start) * 1e3)
+            graph_ms.append((end - start) * 1e3)
+    window.document.undo_stack.setClean()
+    window.close()
+    return statistics.median(inspector_ms), statistics.median(graph_ms)
+
+
+def startup_s() -> tuple[float, bool]:
+    samples = []
+    torch_loaded = False
+    for _ in range(3):
+        start = time.time()
+        out = subprocess.run(
+            [sys.executable, "-c", STARTUP_CHILD],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=True,
+        )
+        stamp, torch_flag = out.stdout.split()[:2]
+        samples.append(float(stamp) - start)
+        torch_loaded |= torch_flag == "True"
+    return statistics.median(samples), torch_loaded
+
+
+def main() -> None:
+    print(f"{'measure':46} {'ms':>8} {'target':>8} {'ratio':>6}")
+
+    def row(label: str, value: float, target: float | None = None) -> None:
+        ratio = f"{value / target:6.2f}" if target else ""
+        limit = f"{target:8.0f}" if target else ""
+        print(f"{label:46} {value:8.2f} {limit:>8} {ratio:>6}")
+
+    design = load_preset("resnet152")
+    analysis = analyse(design)
+    row("resnet152 analyse() alone", median_ms(lambda: analyse(design), repeat=30))
+    for level, target in (("block", 80.0), ("layer", 300.0)):
+        layout_alone = median_ms(lambda lv=level: lay_out(analysis, lv, frozenset()), repeat=5)
+        inspector, graph = edit_timings("resnet152", level)
+        if level == "block":
+            row("resnet152 edit -> inspector repainted", inspector, 30.0)
+        row(f"resnet152 {level}: graph + layout alone (worker)", layout_alone)
+        row(f"resnet152 {level}: edit -> graph repainted", graph, target)
+    seconds, torch_loaded = startup_s()
+    row("start -> resnet50 window drawn (process)", seconds * 1e3, 800.0)
+    print(f"torch imported at startup: {torch_loaded}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""The app's entry: QApplication, style, the main window, and the --screenshot mode.
+
+Nothing here imports torch: the window with the graph and totals must be up
+well under a second after launch.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
+
+from designer.core.design import Design, DesignError
+
+RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+SCREENSHOT_SIZE = (1600, 1000)
+SCREENSHOT_TIMEOUT_MS = 30_000
+
+
+def application(argv: list[str] | None = None) -> QApplication:
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        app = QApplication(argv or [sys.argv[0]])
+    app.setApplicationName("ResNet Designer")
+    app.setOrganizationName("resnet-designer")
+    icon = RESOURCES / "icons" / "app.svg"
+    if icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))
+    style = RESOURCES / "styles" / "app.qss"
+    if style.is_file():
+        app.setStyleSheet(style.read_text(encoding="utf-8"))
+    return app
+
+
+def resolve(spec: str | None) -> Design | None:
+    """A preset name or a design file; DesignError (one line) if it is neither."""
+    if spec is None:
+        return None
+    from designer.commands.common import resolve_design
+
+    return resolve_design(spec)
+
+
+def run(spec: str | None = None, *, screenshot: str | None = None) -> int:
+    try:
+        design = resolve(spec)
+    except DesignError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    app = application()
+    from designer.qt.main_window import MainWindow
+
+    window = MainWindow(design)
+    if spec is not None and Path(spec).is_file():
+        window.document.reset(window.document.design, Path(spec))
+    if screenshot:
+        window.resize(*SCREENSHOT_SIZE)
+    window.show()
+    window.size_panes()
+    if screenshot:
+        return _screenshot(app, window, Path(screenshot))
+    return app.exec()
+
+
+def _screenshot(app: QApplication, window: object, path: Path) -> int:
+    """Wait until the graph is drawn and no work is pending, save the window, exit."""
+    from designer.qt.main_window import MainWindow
+
+    assert isinstance(window, MainWindow)
+    status = {"code": 1}
+
+    def save() -> None:
+        if window.runner.is_busy() or window.drawing is None:
+            QTimer.singleShot(20, save)
+            return
+        image = window.grab()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if image.save(str(path)):
+            status["code"] = 0
+        else:
+            print(f"error: cannot write the screenshot to {path}", file=sys.stderr)
+        window.document.undo_stack.setClean()
+        window.close()
+        app.quit()
+
+    def timeout() -> None:
+        print("error: the graph was not drawn in time; no screenshot saved", file=sys.stderr)
+        app.quit()
+
+    window.graphDrawn.connect(lambda: QTimer.singleShot(30, save))
+    QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, timeout)
+    app.exec()
+    return status["code"]

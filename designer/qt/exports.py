@@ -1,0 +1,217 @@
+"""The Export menu: one table of exports, each run by a worker behind a cancellable dialog.
+
+Every export module is imported when used (torch, onnx and Graphviz stay off
+the startup path); a module that is missing makes its action say so in one line.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QThreadPool
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QProgressDialog
+
+from designer.core.analysis import analyse
+from designer.core.design import Design
+from designer.core.io import atomic_write_bytes
+from designer.qt.workers import Job
+
+
+def _call(fn: Callable[..., Any], *args: Any, **extra: Any) -> Any:
+    """Call ``fn`` with the keyword arguments (progress, cancel, fmt...) it accepts."""
+    params = inspect.signature(fn).parameters
+    accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    return fn(*args, **{k: v for k, v in extra.items() if accepts_any or k in params})
+
+
+def export_model_py(design: Design, path: Path, **_: Any) -> Path:
+    from designer.core.codegen import render_model_py
+
+    atomic_write_bytes(path, render_model_py(design).encode("utf-8"), backup=False)
+    return path
+
+
+def export_weights(design: Design, path: Path, **extra: Any) -> Path:
+    from designer.core import export
+
+    fmt = "safetensors" if path.suffix == ".safetensors" else "pt"
+    _call(export.export_weights, design, path, fmt=fmt, seed=0, overwrite=True, **extra)
+    return path
+
+
+def export_program(design: Design, path: Path, **extra: Any) -> Path:
+    from designer.core import export
+
+    _call(export.export_program, design, path, overwrite=True, **extra)
+    return path
+
+
+def export_onnx(design: Design, path: Path, **extra: Any) -> Path:
+    from designer.core import export
+
+    _call(export.export_onnx, design, path, overwrite=True, **extra)
+    return path
+
+
+def export_diagram(design: Design, path: Path, level: str = "block", **_: Any) -> Path:
+    from designer.core.diagram import diagram_title, render
+    from designer.core.graph import build_graph
+
+    analysis = analyse(design)
+    graph = build_graph(analysis, level)  # type: ignore[arg-type]
+    title = diagram_title(graph, analysis.params, analysis.macs)
+    suffix = (
+        path.suffix.lower() if path.suffix.lower() in (".svg", ".png", ".pdf", ".dot") else ".svg"
+    )
+    atomic_write_bytes(path, render(graph, suffix, title), backup=False)
+    return path
+
+
+@dataclass(frozen=True)
+class ExportSpec:
+    key: str
+    menu_text: str
+    tip: str
+    file_filter: str
+    default_name: str
+    fn: Callable[..., Path]
+    module: str  # imported when used; its absence disables the export with a message
+
+
+EXPORTS: tuple[ExportSpec, ...] = (
+    ExportSpec(
+        "model_py",
+        "&model.py…",
+        "A standalone PyTorch model.py (no dependency on this app)",
+        "Python (*.py)",
+        "model.py",
+        export_model_py,
+        "designer.core.codegen",
+    ),
+    ExportSpec(
+        "weights",
+        "&Weights…",
+        "Initialised weights (safetensors or torch .pt)",
+        "safetensors (*.safetensors);;PyTorch (*.pt)",
+        "weights.safetensors",
+        export_weights,
+        "designer.core.export",
+    ),
+    ExportSpec(
+        "program",
+        "Exported &Program…",
+        "A torch.export program (.pt2)",
+        "Exported program (*.pt2)",
+        "model.pt2",
+        export_program,
+        "designer.core.export",
+    ),
+    ExportSpec(
+        "onnx",
+        "&ONNX…",
+        "An ONNX graph (.onnx)",
+        "ONNX (*.onnx)",
+        "model.onnx",
+        export_onnx,
+        "designer.core.export",
+    ),
+    ExportSpec(
+        "diagram",
+        "&Diagram…",
+        "A print-ready diagram of the graph (SVG, PNG or PDF)",
+        "SVG (*.svg);;PNG (*.png);;PDF (*.pdf)",
+        "diagram.svg",
+        export_diagram,
+        "designer.core.diagram",
+    ),
+)
+
+
+def module_available(name: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+class Exporter(QObject):
+    """Asks for a file name, runs the export in a worker, shows progress; one at a time."""
+
+    def __init__(self, window: QMainWindow) -> None:
+        super().__init__(window)
+        self._window = window
+        self._job: Job | None = None
+        self._dialog: QProgressDialog | None = None
+        self.last_result: str = ""  # the last message shown (tests read it)
+
+    def _say(self, message: str) -> None:
+        self.last_result = message
+        self._window.statusBar().showMessage(message, 10000)
+
+    def start(self, spec: ExportSpec, path: str | Path | None = None) -> Job | None:
+        if self._job is not None:
+            self._say("An export is already running")
+            return None
+        if not module_available(spec.module):
+            self._say(
+                f"{spec.menu_text.replace('&', '').rstrip('…')} export is not available"
+                f" in this build ({spec.module} is missing)"
+            )
+            return None
+        if path is None:
+            folder = Path.cwd()
+            chosen, _ = QFileDialog.getSaveFileName(
+                self._window,
+                f"Export {spec.default_name}",
+                str(folder / spec.default_name),
+                spec.file_filter,
+            )
+            if not chosen:
+                return None
+            path = chosen
+        target = Path(path)
+        design = self._window.document.design  # type: ignore[attr-defined]
+        level = getattr(self._window, "level", "block")
+        job = Job(
+            0,
+            lambda progress, cancel: spec.fn(
+                design, target, level=level, progress=progress, cancel=cancel
+            ),
+            report=True,
+        )
+        self._job = job
+        dialog = QProgressDialog(f"Exporting {target.name}…", "Cancel", 0, 100, self._window)
+        dialog.setWindowTitle("Export")
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.setMinimumDuration(300)  # quick exports never flash a dialog
+        dialog.setValue(0)
+        dialog.canceled.connect(job.cancel_event.set)
+        self._dialog = dialog
+        job.signals.progress.connect(lambda _g, f: dialog.setValue(int(f * 100)))
+        job.signals.done.connect(lambda _g, p: self._finished(f"Exported {Path(p)}"))
+        job.signals.failed.connect(lambda _g, m: self._finished(_failure(m)))
+        QThreadPool.globalInstance().start(job)
+        return job
+
+    def is_running(self) -> bool:
+        return self._job is not None
+
+    def _finished(self, message: str) -> None:
+        if self._dialog is not None:
+            self._dialog.reset()
+            self._dialog.deleteLater()
+        self._dialog = None
+        self._job = None
+        self._say(message)
+
+
+def _failure(message: str) -> str:
+    if message.startswith("ExportCancelled"):
+        return "Export cancelled"
+    return f"Export failed: {message}"

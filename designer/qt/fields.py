@@ -1,0 +1,230 @@
+"""One table of the design's scalar fields and the widget that edits each (magicgui-style).
+
+Each row names a dotted path into the design, the kind of editor, its range or
+choices and a tooltip in ResNet terms. ``designer.qt.design_panel`` turns the
+table into widgets and binds them both ways; adding a field is one row here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from designer.core import design as d
+from designer.core.design import Design, DesignError
+
+Kind = Literal["choice", "int", "float", "bool", "ints", "text"]
+
+
+@dataclass(frozen=True)
+class Field:
+    path: str  # dotted path into the design, e.g. "stem.width"
+    label: str
+    kind: Kind
+    tooltip: str
+    group: str
+    choices: tuple[str, ...] = ()
+    low: float = 0
+    high: float = 0
+    step: float = 1
+
+
+FIELDS: tuple[Field, ...] = (
+    Field(
+        "name",
+        "Name",
+        "text",
+        "The design's name, shown in the title and written into exports.",
+        "Network",
+    ),
+    Field(
+        "block",
+        "Block",
+        "choice",
+        "Residual block type. basic: two 3x3 convs (ResNet-18/34); bottleneck: 1x1-3x3-1x1"
+        " with 4x expansion (ResNet-50+); preact_*: BN-ReLU before each conv (ResNet v2).",
+        "Network",
+        choices=d.BLOCKS,
+    ),
+    Field(
+        "stem.kind",
+        "Stem",
+        "choice",
+        "The layers before the first stage. imagenet: 7x7/2 conv + 3x3/2 max-pool (4x smaller);"
+        " cifar: one 3x3/1 conv; deep: three 3x3 convs (ResNet-C); none: no stem.",
+        "Network",
+        choices=d.STEMS,
+    ),
+    Field(
+        "stem.width",
+        "Stem width",
+        "int",
+        "Output channels of the stem convolution (64 in torchvision's ResNets, 16 on CIFAR).",
+        "Network",
+        low=0,
+        high=d.MAX_CHANNELS,
+    ),
+    Field(
+        "groups",
+        "Groups",
+        "int",
+        "Groups of the bottleneck's 3x3 conv: the cardinality of ResNeXt (32 in 32x4d)."
+        " Basic blocks need 1.",
+        "Blocks",
+        low=0,
+        high=d.MAX_CHANNELS,
+    ),
+    Field(
+        "width_per_group",
+        "Width / group",
+        "int",
+        "Channels per group of the 3x3 conv, per 64 of stage width: 64 is ResNet, 128 is"
+        " Wide ResNet-50-2, 4 with 32 groups is ResNeXt-50 32x4d.",
+        "Blocks",
+        low=0,
+        high=d.MAX_CHANNELS,
+    ),
+    Field(
+        "shortcut",
+        "Shortcut",
+        "choice",
+        "How a block's skip path changes shape when its stride or width changes. projection:"
+        " 1x1 conv + BN (option B); zero_pad: subsample and pad channels with zeros (option A,"
+        " CIFAR); avg_down: average-pool then 1x1 conv (ResNet-D).",
+        "Blocks",
+        choices=d.SHORTCUTS,
+    ),
+    Field(
+        "stride_on",
+        "Stride on",
+        "choice",
+        "Which bottleneck conv downsamples. 3x3: torchvision's ResNet v1.5 (more accurate);"
+        " 1x1: the 2015 paper's v1 (fewer multiply-adds).",
+        "Blocks",
+        choices=d.STRIDE_ON,
+    ),
+    Field(
+        "activation",
+        "Activation",
+        "choice",
+        "The non-linearity after each BatchNorm (ReLU in every ResNet paper).",
+        "Blocks",
+        choices=d.ACTIVATIONS,
+    ),
+    Field(
+        "se_ratio",
+        "SE ratio",
+        "float",
+        "Squeeze-and-Excitation: 0 turns it off; 0.0625 is SE-ResNet's reduction of 16. Each"
+        " block then rescales its channels by a learned gate.",
+        "Blocks",
+        low=0.0,
+        high=2.0,
+        step=0.0625,
+    ),
+    Field(
+        "conv_bias",
+        "Conv bias",
+        "bool",
+        "Give every convolution a bias. ResNets have none: the BatchNorm after each conv"
+        " makes it redundant.",
+        "Blocks",
+    ),
+    Field(
+        "zero_init_residual",
+        "Zero-init residual",
+        "bool",
+        "Start each block's last BatchNorm at zero so every block begins as the identity"
+        " (Goyal et al.; helps large-batch training). No effect on size or cost.",
+        "Blocks",
+    ),
+    Field(
+        "head.hidden",
+        "Head hidden",
+        "ints",
+        "Hidden layers of the classifier, widths separated by commas (e.g. 512, 256); each is"
+        " Linear-activation-BatchNorm. Empty: global pool straight into fc, as in ResNet.",
+        "Head",
+    ),
+    Field(
+        "head.dropout",
+        "Dropout",
+        "float",
+        "Dropout probability before the final fc layer (0 = none).",
+        "Head",
+        low=0.0,
+        high=1.0,
+        step=0.05,
+    ),
+    Field(
+        "num_classes",
+        "Classes",
+        "int",
+        "Outputs of the final fc layer: 1000 for ImageNet, 10 for CIFAR-10.",
+        "Head",
+        low=0,
+        high=d.MAX_CLASSES,
+    ),
+    Field(
+        "input.channels",
+        "Input channels",
+        "int",
+        "Channels of the input image (3 for RGB, 1 for grayscale).",
+        "Input",
+        low=0,
+        high=d.MAX_CHANNELS,
+    ),
+    Field(
+        "input.height",
+        "Input height",
+        "int",
+        "Input image height in pixels (224 for ImageNet, 32 for CIFAR).",
+        "Input",
+        low=0,
+        high=d.MAX_SPATIAL,
+    ),
+    Field(
+        "input.width",
+        "Input width",
+        "int",
+        "Input image width in pixels (224 for ImageNet, 32 for CIFAR).",
+        "Input",
+        low=0,
+        high=d.MAX_SPATIAL,
+    ),
+)
+
+FIELD_BY_PATH = {f.path: f for f in FIELDS}
+
+
+def get_value(design: Design, path: str) -> Any:
+    value: Any = design
+    for part in path.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def set_value(design: Design, path: str, value: Any) -> Design:
+    """A validated copy of ``design`` with the dotted ``path`` set to ``value``."""
+    head, _, rest = path.partition(".")
+    if not rest:
+        return design.replace(**{head: value})
+    inner = dataclasses.replace(getattr(design, head), **{rest: value})
+    return design.replace(**{head: inner})
+
+
+def parse_ints(text: str) -> tuple[int, ...]:
+    """'512, 256' -> (512, 256); a one-line DesignError naming the field otherwise."""
+    parts = [p.strip() for p in text.replace(";", ",").split(",")]
+    parts = [p for p in parts if p]
+    try:
+        return tuple(int(p.replace("_", "")) for p in parts)
+    except ValueError:
+        raise DesignError(
+            "head.hidden", f"write whole numbers separated by commas, e.g. 512, 256 (got {text!r})"
+        ) from None
+
+
+def format_ints(values: tuple[int, ...]) -> str:
+    return ", ".join(str(v) for v in values)

@@ -1,0 +1,35 @@
+"""Qt tests run offscreen, with settings in a temporary folder (never the user's)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _private_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    from PySide6.QtCore import QSettings
+
+    folder = tmp_path_factory.mktemp("settings")
+    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(folder))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(folder))
+
+
+@pytest.fixture
+def window(qtbot):
+    from designer.core.presets import load_preset
+    from designer.qt.app import application
+    from designer.qt.main_window import MainWindow
+
+    application()
+    win = MainWindow(load_preset("resnet50"))
+    win.show()
+    qtbot.waitUntil(lambda: win.drawing is not None and not win.runner.is_busy(), timeout=10_000)
+    yield win
+    qtbot.waitUntil(lambda: not win.runner.is_busy(), timeout=10_000)
+    win.document.undo_stack.setClean()  # no "save changes?" prompt on close
+    win.close()
+    win.deleteLater()
