@@ -41,6 +41,7 @@ from designer.core.presets import load_preset
 from designer.qt.design_panel import DesignPanel
 from designer.qt.document import Document
 from designer.qt.graph_view import GraphView
+from designer.qt.insights import install as install_insights
 from designer.qt.inspector import Inspector
 from designer.qt.pipeline import Drawing, lay_out
 from designer.qt.throttle import Throttle
@@ -102,6 +103,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_actions()
         self._build_menus_and_toolbar()
+        install_insights(self)
 
         d = self.document
         d.designChanged.connect(lambda _design: self._analyse_soon())
