@@ -1,9 +1,40 @@
-"""The `bundle` subcommand (not implemented yet)."""
+"""The `bundle` subcommand: a folder to train the design from (model, weights, train.py)."""
 
 from __future__ import annotations
 
 import argparse
 
+from designer.commands.common import UsageError, resolve_design
+
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add the subcommand to the CLI (nothing yet)."""
+    """Add ``bundle DESIGN -o DIR [--seed N] [--force]`` to the CLI."""
+    p = sub.add_parser(
+        "bundle",
+        help="write a training bundle: model.py, weights, train.py, README",
+        description=(
+            "Write a folder that trains the design with PyTorch alone: model.py, "
+            "design.resnet.json, the initial weights, train.py (single GPU, CPU or torchrun) "
+            "and a README."
+        ),
+    )
+    p.add_argument("design", metavar="DESIGN", help="a preset name or a *.resnet.json file")
+    p.add_argument("-o", "--out", metavar="DIR", required=True, help="the folder to write")
+    p.add_argument("--seed", type=int, default=0, help="seed of the initial weights (default 0)")
+    p.add_argument("--force", action="store_true", help="write into a non-empty folder")
+    p.set_defaults(func=_cmd_bundle)
+
+
+def _cmd_bundle(args: argparse.Namespace) -> int:
+    from designer.core.bundle import BundleError, write_bundle
+
+    design = resolve_design(args.design)
+    try:
+        files = write_bundle(design, args.out, seed=args.seed, force=args.force)
+    except BundleError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"OUT: cannot write {args.out} ({exc.strerror or exc})") from None
+    print(f"wrote {len(files)} files to {args.out}: {', '.join(f.name for f in files)}")
+    print(f"train: cd {args.out} && python train.py --help")
+    return 0

@@ -1,0 +1,134 @@
+"""Design -> a folder a user can train from: model, weights, design, train.py, README.
+
+Every file is written atomically (temp file, fsync, rename), so an interrupted export
+never leaves a half-written file behind; a cancelled one leaves only whole files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from designer import __version__
+from designer.core.analysis import analyse
+from designer.core.bundle.readme import render_readme
+from designer.core.design import Design
+from designer.core.io import atomic_write_bytes, dumps
+
+TRAIN_SCRIPT = Path(__file__).with_name("train_script.py")
+BUNDLE_FORMAT = "resnet-designer-bundle/1"
+
+Progress = Callable[[float, str], None]
+"""Called as ``progress(fraction, message)`` before each file, as designer.core.export does."""
+
+
+class BundleError(ValueError):
+    """The bundle cannot be written where asked; the message is one line."""
+
+
+class BundleCancelled(Exception):
+    """``cancel()`` returned True; the files written so far are whole."""
+
+
+def check_out_dir(out_dir: Path, force: bool) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BundleError(f"OUT: {out_dir} is a file; give a folder for the bundle")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
+        raise BundleError(f"OUT: {out_dir} is not empty; use --force to overwrite its files")
+
+
+def render_model_source(design: Design) -> str:
+    """The standalone model.py (designer.core.codegen)."""
+    from designer.core.codegen import render_model_py
+
+    return render_model_py(design)
+
+
+def write_initial_weights(design: Design, out: Path, seed: int) -> Path:
+    """The initial state dict under ``seed``, as designer.core.export writes it.
+
+    safetensors when installed (the seed and design in its metadata), else a
+    ``torch.save`` state dict; train.py reads either with torch alone.
+    """
+    from designer.core.export import MissingExtra, export_weights
+
+    try:
+        return export_weights(
+            design, out / "weights.safetensors", "safetensors", seed, overwrite=True
+        )
+    except MissingExtra:
+        return export_weights(design, out / "weights.pt", "pt", seed, overwrite=True)
+
+
+def write_bundle(
+    design: Design,
+    out_dir: str | os.PathLike[str],
+    *,
+    seed: int = 0,
+    force: bool = False,
+    progress: Progress | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> list[Path]:
+    """Write the training bundle of ``design`` into ``out_dir``; return the files written.
+
+    Refuses a non-empty folder unless ``force`` (then only the bundle's own files are
+    replaced). Raises BundleError for a bad destination, BundleCancelled when cancelled.
+    """
+    out = Path(out_dir)
+    check_out_dir(out, force)
+    result = analyse(design)
+    shape = "x".join(
+        str(v) for v in (design.input.channels, design.input.height, design.input.width)
+    )
+    total = 6
+    written: list[Path] = []
+
+    def step(what: str) -> None:
+        if cancel is not None and cancel():
+            raise BundleCancelled(f"cancelled after {len(written)} of {total} files")
+        if progress is not None:
+            progress(len(written) / total, f"writing {what}")
+
+    def put(name: str, data: bytes) -> None:
+        step(name)
+        atomic_write_bytes(out / name, data, backup=False)
+        keep(out / name)
+
+    def keep(path: Path) -> None:
+        os.chmod(path, 0o644)  # the temporary file was private (0600); a bundle is shared
+        written.append(path)
+
+    put("design.resnet.json", dumps(design).encode())
+    put("model.py", render_model_source(design).encode())
+    step("the initial weights")
+    weights = write_initial_weights(design, out, seed)
+    keep(weights)
+    put("train.py", TRAIN_SCRIPT.read_bytes())
+    info: dict[str, Any] = {
+        "format": BUNDLE_FORMAT,
+        "design": design.name,
+        "seed": seed,
+        "weights": weights.name,
+        "params": result.params,
+        "macs": result.macs,
+        "input_shape": [design.input.channels, design.input.height, design.input.width],
+        "num_classes": design.num_classes,
+        "files": sorted(p.name for p in written) + ["README.md", "bundle.json"],
+        "written_by": f"resnet-designer {__version__}",
+    }
+    readme = render_readme(
+        title=design.name,
+        version=__version__,
+        shape=shape,
+        classes=design.num_classes,
+        weights=weights.name,
+        seed=seed,
+    )
+    put("README.md", readme.encode())
+    put("bundle.json", (json.dumps(info, indent=2) + "\n").encode())
+    if progress is not None:
+        progress(1.0, "done")
+    return written
