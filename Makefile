@@ -38,7 +38,7 @@ run: $(STAMP) dot
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/lint-imports
+	$(BIN)/lint-imports --no-cache
 
 test: $(STAMP) dot lint
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
