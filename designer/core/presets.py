@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 
 from designer.core.design import Design
 from designer.core.io import FILE_SUFFIX, load
+from designer.core.resources import resource_dir
 
-PRESET_DIR = Path(__file__).resolve().parents[2] / "resources" / "presets"
+PRESET_DIR = resource_dir() / "presets"
 
 
 def preset_names() -> list[str]:
