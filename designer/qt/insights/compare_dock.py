@@ -1,0 +1,290 @@
+"""The compare dock: pinned designs side by side per stage, with deltas, and a Pareto plot.
+
+The table reuses ``compare.columns`` (figures, not text). The plot is matplotlib
+(Agg, PNG bytes) rendered on the thread pool, since importing matplotlib and
+drawing take most of a second; it is redrawn only while the dock is visible.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QBrush, QColor, QPixmap, QResizeEvent, QShowEvent
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from designer.core.compare import Column, columns, pareto_figure, write_pareto
+from designer.core.design import Design
+from designer.core.presets import load_preset, preset_names
+from designer.core.report import human_bytes, human_count
+from designer.qt.document import Document
+from designer.qt.insights.common import cell, hint, table
+from designer.qt.workers import Runner
+
+GROWS = QColor("#c2410c")  # same colours as the inspector's baseline deltas
+SHRINKS = QColor("#15803d")
+
+
+def _figures(col: Column) -> list[tuple[str, float | None, str]]:
+    """(row label, value, format) for one column: totals, then every stage."""
+    r = col.result
+    rows: list[tuple[str, float | None, str]] = [
+        ("Params", r.params, "count"),
+        ("MACs", r.macs, "count"),
+        ("Activations / sample", r.activation_bytes_per_sample, "bytes"),
+        ("Depth", r.depth, "int"),
+    ]
+    for s in col.stages:
+        rows += [
+            (f"{s.name} params", s.params, "count"),
+            (f"{s.name} MACs", s.macs, "count"),
+            (f"{s.name} activations", s.activation_bytes, "bytes"),
+            (f"{s.name} output stride", s.output_stride, "int"),
+            (f"{s.name} receptive field", s.receptive_field, "int"),
+        ]
+    return rows
+
+
+def _text(value: float, fmt: str) -> str:
+    if fmt == "bytes":
+        return human_bytes(value)
+    if fmt == "int":
+        return f"{int(value)}"
+    return human_count(value)
+
+
+def delta_text(value: float, base: float, fmt: str) -> str:
+    """'+19.0M (+74%)', '-2 (-50%)' or '=' against the first pinned design."""
+    if value == base:
+        return "="
+    sign = "+" if value > base else "-"
+    pct = f" ({(value - base) / base:+.0%})" if base else ""
+    return f"{sign}{_text(abs(value - base), fmt)}{pct}"
+
+
+def _render(highlight: list[tuple[str, Design]]) -> bytes:
+    return pareto_figure(highlight, fmt="png")
+
+
+class ComparePanel(QWidget):
+    def __init__(self, document: Document, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.pins: list[tuple[str, Design]] = []
+        self.png: bytes = b""
+        self._plot_dirty = True
+        self.runner = Runner(parent=self)
+        self.runner.done.connect(self._plotted)
+        self.runner.failed.connect(lambda _g, m: self.plot.setText(f"Could not plot: {m}"))
+        self.save_runner = Runner(parent=self)
+        self.save_runner.failed.connect(lambda _g, m: self.status.setText(f"⚠ {m}"))
+        self.save_runner.done.connect(lambda _g, path: self.status.setText(f"Saved {path}"))
+
+        controls = QHBoxLayout()
+        self.pin_button = QPushButton("Pin current")
+        self.pin_button.setToolTip("Add a snapshot of the current design to the comparison")
+        self.pin_button.clicked.connect(self.pin_current)
+        self.preset = QComboBox()
+        self.preset.addItems(preset_names())
+        self.preset.setToolTip("A bundled preset to compare against")
+        self.add_button = QPushButton("Add preset")
+        self.add_button.clicked.connect(lambda: self.add_preset(self.preset.currentText()))
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.setToolTip("Remove the selected column (or the last one)")
+        self.remove_button.clicked.connect(self.remove_selected)
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.clicked.connect(self.clear)
+        for widget in (self.pin_button, self.preset, self.add_button):
+            controls.addWidget(widget)
+        controls.addStretch(1)
+        controls.addWidget(self.remove_button)
+        controls.addWidget(self.clear_button)
+
+        self.table = table(["Figure"], stretch_last=False)
+        self.table.setSelectionBehavior(self.table.SelectionBehavior.SelectColumns)
+        self.empty = hint(
+            "Pin the current design or add presets: the first column is the baseline,"
+            " the others show their change against it."
+        )
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addLayout(controls)
+        left_layout.addWidget(self.empty)
+        left_layout.addWidget(self.table, 1)
+
+        self.plot = QLabel("The plot appears here")
+        self.plot.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.plot.setMinimumSize(QSize(240, 160))
+        self.plot.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.save_button = QPushButton("Save plot…")
+        self.save_button.setToolTip("Write the plot as PNG, SVG or PDF")
+        self.save_button.clicked.connect(self.save_dialog)
+        self.status = hint("")
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(self.plot, 1)
+        row = QHBoxLayout()
+        row.addWidget(self.status, 1)
+        row.addWidget(self.save_button)
+        right_layout.addLayout(row)
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(left)
+        split.addWidget(right)
+        split.setChildrenCollapsible(False)
+        self.split = split
+        self._sized = False
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(split)
+        self._refresh()
+
+    # -- pins ------------------------------------------------------------------------------
+    def pin_current(self) -> None:
+        design = self.document.design
+        self._add(design.name or "current", design)
+
+    def add_preset(self, name: str) -> None:
+        self._add(name, load_preset(name))
+
+    def _add(self, label: str, design: Design) -> None:
+        taken = {pinned for pinned, _ in self.pins}
+        unique, n = label, 2
+        while unique in taken:
+            unique, n = f"{label} ({n})", n + 1
+        self.pins.append((unique, design))
+        self._refresh()
+
+    def remove_selected(self) -> None:
+        if not self.pins:
+            return
+        chosen = [i.column() - 1 for i in self.table.selectionModel().selectedColumns()]
+        index = chosen[0] if chosen and 0 <= chosen[0] < len(self.pins) else len(self.pins) - 1
+        del self.pins[index]
+        self._refresh()
+
+    def clear(self) -> None:
+        self.pins = []
+        self._refresh()
+
+    # -- table -----------------------------------------------------------------------------
+    def _refresh(self) -> None:
+        self.empty.setVisible(not self.pins)
+        self.remove_button.setEnabled(bool(self.pins))
+        self.clear_button.setEnabled(bool(self.pins))
+        self._fill_table(columns(self.pins) if self.pins else [])
+        self._plot_dirty = True
+        if self.isVisible():
+            self.request_plot()
+
+    def _fill_table(self, cols: list[Column]) -> None:
+        view = self.table
+        view.clear()
+        view.setColumnCount(1 + len(cols))
+        view.setHorizontalHeaderLabels(["Figure", *[c.label for c in cols]])
+        if not cols:
+            view.setRowCount(0)
+            return
+        per_col = [{label: (v, f) for label, v, f in _figures(c)} for c in cols]
+        labels: list[str] = []
+        for col in cols:  # rows in first-seen order; a stage one design lacks shows "--"
+            labels += [label for label, _, _ in _figures(col) if label not in labels]
+        view.setRowCount(len(labels))
+        base = per_col[0]
+        for row, label in enumerate(labels):
+            view.setItem(row, 0, cell(label))
+            for i, figures in enumerate(per_col):
+                if label not in figures:
+                    view.setItem(row, i + 1, cell("--", right=True))
+                    continue
+                value, fmt = figures[label]
+                text = _text(value, fmt)
+                item = cell(text, right=True, tip=f"{int(value):,}")
+                first = base.get(label)
+                if i and first is not None and first[0] is not None:
+                    change = delta_text(value, first[0], fmt)
+                    item.setText(f"{text}   {change}")
+                    if value != first[0]:
+                        item.setForeground(QBrush(GROWS if value > first[0] else SHRINKS))
+                view.setItem(row, i + 1, item)
+
+    def cell_text(self, figure: str, column: int) -> str:
+        """The text shown for ``figure`` (a row label) in pinned column ``column`` (tests)."""
+        for row in range(self.table.rowCount()):
+            if self.table.item(row, 0).text() == figure:
+                return self.table.item(row, column + 1).text()
+        raise KeyError(figure)
+
+    # -- plot ------------------------------------------------------------------------------
+    def highlight(self) -> list[tuple[str, Design]]:
+        if self.pins:
+            return list(self.pins)
+        design = self.document.design
+        return [(f"{design.name} (current)", design)]
+
+    def request_plot(self) -> None:
+        self._plot_dirty = False
+        self.status.setText("Plotting…")
+        self.runner.submit(_render, self.highlight())
+
+    def _plotted(self, _generation: int, png: bytes) -> None:
+        self.png = png
+        self.status.setText("")
+        self._scale_plot()
+
+    def _scale_plot(self) -> None:
+        if not self.png:
+            return
+        pixmap = QPixmap()
+        pixmap.loadFromData(self.png, "PNG")
+        self.plot.setPixmap(
+            pixmap.scaled(
+                self.plot.size(),
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+        )
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._sized:  # the splitter knows its width only once shown: halve it
+            self._sized = True
+            half = max(self.split.width() // 2, 1)
+            self.split.setSizes([half, half])
+        if self._plot_dirty:
+            self.request_plot()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._scale_plot()
+
+    def save_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save plot", "pareto.png", "PNG (*.png);;SVG (*.svg);;PDF (*.pdf)"
+        )
+        if path:
+            self.save_plot(path)
+
+    def save_plot(self, path: str | Path) -> None:
+        target = Path(path)
+        if target.suffix.lower() not in (".png", ".svg", ".pdf"):
+            target = target.with_suffix(".png")
+        self.status.setText("Saving…")
+        self.save_runner.submit(_save, target, self.highlight())
+
+
+def _save(path: Path, highlight: list[tuple[str, Design]]) -> str:
+    write_pareto(path, highlight)
+    return str(path)
