@@ -87,6 +87,44 @@ def edit_timings(design_name: str, level: str) -> tuple[float, float]:
     return statistics.median(inspector_ms), statistics.median(graph_ms)
 
 
+def max_stall_ms(design_name: str, level: str) -> tuple[float, int]:
+    """Longest gap of a 5 ms heartbeat while ``design_name`` is analysed, laid out, drawn."""
+    import gc
+
+    from PySide6.QtCore import QTimer
+
+    from designer.qt.app import application
+    from designer.qt.main_window import MainWindow
+
+    app = application()
+    window = MainWindow(load_preset("resnet50"))
+    window.resize(1440, 900)
+    window.show()
+    while window.is_busy():
+        app.processEvents()
+    gc.freeze()  # as the app does once its window is up
+    beats: list[float] = []
+    heart = QTimer()
+    heart.setInterval(5)
+    heart.timeout.connect(lambda: beats.append(time.perf_counter()))
+    heart.start()
+    window.set_level(level)
+    _idle(app, time.perf_counter() + 0.05)
+    window.document.edit("preset", lambda _d: load_preset(design_name))
+    end = time.perf_counter() + 1.0
+    while window.is_busy() or time.perf_counter() < end:
+        app.processEvents()
+        time.sleep(0.001)
+    window.graph.viewport().repaint()
+    app.processEvents()
+    heart.stop()
+    gaps = [b - a for a, b in zip(beats, beats[1:], strict=False)]
+    nodes = len(window.graph.nodes)
+    window.document.undo_stack.setClean()
+    window.close()
+    return max(gaps) * 1e3, nodes
+
+
 def startup_s() -> tuple[float, bool]:
     samples = []
     torch_loaded = False
@@ -123,6 +161,8 @@ def main() -> None:
             row("resnet152 edit -> inspector repainted", inspector, 30.0)
         row(f"resnet152 {level}: graph + layout alone (worker)", layout_alone)
         row(f"resnet152 {level}: edit -> graph repainted", graph, target)
+    stall, nodes = max_stall_ms("preact_resnet1001_cifar", "layer")
+    row(f"preact_resnet1001 layer ({nodes:,} nodes): max UI stall", stall, 50.0)
     seconds, torch_loaded = startup_s()
     row("start -> resnet50 window drawn (process)", seconds * 1e3, 800.0)
     print(f"torch imported at startup: {torch_loaded}")

@@ -6,14 +6,19 @@ well under a second after launch.
 
 from __future__ import annotations
 
+import gc
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from designer.core.design import Design, DesignError
+
+if TYPE_CHECKING:
+    from designer.qt.recovery import AskRestore
 
 RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 SCREENSHOT_SIZE = (1600, 1000)
@@ -44,7 +49,13 @@ def resolve(spec: str | None) -> Design | None:
     return resolve_design(spec)
 
 
-def run(spec: str | None = None, *, screenshot: str | None = None) -> int:
+def run(
+    spec: str | None = None,
+    *,
+    screenshot: str | None = None,
+    ask_restore: AskRestore | None = None,
+) -> int:
+    """Open the app; offer back unsaved work of a run that died (never in screenshot mode)."""
     try:
         design = resolve(spec)
     except DesignError as exc:
@@ -60,8 +71,14 @@ def run(spec: str | None = None, *, screenshot: str | None = None) -> int:
         window.resize(*SCREENSHOT_SIZE)
     window.show()
     window.size_panes()
+    # startup's objects (Qt wrappers, modules) never die: keep the collector's full
+    # passes, which scan everything, short enough not to stall the UI on big graphs
+    gc.freeze()
     if screenshot:
         return _screenshot(app, window, Path(screenshot))
+    from designer.qt import recovery
+
+    QTimer.singleShot(0, lambda: recovery.offer(window, ask_restore or recovery.ask_with_box))
     return app.exec()
 
 
@@ -73,7 +90,7 @@ def _screenshot(app: QApplication, window: object, path: Path) -> int:
     status = {"code": 1}
 
     def save() -> None:
-        if window.runner.is_busy() or window.drawing is None:
+        if window.is_busy() or window.drawing is None:
             QTimer.singleShot(20, save)
             return
         image = window.grab()

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QProgressDialog
 from designer.core.analysis import analyse
 from designer.core.design import Design
 from designer.core.io import atomic_write_bytes
+from designer.core.report import human_bytes
 from designer.qt.workers import Job
 
 
@@ -57,6 +58,13 @@ def export_onnx(design: Design, path: Path, **extra: Any) -> Path:
     return path
 
 
+def export_bundle(design: Design, path: Path, **extra: Any) -> Path:
+    from designer.core.bundle import write_bundle
+
+    _call(write_bundle, design, path, seed=0, force=False, **extra)
+    return path
+
+
 def export_diagram(design: Design, path: Path, level: str = "block", **_: Any) -> Path:
     from designer.core.diagram import diagram_title, render
     from designer.core.graph import build_graph
@@ -80,6 +88,8 @@ class ExportSpec:
     default_name: str
     fn: Callable[..., Path]
     module: str  # imported when used; its absence disables the export with a message
+    builds: bool = False  # instantiates the network: size-checked before it starts
+    folder: bool = False  # asks for a folder, not a file
 
 
 EXPORTS: tuple[ExportSpec, ...] = (
@@ -100,6 +110,7 @@ EXPORTS: tuple[ExportSpec, ...] = (
         "weights.safetensors",
         export_weights,
         "designer.core.export",
+        builds=True,
     ),
     ExportSpec(
         "program",
@@ -109,6 +120,7 @@ EXPORTS: tuple[ExportSpec, ...] = (
         "model.pt2",
         export_program,
         "designer.core.export",
+        builds=True,
     ),
     ExportSpec(
         "onnx",
@@ -118,6 +130,7 @@ EXPORTS: tuple[ExportSpec, ...] = (
         "model.onnx",
         export_onnx,
         "designer.core.export",
+        builds=True,
     ),
     ExportSpec(
         "diagram",
@@ -128,7 +141,39 @@ EXPORTS: tuple[ExportSpec, ...] = (
         export_diagram,
         "designer.core.diagram",
     ),
+    ExportSpec(
+        "bundle",
+        "&Training Bundle…",
+        "A folder with model.py, weights, the design, train.py and a README",
+        "",
+        "bundle",
+        export_bundle,
+        "designer.core.bundle",
+        builds=True,
+        folder=True,
+    ),
 )
+
+# Exports bigger than this ask first, stating the size; designer.core.build refuses
+# anything over MAX_BUILD_BYTES (kept equal to it by a test: importing build loads torch).
+CONFIRM_BYTES = 1024**3
+MAX_BUILD_BYTES = 16 * 1024**3
+
+
+def size_check(design: Design) -> tuple[str, str]:
+    """("refuse" | "ask" | "", one line) for the weights an export of ``design`` would write."""
+    size = analyse(design).param_bytes
+    if size > MAX_BUILD_BYTES:
+        return "refuse", (
+            f"Cannot export {design.name}: its weights would take {human_bytes(size)}"
+            f" (over {human_bytes(MAX_BUILD_BYTES)}); shrink widths or depths to build it"
+        )
+    if size > CONFIRM_BYTES:
+        return "ask", (
+            f"The weights of {design.name} take {human_bytes(size)}: exporting builds the"
+            " whole network in memory and writes that much to disk. Continue?"
+        )
+    return "", ""
 
 
 def module_available(name: str) -> bool:
@@ -149,6 +194,8 @@ class Exporter(QObject):
         self._job: Job | None = None
         self._dialog: QProgressDialog | None = None
         self.last_result: str = ""  # the last message shown (tests read it)
+        # big exports ask first; tests swap in an answer
+        self.confirm: Callable[[str], bool] = self._confirm_box
 
     def _say(self, message: str) -> None:
         self.last_result = message
@@ -164,6 +211,25 @@ class Exporter(QObject):
                 f" in this build ({spec.module} is missing)"
             )
             return None
+        design = self._window.document.design  # type: ignore[attr-defined]
+        if spec.builds:
+            verdict, line = size_check(design)
+            if verdict == "refuse":
+                self._say(line)
+                self._window.warn(line)  # type: ignore[attr-defined]
+                return None
+            if verdict == "ask" and not self.confirm(line):
+                self._say("Export cancelled")
+                return None
+        if path is None and spec.folder:
+            chosen = QFileDialog.getExistingDirectory(
+                self._window,
+                f"Export {spec.menu_text.replace('&', '').rstrip('…')}",
+                str(Path.cwd()),
+            )
+            if not chosen:
+                return None
+            path = chosen
         if path is None:
             folder = Path.cwd()
             chosen, _ = QFileDialog.getSaveFileName(
@@ -176,7 +242,6 @@ class Exporter(QObject):
                 return None
             path = chosen
         target = Path(path)
-        design = self._window.document.design  # type: ignore[attr-defined]
         level = getattr(self._window, "level", "block")
         job = Job(
             0,
@@ -199,6 +264,18 @@ class Exporter(QObject):
         QThreadPool.globalInstance().start(job)
         return job
 
+    def _confirm_box(self, line: str) -> bool:
+        from PySide6.QtWidgets import QMessageBox
+
+        answer = QMessageBox.question(
+            self._window,
+            "Large export",
+            line,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
     def is_running(self) -> bool:
         return self._job is not None
 
@@ -212,6 +289,6 @@ class Exporter(QObject):
 
 
 def _failure(message: str) -> str:
-    if message.startswith("ExportCancelled"):
+    if message.startswith(("ExportCancelled", "BundleCancelled")):
         return "Export cancelled"
     return f"Export failed: {message}"

@@ -7,10 +7,12 @@ frame (or a collapsed stage) to collapse or expand it.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
@@ -29,6 +31,7 @@ from PySide6.QtWidgets import (
     QGraphicsRectItem,
     QGraphicsScene,
     QGraphicsSceneMouseEvent,
+    QGraphicsSimpleTextItem,
     QGraphicsView,
     QStyleOptionGraphicsItem,
     QWidget,
@@ -56,6 +59,9 @@ KIND_HUES: dict[str, tuple[int, int]] = {  # kind -> (hue, saturation)
 }
 SKIP_COLOR = QColor(230, 120, 20)
 NODE_FONT_PX = 10
+SLICE_MS = 20.0  # item building per event-loop turn (the UI must never stall 50 ms)
+CHECK_EVERY = 16  # items between clock checks
+RETIRE_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -239,7 +245,37 @@ class EdgeItem(QGraphicsPathItem):
         kind = "skip (shortcut) path" if skip else "tensor"
         self.setToolTip(f"{kind}: {shape_text(shape) if shape is not None else '?'}")
         self.setAcceptHoverEvents(True)
-        self._arrow = _arrow_head(pts[-2] if len(pts) > 1 else pts[0], pts[-1], color, self)
+        self._arrow = _arrow_head(pts[-2] if len(pts) > 1 else pts[0], pts[-1])
+        self._color = color
+        self._shape_value = shape
+        self._label: QGraphicsSimpleTextItem | None = None
+
+    def show_label(self, on: bool, font: QFont) -> None:
+        if not on:
+            if self._label is not None:
+                self._label.hide()
+            return
+        if self._label is None:
+            text = shape_text(self._shape_value) if self._shape_value is not None else ""
+            label = QGraphicsSimpleTextItem(text, self)
+            label.setFont(font)
+            label.setBrush(self.pen().color())
+            path = self.path()
+            mid = path.pointAtPercent(0.5)
+            label.setPos(mid.x() + 4, mid.y() - label.boundingRect().height() / 2)
+            self._label = label
+        self._label.show()
+
+    def boundingRect(self) -> QRectF:
+        return super().boundingRect().united(self._arrow.boundingRect())
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
+        super().paint(painter, option, widget)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(self._color)
+        painter.drawPolygon(self._arrow)
 
     def shape(self) -> QPainterPath:
         # a wider hit area than the 1-pixel line, so the tooltip is easy to find
@@ -250,19 +286,15 @@ class EdgeItem(QGraphicsPathItem):
         return stroker.createStroke(self.path())
 
 
-def _arrow_head(tail: QPointF, tip: QPointF, color: QColor, parent: QGraphicsItem) -> Any:
-    from PySide6.QtWidgets import QGraphicsPolygonItem
-
+def _arrow_head(tail: QPointF, tip: QPointF) -> QPolygonF:
+    """The arrow's triangle, drawn by its edge (one item per edge, not two)."""
     dx, dy = tip.x() - tail.x(), tip.y() - tail.y()
     length = max((dx * dx + dy * dy) ** 0.5, 1e-6)
     ux, uy = dx / length, dy / length
     size = 7.0
     left = QPointF(tip.x() - ux * size - uy * size * 0.5, tip.y() - uy * size + ux * size * 0.5)
     right = QPointF(tip.x() - ux * size + uy * size * 0.5, tip.y() - uy * size - ux * size * 0.5)
-    item = QGraphicsPolygonItem(QPolygonF([tip, left, right]), parent)
-    item.setBrush(color)
-    item.setPen(Qt.PenStyle.NoPen)
-    return item
+    return QPolygonF([tip, left, right])
 
 
 class GraphScene(QGraphicsScene):
@@ -297,59 +329,152 @@ class GraphView(QGraphicsView):
         self._muting = False
         self.stale = False
         self.user_zoomed = False
+        self.edges: list[EdgeItem] = []
+        self.edge_labels = False
+        self._build: Iterator[None] | None = None
+        self._building_root: QGraphicsItem | None = None
+        self._retired: list[QGraphicsItem] = []  # old drawings' items, deleted in slices
+        self.builds_dropped = 0  # unfinished builds replaced by newer ones (tests read it)
+        # thousands of items: a BSP index costs a long rebuild after each swap, and a
+        # linear search over them on hover is still well under a millisecond per event
+        self._scene.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
 
     # -- drawing ----------------------------------------------------------------------
     def show_graph(self, graph: Any, layout: Any, *, refit: bool) -> None:
-        """Replace the scene with ``graph`` placed at ``layout`` (a core.layout.Layout)."""
-        selected = self.selected_node()
-        self._muting = True
-        self._scene.clear()
-        self.nodes = {}
-        self.graph = graph
+        """Replace the scene with ``graph`` placed at ``layout`` (a core.layout.Layout).
+
+        Items are made in slices of at most SLICE_MS per event-loop turn, off the scene,
+        so a 3,000-node layer graph never freezes the window; the old drawing stays up
+        until the new one is complete, and a newer call drops an unfinished build.
+        """
+        self.cancel_build()
+        self._build = self._make_items(graph, layout, refit)
+        self._step_build()
+
+    @property
+    def building(self) -> bool:
+        return self._build is not None
+
+    def cancel_build(self) -> None:
+        if self._build is not None:
+            self._build.close()
+            self._build = None
+            self.builds_dropped += 1
+        if self._building_root is not None:
+            self._retire(self._building_root)
+            self._building_root = None
+
+    def _retire(self, root: QGraphicsItem) -> None:
+        """Take a drawing off screen now and delete its items a slice at a time."""
+        root.setVisible(False)
+        idle = not self._retired
+        self._retired.append(root)  # the root goes last: the list is deleted from its end
+        self._retired.extend(root.childItems())
+        if idle:
+            QTimer.singleShot(0, self._delete_retired)
+
+    def _delete_retired(self) -> None:
+        deadline = time.perf_counter() + SLICE_MS / 1e3
+        scene = self._scene
+        while self._retired and time.perf_counter() < deadline:
+            for item in self._retired[-RETIRE_BATCH:]:
+                if item.scene() is scene:
+                    scene.removeItem(item)  # back to Python, freed with the last reference
+            del self._retired[-RETIRE_BATCH:]
+        if self._retired:
+            QTimer.singleShot(0, self._delete_retired)
+
+    def _step_build(self) -> None:
+        build = self._build
+        if build is None:
+            return
+        deadline = time.perf_counter() + SLICE_MS / 1e3
+        try:
+            while time.perf_counter() < deadline:
+                next(build)
+        except StopIteration:
+            self._build = None
+            self.drawn.emit()
+            return
+        QTimer.singleShot(0, self._step_build)
+
+    def _make_items(self, graph: Any, layout: Any, refit: bool) -> Iterator[None]:
         colors = Colors.from_palette(self.palette())
-        self.setBackgroundBrush(colors.background)
         font = QFont(self.font())
         font.setPixelSize(NODE_FONT_PX)  # scene units: the layout sized boxes for 10 pt text
         header_font = QFont(font)
         header_font.setBold(True)
         root = QGraphicsRectItem()
         root.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, True)
+        # built hidden inside the scene, so each slice pays for its own items' registration
+        root.setVisible(False)
         self._scene.addItem(root)
-        self._root = root
+        self._building_root = root
         labels = graph.graph.get("stage_labels", {})
+        # the layout's own extent (asking 20,000 items for theirs would stall 100 ms)
+        bounds = QRectF(0, 0, layout.width, layout.height)
         for stage, box in layout.clusters.items():
             rect = box_rect(box)
-            ClusterItem(
+            cluster = ClusterItem(
                 int(stage), labels.get(stage, str(stage)), rect, colors, header_font
-            ).setParentItem(root)
-        for (u, v), points in layout.edges.items():
+            )
+            cluster.setParentItem(root)
+            bounds = bounds.united(cluster.boundingRect())
+        yield
+        edges: list[EdgeItem] = []
+        for i, ((u, v), points) in enumerate(layout.edges.items()):
             if not points or not graph.has_edge(u, v):
                 continue
             data = graph.edges[u, v]
-            EdgeItem(
-                tuple(points), data.get("shape"), bool(data.get("skip")), colors
-            ).setParentItem(root)
-        self._by_name, self._by_block, self._by_stage = {}, {}, {}
-        for node_id, box in layout.nodes.items():
+            edge = EdgeItem(tuple(points), data.get("shape"), bool(data.get("skip")), colors)
+            edge.setParentItem(root)
+            if self.edge_labels:
+                edge.show_label(True, font)
+            edges.append(edge)
+            if i % CHECK_EVERY == 0:
+                yield
+        nodes: dict[str, NodeItem] = {}
+        by_name: dict[str, str] = {}
+        by_block: dict[str, str] = {}
+        by_stage: dict[int, str] = {}
+        for i, (node_id, box) in enumerate(layout.nodes.items()):
             attrs = graph.nodes[node_id]
             item = NodeItem(node_id, attrs, box_rect(box), colors, font)
             item.setParentItem(root)
-            self.nodes[node_id] = item
-            self._by_name.setdefault(str(attrs.get("name", node_id)), node_id)
-            self._by_block.setdefault(str(attrs.get("block", "")), node_id)
+            nodes[node_id] = item
+            by_name.setdefault(str(attrs.get("name", node_id)), node_id)
+            by_block.setdefault(str(attrs.get("block", "")), node_id)
             if attrs.get("kind") == "stage" and attrs.get("stage") is not None:
-                self._by_stage[int(attrs["stage"])] = node_id
+                by_stage[int(attrs["stage"])] = node_id
+            if i % CHECK_EVERY == 0:
+                yield
+        yield
+        # the swap: the finished drawing replaces the old one in one short step
+        selected = self.selected_node()
+        self._muting = True
+        if self._root is not None:
+            self._retire(self._root)
+        self._building_root = None
+        self.setBackgroundBrush(colors.background)
+        root.setVisible(True)
+        self._root, self.nodes, self.graph, self.edges = root, nodes, graph, edges
+        self._by_name, self._by_block, self._by_stage = by_name, by_block, by_stage
         margin = 24
-        self._scene.setSceneRect(
-            root.childrenBoundingRect().adjusted(-margin, -margin, margin, margin)
-        )
+        self._scene.setSceneRect(bounds.adjusted(-margin, -margin, margin, margin))
         root.setOpacity(0.35 if self.stale else 1.0)
         if selected in self.nodes:
             self.nodes[selected].setSelected(True)
         self._muting = False
         if refit or not self.user_zoomed:
             self.fit()
-        self.drawn.emit()
+
+    def set_edge_labels(self, on: bool) -> None:
+        """Show each edge's tensor shape beside it (View > Edge Shapes)."""
+        self.edge_labels = on
+        font = QFont(self.font())
+        font.setPixelSize(NODE_FONT_PX - 1)
+        for edge in self.edges:
+            edge.show_label(on, font)
 
     def set_stale(self, stale: bool) -> None:
         """Grey the drawing: it shows the last valid design, not the invalid edit."""

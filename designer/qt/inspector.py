@@ -45,6 +45,9 @@ COLUMN_TIPS = (
 )
 
 
+SAMPLE_ROWS = 1000
+
+
 class LayerTableModel(QAbstractTableModel):
     """The analysis's layers, one row per module call (as torchinfo lists them)."""
 
@@ -110,14 +113,24 @@ class LayerTableModel(QAbstractTableModel):
         return None
 
     def longest(self, column: int) -> str:
-        """The widest-looking text of ``column`` (for sizing it without a full scan by Qt)."""
+        """The widest-looking text of ``column`` (for sizing it without a full scan by Qt).
+
+        Numbers: the largest value is the longest. Shapes: a sample (the ends and every
+        n-th row) so a 90,000-layer design still sizes its columns in a millisecond.
+        """
+        layers = self._layers
+        if column == 4:
+            return f"{max((x.params for x in layers), default=0):,}"
+        if column == 5:
+            return f"{max((x.macs for x in layers), default=0):,}"
+        if len(layers) > SAMPLE_ROWS:
+            step = len(layers) // SAMPLE_ROWS
+            layers = [*layers[:200], *layers[::step], *layers[-200:]]
         texts = {
             0: (x.name for x in self._layers),
-            1: (x.kind for x in self._layers),
-            2: (compact_shape(x.input_shape) for x in self._layers),
-            3: (compact_shape(x.output_shape) for x in self._layers),
-            4: (f"{x.params:,}" for x in self._layers),
-            5: (f"{x.macs:,}" for x in self._layers),
+            1: (x.kind for x in layers),
+            2: (compact_shape(x.input_shape) for x in layers),
+            3: (compact_shape(x.output_shape) for x in layers),
         }[column]
         return max(texts, key=len, default="")
 
@@ -215,6 +228,13 @@ class Inspector(QWidget):
         pin_row.addWidget(self.pin_button)
         pin_row.addWidget(self.baseline_label, 1)
         form.addRow(pin_row)
+        self.confirm_label = QLabel("")
+        self.confirm_label.setObjectName("hint")
+        self.confirm_label.setToolTip(
+            "After a pause, a background check builds the design on PyTorch's meta device"
+            " and counts it with torchinfo."
+        )
+        form.addRow(self.confirm_label)
         layout.addWidget(totals)
 
         self.filter = QLineEdit()
@@ -262,6 +282,13 @@ class Inspector(QWidget):
         for col in range(len(COLUMNS) - 1):
             text = max(self.model.longest(col), COLUMNS[col], key=len)
             header.resizeSection(col, metrics.horizontalAdvance(text) + metrics.height() * 2 // 3)
+
+    def set_confirmation(self, text: str, *, ok: bool | None = None) -> None:
+        """The torchinfo check's one line ("" while there is nothing to say)."""
+        self.confirm_label.setText(text)
+        self.confirm_label.setProperty("ok", "" if ok is None else str(ok).lower())
+        self.confirm_label.style().unpolish(self.confirm_label)
+        self.confirm_label.style().polish(self.confirm_label)
 
     def set_baseline(self, baseline: Analysis | None) -> None:
         self._baseline = baseline

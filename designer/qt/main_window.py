@@ -8,6 +8,7 @@ graph layout to a worker, and each view redraws from the results.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QSize, Qt, QTimer, Signal
@@ -37,19 +38,22 @@ from designer import __version__
 from designer.core.analysis import Analysis, analyse
 from designer.core.design import Design, DesignError
 from designer.core.io import FILE_SUFFIX
+from designer.core.io import load as io_load
 from designer.core.presets import load_preset
 from designer.qt.design_panel import DesignPanel
 from designer.qt.document import Document
 from designer.qt.graph_view import GraphView
 from designer.qt.insights import install as install_insights
 from designer.qt.inspector import Inspector
-from designer.qt.pipeline import Drawing, lay_out
+from designer.qt.pipeline import Drawing, analyse_and_lay_out, lay_out
+from designer.qt.recovery import Autosaver
 from designer.qt.throttle import Throttle
 from designer.qt.workers import Runner
 
 APP_NAME = "ResNet Designer"
 MAX_RECENT = 8
 EDIT_INTERVAL_MS = 40
+SYNC_ANALYSIS_BLOCKS = 1000  # more blocks than this: analysed off the UI thread
 FILE_FILTER = f"ResNet designs (*{FILE_SUFFIX} *.json);;All files (*)"
 NO_DOT_NOTE = "Graphviz not found: using the built-in layout"
 
@@ -99,6 +103,12 @@ class MainWindow(QMainWindow):
         self.runner.failed.connect(self._drawing_failed)
         self.runner.busyChanged.connect(self._busy_changed)
         self._analyse_soon = Throttle(EDIT_INTERVAL_MS, self._refresh, self)
+        self.autosaver = Autosaver(self.document, self)
+        from designer.qt.confirm import Confirmer
+
+        self.confirmer = Confirmer(self)
+        # how the window tells the user a one-line problem; tests swap in a recorder
+        self.warn: Callable[[str], None] = self._warn_box
 
         self._build_status_bar()
         self._build_actions()
@@ -112,6 +122,7 @@ class MainWindow(QMainWindow):
         d.cleanChanged.connect(lambda _clean: self._update_title())
         d.pathChanged.connect(lambda _path: self._update_title())
         self.graph.nodeSelected.connect(self._node_selected)
+        self.graph.drawn.connect(self._graph_finished)
         self.graph.stageToggled.connect(self._toggle_stage)
         self.inspector.layerSelected.connect(self._layer_selected)
         self.inspector.pinRequested.connect(self.pin_baseline)
@@ -245,6 +256,13 @@ class MainWindow(QMainWindow):
         self.expand_action = self._action(
             "&Expand All Stages", self.expand_all, "Ctrl+]", "Draw every block of every stage"
         )
+        self.edge_shapes_action = self._action(
+            "Edge &Shapes",
+            self.graph.set_edge_labels,
+            "Ctrl+3",
+            "Write each edge's tensor shape beside it",
+        )
+        self.edge_shapes_action.setCheckable(True)
         self.about_action = self._action("&About", self.about, None, "Versions and credits")
         from designer.qt.exports import EXPORTS, Exporter
 
@@ -273,6 +291,7 @@ class MainWindow(QMainWindow):
         view.addActions([self.block_action, self.layer_action])
         view.addSeparator()
         view.addActions([self.collapse_action, self.expand_action])
+        view.addAction(self.edge_shapes_action)
         view.addSeparator()
         view.addActions([self.fit_action, self.zoom_in_action, self.zoom_out_action])
         export = bar.addMenu("E&xport")
@@ -306,18 +325,41 @@ class MainWindow(QMainWindow):
 
     # -- the live pipeline -----------------------------------------------------------------
     def _refresh(self) -> None:
-        """Analyse the document's design and ask a worker for its drawing."""
-        self.analysis = analyse(self.document.design)
-        self.inspector.set_analysis(self.analysis)
+        """Analyse the document's design and ask a worker for its drawing.
+
+        The closed form takes microseconds for real networks, so the inspector updates
+        at once; a design of thousands of blocks is analysed by the worker instead.
+        """
+        design = self.document.design
+        if sum(s.depth for s in design.stages) <= SYNC_ANALYSIS_BLOCKS:
+            self.analysis = analyse(design)
+            self.inspector.set_analysis(self.analysis)
         self.request_drawing()
 
     def request_drawing(self) -> int:
-        return self.runner.submit(lay_out, self.analysis, self.level, frozenset(self.collapsed))
+        design = self.document.design
+        collapsed = frozenset(self.collapsed)
+        if self.analysis.design is design or self.analysis.design == design:
+            return self.runner.submit(lay_out, self.analysis, self.level, collapsed)
+        return self.runner.submit(analyse_and_lay_out, design, self.level, collapsed)
 
     def _drawing_ready(self, _generation: int, drawing: Drawing) -> None:
         self.drawing = drawing
+        if drawing.analysis is not self.analysis:  # analysed by the worker (a huge design)
+            self.analysis = drawing.analysis
+            self.inspector.set_analysis(self.analysis)
         self.timings = {"graph_ms": drawing.graph_ms, "layout_ms": drawing.layout_ms}
+        # big graphs are built in slices across event-loop turns; _graph_finished follows
         self.graph.show_graph(drawing.graph, drawing.layout, refit=self._refit)
+
+    def is_busy(self) -> bool:
+        """A layout is running or a drawing is still being built."""
+        return self.runner.is_busy() or self.graph.building
+
+    def _graph_finished(self) -> None:
+        drawing = self.drawing
+        if drawing is None:
+            return
         nodes = drawing.graph.number_of_nodes()
         self.layout_label.setText(
             f"{nodes:,} nodes · {drawing.layout.engine} layout {drawing.layout_ms:.0f} ms"
@@ -457,8 +499,9 @@ class MainWindow(QMainWindow):
     def open_path(self, path: str | Path) -> bool:
         try:
             self.document.open(path)
-        except (DesignError, OSError) as exc:
-            self._report(f"Cannot open {Path(path).name}: {exc}")
+        except (DesignError, OSError, ValueError, RecursionError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            self._report(f"Cannot open {Path(path).name}: {reason}")
             return False
         self._refit = True
         self._add_recent(str(path))
@@ -491,8 +534,29 @@ class MainWindow(QMainWindow):
 
     def _report(self, message: str) -> None:
         self.statusBar().showMessage(message, 10000)
+        self.warn(message)
+
+    def _warn_box(self, message: str) -> None:
         if not _headless():
             QMessageBox.warning(self, APP_NAME, message)
+
+    def restore(self, design: Design, path: Path | None) -> None:
+        """Bring back recovered work: the file it came from, then the changes as one edit.
+
+        The document stays unsaved (and undoable back to the file on disk).
+        """
+        base = None
+        if path is not None:
+            try:
+                base = io_load(path)
+            except (DesignError, OSError, ValueError):
+                path = None
+        self.document.reset(base or design, path)
+        self.document.edit("recovery", lambda _d: design, "Restore unsaved changes")
+        if base is None:  # nothing on disk to compare with: mark it unsaved all the same
+            self.document.undo_stack.resetClean()
+        self._refit = True
+        self.statusBar().showMessage("Restored the unsaved changes of the last session", 8000)
 
     @staticmethod
     def settings() -> QSettings:
@@ -539,6 +603,8 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.maybe_save():
+            self.autosaver.discard()  # a clean exit: nothing to recover next time
+            self.graph.cancel_build()
             event.accept()
         else:
             event.ignore()

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from designer.core.analysis import Analysis
+from designer.core.design import Design
 
 
 @dataclass(frozen=True)
@@ -35,3 +36,10 @@ def lay_out(analysis: Analysis, level: str, collapsed: frozenset[int]) -> Drawin
     layout = compute_layout(graph, "auto")
     end = time.perf_counter()
     return Drawing(analysis, level, graph, layout, (mid - start) * 1e3, (end - mid) * 1e3)
+
+
+def analyse_and_lay_out(design: Design, level: str, collapsed: frozenset[int]) -> Drawing:
+    """Both steps off the UI thread, for designs whose analysis alone takes a while."""
+    from designer.core.analysis import analyse
+
+    return lay_out(analyse(design), level, collapsed)

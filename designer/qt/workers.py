@@ -46,7 +46,7 @@ class Job(QRunnable):
             else:
                 result = self._fn(*self._args)
         except Exception as exc:  # reported as one line; the traceback goes to stderr
-            if type(exc).__name__ != "ExportCancelled":  # a cancel is no failure to debug
+            if type(exc).__name__ not in ("ExportCancelled", "BundleCancelled"):  # no bug
                 traceback.print_exc()
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             self._emit(self.signals.failed, f"{type(exc).__name__}: {message}")

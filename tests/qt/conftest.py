@@ -16,6 +16,8 @@ def _private_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
     folder = tmp_path_factory.mktemp("settings")
     QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(folder))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(folder))
+    monkeypatch.setenv("RESNET_DESIGNER_RECOVERY_DIR", str(folder / "recovery"))
+    monkeypatch.setenv("RESNET_DESIGNER_CONFIRM_MS", "0")  # torch only where a test asks
 
 
 @pytest.fixture
@@ -27,9 +29,9 @@ def window(qtbot):
     application()
     win = MainWindow(load_preset("resnet50"))
     win.show()
-    qtbot.waitUntil(lambda: win.drawing is not None and not win.runner.is_busy(), timeout=10_000)
+    qtbot.waitUntil(lambda: win.drawing is not None and not win.is_busy(), timeout=10_000)
     yield win
-    qtbot.waitUntil(lambda: not win.runner.is_busy(), timeout=10_000)
+    qtbot.waitUntil(lambda: not win.is_busy(), timeout=10_000)
     win.document.undo_stack.setClean()  # no "save changes?" prompt on close
     win.close()
     win.deleteLater()

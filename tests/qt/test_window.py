@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _wait_drawn(qtbot, window) -> None:
-    qtbot.waitUntil(lambda: not window.runner.is_busy(), timeout=10_000)
+    qtbot.waitUntil(lambda: not window.is_busy(), timeout=10_000)
 
 
 def _number(text: str) -> int:
