@@ -16,6 +16,7 @@ from torch import nn
 
 from designer.core.analysis import analyse, first_block_preactivates, se_channels
 from designer.core.design import (
+    MAX_BUILD_BYTES,
     Design,
     DesignError,
     StageSpec,
@@ -323,10 +324,6 @@ class ResNet(nn.Module):
         if self.dropout is not None:
             x = self.dropout(x)
         return self.fc(x)
-
-
-# Beyond this, building on a real device is refused before anything is allocated.
-MAX_BUILD_BYTES = 16 * 1024**3
 
 
 def build(design: Design, *, device: str | torch.device = "cpu") -> ResNet:

@@ -45,6 +45,9 @@ MAX_STRIDE = 64
 MAX_CLASSES = 10**9
 MAX_HIDDEN_LAYERS = 16
 MAX_NAME_LENGTH = 200
+# Building (or exporting) a network whose weights exceed this is refused before
+# anything is allocated; the closed-form analysis still answers for any size.
+MAX_BUILD_BYTES = 16 * 1024**3
 
 
 class DesignError(ValueError):

@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, Qt, QThreadPool
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QProgressDialog
 
 from designer.core.analysis import analyse
-from designer.core.design import Design
+from designer.core.design import MAX_BUILD_BYTES, Design
 from designer.core.io import atomic_write_bytes
 from designer.core.report import human_bytes
 from designer.qt.workers import Job
@@ -154,10 +154,9 @@ EXPORTS: tuple[ExportSpec, ...] = (
     ),
 )
 
-# Exports bigger than this ask first, stating the size; designer.core.build refuses
-# anything over MAX_BUILD_BYTES (kept equal to it by a test: importing build loads torch).
+# Exports bigger than this ask first, stating the size; anything over MAX_BUILD_BYTES
+# is refused (the builder refuses it too).
 CONFIRM_BYTES = 1024**3
-MAX_BUILD_BYTES = 16 * 1024**3
 
 
 def size_check(design: Design) -> tuple[str, str]:

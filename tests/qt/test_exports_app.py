@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from designer.core.presets import load_preset
-from designer.qt import exports
 from designer.qt.exports import EXPORTS
 
 SPEC = {s.key: s for s in EXPORTS}
@@ -31,12 +30,6 @@ def test_too_big_to_build_is_refused_in_one_line(window, tmp_path):
     window.exporter.confirm = lambda _line: (_ for _ in ()).throw(AssertionError("asked"))
     assert window.exporter.start(SPEC["weights"], tmp_path / "w.pt") is None
     assert len(shown) == 1 and "shrink widths or depths" in shown[0] and "\n" not in shown[0]
-
-
-def test_refusal_threshold_is_the_builders():
-    from designer.core.build import MAX_BUILD_BYTES
-
-    assert exports.MAX_BUILD_BYTES == MAX_BUILD_BYTES
 
 
 def test_training_bundle_export_writes_the_folder(window, qtbot, tmp_path):
