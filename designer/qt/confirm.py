@@ -1,9 +1,10 @@
 """Background torchinfo confirmation of the closed-form totals the inspector shows.
 
 The app's numbers come from ``designer.core.analysis`` (no torch). After the user
-pauses, a worker builds the design on the meta device and runs torchinfo on it;
-the inspector then says "confirmed by torchinfo" or shows the mismatch. torch
-is imported there, in the worker, never on the UI thread or at startup.
+pauses, a helper process builds the design on the meta device and runs torchinfo
+on it; the inspector then says "confirmed by torchinfo" or shows the mismatch.
+torch is imported only in that process: importing it in a thread of this one
+would hold the GIL for long stretches and freeze the window.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from PySide6.QtCore import QObject, QTimer
 
 from designer.core.analysis import Analysis
 from designer.core.design import Design
+from designer.core.verify import torchinfo_totals
+from designer.qt.processes import HelperUnavailable, run_in_helper
 from designer.qt.workers import Runner
 
 DELAY_ENV = "RESNET_DESIGNER_CONFIRM_MS"  # 0 turns the confirmation off
@@ -21,16 +24,12 @@ DELAY_MS = 1500
 MAX_BLOCKS = 200  # bigger designs take seconds of torchinfo: not worth a busy CPU
 
 
-def torchinfo_totals(design: Design) -> tuple[int, int]:
-    """(params, mult-adds) as torchinfo counts them for the design built on meta."""
-    import torchinfo
-
-    from designer.core.build import build
-
-    model = build(design, device="meta")
-    shape = (1, design.input.channels, design.input.height, design.input.width)
-    stats = torchinfo.summary(model, input_size=shape, device="meta", verbose=0)
-    return int(stats.total_params), int(stats.total_mult_adds)
+def totals_in_helper(design: Design) -> tuple[int, int]:
+    """torchinfo's totals, computed in the torch helper process (torch never loads here)."""
+    try:
+        return run_in_helper("torch", torchinfo_totals, design)
+    except HelperUnavailable:
+        return torchinfo_totals(design)
 
 
 def verdict(analysis: Analysis, totals: tuple[int, int]) -> tuple[bool, str]:
@@ -83,7 +82,7 @@ class Confirmer(QObject):
             return
         self._pending = analysis
         self._window.inspector.set_confirmation("checking with torchinfo…")
-        self.runner.submit(torchinfo_totals, design)
+        self.runner.submit(totals_in_helper, design)
 
     def _done(self, _generation: int, totals: tuple[int, int]) -> None:
         analysis = self._pending

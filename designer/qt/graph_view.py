@@ -28,6 +28,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QGraphicsItem,
     QGraphicsPathItem,
+    QGraphicsPolygonItem,
     QGraphicsRectItem,
     QGraphicsScene,
     QGraphicsSceneMouseEvent,
@@ -59,7 +60,10 @@ KIND_HUES: dict[str, tuple[int, int]] = {  # kind -> (hue, saturation)
 }
 SKIP_COLOR = QColor(230, 120, 20)
 NODE_FONT_PX = 10
-SLICE_MS = 20.0  # item building per event-loop turn (the UI must never stall 50 ms)
+# Below these zoom levels a node is drawn as a plain box, or without its label.
+LOD_BOX_ONLY = 0.2
+LOD_NO_TEXT = 0.45
+SLICE_MS = 10.0  # item building per event-loop turn (the UI must never stall 50 ms)
 CHECK_EVERY = 16  # items between clock checks
 RETIRE_BATCH = 500
 
@@ -112,17 +116,23 @@ def node_tooltip(node_id: str, attrs: dict[str, Any]) -> str:
     return "<br>".join(lines)
 
 
-class NodeItem(QGraphicsItem):
+class NodeItem(QGraphicsRectItem):
+    """A node: geometry in C++ (no Python call per paint of other nodes), drawing in paint()."""
+
     def __init__(
         self, node_id: str, attrs: dict[str, Any], rect: QRectF, colors: Colors, font: QFont
     ) -> None:
-        super().__init__()
+        super().__init__(rect)
+        # never drawn (paint() draws the node): it only gives the C++ bounding rect the
+        # margin that the 3-px selection outline needs
+        self.setPen(QPen(QColor(0, 0, 0, 0), 6.0))
         self.node_id = node_id
         self.attrs = attrs
         self._rect = rect
         self._colors = colors
         self._font = font
         self._hover = False
+        self._text: str | None = None  # the elided label, made on first paint
         self.setAcceptHoverEvents(True)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
         self.setToolTip(node_tooltip(node_id, attrs))
@@ -132,21 +142,25 @@ class NodeItem(QGraphicsItem):
     def kind(self) -> str:
         return str(self.attrs.get("kind", ""))
 
-    def boundingRect(self) -> QRectF:
-        return self._rect.adjusted(-3, -3, 3, 3)
-
     def paint(
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
     ) -> None:
         c = self._colors
+        r = self._rect
+        fill = c.fill(self.kind)
+        # Level of detail: zoomed far out (a whole ResNet-1001 on screen) text is
+        # illegible and thousands of text layouts would stall the UI thread.
+        lod = option.levelOfDetailFromTransform(painter.worldTransform())  # type: ignore[attr-defined]
+        if lod < LOD_BOX_ONLY:
+            painter.fillRect(r, c.accent if self.isSelected() else fill)
+            return
         selected = self.isSelected()
-        pen = QPen(c.accent if selected else c.fill(self.kind).darker(150 if not c.dark else 60))
+        pen = QPen(c.accent if selected else fill.darker(150 if not c.dark else 60))
         pen.setWidthF(3.0 if selected else (1.8 if self._hover else 1.0))
         if self._hover and not selected:
             pen.setColor(c.accent)
         painter.setPen(pen)
-        painter.setBrush(QBrush(c.fill(self.kind)))
-        r = self._rect
+        painter.setBrush(QBrush(fill))
         if self.kind in ("add", "mul"):
             side = min(r.width(), r.height())
             circle = QRectF(0, 0, side, side)
@@ -155,12 +169,20 @@ class NodeItem(QGraphicsItem):
         else:
             radius = min(8.0, r.height() / 3)
             painter.drawRoundedRect(r, radius, radius)
+        if lod < LOD_NO_TEXT:
+            return
         painter.setPen(c.text)
         painter.setFont(self._font)
-        metrics = QFontMetricsF(self._font)
-        label = str(self.attrs.get("label", self.node_id))
-        text = metrics.elidedText(label, Qt.TextElideMode.ElideRight, r.width() - 8)
-        painter.drawText(r, Qt.AlignmentFlag.AlignCenter, text)
+        painter.drawText(r, Qt.AlignmentFlag.AlignCenter, self._elided_label())
+
+    def _elided_label(self) -> str:
+        if self._text is None:
+            metrics = QFontMetricsF(self._font)
+            label = str(self.attrs.get("label", self.node_id))
+            self._text = metrics.elidedText(
+                label, Qt.TextElideMode.ElideRight, self._rect.width() - 8
+            )
+        return self._text
 
     def hoverEnterEvent(self, event: Any) -> None:
         self._hover = True
@@ -245,7 +267,13 @@ class EdgeItem(QGraphicsPathItem):
         kind = "skip (shortcut) path" if skip else "tensor"
         self.setToolTip(f"{kind}: {shape_text(shape) if shape is not None else '?'}")
         self.setAcceptHoverEvents(True)
-        self._arrow = _arrow_head(pts[-2] if len(pts) > 1 else pts[0], pts[-1])
+        # a child item, so the edge needs no Python paint(): every geometry query of a
+        # big scene stays in C++ (the hover area is the drawn line itself)
+        arrow = QGraphicsPolygonItem(
+            _arrow_head(pts[-2] if len(pts) > 1 else pts[0], pts[-1]), self
+        )
+        arrow.setPen(QPen(Qt.PenStyle.NoPen))
+        arrow.setBrush(color)
         self._color = color
         self._shape_value = shape
         self._label: QGraphicsSimpleTextItem | None = None
@@ -265,25 +293,6 @@ class EdgeItem(QGraphicsPathItem):
             label.setPos(mid.x() + 4, mid.y() - label.boundingRect().height() / 2)
             self._label = label
         self._label.show()
-
-    def boundingRect(self) -> QRectF:
-        return super().boundingRect().united(self._arrow.boundingRect())
-
-    def paint(
-        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
-    ) -> None:
-        super().paint(painter, option, widget)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(self._color)
-        painter.drawPolygon(self._arrow)
-
-    def shape(self) -> QPainterPath:
-        # a wider hit area than the 1-pixel line, so the tooltip is easy to find
-        from PySide6.QtGui import QPainterPathStroker
-
-        stroker = QPainterPathStroker()
-        stroker.setWidth(8)
-        return stroker.createStroke(self.path())
 
 
 def _arrow_head(tail: QPointF, tip: QPointF) -> QPolygonF:
@@ -337,7 +346,7 @@ class GraphView(QGraphicsView):
         self.builds_dropped = 0  # unfinished builds replaced by newer ones (tests read it)
         # thousands of items: a BSP index costs a long rebuild after each swap, and a
         # linear search over them on hover is still well under a millisecond per event
-        self._scene.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
+        self._scene.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
 
     # -- drawing ----------------------------------------------------------------------
     def show_graph(self, graph: Any, layout: Any, *, refit: bool) -> None:

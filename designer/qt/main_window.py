@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, QSize, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -45,7 +45,7 @@ from designer.qt.document import Document
 from designer.qt.graph_view import GraphView
 from designer.qt.insights import install as install_insights
 from designer.qt.inspector import Inspector
-from designer.qt.pipeline import Drawing, analyse_and_lay_out, lay_out
+from designer.qt.pipeline import Drawing, analyse_and_draw, draw, warm_helper
 from designer.qt.recovery import Autosaver
 from designer.qt.throttle import Throttle
 from designer.qt.workers import Runner
@@ -56,6 +56,7 @@ EDIT_INTERVAL_MS = 40
 SYNC_ANALYSIS_BLOCKS = 1000  # more blocks than this: analysed off the UI thread
 FILE_FILTER = f"ResNet designs (*{FILE_SUFFIX} *.json);;All files (*)"
 NO_DOT_NOTE = "Graphviz not found: using the built-in layout"
+HELPER_WARMUP_MS = 1000
 
 
 class MainWindow(QMainWindow):
@@ -132,6 +133,8 @@ class MainWindow(QMainWindow):
         self.resize(1440, 900)
         self._sized = False
         self._refresh()
+        # the helper process for big drawings starts in the background, before it is needed
+        QTimer.singleShot(HELPER_WARMUP_MS, lambda: QThreadPool.globalInstance().start(warm_helper))
 
     def showEvent(self, event: object) -> None:
         super().showEvent(event)  # type: ignore[arg-type]
@@ -340,8 +343,8 @@ class MainWindow(QMainWindow):
         design = self.document.design
         collapsed = frozenset(self.collapsed)
         if self.analysis.design is design or self.analysis.design == design:
-            return self.runner.submit(lay_out, self.analysis, self.level, collapsed)
-        return self.runner.submit(analyse_and_lay_out, design, self.level, collapsed)
+            return self.runner.submit(draw, self.analysis, self.level, collapsed)
+        return self.runner.submit(analyse_and_draw, design, self.level, collapsed)
 
     def _drawing_ready(self, _generation: int, drawing: Drawing) -> None:
         self.drawing = drawing

@@ -1,16 +1,19 @@
 """The work a worker does for the graph view: build the graph, collapse stages, lay it out.
 
-Pure functions over the core (no widgets), so they can run on any thread.
+Pure functions over the core (no widgets), so they can run on any thread, or in a
+helper process for big graphs (see ``designer.qt.processes``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from designer.core.analysis import Analysis
 from designer.core.design import Design
+from designer.qt.processes import HelperUnavailable, run_in_helper, warm
 
 
 @dataclass(frozen=True)
@@ -43,3 +46,32 @@ def analyse_and_lay_out(design: Design, level: str, collapsed: frozenset[int]) -
     from designer.core.analysis import analyse
 
     return lay_out(analyse(design), level, collapsed)
+
+
+# Module calls above which the drawing is made in the helper process.
+PROCESS_LAYERS = 1000
+
+
+def warm_helper() -> None:
+    """Start the drawing helper process ahead of need (from a worker thread)."""
+    warm("draw")
+
+
+def draw(analysis: Analysis, level: str, collapsed: frozenset[int]) -> Drawing:
+    """``lay_out``, in the helper process for big layer-level graphs."""
+    if level == "layer" and len(analysis.layers) > PROCESS_LAYERS:
+        try:
+            drawing = run_in_helper("draw", lay_out, analysis, level, collapsed)
+        except HelperUnavailable:
+            return lay_out(analysis, level, collapsed)
+        # keep the caller's analysis object: the same value, and views compare identity
+        return dataclasses.replace(drawing, analysis=analysis)
+    return lay_out(analysis, level, collapsed)
+
+
+def analyse_and_draw(design: Design, level: str, collapsed: frozenset[int]) -> Drawing:
+    """``analyse_and_lay_out``, in the helper process (designs this big have big graphs)."""
+    try:
+        return run_in_helper("draw", analyse_and_lay_out, design, level, collapsed)
+    except HelperUnavailable:
+        return analyse_and_lay_out(design, level, collapsed)

@@ -1,0 +1,60 @@
+"""Helper processes for pure-Python or torch work that would otherwise stall the UI.
+
+A worker *thread* running ~100 ms of pure Python (a 3,000-node layout) or importing
+torch (seconds, much of it in dlopen with the GIL held) starves the UI thread,
+which needs the same GIL for every paint and table call. A process shares no GIL.
+A worker thread submits here and waits for the answer with the GIL released.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import threading
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+# What each kind of helper preloads: the drawing one never imports torch.
+PRELOAD = {"draw": ["designer.qt.pipeline"], "torch": ["designer.core.verify"]}
+
+_pools: dict[str, ProcessPoolExecutor] = {}
+_lock = threading.Lock()
+
+
+class HelperUnavailable(RuntimeError):
+    """The helper process could not run the job; the caller may do it in its thread."""
+
+
+def _pool(kind: str) -> ProcessPoolExecutor:
+    with _lock:
+        if kind not in _pools:
+            methods = multiprocessing.get_all_start_methods()
+            # never fork a process that runs Qt threads: forkserver (or spawn) starts clean
+            method = "forkserver" if "forkserver" in methods else "spawn"
+            context = multiprocessing.get_context(method)
+            if method == "forkserver":
+                context.set_forkserver_preload(PRELOAD[kind])
+            _pools[kind] = ProcessPoolExecutor(max_workers=1, mp_context=context)
+        return _pools[kind]
+
+
+def run_in_helper(kind: str, fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` in the ``kind`` helper process (started on first use)."""
+    try:
+        return _pool(kind).submit(fn, *args).result()
+    except (BrokenProcessPool, OSError) as exc:
+        with _lock:
+            _pools.pop(kind, None)  # a fresh process next time
+        raise HelperUnavailable(str(exc)) from exc
+    except RuntimeError as exc:  # e.g. started from an unguarded __main__
+        raise HelperUnavailable(str(exc)) from exc
+
+
+def warm(kind: str) -> None:
+    """Start a helper ahead of need (call from a worker thread)."""
+    with contextlib.suppress(HelperUnavailable):
+        run_in_helper(kind, int)
