@@ -16,11 +16,12 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from designer.core.design import Design, DesignError
+from designer.core.resources import resource_dir
 
 if TYPE_CHECKING:
     from designer.qt.recovery import AskRestore
 
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+RESOURCES = resource_dir()
 SCREENSHOT_SIZE = (1600, 1000)
 SCREENSHOT_TIMEOUT_MS = 30_000
 
