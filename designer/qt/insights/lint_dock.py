@@ -8,21 +8,19 @@ window focuses that control. Both tables redraw from the document's design
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QHeaderView, QLabel, QSplitter, QStyle, QVBoxLayout, QWidget
 
 from designer.core.analysis import analyse
-from designer.core.design import Design
 from designer.core.lint import Finding, lint
 from designer.core.report import human_bytes, human_count, shape_text
 from designer.core.stages import StageFigures, stage_figures
 from designer.qt.document import Document
-from designer.qt.insights.common import cell, fill_row, hint, table
+from designer.qt.insights.common import LazyDesignPanel, cell, fill_row, hint, table
 
 STAGE_HEADERS = ["Stage", "Blocks", "Output", "Stride", "RF", "Params", "MACs", "Act./image"]
 
 
-class LintPanel(QWidget):
+class LintPanel(LazyDesignPanel):
     fieldRequested = Signal(str)  # the design field a finding points at, e.g. "stages[2].stride"
 
     def __init__(self, document: Document, parent: QWidget | None = None) -> None:
@@ -63,17 +61,6 @@ class LintPanel(QWidget):
         self._design = document.design
         self._dirty = True
         document.designChanged.connect(self.set_design)
-
-    def set_design(self, design: Design) -> None:
-        """Redraw now if shown; a closed dock waits until it opens (big nets take ~10 ms)."""
-        self._design, self._dirty = design, True
-        if self.isVisible():
-            self.refresh()
-
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        if self._dirty:
-            self.refresh()
 
     def refresh(self) -> None:
         self._dirty = False

@@ -8,7 +8,7 @@ change the estimate shown here, never the design.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFontDatabase, QShowEvent
+from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -21,11 +21,10 @@ from PySide6.QtWidgets import (
 )
 
 from designer.core.analysis import Analysis, Layer, analyse
-from designer.core.design import Design
 from designer.core.explain import explain_layer, training_memory
 from designer.core.report import human_bytes, human_count, shape_text
 from designer.qt.document import Document
-from designer.qt.insights.common import hint
+from designer.qt.insights.common import LazyDesignPanel, hint
 
 OPTIMISERS = (
     ("SGD with momentum", "sgd_momentum", "one fp32 momentum buffer per parameter"),
@@ -52,7 +51,7 @@ def _selectable(text: str = "–") -> QLabel:
     return label
 
 
-class NumbersPanel(QWidget):
+class NumbersPanel(LazyDesignPanel):
     def __init__(self, document: Document, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.analysis: Analysis = analyse(document.design)
@@ -126,17 +125,6 @@ class NumbersPanel(QWidget):
         self._dirty = False
         document.designChanged.connect(self.set_design)
         self.refresh()
-
-    def set_design(self, design: Design) -> None:
-        """Recompute now if shown; a closed dock waits until it opens."""
-        self._design, self._dirty = design, True
-        if self.isVisible():
-            self.refresh()
-
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        if self._dirty:
-            self.refresh()
 
     def refresh(self) -> None:
         self._dirty = False
