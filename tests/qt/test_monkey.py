@@ -7,6 +7,7 @@ event loop kept turning between edits (a 5 ms heartbeat's longest gap).
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import sys
@@ -226,3 +227,39 @@ def _no_recursion_limit_change():
     limit = sys.getrecursionlimit()
     yield
     assert sys.getrecursionlimit() == limit
+
+
+def test_open_generated_hostile_files_never_replaces_or_crashes(window, tmp_path):
+    """The loader's property test (tests/core/test_hostile_files.py), through File > Open."""
+    from hypothesis import HealthCheck, given, settings
+
+    from tests.core.test_hostile_files import mutated_presets
+
+    before = window.document.design
+    shown: list[str] = []
+    window.warn = shown.append
+    path = tmp_path / "case.resnet.json"
+    tried = {"valid": 0, "refused": 0}
+
+    @settings(
+        max_examples=300,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(mutated_presets())
+    def open_one(value: object) -> None:
+        path.write_text(json.dumps(value), encoding="utf-8")
+        shown.clear()
+        window.document.undo_stack.setClean()
+        if window.open_path(path):
+            tried["valid"] += 1
+            assert not shown
+            window.document.edit("back", lambda _d: before)
+        else:
+            tried["refused"] += 1
+            assert len(shown) == 1 and "\n" not in shown[0]
+            assert window.document.design == before
+
+    open_one()
+    assert tried["refused"] > 50 and sum(tried.values()) >= 300
