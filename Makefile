@@ -11,7 +11,7 @@ TORCHVISION_SPEC ?= torchvision==0.28.0
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint bench dot clean
+.PHONY: run test lint bench dot qt-libs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,9 +30,18 @@ dot:
 	      || echo "note: could not install Graphviz; using the built-in layout"; \
 	  else echo "note: Graphviz 'dot' not found; using the built-in layout"; fi; }
 
+# Qt's X11 plugin needs system libraries pip cannot install; with a display, install
+# them where we can (root on Debian). Without them the app says which are missing.
+QT_X11_DEBS := libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0
+qt-libs:
+	@if [ -n "$$DISPLAY" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && ! dpkg -s $(QT_X11_DEBS) >/dev/null 2>&1; then \
+	  (apt-get update -qq && apt-get install -y -qq $(QT_X11_DEBS) >/dev/null) \
+	    || echo "note: could not install Qt's X11 libraries ($(QT_X11_DEBS))"; fi
+
 # Without a display the app prints one line pointing to the headless commands and
 # exits 2; that is an answer, not a failure of `make run`.
-run: $(STAMP) dot
+run: $(STAMP) dot qt-libs
 	@$(BIN)/python main.py; code=$$?; [ $$code -eq 2 ] || exit $$code
 
 lint: $(STAMP)

@@ -110,3 +110,24 @@ def test_fit_prints_candidates_within_the_budget(
     assert main([*argv, "-o", str(tmp_path)]) == 2  # no silent overwrite
     assert "exists" in capsys.readouterr().err
     assert main(["fit", "resnet50", "--max-macs", "lots"]) == 2
+
+
+def test_missing_x11_libraries_are_named_instead_of_a_qt_abort(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import ctypes.util
+
+    from designer import app_launcher
+
+    monkeypatch.setattr(app_launcher.sys, "platform", "linux")
+    monkeypatch.setenv("DISPLAY", ":99")
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    present = {"xcb-icccm", "xcb-keysyms", "xkbcommon-x11"}
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: name if name in present else None)
+    assert app_launcher.missing_x11_packages() == ["libxcb-cursor0"]
+    assert main(["gui", "resnet50"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "apt-get install libxcb-cursor0" in err
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")  # no X11 involved: nothing is missing
+    assert app_launcher.missing_x11_packages() == []
