@@ -40,6 +40,7 @@ from designer.core.design import Design, DesignError
 from designer.core.io import FILE_SUFFIX
 from designer.core.io import load as io_load
 from designer.core.presets import load_preset
+from designer.qt.collector import Collector
 from designer.qt.design_panel import DesignPanel
 from designer.qt.document import Document
 from designer.qt.graph_view import GraphView
@@ -124,6 +125,9 @@ class MainWindow(QMainWindow):
         d.pathChanged.connect(lambda _path: self._update_title())
         self.graph.nodeSelected.connect(self._node_selected)
         self.graph.drawn.connect(self._graph_finished)
+        self.collector = Collector(self)
+        self.graph.drawn.connect(self.collector.settle)
+        d.designChanged.connect(lambda _design: self.collector.activity())
         self.graph.stageToggled.connect(self._toggle_stage)
         self.inspector.layerSelected.connect(self._layer_selected)
         self.inspector.pinRequested.connect(self.pin_baseline)

@@ -48,8 +48,9 @@ def analyse_and_lay_out(design: Design, level: str, collapsed: frozenset[int]) -
     return lay_out(analyse(design), level, collapsed)
 
 
-# Module calls above which the drawing is made in the helper process.
-PROCESS_LAYERS = 1000
+# Graph nodes above which the drawing is made in the helper process: below it the
+# work takes a few milliseconds, above it long enough to starve the UI thread.
+PROCESS_NODES = 300
 
 
 def warm_helper() -> None:
@@ -57,9 +58,14 @@ def warm_helper() -> None:
     warm("draw")
 
 
+def graph_size(analysis: Analysis, level: str) -> int:
+    """About how many nodes the graph will have (module calls, or blocks)."""
+    return len(analysis.layers) if level == "layer" else len(analysis.blocks)
+
+
 def draw(analysis: Analysis, level: str, collapsed: frozenset[int]) -> Drawing:
-    """``lay_out``, in the helper process for big layer-level graphs."""
-    if level == "layer" and len(analysis.layers) > PROCESS_LAYERS:
+    """``lay_out``, in the helper process for big graphs."""
+    if graph_size(analysis, level) > PROCESS_NODES:
         try:
             drawing = run_in_helper("draw", lay_out, analysis, level, collapsed)
         except HelperUnavailable:
