@@ -15,6 +15,7 @@ edit in the app; torchinfo stays the reference that tests compare it against.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from designer.core.design import (
     Design,
@@ -77,20 +78,31 @@ class Analysis:
     def param_bytes(self) -> int:
         return self.params * BYTES_PER_FLOAT
 
+    @cached_property
+    def activation_elements(self) -> int:
+        """Elements of every layer output kept for the backward pass, per sample."""
+        return sum(numel(layer.output_shape) for layer in self.layers)
+
     @property
     def activation_bytes_per_sample(self) -> int:
-        """fp32 bytes of every layer output kept for the backward pass, per sample."""
-        total = 0
-        for layer in self.layers:
-            n = 1
-            for d in layer.output_shape:
-                n *= d
-            total += n
-        return total * BYTES_PER_FLOAT
+        return self.activation_elements * BYTES_PER_FLOAT
 
     def training_bytes(self, batch_size: int) -> int:
-        """Weights + gradients + SGD momentum + activations at ``batch_size`` (fp32)."""
-        return 3 * self.param_bytes + batch_size * self.activation_bytes_per_sample
+        """Weights + gradients + SGD momentum + activations at ``batch_size`` (fp32).
+
+        The default of ``designer.core.explain.training_memory``, which itemises it.
+        """
+        from designer.core.explain import training_memory
+
+        return training_memory(self, batch_size).total
+
+
+def numel(shape: Shape) -> int:
+    """Elements of a tensor of ``shape`` (one sample)."""
+    n = 1
+    for d in shape:
+        n *= d
+    return n
 
 
 def conv_out(size: int, kernel: int, stride: int, padding: int) -> int:

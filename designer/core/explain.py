@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from designer.core.analysis import Analysis, Layer
+from designer.core.analysis import Analysis, Layer, numel
 
 OPTIMISER_STATE = {"sgd": 0, "sgd_momentum": 1, "adamw": 2}  # fp32 tensors per parameter
 
@@ -63,23 +63,16 @@ def training_memory(
     """
     params = result.params
     act_bytes = 2 if mixed_precision else 4
-    per_sample = [_elements(layer.output_shape) for layer in result.layers]
     if checkpointing:
-        inputs = sum(_elements(block.input_shape) for block in result.blocks)
+        per_sample = [numel(layer.output_shape) for layer in result.layers]
+        inputs = sum(numel(block.input_shape) for block in result.blocks)
         largest = max(sum(per_sample[b.first_layer : b.end_layer]) for b in result.blocks)
         kept = inputs + largest
     else:
-        kept = sum(per_sample)
+        kept = result.activation_elements
     return MemoryBreakdown(
         weights=4 * params,
         gradients=4 * params,
         optimiser=4 * params * OPTIMISER_STATE[optimiser],
         activations=batch_size * kept * act_bytes,
     )
-
-
-def _elements(shape: tuple[int, ...]) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n

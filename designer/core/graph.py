@@ -30,6 +30,7 @@ from typing import Literal
 import networkx as nx
 
 from designer.core.analysis import Analysis, Block, Layer, Shape
+from designer.core.report import shape_text
 
 Level = Literal["block", "layer"]
 LEVELS: tuple[str, ...] = ("block", "layer")
@@ -51,7 +52,7 @@ _KINDS = {
 
 def shape_label(shape: Sequence[int]) -> str:
     """'512x28x28' (ASCII x, so it prints everywhere and greps well)."""
-    return "x".join(str(d) for d in shape)
+    return shape_text(tuple(shape), "x")
 
 
 def _kind(op: str) -> str:

@@ -7,8 +7,9 @@ from typing import Any
 from designer.core.analysis import Analysis, Shape
 
 
-def shape_text(shape: Shape) -> str:
-    return " x ".join(str(d) for d in shape)
+def shape_text(shape: Shape, sep: str = " x ") -> str:
+    """(512, 28, 28) -> '512 x 28 x 28' (or with another separator)."""
+    return sep.join(str(d) for d in shape)
 
 
 def human_count(n: float) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from designer.core.analysis import Analysis, Shape
+from designer.core.analysis import BYTES_PER_FLOAT, Analysis, Shape, numel
 from designer.core.design import Design
 
 
@@ -72,12 +72,7 @@ def stage_figures(result: Analysis) -> list[StageFigures]:
             for b in range(spec.depth):
                 advance(_block_geometry(design, spec.stride if b == 0 else 1))
         layers = result.layers[blocks[0].first_layer : blocks[-1].end_layer]
-        activation = 0
-        for layer in layers:
-            n = 1
-            for d in layer.output_shape:
-                n *= d
-            activation += n * 4
+        activation = sum(numel(layer.output_shape) for layer in layers) * BYTES_PER_FLOAT
         figures.append(
             StageFigures(
                 name=name,

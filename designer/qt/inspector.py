@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from designer.core.analysis import Analysis, Layer
+from designer.core.analysis import Analysis, Layer, numel
 from designer.core.report import human_bytes, human_count, shape_text
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -97,7 +97,7 @@ class LayerTableModel(QAbstractTableModel):
         if role == SORT_ROLE:
             if col in (2, 3):
                 shape = layer.input_shape if col == 2 else layer.output_shape
-                return _volume(shape)
+                return numel(shape)
             if col == 4:
                 return layer.params
             if col == 5:
@@ -136,14 +136,7 @@ class LayerTableModel(QAbstractTableModel):
 
 
 def compact_shape(shape: tuple[int, ...]) -> str:
-    return "×".join(str(d) for d in shape)
-
-
-def _volume(shape: tuple[int, ...]) -> int:
-    n = 1
-    for s in shape:
-        n *= s
-    return n
+    return shape_text(shape, "×")
 
 
 def _delta(now: int, base: int, fmt: Any) -> str:
