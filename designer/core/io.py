@@ -242,13 +242,28 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, backup: boo
     _fsync_dir(target.parent)
 
 
+def _read_umask() -> int:
+    """The process umask, without the set-and-restore race of os.umask where avoidable."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    umask = os.umask(0)  # once, at import, before any worker thread writes files
+    os.umask(umask)
+    return umask
+
+
+_UMASK = _read_umask()
+
+
 def _mode_for(target: Path) -> int:
     try:
         return target.stat().st_mode & 0o777
     except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+        return 0o666 & ~_UMASK
 
 
 def _fsync_dir(folder: Path) -> None:
