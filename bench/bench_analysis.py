@@ -15,8 +15,8 @@ import torchinfo  # noqa: E402
 
 from bench._timing import median_ms  # noqa: E402
 from designer.core.analysis import analyse  # noqa: E402
-from designer.core.build import build  # noqa: E402
 from designer.core.presets import load_preset  # noqa: E402
+from designer.core.torch.build import build  # noqa: E402
 
 
 def main() -> None:

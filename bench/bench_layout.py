@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._timing import median_ms  # noqa: E402
 from designer.core.analysis import analyse  # noqa: E402
 from designer.core.graph import build_graph  # noqa: E402
-from designer.core.layout import (  # noqa: E402
+from designer.core.graph.layout import (  # noqa: E402
     compute_layout,
     dot_available,
     layout_dot_source,

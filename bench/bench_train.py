@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from designer.core.bundle import write_bundle  # noqa: E402
 from designer.core.presets import load_preset  # noqa: E402
+from designer.core.torch.bundle_writer import write_bundle  # noqa: E402
 
 
 def torchvision_resnet50() -> nn.Module:

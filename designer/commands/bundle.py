@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _cmd_bundle(args: argparse.Namespace) -> int:
-    from designer.core.bundle import BundleError, write_bundle
+    from designer.core.torch.bundle_writer import BundleError, write_bundle
 
     design = resolve_design(args.design)
     try:

@@ -34,7 +34,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from designer.commands.common import UsageError, resolve_design
-    from designer.core.export import FORMATS, MissingExtra, export, format_for
+    from designer.core.torch.export import FORMATS, MissingExtra, export, format_for
 
     fmt = args.fmt
     if fmt is not None and fmt not in FORMAT_CHOICES:
@@ -57,7 +57,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if args.init_from:
         if fmt == "py":
             raise UsageError("--init-from: model.py holds no weights; export .pt, .pt2 or .onnx")
-        from designer.core.transfer import load_checkpoint, match
+        from designer.core.torch.transfer import load_checkpoint, match
 
         print("\n".join(match(design, load_checkpoint(args.init_from)).lines()))
     try:

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from designer.commands.common import UsageError, resolve_design
+from designer.core.explain import training_bytes
 from designer.core.fit import Budget, fit, parse_bytes, parse_count
 from designer.core.io import FILE_SUFFIX, save
 from designer.core.report import human_bytes, human_count
@@ -30,7 +31,7 @@ def _run(args: argparse.Namespace) -> int:
         print(
             f"{i}. stages {stages} (depth x width): {human_count(c.result.params)} params,"
             f" {human_count(c.result.macs)} MACs,"
-            f" {human_bytes(c.result.training_bytes(budget.batch_size))} at batch {args.batch}"
+            f" {human_bytes(training_bytes(c.result, budget.batch_size))} at batch {args.batch}"
         )
         print(f"   {c.explain()}")
         if args.output:

@@ -26,10 +26,10 @@ def _cmd_render(args: argparse.Namespace) -> int:
     design = resolve_design(args.design)
 
     from designer.core.analysis import analyse
-    from designer.core.diagram import diagram_title, render
     from designer.core.graph import build_graph
+    from designer.core.graph.diagram import diagram_title, render
+    from designer.core.graph.layout import LayoutError, dot_available
     from designer.core.io import atomic_write_bytes
-    from designer.core.layout import LayoutError, dot_available
 
     if suffix in (".png", ".pdf") and not dot_available():  # .svg: drawn by us then
         raise UsageError(f"--output: Graphviz 'dot' is needed for {suffix}; {INSTALL_HINT}")

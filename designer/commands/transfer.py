@@ -9,7 +9,7 @@ from designer.commands.common import UsageError, resolve_design
 
 
 def _run(args: argparse.Namespace) -> int:
-    from designer.core.transfer import build_initialised
+    from designer.core.torch.transfer import build_initialised, save_state_dict
 
     design = resolve_design(args.design)
     out = Path(args.output) if args.output else None
@@ -21,15 +21,7 @@ def _run(args: argparse.Namespace) -> int:
     model, report = build_initialised(design, args.checkpoint, seed=args.seed)
     print("\n".join(report.lines()))
     if out is not None:
-        import io
-
-        import torch
-
-        from designer.core.io import atomic_write_bytes
-
-        buffer = io.BytesIO()
-        torch.save(model.state_dict(), buffer)
-        atomic_write_bytes(out, buffer.getvalue(), backup=False)
+        save_state_dict(model, out)
         print(f"wrote {out} (matching tensors from {args.checkpoint}, the rest seed {args.seed})")
     return 0
 

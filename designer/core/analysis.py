@@ -87,15 +87,6 @@ class Analysis:
     def activation_bytes_per_sample(self) -> int:
         return self.activation_elements * BYTES_PER_FLOAT
 
-    def training_bytes(self, batch_size: int) -> int:
-        """Weights + gradients + SGD momentum + activations at ``batch_size`` (fp32).
-
-        The default of ``designer.core.explain.training_memory``, which itemises it.
-        """
-        from designer.core.explain import training_memory
-
-        return training_memory(self, batch_size).total
-
 
 def numel(shape: Shape) -> int:
     """Elements of a tensor of ``shape`` (one sample)."""

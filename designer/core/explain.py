@@ -76,3 +76,12 @@ def training_memory(
         optimiser=4 * params * OPTIMISER_STATE[optimiser],
         activations=batch_size * kept * act_bytes,
     )
+
+
+def training_bytes(result: Analysis, batch_size: int) -> int:
+    """Weights + gradients + SGD momentum + activations at ``batch_size`` (fp32).
+
+    The one number the inspector, ``fit`` and the budget checks show; ``training_memory``
+    itemises it.
+    """
+    return training_memory(result, batch_size).total

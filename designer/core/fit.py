@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from designer.core.analysis import Analysis, analyse
 from designer.core.design import Design, DesignError
+from designer.core.explain import training_bytes
 
 FACTORS = tuple(0.25 + 0.125 * i for i in range(23))  # 0.25 .. 3.0
 # How much budget use one octave of imbalance between depth and width scaling costs
@@ -37,7 +38,7 @@ class Budget:
         if self.max_params:
             out["params"] = result.params / self.max_params
         if self.max_memory_bytes:
-            out["memory"] = result.training_bytes(self.batch_size) / self.max_memory_bytes
+            out["memory"] = training_bytes(result, self.batch_size) / self.max_memory_bytes
         return out
 
 

@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, QTimer
 
 from designer.core.analysis import Analysis
 from designer.core.design import Design
-from designer.core.verify import torchinfo_totals
+from designer.core.torch.verify import torchinfo_totals
 from designer.qt.processes import HelperUnavailable, run_in_helper
 from designer.qt.workers import Runner
 

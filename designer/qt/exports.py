@@ -37,7 +37,7 @@ def export_model_py(design: Design, path: Path, **_: Any) -> Path:
 
 
 def export_weights(design: Design, path: Path, **extra: Any) -> Path:
-    from designer.core import export
+    from designer.core.torch import export
 
     fmt = "safetensors" if path.suffix == ".safetensors" else "pt"
     _call(export.export_weights, design, path, fmt=fmt, seed=0, overwrite=True, **extra)
@@ -45,29 +45,29 @@ def export_weights(design: Design, path: Path, **extra: Any) -> Path:
 
 
 def export_program(design: Design, path: Path, **extra: Any) -> Path:
-    from designer.core import export
+    from designer.core.torch import export
 
     _call(export.export_program, design, path, overwrite=True, **extra)
     return path
 
 
 def export_onnx(design: Design, path: Path, **extra: Any) -> Path:
-    from designer.core import export
+    from designer.core.torch import export
 
     _call(export.export_onnx, design, path, overwrite=True, **extra)
     return path
 
 
 def export_bundle(design: Design, path: Path, **extra: Any) -> Path:
-    from designer.core.bundle import write_bundle
+    from designer.core.torch.bundle_writer import write_bundle
 
     _call(write_bundle, design, path, seed=0, force=False, **extra)
     return path
 
 
 def export_diagram(design: Design, path: Path, level: str = "block", **_: Any) -> Path:
-    from designer.core.diagram import diagram_title, render
     from designer.core.graph import build_graph
+    from designer.core.graph.diagram import diagram_title, render
 
     analysis = analyse(design)
     graph = build_graph(analysis, level)  # type: ignore[arg-type]
@@ -109,7 +109,7 @@ EXPORTS: tuple[ExportSpec, ...] = (
         "safetensors (*.safetensors);;PyTorch (*.pt)",
         "weights.safetensors",
         export_weights,
-        "designer.core.export",
+        "designer.core.torch.export",
         builds=True,
     ),
     ExportSpec(
@@ -119,7 +119,7 @@ EXPORTS: tuple[ExportSpec, ...] = (
         "Exported program (*.pt2)",
         "model.pt2",
         export_program,
-        "designer.core.export",
+        "designer.core.torch.export",
         builds=True,
     ),
     ExportSpec(
@@ -129,7 +129,7 @@ EXPORTS: tuple[ExportSpec, ...] = (
         "ONNX (*.onnx)",
         "model.onnx",
         export_onnx,
-        "designer.core.export",
+        "designer.core.torch.export",
         builds=True,
     ),
     ExportSpec(
@@ -139,7 +139,7 @@ EXPORTS: tuple[ExportSpec, ...] = (
         "SVG (*.svg);;PNG (*.png);;PDF (*.pdf)",
         "diagram.svg",
         export_diagram,
-        "designer.core.diagram",
+        "designer.core.graph.diagram",
     ),
     ExportSpec(
         "bundle",
@@ -148,7 +148,7 @@ EXPORTS: tuple[ExportSpec, ...] = (
         "",
         "bundle",
         export_bundle,
-        "designer.core.bundle",
+        "designer.core.torch.bundle_writer",
         builds=True,
         folder=True,
     ),

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from designer.core.analysis import Analysis, Layer, numel
+from designer.core.explain import training_bytes
 from designer.core.report import human_bytes, human_count, shape_text
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -305,7 +306,7 @@ class Inspector(QWidget):
             "macs": a.macs,
             "flops": 2 * a.macs,
             "depth": a.depth,
-            "memory": a.training_bytes(self.batch.value()),
+            "memory": training_bytes(a, self.batch.value()),
         }
 
     def _show_totals(self) -> None:

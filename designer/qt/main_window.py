@@ -373,7 +373,7 @@ class MainWindow(QMainWindow):
         )
         self._refit = False
         if drawing.layout.engine != "dot" and not self._engine_noted:
-            from designer.core.layout import dot_available
+            from designer.core.graph.layout import dot_available
 
             if not dot_available():
                 self._engine_noted = True

@@ -21,14 +21,14 @@ class Drawing:
     analysis: Analysis
     level: str
     graph: Any  # networkx.DiGraph
-    layout: Any  # designer.core.layout.Layout
+    layout: Any  # designer.core.graph.layout.Layout
     graph_ms: float
     layout_ms: float
 
 
 def lay_out(analysis: Analysis, level: str, collapsed: frozenset[int]) -> Drawing:
     from designer.core.graph import build_graph, collapse_stages
-    from designer.core.layout import compute_layout
+    from designer.core.graph.layout import compute_layout
 
     start = time.perf_counter()
     graph = build_graph(analysis, level)  # type: ignore[arg-type]

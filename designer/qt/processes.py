@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 # What each kind of helper preloads: the drawing one never imports torch.
-PRELOAD = {"draw": ["designer.qt.pipeline"], "torch": ["designer.core.verify"]}
+PRELOAD = {"draw": ["designer.qt.pipeline"], "torch": ["designer.core.torch.verify"]}
 
 _pools: dict[str, ProcessPoolExecutor] = {}
 _lock = threading.Lock()

@@ -7,9 +7,9 @@ import torch
 from hypothesis import HealthCheck, given, settings
 
 from designer.core.analysis import analyse
-from designer.core.build import build
 from designer.core.design import Design
 from designer.core.presets import load_preset, preset_names
+from designer.core.torch.build import build
 from tests.reference import torchinfo_leaf_rows
 from tests.strategies import small_designs
 

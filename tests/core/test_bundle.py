@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from designer.cli import main
-from designer.core.build import build
-from designer.core.bundle import BundleCancelled, BundleError, write_bundle
 from designer.core.io import load, loads
 from designer.core.presets import load_preset
+from designer.core.torch.build import build
+from designer.core.torch.bundle_writer import BundleCancelled, BundleError, write_bundle
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = {

@@ -21,12 +21,12 @@ import torch
 from hypothesis import HealthCheck, given, settings
 
 from designer.core.analysis import analyse
-from designer.core.build import build
 from designer.core.codegen import render_model_py
 from designer.core.codegen.naming import display_width
 from designer.core.design import Design, HeadSpec, StemSpec
 from designer.core.io import loads
 from designer.core.presets import load_preset, preset_names
+from designer.core.torch.build import build
 from tests.reference import torchvision_models
 from tests.strategies import small_designs
 

@@ -10,10 +10,10 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from designer.cli import main
 from designer.core.analysis import analyse
-from designer.core.build import build
 from designer.core.compare import columns, comparison_table, pareto_figure
-from designer.core.explain import explain_layer, training_memory
+from designer.core.explain import explain_layer, training_bytes, training_memory
 from designer.core.presets import load_preset
+from designer.core.torch.build import build
 
 
 @pytest.mark.parametrize(
@@ -57,7 +57,7 @@ def test_every_layer_explains_its_own_numbers() -> None:
 def test_memory_breakdown_adds_up_and_toggles_shrink_it() -> None:
     result = analyse(load_preset("resnet50"))
     plain = training_memory(result, 32)
-    assert plain.total == result.training_bytes(32)  # SGD with momentum, fp32: the same estimate
+    assert plain.total == training_bytes(result, 32)  # SGD with momentum, fp32: the same estimate
     assert plain.weights == plain.gradients == plain.optimiser == 4 * result.params
     mixed = training_memory(result, 32, mixed_precision=True)
     assert mixed.activations * 2 == plain.activations and mixed.weights == plain.weights

@@ -9,17 +9,17 @@ import pytest
 import torch
 
 from designer.cli import main
-from designer.core import export as export_mod
-from designer.core.build import build
-from designer.core.export import (
+from designer.core.io import loads
+from designer.core.presets import load_preset
+from designer.core.torch import export as export_mod
+from designer.core.torch.build import build
+from designer.core.torch.export import (
     ExportCancelled,
     MissingExtra,
     export_onnx,
     export_program,
     export_weights,
 )
-from designer.core.io import loads
-from designer.core.presets import load_preset
 
 SEED = 5
 

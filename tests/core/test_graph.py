@@ -9,10 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from torch import nn
 
 from designer.core.analysis import analyse
-from designer.core.build import build
 from designer.core.design import Design
 from designer.core.graph import build_graph, collapse_stages
 from designer.core.presets import load_preset
+from designer.core.torch.build import build
 from tests.reference import torchvision_models
 from tests.strategies import small_designs
 

@@ -182,7 +182,7 @@ def test_huge_but_legal_designs_analyse_in_closed_form() -> None:
 def test_building_a_huge_design_is_refused_before_allocating() -> None:
     import tracemalloc
 
-    from designer.core.build import build
+    from designer.core.torch.build import build
 
     base = load_preset("resnet50")
     huge = base.replace(

@@ -6,11 +6,11 @@ import networkx as nx
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from designer.core import layout as layout_module
 from designer.core.analysis import analyse
 from designer.core.design import Design
 from designer.core.graph import build_graph, collapse_stages
-from designer.core.layout import Box, Layout, compute_layout, dot_available
+from designer.core.graph import layout as layout_module
+from designer.core.graph.layout import Box, Layout, compute_layout, dot_available
 from designer.core.presets import load_preset
 from tests.strategies import small_designs
 

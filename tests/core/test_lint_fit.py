@@ -9,12 +9,13 @@ import torch
 from torch import nn
 
 from designer.core.analysis import analyse
-from designer.core.build import build
 from designer.core.design import Design, DesignError, InputSpec, StageSpec, StemSpec
+from designer.core.explain import training_bytes
 from designer.core.fit import Budget, fit, parse_bytes, parse_count
 from designer.core.lint import lint
 from designer.core.presets import load_preset
 from designer.core.stages import stage_figures
+from designer.core.torch.build import build
 from tests.core.test_presets_reference import TORCHVISION
 
 
@@ -147,7 +148,7 @@ def test_fit_candidates_really_meet_the_limits(budget: Budget) -> None:
         if budget.max_macs:
             assert result.macs <= budget.max_macs
         if budget.max_memory_bytes:
-            assert result.training_bytes(budget.batch_size) <= budget.max_memory_bytes
+            assert training_bytes(result, budget.batch_size) <= budget.max_memory_bytes
         assert [s.stride for s in c.design.stages] == [s.stride for s in design.stages]
         assert c.binding in c.usage and c.explain()
     assert fit(design, budget, top=4) == candidates  # deterministic

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from designer.core.analysis import analyse
-from designer.core.build import build
 from designer.core.presets import load_preset, preset_names
+from designer.core.torch.build import build
 from tests.reference import torchvision_models
 
 TORCHVISION = [

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from designer.cli import main
-from designer.core import layout as layout_module
-from designer.core.layout import dot_available
+from designer.core.graph import layout as layout_module
+from designer.core.graph.layout import dot_available
 
 needs_dot = pytest.mark.skipif(not dot_available(), reason="Graphviz dot is not installed")
 
@@ -117,7 +117,7 @@ def test_svg_without_graphviz_is_drawn_from_the_builtin_layout(
 def test_big_graphs_are_laid_out_by_us_and_drawn_by_graphviz(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from designer.core import diagram
+    from designer.core.graph import diagram
 
     monkeypatch.setattr(diagram, "PINNED_MIN_NODES", 1)  # as for a 3,000-layer network
     png, svg = tmp_path / "net.png", tmp_path / "net.svg"

@@ -17,8 +17,8 @@ from types import ModuleType
 import pytest
 import torch
 
-from designer.core.bundle import write_bundle
 from designer.core.design import Design, InputSpec, StageSpec, StemSpec
+from designer.core.torch.bundle_writer import write_bundle
 from tests.reference import torchvision_models
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from designer.cli import main
-from designer.core.build import build
 from designer.core.design import DesignError
 from designer.core.presets import load_preset
-from designer.core.transfer import build_initialised, load_checkpoint, match
+from designer.core.torch.build import build
+from designer.core.torch.transfer import build_initialised, load_checkpoint, match
 from tests.reference import torchvision_models
 
 

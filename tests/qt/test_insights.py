@@ -166,7 +166,7 @@ def test_compare_dock_shows_deltas_and_plots(qtbot, window, tmp_path):
 def test_transfer_dock_matches_a_resnet18_checkpoint_to_resnet34(qtbot, window, tmp_path):
     import torch
 
-    from designer.core.build import build
+    from designer.core.torch.build import build
 
     models = torchvision_models()
     r18, r34 = models.resnet18().state_dict(), models.resnet34().state_dict()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from designer.core.analysis import analyse
 from designer.core.presets import load_preset
-from designer.core.verify import torchinfo_totals
+from designer.core.torch.verify import torchinfo_totals
 from designer.qt.pipeline import PROCESS_NODES, draw, graph_size, lay_out
 from designer.qt.processes import run_in_helper
 

@@ -1,10 +1,5 @@
-"""The training bundle: a folder with model.py, weights, the design, train.py and a README."""
+"""The training bundle's texts: ``train.py`` and the bundle's README (pure text, no torch).
 
-from designer.core.bundle.writer import (
-    BundleCancelled,
-    BundleError,
-    check_out_dir,
-    write_bundle,
-)
-
-__all__ = ["BundleCancelled", "BundleError", "check_out_dir", "write_bundle"]
+The writer that puts them in a folder with model.py and weights is
+:mod:`designer.core.torch.bundle_writer`.
+"""

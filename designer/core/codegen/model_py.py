@@ -1,6 +1,6 @@
 """Design -> one standalone ``model.py`` that needs only torch.
 
-The emitted file mirrors ``designer.core.build`` module for module: the same
+The emitted file mirrors ``designer.core.torch.build`` module for module: the same
 attribute names (so the same state-dict keys, torchvision's for the
 torchvision-shaped presets), the same construction order (so the same random
 numbers are drawn: a seeded ``build_model()`` equals a seeded ``build()``) and

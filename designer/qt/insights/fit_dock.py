@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from designer.core.design import Design, DesignError
+from designer.core.explain import training_bytes
 from designer.core.fit import Budget, Candidate, fit, parse_bytes, parse_count
 from designer.core.report import human_bytes, human_count
 from designer.qt.document import Document
@@ -152,7 +153,7 @@ class FitPanel(QWidget):
         batch = self.budget_used.batch_size if self.budget_used else self.batch.value()
         for row, c in enumerate(candidates):
             uses = ", ".join(f"{k} {v:.0%}" for k, v in sorted(c.usage.items()))
-            memory = c.result.training_bytes(batch)
+            memory = training_bytes(c.result, batch)
             fill_row(
                 view,
                 row,

@@ -30,7 +30,7 @@ from designer.qt.throttle import Throttle
 from designer.qt.workers import Runner
 
 if TYPE_CHECKING:
-    from designer.core.transfer import TransferReport
+    from designer.core.torch.transfer import TransferReport
 
 FILTER = "Checkpoints (*.pt *.pth *.bin *.ckpt *.safetensors);;All files (*)"
 _cache_lock = threading.Lock()
@@ -38,7 +38,7 @@ _cache: dict[tuple[str, int, int], Any] = {}  # (path, mtime_ns, size) -> tensor
 
 
 def _check(path: str, design: Design) -> tuple[Design, TransferReport]:
-    from designer.core.transfer import load_checkpoint, match
+    from designer.core.torch.transfer import load_checkpoint, match
 
     stat = Path(path).stat()
     key = (path, stat.st_mtime_ns, stat.st_size)

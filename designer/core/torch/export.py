@@ -90,17 +90,17 @@ def _build_seeded(design: Design, seed: int, init_from: InitFrom = None) -> nn.M
     """The network as ``torch.manual_seed(seed); build(design)`` gives it, in eval mode.
 
     With ``init_from`` (a checkpoint path), every tensor that fits by name and shape
-    is then copied from it (see ``designer.core.transfer``).
+    is then copied from it (see ``designer.core.torch.transfer``).
     """
     import torch
 
-    from designer.core.build import build
+    from designer.core.torch.build import build
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = build(design)
     if init_from is not None:
-        from designer.core.transfer import apply, load_checkpoint, match
+        from designer.core.torch.transfer import apply, load_checkpoint, match
 
         checkpoint = load_checkpoint(init_from)
         apply(model, checkpoint, match(design, checkpoint))

@@ -9,7 +9,7 @@ def torchinfo_totals(design: Design) -> tuple[int, int]:
     """(params, mult-adds) as torchinfo counts them for the design built on meta."""
     import torchinfo
 
-    from designer.core.build import build
+    from designer.core.torch.build import build
 
     model = build(design, device="meta")
     shape = (1, design.input.channels, design.input.height, design.input.width)

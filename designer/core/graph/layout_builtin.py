@@ -14,7 +14,7 @@ from bisect import bisect_right
 
 import networkx as nx
 
-from designer.core.layout import Box, Layout, Point, node_size
+from designer.core.graph.geometry import Box, Layout, Point, node_size
 
 RANK_GAP = 16.0  # vertical space between rows (room for a shape label beside an edge)
 COLUMN_GAP = 28.0  # horizontal space between columns; the skip lane runs in its middle

@@ -18,11 +18,11 @@ from designer.core.bundle.readme import render_readme
 from designer.core.design import Design
 from designer.core.io import atomic_write_bytes, dumps
 
-TRAIN_SCRIPT = Path(__file__).with_name("train_script.py")
+TRAIN_SCRIPT = Path(__file__).parents[1] / "bundle" / "train_script.py"
 BUNDLE_FORMAT = "resnet-designer-bundle/1"
 
 Progress = Callable[[float, str], None]
-"""Called as ``progress(fraction, message)`` before each file, as designer.core.export does."""
+"""Called as ``progress(fraction, message)`` before each file, as the exporters do."""
 
 
 class BundleError(ValueError):
@@ -48,12 +48,12 @@ def render_model_source(design: Design) -> str:
 
 
 def write_initial_weights(design: Design, out: Path, seed: int) -> Path:
-    """The initial state dict under ``seed``, as designer.core.export writes it.
+    """The initial state dict under ``seed``, as designer.core.torch.export writes it.
 
     safetensors when installed (the seed and design in its metadata), else a
     ``torch.save`` state dict; train.py reads either with torch alone.
     """
-    from designer.core.export import MissingExtra, export_weights
+    from designer.core.torch.export import MissingExtra, export_weights
 
     try:
         return export_weights(

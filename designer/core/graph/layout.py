@@ -15,13 +15,18 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
 import networkx as nx
 
-Point = tuple[float, float]
+from designer.core.graph.geometry import (
+    Box,
+    Layout,
+    Point,
+    node_size,
+)
+
 Engine = Literal["auto", "dot", "builtin"]
 ENGINES: tuple[str, ...] = ("auto", "dot", "builtin")
 
@@ -29,67 +34,6 @@ ENGINES: tuple[str, ...] = ("auto", "dot", "builtin")
 # faster than linearly (a 3,340-node graph takes it about 4 s).
 AUTO_DOT_MAX_NODES = 200
 DOT_TIMEOUT_S = 30.0
-
-FONT_SIZE = 10.0
-CHAR_WIDTH = 5.8  # average Helvetica advance at 10 pt, generous for digits
-NODE_HEIGHT = 22.0
-NODE_MIN_WIDTH = 44.0
-NODE_PADDING = 16.0
-OP_DIAMETER = 20.0  # the round "+" and "x" nodes
-
-
-@dataclass(frozen=True, slots=True)
-class Box:
-    """An axis-aligned rectangle: (x, y) is the top-left corner, in points."""
-
-    x: float
-    y: float
-    w: float
-    h: float
-
-    @property
-    def cx(self) -> float:
-        return self.x + self.w / 2
-
-    @property
-    def cy(self) -> float:
-        return self.y + self.h / 2
-
-    @property
-    def right(self) -> float:
-        return self.x + self.w
-
-    @property
-    def bottom(self) -> float:
-        return self.y + self.h
-
-    def overlaps(self, other: Box) -> bool:
-        return (
-            self.x < other.right
-            and other.x < self.right
-            and self.y < other.bottom
-            and other.y < self.bottom
-        )
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Where everything goes: node boxes, edge polylines, stage cluster boxes."""
-
-    nodes: dict[str, Box]
-    edges: dict[tuple[str, str], tuple[Point, ...]]
-    clusters: dict[int, Box]
-    width: float
-    height: float
-    engine: str
-
-
-def node_size(attrs: dict) -> tuple[float, float]:
-    """A node's (width, height) in points, from its label: both engines use it."""
-    if attrs.get("kind") in ("add", "mul"):
-        return OP_DIAMETER, OP_DIAMETER
-    text = str(attrs.get("label", ""))
-    return max(NODE_MIN_WIDTH, len(text) * CHAR_WIDTH + NODE_PADDING), NODE_HEIGHT
 
 
 @lru_cache(maxsize=1)
@@ -110,7 +54,7 @@ def compute_layout(graph: nx.DiGraph, engine: Engine = "auto") -> Layout:
     """Lay ``graph`` out top to bottom; ``auto`` falls back to the built-in layout."""
     if engine not in ENGINES:
         raise ValueError(f"engine: '{engine}' is not one of {', '.join(ENGINES)}")
-    from designer.core.layout_builtin import builtin_layout
+    from designer.core.graph.layout_builtin import builtin_layout
 
     if engine == "builtin":
         return builtin_layout(graph)

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import networkx as nx
 
-from designer.core.graph import shape_label
-from designer.core.layout import (
-    Layout,
+from designer.core.graph.geometry import Layout
+from designer.core.graph.layout import (
     LayoutError,
     cluster_name,
     compute_layout,
     dot_available,
     run_dot,
 )
+from designer.core.graph.network import shape_label
 from designer.core.report import human_count
 
 FORMATS: tuple[str, ...] = (".svg", ".png", ".pdf", ".dot")

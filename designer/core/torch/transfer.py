@@ -14,8 +14,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from designer.core.build import build
 from designer.core.design import Design, DesignError
+from designer.core.torch.build import build
 
 Shape = tuple[int, ...]
 
@@ -132,3 +132,14 @@ def build_initialised(
     model = build(design)
     apply(model, checkpoint, report)
     return model, report
+
+
+def save_state_dict(model: nn.Module, path: Path) -> None:
+    """Write ``model``'s weights as a plain ``torch.save`` state dict, atomically."""
+    import io
+
+    from designer.core.io import atomic_write_bytes
+
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    atomic_write_bytes(path, buffer.getvalue(), backup=False)
