@@ -14,23 +14,25 @@ edit in the app; torchinfo stays the reference that tests compare it against.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import NamedTuple
 
-from designer.core.design import (
-    Design,
-    StageSpec,
-    bottleneck_width,
-    stage_out_width,
-)
+from designer.core.blocks import ACTIVATIONS, CUSTOM_MODULES, BlockLayout
+from designer.core.blocks.ops import Act, AvgPool, Conv, Custom, MaxPool, Norm, Op, Seq, Sym
+from designer.core.design import Design, bottleneck_width, stage_out_width
 
 Shape = tuple[int, ...]
 BYTES_PER_FLOAT = 4
 
 
-@dataclass(frozen=True, slots=True)
-class Layer:
-    """One module call, as torchinfo lists it (``name`` is the module's path)."""
+class Layer(NamedTuple):
+    """One module call, as torchinfo lists it (``name`` is the module's path).
+
+    A named tuple, not a frozen dataclass: an edit creates thousands of rows and a
+    tuple is built five times faster.
+    """
 
     name: str
     kind: str
@@ -40,10 +42,13 @@ class Layer:
     macs: int
     block: str
     branch: str = "main"  # "main", "shortcut" or "se"
-    kernel: int = 0  # convs only: kernel side, stride, groups, whether a bias is added
+    kernel: int = 0  # convs and pools: kernel side, stride; convs: groups, whether biased
     stride: int = 1
     groups: int = 1
     bias: bool = False
+    # where in its block the call sits, as the block declares it: "pre" (before the
+    # shortcut taps it), "main", "se", "shortcut" or "post" (after the residual add)
+    role: str = "main"
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +110,11 @@ def ceil_div(size: int, stride: int) -> int:
 
 
 class _Walker:
-    """Appends one Layer per module call and tracks the current tensor shape."""
+    """Appends one Layer per module call and tracks the current tensor shape.
+
+    It reads parts as the registry describes them (:mod:`designer.core.blocks`):
+    tuples of ops over symbols, resolved here to numbers through ``env``.
+    """
 
     def __init__(self, design: Design) -> None:
         self.design = design
@@ -113,16 +122,17 @@ class _Walker:
         self.blocks: list[Block] = []
         self.block = "stem"
         self.branch = "main"
-        self.act = "ReLU" if design.activation == "relu" else _ACT_KINDS[design.activation]
-        self.act_name = "relu" if design.activation == "relu" else design.activation
+        self.role = "main"
+        self.act = ACTIVATIONS[design.activation].module
+        self.act_name = design.activation
 
-    def emit(self, name: str, kind: str, shape_in: Shape, shape_out: Shape, params: int) -> Shape:
+    def row(self, name: str, kind: str, x: Shape, y: Shape, params: int = 0) -> Shape:
         # torchinfo: a layer with parameters (norm, linear) counts them once;
         # convs, which count them at every output pixel, go through conv()
         self.layers.append(
-            Layer(name, kind, shape_in, shape_out, params, params, self.block, self.branch)
+            Layer(name, kind, x, y, params, params, self.block, self.branch, role=self.role)
         )
-        return shape_out
+        return y
 
     def conv(
         self,
@@ -131,15 +141,14 @@ class _Walker:
         out: int,
         k: int,
         s: int,
-        p: int,
         groups: int = 1,
+        *,
         bias: bool | None = None,
     ) -> Shape:
         use_bias = self.design.conv_bias if bias is None else bias
-        c = x[0]
-        params = out * (c // groups) * k * k + (out if use_bias else 0)
+        params = out * (x[0] // groups) * k * k + (out if use_bias else 0)
+        p = k // 2
         shape = (out, conv_out(x[1], k, s, p), conv_out(x[2], k, s, p))
-        macs = params * shape[1] * shape[2]
         self.layers.append(
             Layer(
                 name,
@@ -147,172 +156,130 @@ class _Walker:
                 x,
                 shape,
                 params,
-                macs,
+                params * shape[1] * shape[2],
                 self.block,
                 self.branch,
                 k,
                 s,
                 groups,
                 use_bias,
+                self.role,
             )
         )
         return shape
 
     def bn(self, name: str, x: Shape) -> Shape:
         kind = "BatchNorm2d" if len(x) == 3 else "BatchNorm1d"
-        return self.emit(name, kind, x, x, 2 * x[0])
+        return self.row(name, kind, x, x, 2 * x[0])
 
-    def relu(self, prefix: str, x: Shape) -> Shape:
-        return self.emit(prefix + self.act_name, self.act, x, x, 0)
-
-    def se(self, prefix: str, x: Shape) -> Shape:
-        ratio = self.design.se_ratio
-        if ratio <= 0:
-            return x
-        c = x[0]
-        r = se_channels(c, ratio)
-        self.branch = "se"
-        pooled = self.emit(prefix + "se.pool", "AdaptiveAvgPool2d", x, (c, 1, 1), 0)
-        y = self.conv(prefix + "se.fc1", pooled, r, 1, 1, 0, bias=True)
-        y = self.emit(prefix + "se.relu", "ReLU", y, y, 0)
-        y = self.conv(prefix + "se.fc2", y, c, 1, 1, 0, bias=True)
-        self.emit(prefix + "se.gate", "Sigmoid", y, y, 0)
-        self.branch = "main"
+    def ops(self, prefix: str, ops: tuple[Op, ...], x: Shape, env: dict[str, int]) -> Shape:
+        for op in ops:
+            x = self.op(prefix, op, x, env)
         return x
 
+    def op(self, prefix: str, op: Op, x: Shape, env: dict[str, int], shared: bool = True) -> Shape:
+        """One op's rows; ``shared``: an unnamed Act is the owner's one activation module."""
+        if isinstance(op, Conv):
+            out = _value(op.cout, env)
+            return self.conv(
+                prefix + op.name, x, out, op.kernel, _value(op.stride, env), _value(op.groups, env)
+            )
+        if isinstance(op, Norm):
+            return self.bn(prefix + op.name, x)
+        if isinstance(op, Act):
+            name = op.name or (self.act_name if shared else "")
+            return self.row(prefix + name, self.act, x, x)
+        if isinstance(op, MaxPool):
+            y = (
+                x[0],
+                conv_out(x[1], op.kernel, op.stride, op.padding),
+                conv_out(x[2], op.kernel, op.stride, op.padding),
+            )
+            self.row(prefix + op.name, "MaxPool2d", x, y)
+            self._spatial(op.kernel, op.stride)
+            return y
+        if isinstance(op, AvgPool):
+            s = _value(op.stride, env)
+            y = (x[0], ceil_div(x[1], s), ceil_div(x[2], s))
+            self.row(prefix + op.name, "AvgPool2d", x, y)
+            self._spatial(s, s)
+            return y
+        if isinstance(op, Seq):
+            inner = f"{prefix}{op.name}."
+            for i, child in enumerate(op.ops):
+                x = self.op(inner, _renamed(child, str(i)), x, env, shared=False)
+            return x
+        module = CUSTOM_MODULES[op.module]
+        args = tuple(_value(a, env) for a in op.args)
+        return module.walk(self, prefix + op.name, x, args, self.design)
 
-def se_channels(channels: int, ratio: float) -> int:
-    return max(1, int(round(channels * ratio)))
+    def _spatial(self, kernel: int, stride: int) -> None:
+        """Record a pool's kernel and stride on its row (for receptive fields)."""
+        last = self.layers[-1]
+        self.layers[-1] = last._replace(kernel=kernel, stride=stride)
 
 
-_ACT_KINDS = {
-    "relu": "ReLU",
-    "relu6": "ReLU6",
-    "leaky_relu": "LeakyReLU",
-    "elu": "ELU",
-    "silu": "SiLU",
-    "gelu": "GELU",
-    "mish": "Mish",
-    "hardswish": "Hardswish",
-}
+def _value(sym: Sym, env: dict[str, int]) -> int:
+    return sym if isinstance(sym, int) else env[sym]
+
+
+def _renamed(op: Op, name: str) -> Op:
+    return op if op.name == name else dataclasses.replace(op, name=name)
 
 
 def _stem(w: _Walker, x: Shape) -> Shape:
     d = w.design
-    kind = d.stem.kind
-    if kind == "none":
-        return x
-    width = d.stem.width
-    if kind == "imagenet":
-        x = w.conv("conv1", x, width, 7, 2, 3)
-    elif kind == "cifar":
-        x = w.conv("conv1", x, width, 3, 1, 1)
-    else:  # deep (ResNet-C): three 3x3 convs, the first strided
-        half = width // 2
-        x = w.conv("conv1.0", x, half, 3, 2, 1)
-        x = w.bn("conv1.1", x)
-        x = w.emit("conv1.2", w.act, x, x, 0)
-        x = w.conv("conv1.3", x, half, 3, 1, 1)
-        x = w.bn("conv1.4", x)
-        x = w.emit("conv1.5", w.act, x, x, 0)
-        x = w.conv("conv1.6", x, width, 3, 1, 1)
-    x = w.bn("bn1", x)
-    x = w.relu("", x)
-    if kind in ("imagenet", "deep"):
-        x = w.emit(
-            "maxpool", "MaxPool2d", x, (x[0], conv_out(x[1], 3, 2, 1), conv_out(x[2], 3, 2, 1)), 0
-        )
-    return x
+    env = {"in": x[0], "width": d.stem.width, "half": d.stem.width // 2}
+    return w.ops("", d.stem_kind.ops, x, env)
 
 
-def _shortcut(w: _Walker, prefix: str, x: Shape, out: int, stride: int) -> tuple[Shape, str]:
-    """The shortcut of one block: its output shape and its kind."""
+def _shortcut(w: _Walker, prefix: str, x: Shape, env: dict[str, int]) -> tuple[Shape, str]:
+    """The shortcut of one block: its output shape and its kind ("identity" if none)."""
     d = w.design
+    stride, out = env["stride"], env["out"]
     if stride == 1 and x[0] == out:
         return x, "identity"
-    w.branch = "shortcut"
-    kind = d.shortcut
-    if kind == "zero_pad":
-        y = (out, ceil_div(x[1], stride), ceil_div(x[2], stride))
-        w.emit(prefix + "downsample", "ZeroPadShortcut", x, y, 0)
-    else:
-        y = x
-        index = 0
-        if kind == "avg_down" and stride > 1:
-            y = (x[0], ceil_div(x[1], stride), ceil_div(x[2], stride))
-            w.emit(prefix + "downsample.0", "AvgPool2d", x, y, 0)
-            index = 1
-            stride = 1
-        y = w.conv(f"{prefix}downsample.{index}", y, out, 1, stride, 0)
-        if not d.is_preact:
-            y = w.bn(f"{prefix}downsample.{index + 1}", y)
-    w.branch = "main"
-    return y, kind
+    w.branch = w.role = "shortcut"
+    y = w.op(prefix, d.shortcut_kind.ops(stride > 1, not d.is_preact), x, env)
+    w.branch = w.role = "main"
+    return y, d.shortcut
 
 
-def _block_v1(
-    w: _Walker, prefix: str, x: Shape, stage: StageSpec, stride: int
+def _block(
+    w: _Walker, prefix: str, x: Shape, layout: BlockLayout, env: dict[str, int], preact: bool
 ) -> tuple[Shape, str]:
-    d = w.design
-    out = stage_out_width(d, stage)
-    if d.is_bottleneck:
-        inner = bottleneck_width(d, stage)
-        s1, s3 = (stride, 1) if d.stride_on == "1x1" else (1, stride)
-        y = w.conv(prefix + "conv1", x, inner, 1, s1, 0)
-        y = w.bn(prefix + "bn1", y)
-        y = w.relu(prefix, y)
-        y = w.conv(prefix + "conv2", y, inner, 3, s3, 1, groups=d.groups)
-        y = w.bn(prefix + "bn2", y)
-        y = w.relu(prefix, y)
-        y = w.conv(prefix + "conv3", y, out, 1, 1, 0)
-        y = w.bn(prefix + "bn3", y)
-    else:
-        y = w.conv(prefix + "conv1", x, out, 3, stride, 1)
-        y = w.bn(prefix + "bn1", y)
-        y = w.relu(prefix, y)
-        y = w.conv(prefix + "conv2", y, out, 3, 1, 1)
-        y = w.bn(prefix + "bn2", y)
-    w.se(prefix, y)
-    _, kind = _shortcut(w, prefix, x, out, stride)
-    y = w.relu(prefix, y)
+    """One residual block, in the order its forward() calls its modules."""
+    tap = x
+    if layout.pre and preact:
+        w.role = "pre"
+        tap = w.ops(prefix, layout.pre, x, env)
+    kind = ""
+    if layout.tap == "pre":
+        _, kind = _shortcut(w, prefix, tap, env)
+    w.role = "main"
+    y = w.ops(prefix, layout.main, tap, env)
+    if w.design.se_ratio > 0:
+        w.branch = w.role = "se"
+        w.op(prefix, _SE, y, {"out": y[0]})
+        w.branch = w.role = "main"
+    if layout.tap == "input":
+        _, kind = _shortcut(w, prefix, x, env)
+    w.role = "post"
+    y = w.ops(prefix, layout.post, y, env)
+    w.role = "main"
     return y, kind
 
 
-def _block_v2(
-    w: _Walker, prefix: str, x: Shape, stage: StageSpec, stride: int, preact: bool
-) -> tuple[Shape, str]:
-    d = w.design
-    out = stage_out_width(d, stage)
-    if preact:
-        w.bn(prefix + "bn1", x)
-        w.relu(prefix, x)
-    _, kind = _shortcut(w, prefix, x, out, stride)
-    if d.is_bottleneck:
-        inner = bottleneck_width(d, stage)
-        s1, s2 = (stride, 1) if d.stride_on == "1x1" else (1, stride)
-        y = w.conv(prefix + "conv1", x, inner, 1, s1, 0)
-        y = w.bn(prefix + "bn2", y)
-        y = w.relu(prefix, y)
-        y = w.conv(prefix + "conv2", y, inner, 3, s2, 1, groups=d.groups)
-        y = w.bn(prefix + "bn3", y)
-        y = w.relu(prefix, y)
-        y = w.conv(prefix + "conv3", y, out, 1, 1, 0)
-    else:
-        y = w.conv(prefix + "conv1", x, out, 3, stride, 1)
-        y = w.bn(prefix + "bn2", y)
-        y = w.relu(prefix, y)
-        y = w.conv(prefix + "conv2", y, out, 3, 1, 1)
-    w.se(prefix, y)
-    return y, kind
+_SE = Custom("se", "squeeze_excite", ("out",))
 
 
 def first_block_preactivates(design: Design) -> bool:
-    """Whether the very first block starts with its own BN-activation.
+    """Whether the very first block starts with its own pre-activation.
 
     A stem already ends in BN-activation, so the first pre-activation block
     skips its own (He et al. 2016; the seed's Keras ResNetV2 does the same).
     """
-    return design.stem.kind == "none"
+    return not design.stem_kind.ops
 
 
 def _head(w: _Walker, x: Shape) -> Shape:
@@ -320,18 +287,18 @@ def _head(w: _Walker, x: Shape) -> Shape:
     w.block = "head"
     if d.is_preact:
         x = w.bn("bn_final", x)
-        x = w.relu("", x)
-    x = w.emit("avgpool", "AdaptiveAvgPool2d", x, (x[0], 1, 1), 0)
+        x = w.row(w.act_name, w.act, x, x)
+    x = w.row("avgpool", "AdaptiveAvgPool2d", x, (x[0], 1, 1))
     v: Shape = (x[0],)
-    x = w.emit("flatten", "Flatten", x, v, 0)
+    x = w.row("flatten", "Flatten", x, v)
     for i, width in enumerate(d.head.hidden):
         base = f"hidden.{i}."
-        x = w.emit(base + "0", "Linear", x, (width,), x[0] * width + width)
-        x = w.emit(base + "1", w.act, x, x, 0)
+        x = w.row(base + "0", "Linear", x, (width,), x[0] * width + width)
+        x = w.row(base + "1", w.act, x, x)
         x = w.bn(base + "2", x)
     if d.head.dropout > 0:
-        x = w.emit("dropout", "Dropout", x, x, 0)
-    return w.emit("fc", "Linear", x, (d.num_classes,), x[0] * d.num_classes + d.num_classes)
+        x = w.row("dropout", "Dropout", x, x)
+    return w.row("fc", "Linear", x, (d.num_classes,), x[0] * d.num_classes + d.num_classes)
 
 
 def _close_block(
@@ -354,31 +321,85 @@ def _close_block(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Replay:
+    """A walked block's rows and totals, with names relative to the block."""
+
+    rows: tuple[tuple, ...]  # Layer fields, ``name`` relative and ``block`` left out
+    block: Block
+
+    @classmethod
+    def of(cls, w: _Walker, prefix: str) -> _Replay:
+        block = w.blocks[-1]
+        n = len(prefix)
+        rows = tuple(
+            (r.name[n:], r.kind, r.input_shape, r.output_shape, r.params, r.macs)
+            + (r.branch, r.kernel, r.stride, r.groups, r.bias, r.role)
+            for r in w.layers[block.first_layer : block.end_layer]
+        )
+        return cls(rows, block)
+
+    def append(self, w: _Walker, prefix: str, stage: int, index: int) -> None:
+        name = prefix[:-1]
+        start = len(w.layers)
+        w.layers.extend(Layer(prefix + r[0], *r[1:6], name, *r[6:]) for r in self.rows)
+        b = self.block
+        w.blocks.append(
+            Block(
+                name,
+                stage,
+                index,
+                b.input_shape,
+                b.output_shape,
+                b.params,
+                b.macs,
+                b.shortcut,
+                start,
+                len(w.layers),
+            )
+        )
+
+
 def analyse(design: Design) -> Analysis:
     """Shapes, parameters and multiply-adds of every layer, in closed form (batch 1)."""
     w = _Walker(design)
     x: Shape = (design.input.channels, design.input.height, design.input.width)
-    start = 0
     y = _stem(w, x)
-    if design.stem.kind != "none":
-        _close_block(w, "stem", -1, 0, x, y, start, "")
+    if w.layers:
+        _close_block(w, "stem", -1, 0, x, y, 0, "")
     x = y
+    layout = design.block_kind.layout(design)
     stage_shapes = []
-    first = True
+    preact = first_block_preactivates(design)
+    # blocks after a stage's first repeat its rows under other names: walk each
+    # distinct block once and replay it (a ResNet-1001 has 6 distinct blocks of 333)
+    replays: dict[tuple, _Replay] = {}
     for s, stage in enumerate(design.stages):
+        out = stage_out_width(design, stage)
+        inner = bottleneck_width(design, stage) if design.is_bottleneck else out
         for b in range(stage.depth):
             prefix = f"layer{s + 1}.{b}."
-            w.block = prefix[:-1]
-            start = len(w.layers)
             stride = stage.stride if b == 0 else 1
-            if design.is_preact:
-                preact = not first or first_block_preactivates(design)
-                y, kind = _block_v2(w, prefix, x, stage, stride, preact)
+            key = (x, stride, preact, out, inner)
+            replay = replays.get(key)
+            if replay is None:
+                w.block = prefix[:-1]
+                start = len(w.layers)
+                env = {
+                    "in": x[0],
+                    "width": inner,
+                    "out": out,
+                    "stride": stride,
+                    "groups": design.groups,
+                    "extra": out - x[0],
+                }
+                y, kind = _block(w, prefix, x, layout, env, preact)
+                _close_block(w, prefix[:-1], s, b, x, y, start, kind)
+                replays[key] = _Replay.of(w, prefix)
             else:
-                y, kind = _block_v1(w, prefix, x, stage, stride)
-            _close_block(w, prefix[:-1], s, b, x, y, start, kind)
-            x = y
-            first = False
+                replay.append(w, prefix, s, b)
+            x = w.blocks[-1].output_shape
+            preact = True
         stage_shapes.append(x)
     start = len(w.layers)
     y = _head(w, x)
@@ -403,6 +424,6 @@ def conventional_depth(design: Design) -> int:
     Shortcut projections and hidden head layers are not counted, as in the
     papers (ResNet-50 says 50, the CIFAR ResNet-56 says 56).
     """
-    per_block = 3 if design.is_bottleneck else 2
-    stem = 0 if design.stem.kind == "none" else 1
+    per_block = design.block_kind.layout(design).convs
+    stem = 1 if design.stem_kind.ops else 0
     return stem + per_block * sum(s.depth for s in design.stages) + 1

@@ -12,27 +12,32 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
+from designer.core.blocks import (
+    ACTIVATIONS as ACTIVATION_TABLE,
+)
+from designer.core.blocks import (
+    BLOCK_KINDS,
+    SHORTCUT_KINDS,
+    STEM_KINDS,
+    BlockKind,
+    ShortcutKind,
+    StemKind,
+)
+from designer.core.blocks.ops import Conv, MaxPool, Op, Seq
+
 FORMAT = "resnet-designer/1"
 
-BlockKind = Literal["basic", "bottleneck", "preact_basic", "preact_bottleneck"]
-StemKind = Literal["imagenet", "cifar", "deep", "none"]
-ShortcutKind = Literal["projection", "zero_pad", "avg_down"]
+# The schema's names; each is described once, in designer.core.blocks.
+BlockName = Literal["basic", "bottleneck", "preact_basic", "preact_bottleneck"]
+StemName = Literal["imagenet", "cifar", "deep", "none"]
+ShortcutName = Literal["projection", "zero_pad", "avg_down"]
 StrideOn = Literal["3x3", "1x1"]
 
-BLOCKS: tuple[str, ...] = ("basic", "bottleneck", "preact_basic", "preact_bottleneck")
-STEMS: tuple[str, ...] = ("imagenet", "cifar", "deep", "none")
-SHORTCUTS: tuple[str, ...] = ("projection", "zero_pad", "avg_down")
+BLOCKS: tuple[str, ...] = tuple(BLOCK_KINDS)
+STEMS: tuple[str, ...] = tuple(STEM_KINDS)
+SHORTCUTS: tuple[str, ...] = tuple(SHORTCUT_KINDS)
 STRIDE_ON: tuple[str, ...] = ("3x3", "1x1")
-ACTIVATIONS: tuple[str, ...] = (
-    "relu",
-    "relu6",
-    "leaky_relu",
-    "elu",
-    "silu",
-    "gelu",
-    "mish",
-    "hardswish",
-)
+ACTIVATIONS: tuple[str, ...] = tuple(ACTIVATION_TABLE)
 
 # Generous ceilings: big enough for any real network, small enough that no
 # arithmetic on them can overflow into nonsense or take visible time.
@@ -68,7 +73,7 @@ class InputSpec:
 
 @dataclass(frozen=True)
 class StemSpec:
-    kind: StemKind = "imagenet"
+    kind: StemName = "imagenet"
     width: int = 64
 
 
@@ -103,11 +108,11 @@ class Design:
     name: str = "Untitled"
     input: InputSpec = field(default_factory=InputSpec)
     num_classes: int = 1000
-    block: BlockKind = "bottleneck"
+    block: BlockName = "bottleneck"
     stem: StemSpec = field(default_factory=StemSpec)
     groups: int = 1
     width_per_group: int = 64
-    shortcut: ShortcutKind = "projection"
+    shortcut: ShortcutName = "projection"
     stride_on: StrideOn = "3x3"
     activation: str = "relu"
     se_ratio: float = 0.0
@@ -116,12 +121,25 @@ class Design:
     head: HeadSpec = field(default_factory=HeadSpec)
 
     @property
+    def block_kind(self) -> BlockKind:
+        return BLOCK_KINDS[self.block]
+
+    @property
+    def stem_kind(self) -> StemKind:
+        return STEM_KINDS[self.stem.kind]
+
+    @property
+    def shortcut_kind(self) -> ShortcutKind:
+        return SHORTCUT_KINDS[self.shortcut]
+
+    @property
     def is_preact(self) -> bool:
-        return self.block.startswith("preact_")
+        return self.block_kind.preact
 
     @property
     def is_bottleneck(self) -> bool:
-        return self.block.endswith("bottleneck")
+        """Whether blocks have an inner, grouped width (torchvision's ``width_per_group``)."""
+        return self.block_kind.bottleneck
 
     def replace(self, **changes: object) -> Design:
         """A validated copy with ``changes`` applied (the only way to 'edit' a design)."""
@@ -136,7 +154,7 @@ class Design:
 def stage_expansion(design: Design, stage: StageSpec) -> int:
     if stage.expansion is not None:
         return stage.expansion
-    return 4 if design.is_bottleneck else 1
+    return design.block_kind.expansion
 
 
 def stage_out_width(design: Design, stage: StageSpec) -> int:
@@ -151,7 +169,7 @@ def bottleneck_width(design: Design, stage: StageSpec) -> int:
 
 
 def stem_out_width(design: Design) -> int:
-    return design.input.channels if design.stem.kind == "none" else design.stem.width
+    return design.stem.width if design.stem_kind.ops else design.input.channels
 
 
 def show(value: object, limit: int = 40) -> str:
@@ -218,9 +236,10 @@ def validate(design: Design) -> Design:
         raise DesignError("head.hidden", f"at most {MAX_HIDDEN_LAYERS} hidden layers")
     for i, width in enumerate(design.head.hidden):
         _check_int(f"head.hidden[{i}]", width, 1, MAX_CHANNELS)
-    if design.stem.kind == "deep" and design.stem.width % 2:
+    if design.stem_kind.even_width and design.stem.width % 2:
         raise DesignError(
-            "stem.width", "the deep stem halves its width in the first two convs: use an even width"
+            "stem.width",
+            f"the {design.stem.kind} stem halves its width in its first convs: use an even width",
         )
     if not design.is_bottleneck and (design.groups != 1 or design.width_per_group != 64):
         raise DesignError(
@@ -266,10 +285,10 @@ def _check_stages(design: Design) -> None:
                     f"the grouped 3x3 conv would have {inner} channels for {design.groups} groups:"
                     " raise width or width_per_group",
                 )
-        if design.shortcut == "zero_pad" and out < channels:
+        if not design.shortcut_kind.can_shrink and out < channels:
             raise DesignError(
                 f"{path}.width",
-                f"a zero_pad shortcut cannot shrink {channels} channels to {out}:"
+                f"a {design.shortcut} shortcut cannot shrink {channels} channels to {out}:"
                 " widen the stage or use a projection shortcut",
             )
         height, width = _ceil_div(height, stage.stride), _ceil_div(width, stage.stride)
@@ -286,9 +305,18 @@ def _ceil_div(size: int, stride: int) -> int:
 
 
 def _stem_spatial(design: Design) -> tuple[int, int]:
-    height, width = design.input.height, design.input.width
-    if design.stem.kind in ("imagenet", "deep"):
-        # stride-2 conv then stride-2 max-pool, both with "same"-style padding
-        for _ in range(2):
-            height, width = (height - 1) // 2 + 1, (width - 1) // 2 + 1
+    return _spatial(design.stem_kind.ops, design.input.height, design.input.width)
+
+
+def _spatial(ops: tuple[Op, ...], height: int, width: int) -> tuple[int, int]:
+    """The height and width after ``ops`` ("same"-padded convs, padded pools)."""
+    for op in ops:
+        if isinstance(op, Seq):
+            height, width = _spatial(op.ops, height, width)
+        elif isinstance(op, (Conv, MaxPool)):
+            k = op.kernel
+            s = op.stride if isinstance(op.stride, int) else 1
+            p = op.padding if isinstance(op, MaxPool) else k // 2
+            height = (height + 2 * p - k) // s + 1
+            width = (width + 2 * p - k) // s + 1
     return height, width

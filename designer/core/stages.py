@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from designer.core.analysis import BYTES_PER_FLOAT, Analysis, Shape, numel
-from designer.core.design import Design
+from designer.core.analysis import BYTES_PER_FLOAT, Analysis, Layer, Shape, numel
 
 
 @dataclass(frozen=True)
@@ -25,28 +24,23 @@ class StageFigures:
     receptive_field: int  # input pixels seen by one output pixel (along one side)
 
 
-def _stem_geometry(design: Design) -> list[tuple[int, int]]:
-    """(kernel, stride) of each spatial op on the stem's main path."""
-    kind = design.stem.kind
-    if kind == "imagenet":
-        return [(7, 2), (3, 2)]
-    if kind == "cifar":
-        return [(3, 1)]
-    if kind == "deep":
-        return [(3, 2), (3, 1), (3, 1), (3, 2)]
-    return []
+def _main_path(layers: tuple[Layer, ...]) -> list[tuple[int, int]]:
+    """(kernel, stride) of each spatial op on the main path, in order.
+
+    The rows say where they sit (their block's declared role) and carry their kernel
+    and stride, so no block or stem kind is named here.
+    """
+    return [
+        (layer.kernel, layer.stride)
+        for layer in layers
+        if layer.kernel and layer.role in _MAIN_PATH
+    ]
 
 
-def _block_geometry(design: Design, stride: int) -> list[tuple[int, int]]:
-    if design.is_bottleneck:
-        if design.stride_on == "1x1":
-            return [(1, stride), (3, 1), (1, 1)]
-        return [(1, 1), (3, stride), (1, 1)]
-    return [(3, stride), (3, 1)]
+_MAIN_PATH = ("pre", "main", "post")
 
 
 def stage_figures(result: Analysis) -> list[StageFigures]:
-    design = result.design
     rf, jump = 1, 1
 
     def advance(ops: list[tuple[int, int]]) -> None:
@@ -61,17 +55,15 @@ def stage_figures(result: Analysis) -> list[StageFigures]:
     figures = []
     for stage_index in sorted(groups):
         blocks = [result.blocks[i] for i in groups[stage_index]]
+        layers = result.layers[blocks[0].first_layer : blocks[-1].end_layer]
         if stage_index == -1:
             name = "stem"
-            advance(_stem_geometry(design))
-        elif stage_index == len(design.stages):
+        elif stage_index == len(result.design.stages):
             name = "head"
         else:
             name = f"layer{stage_index + 1}"
-            spec = design.stages[stage_index]
-            for b in range(spec.depth):
-                advance(_block_geometry(design, spec.stride if b == 0 else 1))
-        layers = result.layers[blocks[0].first_layer : blocks[-1].end_layer]
+        if name != "head":
+            advance(_main_path(layers))
         activation = sum(numel(layer.output_shape) for layer in layers) * BYTES_PER_FLOAT
         figures.append(
             StageFigures(

@@ -61,7 +61,9 @@ def shortcut(in_channels: int, out_channels: int, stride: int) -> nn.Module | No
     """Identity (None) unless the block changes size: then a 1x1 projection."""
     if stride == 1 and in_channels == out_channels:
         return None
-    return nn.Sequential(conv1x1(in_channels, out_channels, stride), nn.BatchNorm2d(out_channels))
+    return nn.Sequential(
+        conv1x1(in_channels, out_channels, stride=stride), nn.BatchNorm2d(out_channels)
+    )
 
 
 class BasicBlock(nn.Module):

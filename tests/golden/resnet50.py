@@ -62,7 +62,9 @@ def shortcut(in_channels: int, out_channels: int, stride: int) -> nn.Module | No
     """Identity (None) unless the block changes size: then a 1x1 projection."""
     if stride == 1 and in_channels == out_channels:
         return None
-    return nn.Sequential(conv1x1(in_channels, out_channels, stride), nn.BatchNorm2d(out_channels))
+    return nn.Sequential(
+        conv1x1(in_channels, out_channels, stride=stride), nn.BatchNorm2d(out_channels)
+    )
 
 
 class Bottleneck(nn.Module):
@@ -72,11 +74,11 @@ class Bottleneck(nn.Module):
         super().__init__()
         self.conv1 = conv1x1(in_channels, width)
         self.bn1 = nn.BatchNorm2d(width)
+        self.relu = nn.ReLU(inplace=True)
         self.conv2 = conv3x3(width, width, stride=stride)
         self.bn2 = nn.BatchNorm2d(width)
         self.conv3 = conv1x1(width, out_channels)
         self.bn3 = nn.BatchNorm2d(out_channels)
-        self.relu = nn.ReLU(inplace=True)
         self.downsample = shortcut(in_channels, out_channels, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

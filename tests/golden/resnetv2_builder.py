@@ -63,7 +63,7 @@ def shortcut(in_channels: int, out_channels: int, stride: int) -> nn.Module | No
     """Identity (None) unless the block changes size: then a 1x1 projection."""
     if stride == 1 and in_channels == out_channels:
         return None
-    return nn.Sequential(conv1x1(in_channels, out_channels, stride))
+    return nn.Sequential(conv1x1(in_channels, out_channels, stride=stride))
 
 
 class PreActBottleneck(nn.Module):

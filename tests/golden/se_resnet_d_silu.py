@@ -96,11 +96,11 @@ class Bottleneck(nn.Module):
         super().__init__()
         self.conv1 = conv1x1(in_channels, width)
         self.bn1 = nn.BatchNorm2d(width)
+        self.silu = nn.SiLU(inplace=True)
         self.conv2 = conv3x3(width, width, stride=stride)
         self.bn2 = nn.BatchNorm2d(width)
         self.conv3 = conv1x1(width, out_channels)
         self.bn3 = nn.BatchNorm2d(out_channels)
-        self.silu = nn.SiLU(inplace=True)
         self.se = SqueezeExcite(out_channels)
         self.downsample = shortcut(in_channels, out_channels, stride)
 

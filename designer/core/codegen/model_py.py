@@ -1,13 +1,13 @@
 """Design -> one standalone ``model.py`` that needs only torch.
 
-The emitted file mirrors ``designer.core.torch.build`` module for module: the same
-attribute names (so the same state-dict keys, torchvision's for the
-torchvision-shaped presets), the same construction order (so the same random
-numbers are drawn: a seeded ``build_model()`` equals a seeded ``build()``) and
-the same initialisation. It is specialised to the design, though: only the
-block class it uses, the activation named directly (``self.silu``), every
-stage written out, so ``forward`` is plain straight-line code for
-``torch.compile``.
+Every part comes from its one description in :mod:`designer.core.blocks` (the
+ops the analysis walks, written out by :mod:`designer.core.codegen.emit`), with
+torchvision's attribute names, so torchvision's state-dict keys for the
+torchvision-shaped presets. The app builds its network by running this very text
+(:mod:`designer.core.torch.build`), so what it counts and verifies is what it
+exports. It is specialised to the design: only the block class it uses, the
+activation named directly (``self.silu``), every stage written out, so
+``forward`` is plain straight-line code for ``torch.compile``.
 
 Nothing from the design reaches the text except validated numbers and choice
 strings (through :mod:`designer.core.codegen.naming`) and the name, which only
@@ -22,6 +22,9 @@ import textwrap
 from dataclasses import dataclass
 
 from designer.core.analysis import analyse, first_block_preactivates
+from designer.core.blocks import CUSTOM_MODULES, BlockLayout
+from designer.core.blocks.ops import Custom, Sym
+from designer.core.codegen.emit import Emitter, fit
 from designer.core.codegen.naming import (
     Namespace,
     display_width,
@@ -38,57 +41,18 @@ from designer.core.design import (
 )
 from designer.core.io import design_to_dict
 
-_ACTIVATION_CALLS = {
-    "relu": "nn.ReLU(inplace=True)",
-    "relu6": "nn.ReLU6(inplace=True)",
-    "leaky_relu": "nn.LeakyReLU(0.01, inplace=True)",
-    "elu": "nn.ELU(inplace=True)",
-    "silu": "nn.SiLU(inplace=True)",
-    "gelu": "nn.GELU()",
-    "mish": "nn.Mish(inplace=True)",
-    "hardswish": "nn.Hardswish(inplace=True)",
-}
-
-_BLOCK_CLASSES = {
-    "basic": "BasicBlock",
-    "bottleneck": "Bottleneck",
-    "preact_basic": "PreActBasicBlock",
-    "preact_bottleneck": "PreActBottleneck",
-}
-
 _JSON_CHUNK = 76  # source characters per line of DESIGN_JSON
-LINE_LENGTH = 100  # the generated file's, as in the project's ruff config
 
 
-def _fit(indent: str, head: str, items: list[str], tail: str) -> list[str]:
-    """``head + items + tail`` on as few lines as ``ruff format`` would put them.
-
-    ``head`` ends with an opening bracket and ``tail`` starts with the closing one:
-    one line if it fits, else the items on one indented line, else one per line.
-    """
-    one = f"{indent}{head}{', '.join(items)}{tail}"
-    if len(one) <= LINE_LENGTH:
-        return [one]
-    inner = indent + "    "
-    middle = inner + ", ".join(items)
-    if len(middle) <= LINE_LENGTH:
-        return [indent + head, middle, indent + tail]
-    return [indent + head, *(f"{inner}{item}," for item in items), indent + tail]
-
-
-@dataclass(frozen=True)
+@dataclass
 class _Plan:
     """What the emitter needs to know, worked out once from the design."""
 
     design: Design
-    act: str  # attribute name of the activation module (build.py's, e.g. "relu", "silu")
-    act_call: str
-    block_class: str
-    out_field: str  # "out_width" (bottleneck) or "width" (basic): a stage's output channels
+    layout: BlockLayout
+    emitter: Emitter
     has_shortcut: bool  # some block changes width or resolution
-    has_projection: bool  # ... through a 1x1 conv (not a zero-pad shortcut)
-    first_preactivates: bool
-    conv_bias: bool
+    optional_pre: bool  # the first block skips its pre-activation (the stem ends in one)
 
     @classmethod
     def of(cls, design: Design) -> _Plan:
@@ -100,36 +64,44 @@ class _Plan:
                 stride = stage.stride if b == 0 else 1
                 needs.append(stride != 1 or in_ch != out)
                 in_ch = out
-        has_shortcut = any(needs)
+        layout = design.block_kind.layout(design)
         return cls(
             design=design,
-            act=Namespace().name(design.activation),
-            act_call=_ACTIVATION_CALLS[design.activation],
-            block_class=_BLOCK_CLASSES[design.block],
-            out_field="out_width" if design.is_bottleneck else "width",
-            has_shortcut=has_shortcut,
-            has_projection=has_shortcut and design.shortcut != "zero_pad",
-            first_preactivates=first_block_preactivates(design),
-            conv_bias=design.conv_bias,
+            layout=layout,
+            emitter=Emitter(Namespace().name(design.activation), design.conv_bias),
+            has_shortcut=any(needs),
+            optional_pre=bool(layout.pre) and not first_block_preactivates(design),
         )
+
+    @property
+    def act(self) -> str:
+        return self.emitter.act
+
+    @property
+    def block_class(self) -> str:
+        return self.design.block_kind.class_name
+
+    @property
+    def out_field(self) -> str:
+        """The Stage field holding a stage's output channels."""
+        return "out_width" if self.design.is_bottleneck else "width"
 
     @property
     def se(self) -> bool:
         return self.design.se_ratio > 0
 
     @property
-    def uses_conv1x1(self) -> bool:
-        return self.design.is_bottleneck or self.has_projection
-
-    @property
     def bias(self) -> str:
-        return "True" if self.conv_bias else "False"
+        return "True" if self.design.conv_bias else "False"
 
 
 def render_model_py(design: Design) -> str:
     """The standalone ``model.py`` of ``design`` (deterministic: same design, same text)."""
     validate(design)
     plan = _Plan.of(design)
+    # the parts first: the helpers and module classes are those their text uses
+    parts = [_block(plan), *_stage_builders(plan), _resnet(plan)]
+    shortcut = [_shortcut_fn(plan)] if plan.has_shortcut else []
     sections = [
         _docstring(plan),
         _imports(plan),
@@ -137,10 +109,9 @@ def render_model_py(design: Design) -> str:
         _stage_class(plan),
         _stages(plan),
         *_helpers(plan),
+        *shortcut,
         *_modules(plan),
-        _block(plan),
-        *_stage_builders(plan),
-        _resnet(plan),
+        *parts,
         _build_model(),
         _design_json(plan),
         _main(),
@@ -151,16 +122,6 @@ def render_model_py(design: Design) -> str:
 
 
 # --- header -----------------------------------------------------------------------------------
-
-
-def _stem_text(design: Design) -> str:
-    w = design.stem.width
-    return {
-        "imagenet": f"7x7 conv, stride 2, {w} channels; 3x3 max-pool, stride 2",
-        "cifar": f"3x3 conv, {w} channels",
-        "deep": f"three 3x3 convs (ResNet-C), {w} channels; 3x3 max-pool, stride 2",
-        "none": "none (the first block sees the input)",
-    }[design.stem.kind]
 
 
 def _block_text(design: Design) -> str:
@@ -204,7 +165,7 @@ def _docstring(plan: _Plan) -> str:
         "``python model.py`` to build it and check one forward pass.",
         "",
         *_field("Input", f"{d.input.channels} x {d.input.height} x {d.input.width}"),
-        *_field("Stem", _stem_text(d)),
+        *_field("Stem", d.stem_kind.summary(d.stem.width)),
         *_field("Blocks", _block_text(d)),
         *_field("Options", ", ".join(extras)),
         *_field("Head", head),
@@ -226,10 +187,18 @@ def _docstring(plan: _Plan) -> str:
 
 
 def _imports(plan: _Plan) -> str:
-    lines = ["from typing import NamedTuple", "", "import torch"]
-    if plan.has_shortcut and plan.design.shortcut == "zero_pad":
-        lines.append("import torch.nn.functional as F")
-    lines.append("from torch import nn")
+    extra = {
+        line
+        for key in plan.emitter.used & set(CUSTOM_MODULES)
+        for line in CUSTOM_MODULES[key].imports
+    }
+    lines = [
+        "from typing import NamedTuple",
+        "",
+        "import torch",
+        *sorted(extra),
+        "from torch import nn",
+    ]
     return "\n".join(lines)
 
 
@@ -243,7 +212,7 @@ def _constants(plan: _Plan) -> str:
     ]
     if d.stem.kind != "none":
         lines.append(f"STEM_WIDTH = {d.stem.width}")
-    if d.is_bottleneck and d.groups > 1:
+    if "grouped" in plan.emitter.used:
         lines.append(f"GROUPS = {d.groups}  # grouped 3x3 convs (ResNeXt cardinality)")
     if plan.se:
         lines.append(f"SE_RATIO = {number_literal(d.se_ratio)}  # squeeze-excite reduction")
@@ -252,7 +221,7 @@ def _constants(plan: _Plan) -> str:
         if len(d.head.hidden) == 1:
             lines.append(f"HIDDEN_WIDTHS = ({d.head.hidden[0]},)")
         else:
-            lines += _fit("", "HIDDEN_WIDTHS = (", [str(w) for w in d.head.hidden], ")")
+            lines += fit("", "HIDDEN_WIDTHS = (", [str(w) for w in d.head.hidden], ")")
     if d.head.dropout > 0:
         lines.append(f"DROPOUT = {number_literal(d.head.dropout)}")
     lines.append(f"EXPECTED_PARAMETERS = {result.params:_}")
@@ -327,242 +296,140 @@ def _design_json(plan: _Plan) -> str:
 
 def _helpers(plan: _Plan) -> list[str]:
     bias = f"bias={plan.bias}"
+    used = plan.emitter.used
     params = ["in_channels: int", "out_channels: int", "stride: int = 1"]
-    conv_args = ["in_channels", "out_channels", "kernel_size=3", "stride=stride", "padding=1"]
-    if plan.design.is_bottleneck and plan.design.groups > 1:
-        conv3_params = [*params, "groups: int = 1"]
-        conv_args.append("groups=groups")
-    else:
+    out = []
+    if "conv3x3" in used:
+        conv_args = ["in_channels", "out_channels", "kernel_size=3", "stride=stride", "padding=1"]
         conv3_params = params
-    conv3 = [
-        *_fit("", "def conv3x3(", conv3_params, ") -> nn.Conv2d:"),
-        '    """3x3 convolution, padded to keep the size (divided by ``stride``)."""',
-        *_fit("    ", "return nn.Conv2d(", [*conv_args, bias], ")"),
-    ]
-    out = ["\n".join(conv3)]
-    if plan.uses_conv1x1:
+        if "grouped" in used:
+            conv3_params = [*params, "groups: int = 1"]
+            conv_args.append("groups=groups")
+        conv3 = [
+            *fit("", "def conv3x3(", conv3_params, ") -> nn.Conv2d:"),
+            '    """3x3 convolution, padded to keep the size (divided by ``stride``)."""',
+            *fit("    ", "return nn.Conv2d(", [*conv_args, bias], ")"),
+        ]
+        out.append("\n".join(conv3))
+    if "conv1x1" in used:
         conv1_args = ["in_channels", "out_channels", "kernel_size=1", "stride=stride", bias]
         conv1 = [
-            *_fit("", "def conv1x1(", params, ") -> nn.Conv2d:"),
+            *fit("", "def conv1x1(", params, ") -> nn.Conv2d:"),
             '    """1x1 convolution: changes the number of channels."""',
-            *_fit("    ", "return nn.Conv2d(", conv1_args, ")"),
+            *fit("    ", "return nn.Conv2d(", conv1_args, ")"),
         ]
         out.append("\n".join(conv1))
-    if plan.has_shortcut:
-        out.append(_shortcut_fn(plan))
     return out
+
+
+_SHORTCUT_NAMES: dict[str, Sym] = {
+    "in": "in_channels",
+    "out": "out_channels",
+    "stride": "stride",
+    "extra": "out_channels - in_channels",
+}
 
 
 def _shortcut_fn(plan: _Plan) -> str:
+    """``shortcut()``: None for identity, else the design's shortcut kind, as it declares it."""
     d = plan.design
-    then = "subsample and zero-pad" if d.shortcut == "zero_pad" else "a 1x1 projection"
+    kind = d.shortcut_kind
+    norm = not d.is_preact
+    emit = plan.emitter
     lines = [
         "def shortcut(in_channels: int, out_channels: int, stride: int) -> nn.Module | None:",
-        f'    """Identity (None) unless the block changes size: then {then}."""',
+        f'    """Identity (None) unless the block changes size: then {kind.summary}."""',
         "    if stride == 1 and in_channels == out_channels:",
         "        return None",
     ]
-    norm = [] if d.is_preact else ["nn.BatchNorm2d(out_channels)"]
-    if d.shortcut == "zero_pad":
-        lines.append("    return ZeroPadShortcut(out_channels - in_channels, stride)")
-    elif d.shortcut == "avg_down":
-        pool = "nn.AvgPool2d(stride, stride, ceil_mode=True, count_include_pad=False)"
-        conv = "conv1x1(in_channels, out_channels)"
-        lines += [
-            "    if stride == 1:",
-            *_fit("        ", "return nn.Sequential(", [conv, *norm], ")"),
-            "    # ResNet-D: average-pool first so that the 1x1 conv sees every pixel",
-            "    return nn.Sequential(",
-            *(f"        {item}," for item in (pool, conv, *norm)),
-            "    )",
-        ]
-    else:
-        conv = "conv1x1(in_channels, out_channels, stride)"
-        lines += _fit("    ", "return nn.Sequential(", [conv, *norm], ")")
-    return "\n".join(lines)
-
-
-_SQUEEZE_EXCITE = '''class SqueezeExcite(nn.Module):
-    """Channel attention (Hu et al. 2018): pool, reduce, expand, sigmoid gate."""
-
-    def __init__(self, channels: int, ratio: float = SE_RATIO) -> None:
-        super().__init__()
-        reduced = max(1, round(channels * ratio))
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc1 = nn.Conv2d(channels, reduced, kernel_size=1)
-        self.relu = nn.ReLU(inplace=True)
-        self.fc2 = nn.Conv2d(reduced, channels, kernel_size=1)
-        self.gate = nn.Sigmoid()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.gate(self.fc2(self.relu(self.fc1(self.pool(x)))))'''
-
-_ZERO_PAD = '''class ZeroPadShortcut(nn.Module):
-    """Option A of He et al. 2015: subsample by striding, append zero channels. No parameters."""
-
-    def __init__(self, extra_channels: int, stride: int) -> None:
-        super().__init__()
-        self.extra_channels = extra_channels
-        self.stride = stride
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.stride > 1:
-            x = x[:, :, :: self.stride, :: self.stride]
-        return F.pad(x, (0, 0, 0, 0, 0, self.extra_channels))'''
+    plain = emit.assign("        ", "return ", kind.ops(False, norm), _SHORTCUT_NAMES)
+    strided = emit.assign("    ", "return ", kind.ops(True, norm), _SHORTCUT_NAMES)
+    if [line.strip() for line in plain] != [line.strip() for line in strided]:
+        lines += ["    if stride == 1:", *plain]
+    if kind.comment:
+        lines.append(f"    # {kind.comment}")
+    return "\n".join([*lines, *strided])
 
 
 def _modules(plan: _Plan) -> list[str]:
-    out = []
-    if plan.se:
-        out.append(_SQUEEZE_EXCITE)
-    if plan.has_shortcut and plan.design.shortcut == "zero_pad":
-        out.append(_ZERO_PAD)
-    return out
+    """The classes of our own that the text uses (squeeze-excite, zero-pad), in registry order."""
+    return [module.source for key, module in CUSTOM_MODULES.items() if key in plan.emitter.used]
 
 
 # --- the residual block -----------------------------------------------------------------------
 
 
-def _bottleneck_convs(plan: _Plan) -> tuple[str, str]:
-    """The argument lists of a bottleneck's conv1 (1x1) and conv2 (3x3)."""
-    d = plan.design
-    on_1x1 = d.stride_on == "1x1"
-    conv1 = ["in_channels", "width", *(["stride=stride"] if on_1x1 else [])]
-    conv2 = ["width", "width", *([] if on_1x1 else ["stride=stride"])]
-    if d.groups > 1:
-        conv2.append("groups=GROUPS")
-    return ", ".join(conv1), ", ".join(conv2)
+def _block_names(plan: _Plan) -> dict[str, Sym]:
+    groups: Sym = "GROUPS" if plan.design.groups > 1 else 1
+    if plan.design.is_bottleneck:
+        return {
+            "in": "in_channels",
+            "width": "width",
+            "out": "out_channels",
+            "stride": "stride",
+            "groups": groups,
+        }
+    return {"in": "in_channels", "out": "width", "stride": "stride", "groups": 1}
+
+
+_SE = Custom("se", "squeeze_excite", ("out",))
 
 
 def _block(plan: _Plan) -> str:
+    """The design's block class, written from the ops its kind declares."""
     d = plan.design
-    if d.is_preact:
-        return _preact_block(plan)
-    act, cls = plan.act, plan.block_class
-    out_ch = "out_channels" if d.is_bottleneck else "width"
-    if d.is_bottleneck:
-        conv1, conv2 = _bottleneck_convs(plan)
-        where = "first 1x1 (v1, 2015)" if d.stride_on == "1x1" else "3x3 (torchvision's v1.5)"
-        params = ["self", "in_channels: int", "width: int", "out_channels: int", "stride: int = 1"]
-        lines = [
-            f"class {cls}(nn.Module):",
-            f'    """1x1 reduce, 3x3, 1x1 expand, plus the shortcut; stride on the {where}."""',
-            "",
-            *_fit("    ", "def __init__(", params, ") -> None:"),
-            "        super().__init__()",
-            f"        self.conv1 = conv1x1({conv1})",
-            "        self.bn1 = nn.BatchNorm2d(width)",
-            f"        self.conv2 = conv3x3({conv2})",
-            "        self.bn2 = nn.BatchNorm2d(width)",
-            "        self.conv3 = conv1x1(width, out_channels)",
-            "        self.bn3 = nn.BatchNorm2d(out_channels)",
-            f"        self.{act} = {plan.act_call}",
-        ]
-        body = [
-            f"        out = self.{act}(self.bn1(self.conv1(x)))",
-            f"        out = self.{act}(self.bn2(self.conv2(out)))",
-            "        out = self.bn3(self.conv3(out))",
-        ]
-    else:
-        lines = [
-            f"class {cls}(nn.Module):",
-            '    """Two 3x3 convolutions, plus the shortcut."""',
-            "",
-            "    def __init__(self, in_channels: int, width: int, stride: int = 1) -> None:",
-            "        super().__init__()",
-            "        self.conv1 = conv3x3(in_channels, width, stride=stride)",
-            "        self.bn1 = nn.BatchNorm2d(width)",
-            f"        self.{act} = {plan.act_call}",
-            "        self.conv2 = conv3x3(width, width)",
-            "        self.bn2 = nn.BatchNorm2d(width)",
-        ]
-        body = [
-            f"        out = self.{act}(self.bn1(self.conv1(x)))",
-            "        out = self.bn2(self.conv2(out))",
-        ]
-    if plan.se:
-        lines.append(f"        self.se = SqueezeExcite({out_ch})")
-        body.append("        out = self.se(out)")
-    if plan.has_shortcut:
-        lines.append(f"        self.downsample = shortcut(in_channels, {out_ch}, stride)")
-        body += [
-            "        identity = x if self.downsample is None else self.downsample(x)",
-            f"        return self.{act}(out + identity)",
-        ]
-    else:
-        body.append(f"        return self.{act}(out + x)")
-    lines += ["", "    def forward(self, x: torch.Tensor) -> torch.Tensor:", *body]
-    return "\n".join(lines)
-
-
-def _preact_block(plan: _Plan) -> str:
-    d = plan.design
-    act, cls = plan.act, plan.block_class
-    out_ch = "out_channels" if d.is_bottleneck else "width"
-    optional_bn1 = not plan.first_preactivates
-    if d.is_bottleneck:
-        params = ["self", "in_channels: int", "width: int", "out_channels: int", "stride: int = 1"]
-        conv1, conv2 = _bottleneck_convs(plan)
-        where = "first 1x1" if d.stride_on == "1x1" else "3x3"
-        doc = f'    """Pre-activation 1x1, 3x3, 1x1 (He et al. 2016); stride on the {where}."""'
-        convs = [
-            f"        self.conv1 = conv1x1({conv1})",
-            "        self.bn2 = nn.BatchNorm2d(width)",
-            f"        self.conv2 = conv3x3({conv2})",
-            "        self.bn3 = nn.BatchNorm2d(width)",
-            "        self.conv3 = conv1x1(width, out_channels)",
-        ]
-        body = [
-            "        out = self.conv1(pre)",
-            f"        out = self.conv2(self.{act}(self.bn2(out)))",
-            f"        out = self.conv3(self.{act}(self.bn3(out)))",
-        ]
-    else:
-        params = ["self", "in_channels: int", "width: int", "stride: int = 1"]
-        doc = (
-            '    """Pre-activation: BN-activation before each of two 3x3 convs (He et al. 2016)."""'
-        )
-        convs = [
-            "        self.conv1 = conv3x3(in_channels, width, stride=stride)",
-            "        self.bn2 = nn.BatchNorm2d(width)",
-            "        self.conv2 = conv3x3(width, width)",
-        ]
-        body = [
-            "        out = self.conv1(pre)",
-            f"        out = self.conv2(self.{act}(self.bn2(out)))",
-        ]
-    if optional_bn1:
+    layout, emit = plan.layout, plan.emitter
+    names = _block_names(plan)
+    out_ch = str(names["out"])
+    params = ["self", "in_channels: int", "width: int"]
+    params += ["out_channels: int", "stride: int = 1"] if d.is_bottleneck else ["stride: int = 1"]
+    if plan.optional_pre:
         params.append("preactivate: bool = True")
-    lines = [
-        f"class {cls}(nn.Module):",
-        doc,
-        "",
-        *_fit("    ", "def __init__(", params, ") -> None:"),
+    registered: set[str] = set()
+    init = [
+        *fit("    ", "def __init__(", params, ") -> None:"),
         "        super().__init__()",
     ]
-    if optional_bn1:
-        lines += [
-            "        # the first block of the network follows the stem's BN-activation",
-            "        self.bn1 = nn.BatchNorm2d(in_channels) if preactivate else None",
-        ]
-        pre = f"        pre = x if self.bn1 is None else self.{act}(self.bn1(x))"
-    else:
-        lines.append("        self.bn1 = nn.BatchNorm2d(in_channels)")
-        pre = f"        pre = self.{act}(self.bn1(x))"
-    lines.append(f"        self.{act} = {plan.act_call}")
-    if plan.has_shortcut:
-        lines.append(f"        self.downsample = shortcut(in_channels, {out_ch}, stride)")
-    lines += convs
-    if plan.se:
-        lines.append(f"        self.se = SqueezeExcite({out_ch})")
-        body.append("        out = self.se(out)")
-    forward = [pre]
-    if plan.has_shortcut:
-        forward.append("        identity = x if self.downsample is None else self.downsample(pre)")
-        tail = "        return out + identity"
-    else:
-        tail = "        return out + x"
-    lines += ["", "    def forward(self, x: torch.Tensor) -> torch.Tensor:", *forward, *body, tail]
+    if plan.optional_pre:
+        init.append("        # the first block of the network follows the stem's BN-activation")
+    init += emit.init("        ", layout.pre, names, registered, optional=plan.optional_pre)
+    shortcut_line = f"        self.downsample = shortcut(in_channels, {out_ch}, stride)"
+    if plan.has_shortcut and layout.tap == "pre":
+        init.append(shortcut_line)
+    main = layout.main + ((_SE,) if plan.se else ())
+    init += emit.init("        ", main, names, registered)
+    if plan.has_shortcut and layout.tap == "input":
+        init.append(shortcut_line)
+    init += emit.init("        ", layout.post, names, registered)
+
+    forward = ["    def forward(self, x: torch.Tensor) -> torch.Tensor:"]
+    src = "x"
+    if layout.pre:
+        (pre,) = emit.statements(layout.pre, "x", "pre")
+        if plan.optional_pre:
+            first = next(op.name for op in layout.pre if op.name)
+            pre = f"x if self.{first} is None else {pre}"
+        forward.append(f"        pre = {pre}")
+        src = "pre"
+    identity = f"        identity = x if self.downsample is None else self.downsample({src})"
+    if plan.has_shortcut and layout.tap == "pre":
+        forward.append(identity)
+    preactivated = bool(layout.pre)
+    statements = emit.statements(main, src, "out", preactivated=preactivated)
+    forward += [f"        out = {expr}" for expr in statements]
+    if plan.has_shortcut and layout.tap == "input":
+        forward.append(identity)
+    total = "out + identity" if plan.has_shortcut else "out + x"
+    (result,) = emit.statements(layout.post, total, "out") or [total]
+    forward.append(f"        return {result}")
+    lines = [
+        f"class {plan.block_class}(nn.Module):",
+        f'    """{d.block_kind.summary(d)}"""',
+        "",
+        *init,
+        "",
+        *forward,
+    ]
     return "\n".join(lines)
 
 
@@ -574,30 +441,30 @@ def _stage_builders(plan: _Plan) -> list[str]:
     args.append("stride")
     params = ["in_channels: int", "stage: Stage"]
     loop = ["        stride = stage.stride if i == 0 else 1"]
-    if d.is_preact and not plan.first_preactivates:
+    if plan.optional_pre:
         params.append("preactivate_first: bool = True")
         loop.append("        preactivate = i > 0 or preactivate_first")
         args.append("preactivate")
     stage = [
-        *_fit("", "def make_stage(", params, ") -> nn.Sequential:"),
+        *fit("", "def make_stage(", params, ") -> nn.Sequential:"),
         '    """A stage of blocks; only the first changes the stride and the channels."""',
         "    blocks: list[nn.Module] = []",
         "    for i in range(stage.blocks):",
         *loop,
-        *_fit("        ", f"block = {plan.block_class}(", args, ")"),
+        *fit("        ", f"block = {plan.block_class}(", args, ")"),
         "        blocks.append(block)",
         f"        in_channels = stage.{plan.out_field}",
         "    return nn.Sequential(*blocks)",
     ]
     out = ["\n".join(stage)]
     if d.head.hidden:
-        layer = ["nn.Linear(in_features, width)", plan.act_call, "nn.BatchNorm1d(width)"]
+        layer = ["nn.Linear(in_features, width)", plan.emitter.act_call, "nn.BatchNorm1d(width)"]
         hidden = [
             "def make_hidden(in_features: int, widths: tuple[int, ...]) -> nn.Sequential:",
             '    """Hidden classifier layers: linear, activation, BatchNorm, for each width."""',
             "    layers: list[nn.Module] = []",
             "    for width in widths:",
-            *_fit("        ", "layer = nn.Sequential(", layer, ")"),
+            *fit("        ", "layer = nn.Sequential(", layer, ")"),
             "        layers.append(layer)",
             "        in_features = width",
             "    return nn.Sequential(*layers)",
@@ -608,63 +475,37 @@ def _stage_builders(plan: _Plan) -> list[str]:
 
 # --- the network ------------------------------------------------------------------------------
 
-
-def _stem_lines(plan: _Plan) -> list[str]:
-    d = plan.design
-    act = plan.act
-    kind = d.stem.kind
-    if kind == "none":
-        return [f"        self.{act} = {plan.act_call}"] if d.is_preact else []
-    if kind == "imagenet":
-        args = ["IN_CHANNELS", "STEM_WIDTH", "kernel_size=7", "stride=2", "padding=3"]
-        conv = _fit("        ", "self.conv1 = nn.Conv2d(", [*args, f"bias={plan.bias}"], ")")
-    elif kind == "cifar":
-        conv = ["        self.conv1 = conv3x3(IN_CHANNELS, STEM_WIDTH)"]
-    else:
-        conv = [
-            "        # ResNet-C: three 3x3 convs instead of one 7x7",
-            "        self.conv1 = nn.Sequential(",
-            "            conv3x3(IN_CHANNELS, STEM_WIDTH // 2, stride=2),",
-            "            nn.BatchNorm2d(STEM_WIDTH // 2),",
-            f"            {plan.act_call},",
-            "            conv3x3(STEM_WIDTH // 2, STEM_WIDTH // 2),",
-            "            nn.BatchNorm2d(STEM_WIDTH // 2),",
-            f"            {plan.act_call},",
-            "            conv3x3(STEM_WIDTH // 2, STEM_WIDTH),",
-            "        )",
-        ]
-    lines = [
-        *conv,
-        "        self.bn1 = nn.BatchNorm2d(STEM_WIDTH)",
-        f"        self.{act} = {plan.act_call}",
-    ]
-    if kind in ("imagenet", "deep"):
-        lines.append("        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)")
-    return lines
+_STEM_NAMES: dict[str, Sym] = {
+    "in": "IN_CHANNELS",
+    "width": "STEM_WIDTH",
+    "half": "STEM_WIDTH // 2",
+}
 
 
 def _resnet(plan: _Plan) -> str:
     d = plan.design
-    act = plan.act
+    act, emit = plan.act, plan.emitter
+    stem = d.stem_kind
     n = len(d.stages)
+    registered: set[str] = set()
     init = [
         "class ResNet(nn.Module):",
         '    """Stem, residual stages, pool and classifier, with torchvision\'s names."""',
         "",
         "    def __init__(self, num_classes: int = NUM_CLASSES) -> None:",
         "        super().__init__()",
-        *_stem_lines(plan),
     ]
+    if stem.comment:
+        init.append(f"        # {stem.comment}")
+    init += emit.init("        ", stem.ops, _STEM_NAMES, registered)
+    if d.is_preact and act not in registered:
+        init.append(f"        self.{act} = {emit.act_call}")
     forward = ["    def forward(self, x: torch.Tensor) -> torch.Tensor:"]
-    if d.stem.kind != "none":
-        stem = f"self.{act}(self.bn1(self.conv1(x)))"
-        if d.stem.kind in ("imagenet", "deep"):
-            stem = f"self.maxpool({stem})"
-        forward.append(f"        x = {stem}")
-    previous = "STEM_WIDTH" if d.stem.kind != "none" else "IN_CHANNELS"
+    forward += [f"        x = {expr}" for expr in emit.statements(stem.ops, "x", "x")]
+    previous = "STEM_WIDTH" if stem.ops else "IN_CHANNELS"
     for s in range(n):
         call = f"make_stage({previous}, STAGES[{s}])"
-        if s == 0 and d.is_preact and not plan.first_preactivates:
+        if s == 0 and plan.optional_pre:
             init.append(
                 "        # the stem ends in BN-activation: the first block need not repeat it"
             )
@@ -717,17 +558,11 @@ def _init_weights(plan: _Plan) -> list[str]:
         "                nn.init.zeros_(m.bias)",
     ]
     if d.zero_init_residual:
-        last = {
-            "basic": "bn2.weight",
-            "bottleneck": "bn3.weight",
-            "preact_basic": "conv2.weight",
-            "preact_bottleneck": "conv3.weight",
-        }[d.block]
         lines += [
             "        # each residual branch starts at zero, so every block starts as the identity",
             "        for m in self.modules():",
             f"            if isinstance(m, {plan.block_class}):",
-            f"                nn.init.zeros_(m.{last})",
+            f"                nn.init.zeros_(m.{plan.layout.zero_init_weight})",
         ]
     return lines
 

@@ -23,7 +23,6 @@ Conventions the app and the renderer rely on:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
@@ -65,29 +64,12 @@ def _stride(layer: Layer) -> int:
     return max(1, round(layer.input_shape[1] / layer.output_shape[1]))
 
 
-def _conv_kernel(layer: Layer, groups: int, bias: bool) -> int:
-    """The kernel size, recovered from the parameter count (the analysis keeps no more)."""
-    out, cin = layer.output_shape[0], layer.input_shape[0]
-    per_k2 = out * (cin // groups)
-    for b in (out, 0) if bias else (0, out):
-        weights = layer.params - b
-        if per_k2 and weights > 0 and weights % per_k2 == 0:
-            k = math.isqrt(weights // per_k2)
-            if k * k * per_k2 == weights:
-                return k
-    return 0
-
-
 def _layer_label(layer: Layer, analysis: Analysis) -> str:
-    design = analysis.design
     op = layer.kind
     stride = _stride(layer)
     by = f"/{stride}" if stride > 1 else ""
     if op == "Conv2d":
-        grouped = design.is_bottleneck and layer.name.endswith(".conv2") and layer.block != "stem"
-        groups = design.groups if grouped else 1
-        bias = ".se." in layer.name or design.conv_bias
-        k = _conv_kernel(layer, groups, bias)
+        k, groups = layer.kernel, layer.groups
         text = f"conv {k}x{k}{by}, {layer.output_shape[0]}"
         return text + (f", g{groups}" if groups > 1 else "")
     if op in ("BatchNorm2d", "BatchNorm1d"):
@@ -119,7 +101,7 @@ def _block_label(analysis: Analysis, block: Block) -> str:
     if block.name == "head":
         hidden = "".join(f"fc {w}, " for w in design.head.hidden)
         return f"head: avgpool, {hidden}fc {block.output_shape[0]}"
-    kind = design.block.replace("preact_", "pre-act ")
+    kind = design.block_kind.label
     stride = max(1, round(block.input_shape[1] / block.output_shape[1]))
     text = f"{block.name}: {kind}, {block.output_shape[0]}"
     text += f", stride {stride}" if stride > 1 else ""
@@ -237,26 +219,22 @@ def _input_node(b: _Builder) -> str:
 
 
 def _residual_layers(b: _Builder, prev: str, block: Block) -> str:
-    """One residual block: main path, optional SE, shortcut path and the explicit add."""
+    """One residual block: pre-activation, main path, SE, shortcut, the add, what follows it.
+
+    Every row carries the role its block declares for it (designer.core.blocks):
+    the structure comes from there, never from names or positions.
+    """
     rows = b.analysis.layers[block.first_layer : block.end_layer]
-    main = [r for r in rows if r.branch == "main"]
-    se = [r for r in rows if r.branch == "se"]
-    shortcut = [r for r in rows if r.branch == "shortcut"]
-    preact_design = b.analysis.design.is_preact
-    post: list[Layer] = []
-    pre_node = prev
-    if preact_design:
-        if main and main[0].name.endswith(".bn1"):
-            pre_node = b.chain(prev, main[:2], block.stage)
-            main = main[2:]
-        skip_from = pre_node if shortcut else prev
-    else:
-        main, post = main[:-1], main[-1:]
-        skip_from = prev
-    y = b.chain(pre_node, main, block.stage)
-    skip_end = b.chain(skip_from, shortcut, block.stage, skip=True)
-    if se:
-        gate = b.chain(y, se, block.stage)
+    by_role: dict[str, list[Layer]] = {"pre": [], "main": [], "se": [], "shortcut": [], "post": []}
+    for row in rows:
+        by_role[row.role].append(row)
+    pre_node = b.chain(prev, by_role["pre"], block.stage)
+    taps_pre = b.analysis.design.block_kind.layout(b.analysis.design).tap == "pre"
+    skip_from = pre_node if taps_pre and by_role["shortcut"] else prev
+    y = b.chain(pre_node, by_role["main"], block.stage)
+    skip_end = b.chain(skip_from, by_role["shortcut"], block.stage, skip=True)
+    if by_role["se"]:
+        gate = b.chain(y, by_role["se"], block.stage)
         shape = b.graph.nodes[y]["output_shape"]
         scale = b.op_node(f"{block.name}.se.scale", "mul", "×", block, shape)
         b.edge(gate, scale)
@@ -266,7 +244,7 @@ def _residual_layers(b: _Builder, prev: str, block: Block) -> str:
     b.graph.nodes[add]["output_shape"] = b.graph.nodes[y]["output_shape"]
     b.edge(y, add)
     b.edge(skip_end, add, skip=True)
-    return b.chain(add, post, block.stage)
+    return b.chain(add, by_role["post"], block.stage)
 
 
 def build_graph(analysis: Analysis, level: Level = "block") -> nx.DiGraph:

@@ -1,0 +1,57 @@
+"""The bottleneck block (torchvision's ``Bottleneck``): 1x1 reduce, 3x3 (grouped), 1x1 expand.
+
+Where the stride sits is the design's ``stride_on``: on the 3x3 is torchvision's
+"v1.5" (more accurate), on the first 1x1 the 2015 paper's v1 (and Keras').
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from designer.core.blocks.kinds import BlockKind, BlockLayout, register
+from designer.core.blocks.ops import Act, Conv, Norm, Sym
+
+if TYPE_CHECKING:
+    from designer.core.design import Design
+
+
+def strides(design: Design) -> tuple[Sym, Sym]:
+    """The strides of the first 1x1 and of the 3x3 conv."""
+    return ("stride", 1) if design.stride_on == "1x1" else (1, "stride")
+
+
+def stride_place(design: Design) -> str:
+    return "first 1x1 (v1, 2015)" if design.stride_on == "1x1" else "3x3 (torchvision's v1.5)"
+
+
+def _layout(design: Design) -> BlockLayout:
+    s1, s3 = strides(design)
+    return BlockLayout(
+        main=(
+            Conv("conv1", 1, "in", "width", stride=s1),
+            Norm("bn1", "width"),
+            Act(),
+            Conv("conv2", 3, "width", "width", stride=s3, groups="groups"),
+            Norm("bn2", "width"),
+            Act(),
+            Conv("conv3", 1, "width", "out"),
+            Norm("bn3", "out"),
+        ),
+        post=(Act(),),
+    )
+
+
+register(
+    BlockKind(
+        name="bottleneck",
+        class_name="Bottleneck",
+        label="bottleneck",
+        expansion=4,
+        bottleneck=True,
+        preact=False,
+        layout=_layout,
+        summary=lambda design: (
+            f"1x1 reduce, 3x3, 1x1 expand, plus the shortcut; stride on the {stride_place(design)}."
+        ),
+    )
+)

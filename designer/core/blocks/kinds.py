@@ -1,0 +1,145 @@
+"""What a block, stem, shortcut or custom module kind is, and the registries that hold them.
+
+Each kind lives in a module of its own (``bottleneck.py``, ``stems.py``...) that
+registers it here on import; :mod:`designer.core.blocks` imports them all. timm's
+``register_block`` and byobnet's per-kind configs are the model: a kind is data
+plus a function of the design, never a branch on its name elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from designer.core.blocks.ops import Conv, Op, last_weight
+
+if TYPE_CHECKING:
+    from designer.core.design import Design
+
+Shape = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class BlockLayout:
+    """One residual block's ops, in call order, split where the shortcut joins.
+
+    ``pre`` runs first and may be skipped by the network's first block (a
+    pre-activation after a stem that already ended in BN-activation); the
+    shortcut taps the block's input or ``pre``'s output; ``main`` is the residual
+    branch (squeeze-excite is appended after it when the design asks); the
+    branch and the shortcut are added; ``post`` runs on the sum.
+    """
+
+    main: tuple[Op, ...]
+    pre: tuple[Op, ...] = ()
+    post: tuple[Op, ...] = ()
+    tap: Literal["input", "pre"] = "input"
+
+    @property
+    def zero_init_weight(self) -> str:
+        return last_weight(self.main)
+
+    @property
+    def convs(self) -> int:
+        """Main-path convs: what the papers count in a network's depth."""
+        return sum(isinstance(op, Conv) for op in self.main)
+
+
+@dataclass(frozen=True)
+class BlockKind:
+    """A residual block type: its ops as a function of the design, and what they imply.
+
+    Symbols its ops may use: ``in`` (input channels), ``width`` (the inner width,
+    bottlenecks only), ``out`` (output channels), ``stride`` (the block's stride),
+    ``groups`` (the design's groups).
+    """
+
+    name: str  # the design's ``block`` value
+    class_name: str  # the generated module class
+    label: str  # short, for the graph ("pre-act bottleneck")
+    expansion: int  # a stage's default output width / width
+    bottleneck: bool  # has an inner width scaled by width_per_group, and a grouped conv
+    preact: bool  # pre-activation (He et al. 2016): un-normed shortcut, a final BN-act
+    layout: Callable[[Design], BlockLayout]
+    summary: Callable[[Design], str]  # model.py's docstring line for the class
+
+
+@dataclass(frozen=True)
+class StemKind:
+    """A stem: ops over symbols ``in`` (input channels), ``width`` and ``half`` (width // 2)."""
+
+    name: str
+    ops: tuple[Op, ...]
+    summary: Callable[[int], str]  # text for model.py's docstring, given the width
+    comment: str = ""  # a line above the stem in model.py
+    even_width: bool = False  # the width must be even (it is halved)
+
+
+@dataclass(frozen=True)
+class ShortcutKind:
+    """How a block that changes shape maps its input to the branch's output shape.
+
+    ``ops(strided, norm)`` is the ``downsample`` module for a strided or unstrided
+    block, with or without a trailing norm; symbols ``in``, ``out``, ``stride`` and
+    ``extra`` (``out - in``). Identity when the block keeps its shape.
+    """
+
+    name: str
+    ops: Callable[[bool, bool], Op]
+    summary: str  # "a 1x1 projection"
+    comment: str = ""  # why, above the strided case in model.py
+    can_shrink: bool = True  # whether it can map to fewer channels
+
+
+class Walker(Protocol):
+    """What a custom module's closed-form walk may call (the analysis implements it)."""
+
+    def conv(
+        self,
+        name: str,
+        x: Shape,
+        out: int,
+        k: int,
+        s: int,
+        groups: int = 1,
+        *,
+        bias: bool | None = None,
+    ) -> Shape: ...  # noqa: E501
+    def row(self, name: str, kind: str, x: Shape, y: Shape, params: int = 0) -> Shape: ...
+
+
+@dataclass(frozen=True)
+class CustomModule:
+    """A module class of our own: its source for model.py and its closed-form walk.
+
+    ``walk(walker, prefix, x, args, design)`` appends its rows and returns its output
+    shape; ``source`` is the class, referring to model.py's constants.
+    """
+
+    key: str
+    class_name: str
+    source: str
+    walk: Callable[[Walker, str, Shape, tuple[int, ...], Design], Shape]
+    imports: tuple[str, ...] = ()  # extra import lines model.py needs for it
+    leaf: bool = True  # one row (its own class) rather than rows of its children
+
+
+BLOCK_KINDS: dict[str, BlockKind] = {}
+STEM_KINDS: dict[str, StemKind] = {}
+SHORTCUT_KINDS: dict[str, ShortcutKind] = {}
+CUSTOM_MODULES: dict[str, CustomModule] = {}
+
+
+def register(kind: BlockKind | StemKind | ShortcutKind | CustomModule) -> None:
+    """Add a kind to its registry; a second kind of the same name is a programming error."""
+    table: dict = {
+        BlockKind: BLOCK_KINDS,
+        StemKind: STEM_KINDS,
+        ShortcutKind: SHORTCUT_KINDS,
+        CustomModule: CUSTOM_MODULES,
+    }[type(kind)]
+    name = kind.key if isinstance(kind, CustomModule) else kind.name
+    if name in table:
+        raise ValueError(f"{type(kind).__name__} {name!r} is registered twice")
+    table[name] = kind

@@ -1,0 +1,98 @@
+"""The small vocabulary every part of a network is described in.
+
+A part (a block, a stem, a shortcut) is a tuple of these ops whose channels and
+strides are *symbols* ("in", "width", "out", "stride", ...) or literals. Readers
+resolve the symbols their own way: the closed-form analysis to numbers, the code
+generator to names in the generated source. The app builds its network by running
+that source, so the numbers, the network and the exported code all come from the
+one tuple of ops.
+
+Names are module attribute names, hence state-dict keys: torchvision's where it
+has the part.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+Sym = Union[int, str]  # noqa: UP007 (a runtime alias; `int | str` is fine too on 3.10+)
+"""A literal number, or a name the reader resolves ("in", "width", "out", "stride")."""
+
+
+@dataclass(frozen=True, slots=True)
+class Conv:
+    """A ``kernel`` x ``kernel`` conv, "same"-padded, biased only if the design says so."""
+
+    name: str
+    kernel: int
+    cin: Sym
+    cout: Sym
+    stride: Sym = 1
+    groups: Sym = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Norm:
+    """BatchNorm over ``channels``."""
+
+    name: str
+    channels: Sym
+
+
+@dataclass(frozen=True, slots=True)
+class Act:
+    """The design's activation.
+
+    Unnamed, it is its owner's one shared module, called at each use (torchvision's
+    ``self.relu``); inside a :class:`Seq` each one is a module of its own.
+    """
+
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MaxPool:
+    name: str
+    kernel: int
+    stride: int
+    padding: int
+
+
+@dataclass(frozen=True, slots=True)
+class AvgPool:
+    """ResNet-D's shortcut pool: ``stride`` x ``stride``, ceil mode, padding not counted."""
+
+    name: str
+    stride: Sym
+
+
+@dataclass(frozen=True, slots=True)
+class Seq:
+    """An ``nn.Sequential`` of ``ops``, which are named 0, 1, 2... (their own names unused)."""
+
+    name: str
+    ops: tuple[Op, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Custom:
+    """An instance of a module class of our own (squeeze-excite, zero-pad), by its key."""
+
+    name: str
+    module: str
+    args: tuple[Sym, ...]
+
+
+Op = Union[Conv, Norm, Act, MaxPool, AvgPool, Seq, Custom]  # noqa: UP007
+
+LAYER_OPS = (Conv, Seq, Custom)
+"""Ops that start a new statement in generated ``forward`` code (the rest chain onto them)."""
+
+
+def last_weight(ops: tuple[Op, ...]) -> str:
+    """The weight that zero-init-residual zeroes: the last conv's or norm's in ``ops``."""
+    for op in reversed(ops):
+        if isinstance(op, (Conv, Norm)):
+            return f"{op.name}.weight"
+    raise ValueError("a residual branch needs a conv or a norm to zero")

@@ -1,0 +1,49 @@
+"""The stems: what a network does to its input before the first residual stage."""
+
+from __future__ import annotations
+
+from designer.core.blocks.kinds import StemKind, register
+from designer.core.blocks.ops import Act, Conv, MaxPool, Norm, Seq
+
+_POOL = MaxPool("maxpool", 3, 2, 1)
+
+register(
+    StemKind(
+        name="imagenet",
+        ops=(Conv("conv1", 7, "in", "width", stride=2), Norm("bn1", "width"), Act(), _POOL),
+        summary=lambda w: f"7x7 conv, stride 2, {w} channels; 3x3 max-pool, stride 2",
+    )
+)
+register(
+    StemKind(
+        name="cifar",
+        ops=(Conv("conv1", 3, "in", "width"), Norm("bn1", "width"), Act()),
+        summary=lambda w: f"3x3 conv, {w} channels",
+    )
+)
+register(
+    StemKind(
+        name="deep",
+        ops=(
+            Seq(
+                "conv1",
+                (
+                    Conv("", 3, "in", "half", stride=2),
+                    Norm("", "half"),
+                    Act(),
+                    Conv("", 3, "half", "half"),
+                    Norm("", "half"),
+                    Act(),
+                    Conv("", 3, "half", "width"),
+                ),
+            ),
+            Norm("bn1", "width"),
+            Act(),
+            _POOL,
+        ),
+        summary=lambda w: f"three 3x3 convs (ResNet-C), {w} channels; 3x3 max-pool, stride 2",
+        comment="ResNet-C: three 3x3 convs instead of one 7x7",
+        even_width=True,
+    )
+)
+register(StemKind(name="none", ops=(), summary=lambda w: "none (the first block sees the input)"))
