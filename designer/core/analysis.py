@@ -229,8 +229,10 @@ def _renamed(op: Op, name: str) -> Op:
 
 def _stem(w: _Walker, x: Shape) -> Shape:
     d = w.design
-    env = {"in": x[0], "width": d.stem.width, "half": d.stem.width // 2}
-    return w.ops("", d.stem_kind.ops, x, env)
+    width, kind = d.stem.width, d.stem_kind
+    env = {"in": x[0], "width": width}
+    env.update((name, inner.value(width)) for name, inner in kind.channels.items())
+    return w.ops("", kind.ops, x, env)
 
 
 def _shortcut(w: _Walker, prefix: str, x: Shape, env: dict[str, int]) -> tuple[Shape, str]:

@@ -236,10 +236,12 @@ def validate(design: Design) -> Design:
         raise DesignError("head.hidden", f"at most {MAX_HIDDEN_LAYERS} hidden layers")
     for i, width in enumerate(design.head.hidden):
         _check_int(f"head.hidden[{i}]", width, 1, MAX_CHANNELS)
-    if design.stem_kind.even_width and design.stem.width % 2:
+    multiple = design.stem_kind.width_multiple
+    if design.stem.width % multiple:
         raise DesignError(
             "stem.width",
-            f"the {design.stem.kind} stem halves its width in its first convs: use an even width",
+            f"the {design.stem.kind} stem divides its width in its first convs: use "
+            + ("an even width" if multiple == 2 else f"a multiple of {multiple}"),
         )
     if not design.is_bottleneck and (design.groups != 1 or design.width_per_group != 64):
         raise DesignError(

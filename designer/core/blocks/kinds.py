@@ -9,7 +9,7 @@ plus a function of the design, never a branch on its name elsewhere.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from designer.core.blocks.ops import Conv, Op, last_weight
@@ -66,14 +66,24 @@ class BlockKind:
 
 
 @dataclass(frozen=True)
+class Channels:
+    """A stem's inner width, derived from its output width: a number and its source text."""
+
+    value: Callable[[int], int]
+    source: str  # the same, over model.py's STEM_WIDTH
+
+
+@dataclass(frozen=True)
 class StemKind:
-    """A stem: ops over symbols ``in`` (input channels), ``width`` and ``half`` (width // 2)."""
+    """A stem: ops over symbols ``in`` (input channels), ``width`` (the stem's output
+    width) and the inner widths it names in ``channels``."""
 
     name: str
     ops: tuple[Op, ...]
     summary: Callable[[int], str]  # text for model.py's docstring, given the width
     comment: str = ""  # a line above the stem in model.py
-    even_width: bool = False  # the width must be even (it is halved)
+    channels: dict[str, Channels] = field(default_factory=dict)
+    width_multiple: int = 1  # the width must be a multiple of this (it is divided)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from designer.core.blocks.kinds import StemKind, register
+from designer.core.blocks.kinds import Channels, StemKind, register
 from designer.core.blocks.ops import Act, Conv, MaxPool, Norm, Seq
 
 _POOL = MaxPool("maxpool", 3, 2, 1)
@@ -43,7 +43,8 @@ register(
         ),
         summary=lambda w: f"three 3x3 convs (ResNet-C), {w} channels; 3x3 max-pool, stride 2",
         comment="ResNet-C: three 3x3 convs instead of one 7x7",
-        even_width=True,
+        channels={"half": Channels(lambda w: w // 2, "STEM_WIDTH // 2")},
+        width_multiple=2,
     )
 )
 register(StemKind(name="none", ops=(), summary=lambda w: "none (the first block sees the input)"))

@@ -475,12 +475,6 @@ def _stage_builders(plan: _Plan) -> list[str]:
 
 # --- the network ------------------------------------------------------------------------------
 
-_STEM_NAMES: dict[str, Sym] = {
-    "in": "IN_CHANNELS",
-    "width": "STEM_WIDTH",
-    "half": "STEM_WIDTH // 2",
-}
-
 
 def _resnet(plan: _Plan) -> str:
     d = plan.design
@@ -497,7 +491,9 @@ def _resnet(plan: _Plan) -> str:
     ]
     if stem.comment:
         init.append(f"        # {stem.comment}")
-    init += emit.init("        ", stem.ops, _STEM_NAMES, registered)
+    names: dict[str, Sym] = {"in": "IN_CHANNELS", "width": "STEM_WIDTH"}
+    names.update((name, inner.source) for name, inner in stem.channels.items())
+    init += emit.init("        ", stem.ops, names, registered)
     if d.is_preact and act not in registered:
         init.append(f"        self.{act} = {emit.act_call}")
     forward = ["    def forward(self, x: torch.Tensor) -> torch.Tensor:"]
