@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
+from designer.core.blocks import BLOCK_KINDS
 from designer.core.design import (
     ACTIVATIONS,
+    BLOCKS,
+    SHORTCUTS,
+    STEMS,
     Design,
     DesignError,
     HeadSpec,
@@ -18,11 +22,12 @@ from designer.core.design import (
 
 @st.composite
 def small_designs(draw: st.DrawFn) -> Design:
-    block = draw(st.sampled_from(["basic", "bottleneck", "preact_basic", "preact_bottleneck"]))
-    bottleneck = block.endswith("bottleneck")
+    # every registered kind, so a kind added to designer.core.blocks is tested at once
+    block = draw(st.sampled_from(BLOCKS))
+    bottleneck = BLOCK_KINDS[block].bottleneck
     groups = draw(st.sampled_from([1, 2, 4])) if bottleneck else 1
     width_per_group = draw(st.sampled_from([4, 16, 64])) if bottleneck else 64
-    stem_kind = draw(st.sampled_from(["imagenet", "cifar", "deep", "none"]))
+    stem_kind = draw(st.sampled_from(STEMS))
     n_stages = draw(st.integers(1, 4))
     stages = []
     for _ in range(n_stages):
@@ -46,7 +51,7 @@ def small_designs(draw: st.DrawFn) -> Design:
         stem=StemSpec(stem_kind, draw(st.sampled_from([8, 16]))),
         groups=groups,
         width_per_group=width_per_group,
-        shortcut=draw(st.sampled_from(["projection", "zero_pad", "avg_down"])),
+        shortcut=draw(st.sampled_from(SHORTCUTS)),
         stride_on=draw(st.sampled_from(["3x3", "1x1"])),
         activation=draw(st.sampled_from(ACTIVATIONS)),
         se_ratio=draw(st.sampled_from([0.0, 0.0, 0.25])),

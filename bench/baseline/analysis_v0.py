@@ -1,4 +1,6 @@
-"""Closed-form analysis: every layer's shapes, parameters and multiply-adds, without torch.
+"""Frozen baseline (see bench/baseline/__init__.py).
+
+Closed-form analysis: every layer's shapes, parameters and multiply-adds, without torch.
 
 It walks the design in the exact order in which the built network calls its
 modules, so each row corresponds to one row of ``torchinfo.summary`` and the

@@ -1,4 +1,6 @@
-"""Design -> ``torch.nn.Module``.
+"""Frozen baseline (see bench/baseline/__init__.py).
+
+Design -> ``torch.nn.Module``.
 
 Attribute names are torchvision's (``conv1``, ``bn1``, ``layer1.0.downsample.0``,
 ``fc``...) because they *are* the state-dict keys: with them, torchvision's

@@ -1,8 +1,8 @@
 """CLI subcommands that live beside the core features they expose.
 
 Each module has ``register(subparsers)``; ``designer.cli`` calls them in order.
-Heavy imports (torch, graphviz) happen inside the handlers, never at import time,
-so ``presets``/``summary``/``validate`` stay fast.
+Heavy work (importing torch, running Graphviz's dot) happens inside the handlers, never
+at import time, so ``presets``/``summary``/``validate`` stay fast.
 """
 
 COMMAND_MODULES = (

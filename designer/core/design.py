@@ -29,7 +29,7 @@ FORMAT = "resnet-designer/1"
 
 # The schema's names; each is described once, in designer.core.blocks.
 BlockName = Literal["basic", "bottleneck", "preact_basic", "preact_bottleneck"]
-StemName = Literal["imagenet", "cifar", "deep", "none"]
+StemName = Literal["imagenet", "cifar", "deep", "deep_tiered", "none"]
 ShortcutName = Literal["projection", "zero_pad", "avg_down"]
 StrideOn = Literal["3x3", "1x1"]
 

@@ -36,5 +36,6 @@ register(
         preact=False,
         layout=_layout,
         summary=lambda design: "Two 3x3 convolutions, plus the shortcut.",
+        describe=lambda design: "basic (two 3x3 convs)",
     )
 )

@@ -24,6 +24,13 @@ def stride_place(design: Design) -> str:
     return "first 1x1 (v1, 2015)" if design.stride_on == "1x1" else "3x3 (torchvision's v1.5)"
 
 
+def describe(design: Design) -> str:
+    text = f"bottleneck (1x1, 3x3, 1x1), stride on the {design.stride_on} conv"
+    if design.groups > 1 or design.width_per_group != 64:
+        text += f", {design.groups} groups of width {design.width_per_group}"
+    return text
+
+
 def _layout(design: Design) -> BlockLayout:
     s1, s3 = strides(design)
     return BlockLayout(
@@ -50,6 +57,7 @@ register(
         bottleneck=True,
         preact=False,
         layout=_layout,
+        describe=describe,
         summary=lambda design: (
             f"1x1 reduce, 3x3, 1x1 expand, plus the shortcut; stride on the {stride_place(design)}."
         ),

@@ -63,6 +63,7 @@ class BlockKind:
     preact: bool  # pre-activation (He et al. 2016): un-normed shortcut, a final BN-act
     layout: Callable[[Design], BlockLayout]
     summary: Callable[[Design], str]  # model.py's docstring line for the class
+    describe: Callable[[Design], str]  # what model.py's module docstring says of the blocks
 
 
 @dataclass(frozen=True)

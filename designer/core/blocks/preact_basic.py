@@ -42,5 +42,6 @@ register(
         summary=lambda design: (
             "Pre-activation: BN-activation before each of two 3x3 convs (He et al. 2016)."
         ),
+        describe=lambda design: "pre-activation basic (two 3x3 convs)",
     )
 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from designer.core.blocks.bottleneck import strides
+from designer.core.blocks.bottleneck import describe, strides
 from designer.core.blocks.kinds import BlockKind, BlockLayout, register
 from designer.core.blocks.ops import Act, Conv, Norm
 
@@ -48,5 +48,6 @@ register(
         preact=True,
         layout=_layout,
         summary=_summary,
+        describe=lambda design: "pre-activation " + describe(design),
     )
 )

@@ -47,4 +47,36 @@ register(
         width_multiple=2,
     )
 )
+register(
+    StemKind(
+        name="deep_tiered",
+        ops=(
+            Seq(
+                "conv1",
+                (
+                    Conv("", 3, "in", "tier", stride=2),
+                    Norm("", "tier"),
+                    Act(),
+                    Conv("", 3, "tier", "half"),
+                    Norm("", "half"),
+                    Act(),
+                    Conv("", 3, "half", "width"),
+                ),
+            ),
+            Norm("bn1", "width"),
+            Act(),
+            _POOL,
+        ),
+        summary=lambda w: (
+            f"three 3x3 convs of {3 * (w // 8)}, {w // 2} and {w} channels (timm's ResNet-T);"
+            " 3x3 max-pool, stride 2"
+        ),
+        comment="ResNet-T (timm): three 3x3 convs of rising width instead of one 7x7",
+        channels={
+            "tier": Channels(lambda w: 3 * (w // 8), "3 * (STEM_WIDTH // 8)"),
+            "half": Channels(lambda w: w // 2, "STEM_WIDTH // 2"),
+        },
+        width_multiple=8,
+    )
+)
 register(StemKind(name="none", ops=(), summary=lambda w: "none (the first block sees the input)"))

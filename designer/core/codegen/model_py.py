@@ -124,16 +124,6 @@ def render_model_py(design: Design) -> str:
 # --- header -----------------------------------------------------------------------------------
 
 
-def _block_text(design: Design) -> str:
-    if design.is_bottleneck:
-        text = f"bottleneck (1x1, 3x3, 1x1), stride on the {design.stride_on} conv"
-        if design.groups > 1 or design.width_per_group != 64:
-            text += f", {design.groups} groups of width {design.width_per_group}"
-    else:
-        text = "basic (two 3x3 convs)"
-    return ("pre-activation " + text) if design.is_preact else text
-
-
 def _field(label: str, text: str) -> list[str]:
     """``Label:  text`` wrapped under itself, so that no docstring line passes 88 columns."""
     indent = " " * 16
@@ -166,7 +156,7 @@ def _docstring(plan: _Plan) -> str:
         "",
         *_field("Input", f"{d.input.channels} x {d.input.height} x {d.input.width}"),
         *_field("Stem", d.stem_kind.summary(d.stem.width)),
-        *_field("Blocks", _block_text(d)),
+        *_field("Blocks", d.block_kind.describe(d)),
         *_field("Options", ", ".join(extras)),
         *_field("Head", head),
         f"Parameters:     {result.params:,}",

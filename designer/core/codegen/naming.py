@@ -3,8 +3,8 @@
 Generated code never pastes a user string: identifiers go through
 :class:`Namespace` (illegal characters replaced, keywords and builtins avoided,
 duplicates numbered), string values through :func:`string_literal` (``repr``),
-and free text through :func:`docstring_text` or :func:`comment_text`, which
-escape or drop everything that could end the docstring or the comment.
+and free text through :func:`docstring_text`, which escapes or drops everything
+that could end the docstring.
 """
 
 from __future__ import annotations
@@ -75,19 +75,6 @@ def docstring_text(text: str, limit: int = 72) -> str:
         out.append(piece)
         used += width
     return "".join(out).strip()
-
-
-def comment_text(text: str, limit: int = 72) -> str:
-    """``text`` for a ``#`` comment: one line, printable characters only, at most ``limit`` wide."""
-    cleaned = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
-    out, used = [], 0
-    for ch in cleaned:
-        width = display_width(ch)
-        if used + width > limit - 3:
-            return "".join(out).rstrip() + "..."
-        out.append(ch)
-        used += width
-    return "".join(out)
 
 
 def string_literal(text: str) -> str:
