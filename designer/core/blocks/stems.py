@@ -3,9 +3,24 @@
 from __future__ import annotations
 
 from designer.core.blocks.kinds import Channels, StemKind, register
-from designer.core.blocks.ops import Act, Conv, MaxPool, Norm, Seq
+from designer.core.blocks.ops import Act, Conv, MaxPool, Norm, Op, Seq
 
 _POOL = MaxPool("maxpool", 3, 2, 1)
+
+
+def _three_convs(first: str, second: str) -> tuple[Op, ...]:
+    """ResNet-C's stem (and its variants): three 3x3 convs, the first strided, then a max-pool."""
+    convs = (
+        Conv("", 3, "in", first, stride=2),
+        Norm("", first),
+        Act(),
+        Conv("", 3, first, second),
+        Norm("", second),
+        Act(),
+        Conv("", 3, second, "width"),
+    )
+    return (Seq("conv1", convs), Norm("bn1", "width"), Act(), _POOL)
+
 
 register(
     StemKind(
@@ -24,23 +39,7 @@ register(
 register(
     StemKind(
         name="deep",
-        ops=(
-            Seq(
-                "conv1",
-                (
-                    Conv("", 3, "in", "half", stride=2),
-                    Norm("", "half"),
-                    Act(),
-                    Conv("", 3, "half", "half"),
-                    Norm("", "half"),
-                    Act(),
-                    Conv("", 3, "half", "width"),
-                ),
-            ),
-            Norm("bn1", "width"),
-            Act(),
-            _POOL,
-        ),
+        ops=_three_convs("half", "half"),
         summary=lambda w: f"three 3x3 convs (ResNet-C), {w} channels; 3x3 max-pool, stride 2",
         comment="ResNet-C: three 3x3 convs instead of one 7x7",
         channels={"half": Channels(lambda w: w // 2, "STEM_WIDTH // 2")},
@@ -50,23 +49,7 @@ register(
 register(
     StemKind(
         name="deep_tiered",
-        ops=(
-            Seq(
-                "conv1",
-                (
-                    Conv("", 3, "in", "tier", stride=2),
-                    Norm("", "tier"),
-                    Act(),
-                    Conv("", 3, "tier", "half"),
-                    Norm("", "half"),
-                    Act(),
-                    Conv("", 3, "half", "width"),
-                ),
-            ),
-            Norm("bn1", "width"),
-            Act(),
-            _POOL,
-        ),
+        ops=_three_convs("tier", "half"),
         summary=lambda w: (
             f"three 3x3 convs of {3 * (w // 8)}, {w // 2} and {w} channels (timm's ResNet-T);"
             " 3x3 max-pool, stride 2"
