@@ -15,7 +15,8 @@ from typing import NoReturn
 
 from designer import __version__
 from designer.commands import COMMAND_MODULES
-from designer.commands.common import UsageError, resolve_design
+from designer.commands.common import UsageError, check_output, resolve_design
+from designer.commands.terminal import SafeStream
 from designer.core.analysis import Analysis, analyse
 from designer.core.design import DesignError
 from designer.core.io import dumps
@@ -61,8 +62,7 @@ def _cmd_open(args: argparse.Namespace) -> int:
 
         from designer.core.io import save
 
-        if Path(args.output).exists() and not args.force:
-            raise UsageError(f"-o: {args.output} exists; pass --force to overwrite")
+        check_output(Path(args.output), args.force)
         save(design, args.output)
         print(f"wrote {args.output}")
         return 0
@@ -123,6 +123,15 @@ Handler = Callable[[argparse.Namespace], int]
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = SafeStream(sys.stdout), SafeStream(sys.stderr)  # type: ignore[assignment]
+    try:
+        return _run(argv)
+    finally:
+        sys.stdout, sys.stderr = streams
+
+
+def _run(argv: list[str]) -> int:
     parser = build_parser()
     try:
         if not argv:
@@ -138,3 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a full disk, a read-only folder...: what and why, in one line
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from designer.commands.common import UsageError, resolve_design
+from designer.commands.common import UsageError, resolve_design, seed
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("design", metavar="DESIGN", help="a preset name or a *.resnet.json file")
     p.add_argument("-o", "--out", metavar="DIR", required=True, help="the folder to write")
-    p.add_argument("--seed", type=int, default=0, help="seed of the initial weights (default 0)")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the initial weights (default 0)")
     p.add_argument("--force", action="store_true", help="write into a non-empty folder")
     p.set_defaults(func=_cmd_bundle)
 

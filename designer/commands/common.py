@@ -1,7 +1,8 @@
-"""What every subcommand shares: resolving DESIGN arguments and one-line usage errors."""
+"""What every subcommand shares: resolving DESIGN arguments, checked arguments, one-line errors."""
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 
@@ -12,6 +13,31 @@ from designer.core.presets import load_preset, preset_names
 
 class UsageError(Exception):
     """A bad argument: the CLI prints it as one line and exits 2."""
+
+
+MAX_SEED = 2**63 - 1  # what torch.manual_seed and every export accept alike
+
+
+def seed(text: str) -> int:
+    """An argparse type: a seed every command accepts alike, 0 to 2**63 - 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text[:30]}' is not a whole number") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 2**63 - 1 (got {text[:30]})")
+    return value
+
+
+def check_output(path: Path, force: bool, flag: str = "-o") -> None:
+    """Refuse, before any work, an output the command could not or should not write."""
+    parent = path.parent
+    if path.is_dir():
+        raise UsageError(f"{flag}: '{path}' is a folder; give a file name")
+    if not parent.is_dir():
+        raise UsageError(f"{flag}: the folder '{parent}' does not exist; create it first")
+    if path.exists() and not force:
+        raise UsageError(f"{flag}: '{path}' already exists (add --force to overwrite it)")
 
 
 def resolve_design(spec: str) -> Design:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from designer.commands.common import UsageError, resolve_design
+from designer.commands.common import UsageError, check_output, resolve_design
 
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 
@@ -18,8 +18,7 @@ def _run(args: argparse.Namespace) -> int:
         plot = Path(args.plot)
         if plot.suffix.lower() not in PLOT_SUFFIXES:
             raise UsageError(f"--plot: write a {', '.join(PLOT_SUFFIXES)} file")
-        if plot.exists() and not args.force:
-            raise UsageError(f"--plot: {plot} exists; pass --force to overwrite")
+        check_output(plot, args.force, "--plot")
     print(comparison_table(columns(designs)), end="")
     if args.plot:
         write_pareto(args.plot, designs)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from designer.commands.common import seed
+
 FORMAT_CHOICES = ("py", "pt", "safetensors", "pt2", "onnx")
 
 
@@ -20,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("design", metavar="DESIGN", help="a preset name or a *.resnet.json file")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="the file to write")
     p.add_argument("--format", dest="fmt", metavar="FORMAT", help=", ".join(FORMAT_CHOICES))
-    p.add_argument("--seed", type=int, default=0, help="seed of the initial weights (default 0)")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the initial weights (default 0)")
     p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     p.add_argument(
         "--init-from",
@@ -33,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def _cmd_export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from designer.commands.common import UsageError, resolve_design
+    from designer.commands.common import UsageError, check_output, resolve_design
     from designer.core.torch.export import FORMATS, MissingExtra, export, format_for
 
     fmt = args.fmt
@@ -47,12 +49,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
             " or --format"
         )
     output = Path(args.output)
-    if output.is_dir():
-        raise UsageError(f"-o: '{output}' is a folder; give a file name")
-    if output.exists() and not args.force:
-        raise UsageError(f"-o: '{output}' already exists (add --force to overwrite it)")
-    if not 0 <= args.seed < 2**63:
-        raise UsageError(f"--seed: must be between 0 and 2**63 - 1 (got {args.seed})")
+    check_output(output, args.force)
     design = resolve_design(args.design)
     if args.init_from:
         if fmt == "py":

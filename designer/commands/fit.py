@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from designer.commands.common import UsageError, resolve_design
+from designer.commands.common import UsageError, check_output, resolve_design
 from designer.core.explain import training_bytes
 from designer.core.fit import Budget, fit, parse_bytes, parse_count
 from designer.core.io import FILE_SUFFIX, save
@@ -36,8 +36,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"   {c.explain()}")
         if args.output:
             path = Path(args.output) / f"candidate{i}{FILE_SUFFIX}"
-            if path.exists() and not args.force:
-                raise UsageError(f"-o: {path} exists; pass --force to overwrite")
+            check_output(path, args.force)
             named = c.design.replace(name=f"{design.name} (fit {i})")
             save(named, path)
             print(f"   written to {path}")

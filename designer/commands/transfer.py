@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from designer.commands.common import UsageError, resolve_design
+from designer.commands.common import UsageError, check_output, resolve_design, seed
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -16,8 +16,7 @@ def _run(args: argparse.Namespace) -> int:
     if out is not None:
         if out.suffix not in (".pt", ".pth"):
             raise UsageError("-o: write the initialised weights to a .pt or .pth file")
-        if out.exists() and not args.force:
-            raise UsageError(f"-o: {out} exists; pass --force to overwrite")
+        check_output(out, args.force)
     model, report = build_initialised(design, args.checkpoint, seed=args.seed)
     print("\n".join(report.lines()))
     if out is not None:
@@ -35,6 +34,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "checkpoint", metavar="CKPT", help="a .pt/.pth state dict or a .safetensors file"
     )
     p.add_argument("-o", "--output", metavar="FILE.pt", help="write the initialised weights")
-    p.add_argument("--seed", type=int, default=0, help="seed for tensors that do not fit (0)")
+    p.add_argument("--seed", type=seed, default=0, help="seed for tensors that do not fit (0)")
     p.add_argument("--force", action="store_true", help="overwrite -o if it exists")
     p.set_defaults(func=_run)

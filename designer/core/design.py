@@ -216,6 +216,12 @@ def validate(design: Design) -> Design:
     """
     if not isinstance(design.name, str) or len(design.name) > MAX_NAME_LENGTH:
         raise DesignError("name", f"must be text of at most {MAX_NAME_LENGTH} characters")
+    surrogate = next((ch for ch in design.name if "\ud800" <= ch <= "\udfff"), None)
+    if surrogate is not None:
+        raise DesignError(
+            "name",
+            f"holds a lone surrogate (U+{ord(surrogate):04X}), which no file can store: remove it",
+        )
     _check_int("input.channels", design.input.channels, 1, MAX_CHANNELS)
     _check_int("input.height", design.input.height, 1, MAX_SPATIAL)
     _check_int("input.width", design.input.width, 1, MAX_SPATIAL)

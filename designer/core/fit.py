@@ -73,10 +73,7 @@ def parse_count(text: str, field: str) -> int:
     match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([kmgt]?)\s*", text.lower())
     if not match:
         raise DesignError(field, f"'{text[:30]}' is not a count: write e.g. 2G, 10M or 500k")
-    value = int(float(match.group(1)) * _SUFFIXES[match.group(2)])
-    if value <= 0:
-        raise DesignError(field, "must be positive")
-    return value
+    return _positive(float(match.group(1)) * _SUFFIXES[match.group(2)], field, text)
 
 
 def parse_bytes(text: str, field: str) -> int:
@@ -84,10 +81,18 @@ def parse_bytes(text: str, field: str) -> int:
     match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-z]*)\s*", text.lower())
     if not match or match.group(2) not in _BYTES:
         raise DesignError(field, f"'{text[:30]}' is not a size: write e.g. 512MiB or 4GiB")
-    value = int(float(match.group(1)) * _BYTES[match.group(2)])
-    if value <= 0:
+    return _positive(float(match.group(1)) * _BYTES[match.group(2)], field, text)
+
+
+_MAX_LIMIT = 10.0**18  # far beyond any network, and still an exact float-to-int
+
+
+def _positive(value: float, field: str, text: str) -> int:
+    if not value <= _MAX_LIMIT:  # also catches inf from '1e999'
+        raise DesignError(field, f"'{text[:30]}' is too large: at most 1e18")
+    if int(value) <= 0:
         raise DesignError(field, "must be positive")
-    return value
+    return int(value)
 
 
 def _scaled(design: Design, depth: float, width: float) -> Design | None:

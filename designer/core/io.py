@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -182,9 +183,19 @@ def _reject_constant(token: str) -> float:
     raise DesignError("", f"not valid JSON: {token} is not a number JSON allows")
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refusing a key given twice (json's default keeps the last silently)."""
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise DesignError("", f"not valid: the key {show(key)} appears twice in one object")
+        data[key] = value
+    return data
+
+
 def loads(text: str) -> Design:
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
+        data = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno}, column {exc.colno}"
         raise DesignError("", f"not valid JSON: {exc.msg} at {where}") from None
@@ -197,25 +208,56 @@ def loads(text: str) -> Design:
 
 def load(path: str | os.PathLike[str]) -> Design:
     """Read a design file; every failure is a DesignError with a one-line reason."""
+    return loads(read_text_limited(path, MAX_FILE_BYTES, "design file"))
+
+
+def read_text_limited(path: str | os.PathLike[str], limit: int, what: str) -> str:
+    """A regular file's UTF-8 text, refusing anything else in one line, in bounded time.
+
+    Never trusts ``st_size`` (0 for devices and FIFOs) and never blocks: the file is
+    opened non-blocking, its type checked on the open descriptor, and at most
+    ``limit + 1`` bytes are read.
+    """
     file = Path(path)
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        size = file.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise DesignError("", f"{file}: {size:,} bytes is too large for a design file")
-        raw = file.read_bytes()
-    except DesignError:
-        raise
-    except IsADirectoryError:
-        raise DesignError("", f"{file}: is a folder, not a design file") from None
+        fd = os.open(file, flags)
     except FileNotFoundError:
         raise DesignError("", f"{file}: no such file") from None
+    except IsADirectoryError:
+        raise DesignError("", f"{file}: is a folder, not a {what}") from None
     except OSError as exc:
         raise DesignError("", f"{file}: cannot read ({exc.strerror or exc})") from None
     try:
-        text = raw.decode("utf-8")
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise DesignError("", f"{file}: is a folder, not a {what}")
+        if not stat.S_ISREG(mode):
+            raise DesignError(
+                "", f"{file}: is not a regular file (a device, pipe or socket); give a {what}"
+            )
+        raw = _read_at_most(fd, limit + 1)
+    except OSError as exc:
+        raise DesignError("", f"{file}: cannot read ({exc.strerror or exc})") from None
+    finally:
+        os.close(fd)
+    if len(raw) > limit:
+        raise DesignError("", f"{file}: over {limit:,} bytes is too large for a {what}")
+    try:
+        return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise DesignError("", f"{file}: not a UTF-8 text file") from None
-    return loads(text)
+
+
+def _read_at_most(fd: int, limit: int) -> bytes:
+    chunks, total = [], 0
+    while total < limit:
+        chunk = os.read(fd, min(1 << 20, limit - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, backup: bool = True) -> None:
@@ -234,12 +276,25 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, backup: boo
             handle.flush()
             os.fsync(handle.fileno())
         if backup and target.is_file():
-            shutil.copy2(target, target.with_name(target.name + "~"))
+            _backup(target)
         os.replace(tmp_name, target)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
     _fsync_dir(target.parent)
+
+
+def _backup(target: Path) -> None:
+    """Keep the current version as ``NAME~``, atomically: a reader never sees it half-copied."""
+    backup = target.with_name(target.name + "~")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{backup.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        shutil.copy2(target, tmp_name)
+        os.replace(tmp_name, backup)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
 
 
 def _read_umask() -> int:
