@@ -47,11 +47,25 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_summary(args: argparse.Namespace) -> int:
     result: Analysis = analyse(resolve_design(args.design))
     if args.json:
-        json.dump(summary_dict(result), sys.stdout, indent=None if args.compact else 2)
-        sys.stdout.write("\n")
+        sys.stdout.write(_summary_json(result, compact=args.compact))
     else:
         sys.stdout.write(format_summary(result))
     return 0
+
+
+def _summary_json(result: Analysis, *, compact: bool) -> str:
+    """The summary as JSON text, written at once; indented, each layer is one line.
+
+    One line per layer reads and greps well, and lets json's C encoder do the work
+    (its indenting encoder is pure Python: minutes for a 280,000-layer design).
+    """
+    data = summary_dict(result)
+    if compact:
+        return json.dumps(data, separators=(",", ":")) + "\n"
+    layers = data.pop("layers")
+    head = json.dumps(data, indent=2)[:-2]  # without the closing brace
+    rows = ",\n".join("    " + json.dumps(layer) for layer in layers)
+    return f'{head},\n  "layers": [\n{rows}\n  ]\n}}\n'
 
 
 def _cmd_open(args: argparse.Namespace) -> int:

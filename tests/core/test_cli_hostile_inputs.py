@@ -141,3 +141,18 @@ def test_a_folder_given_as_the_output_is_refused_even_with_force(tmp_path: Path)
 def test_an_unwritable_target_is_one_line(tmp_path: Path) -> None:
     """/proc refuses new files even to root: the write fails after every check passed."""
     refused("open", "resnet18", "-o", "/proc/version", "--force", cwd=tmp_path, says="/proc")
+
+
+def test_the_largest_accepted_design_summarises_as_valid_json(tmp_path: Path) -> None:
+    """20,000 blocks, 280,008 layers: complete, valid JSON (its time is in bench_cli.py)."""
+    from designer.core.design import StageSpec
+    from designer.core.io import save
+
+    design = load_preset("preact_resnet164_cifar").replace(
+        stages=(StageSpec(10_000, 16, 1), StageSpec(10_000, 32, 2)), se_ratio=0.25
+    )
+    save(design, tmp_path / "big.resnet.json")
+    code, out, err = run("summary", "big.resnet.json", "--json", cwd=tmp_path)
+    assert code == 0, err
+    data = json.loads(out)
+    assert len(data["layers"]) == 280_008 and data["layers"][-1]["name"] == "fc"
