@@ -7,6 +7,7 @@ a CPU. Exactness claims (resume, distributed) are checked bit for bit.
 from __future__ import annotations
 
 import importlib.util
+import json
 import shutil
 import subprocess
 import sys
@@ -267,3 +268,81 @@ def test_train_script_is_ruff_clean(bundle: Path) -> None:
             [ruff, *cmd, "--config", config, script], capture_output=True, text=True
         )
         assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# --- issue 11: damaged inputs are one line, interrupted runs leave nothing behind -----------
+
+
+def _refused(proc: subprocess.CompletedProcess[str], says: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and says in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def _safetensors(header: object) -> bytes:
+    text = json.dumps(header).encode()
+    return len(text).to_bytes(8, "little") + text + b"\0" * 64
+
+
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("evil.pt", b"PK\x03\x04 not really a zip" * 10),
+        (
+            "shape.safetensors",
+            _safetensors({"w": {"dtype": "F32", "shape": "4", "data_offsets": [0, 16]}}),
+        ),
+        ("list.safetensors", _safetensors([1, 2, 3])),
+        ("short.safetensors", b"\xff" * 12),
+    ],
+)
+def test_damaged_initial_weights_are_one_line(bundle: Path, name: str, content: bytes) -> None:
+    (bundle / name).write_bytes(content)
+    proc = run_train(bundle, *RECIPE, "--epochs", "1", "--init", name, "--out", "x", check=False)
+    _refused(proc, f"--init {name}")
+    assert not (bundle / "x").exists()
+
+
+def test_initial_weights_that_are_not_a_state_dict_are_named(bundle: Path) -> None:
+    torch.save([torch.zeros(1)], bundle / "list.pt")
+    proc = run_train(bundle, *RECIPE, "--init", "list.pt", "--out", "y", check=False)
+    _refused(proc, "holds no state dict")
+
+
+def test_resuming_another_networks_checkpoint_names_the_first_difference(
+    bundle: Path, full_run: Path, tmp_path: Path
+) -> None:
+    other = Design(**{**TINY.__dict__, "stem": StemSpec("cifar", 16), "name": "other"})
+    folder = tmp_path / "other"
+    write_bundle(other, folder, seed=0)
+    proc = run_train(
+        folder, *RECIPE, "--epochs", "1", "--resume", str(full_run / "last.pt"), check=False
+    )
+    _refused(proc, "was written for a different network: conv1.weight is [16, 3, 3, 3] here")
+    assert "[8, 3, 3, 3] in the checkpoint" in proc.stderr
+
+
+def test_a_checkpoint_missing_entries_is_named(bundle: Path, full_run: Path) -> None:
+    fmt = load_ckpt(full_run / "last.pt")["format"]
+    torch.save({"format": fmt}, bundle / "hollow.pt")
+    proc = run_train(bundle, *RECIPE, "--resume", "hollow.pt", check=False)
+    _refused(proc, "the checkpoint lacks model, optimizer")
+
+
+def test_a_resume_cleans_up_after_a_killed_run(bundle: Path, full_run: Path) -> None:
+    """A dead run's temp file goes; rows logged after its last checkpoint are not doubled."""
+    out = bundle / "killed"
+    shutil.copytree(full_run, out)
+    ckpt = load_ckpt(out / "last.pt")
+    assert ckpt["epoch"] == 3
+    stale = out / ".best.pt.4194999.tmp"  # above Linux's pid_max: never a live process
+    stale.write_bytes(b"\0" * 1024)
+    foreign = out / ".notes.txt.4194999.tmp"
+    foreign.write_text("not ours")
+    rows = (out / "metrics.csv").read_text().splitlines()
+    (out / "metrics.csv").write_text("\n".join([*rows, rows[-1].replace("3,", "4,", 1)]) + "\n")
+    run_train(bundle, *RECIPE, "--epochs", "4", "--out", str(out), "--resume", str(out / "last.pt"))
+    assert not stale.exists() and foreign.exists()
+    epochs = [row.split(",")[0] for row in (out / "metrics.csv").read_text().splitlines()[1:]]
+    assert epochs == ["1", "2", "3", "4"]

@@ -253,24 +253,49 @@ def load_weights(path: Path) -> dict[str, torch.Tensor]:
     """A state dict from .safetensors (read here, no extra package) or a .pt state dict."""
     try:
         if path.suffix == ".safetensors":
-            return _read_safetensors(path.read_bytes())
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
-        raise UsageError(f"--init {path}: cannot read the weights ({exc})") from None
-    return state["model"] if isinstance(state, dict) and "model" in state else state
+            state: Any = _read_safetensors(path.read_bytes())
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # zip, pickle, header and storage errors all mean one thing here
+        raise UsageError(f"--init {path}: cannot read the weights ({_reason(exc)})") from None
+    if isinstance(state, dict) and isinstance(state.get("model"), dict):
+        state = state["model"]
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        raise UsageError(f"--init {path}: holds no state dict (names mapped to tensors)")
+    return state
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception as one short line."""
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:160]
 
 
 def _read_safetensors(data: bytes) -> dict[str, torch.Tensor]:
     # The format: an 8-byte little-endian header length, a JSON header, raw little-endian data.
     size = int.from_bytes(data[:8], "little")
+    if len(data) < 8 or size > len(data) - 8:
+        raise ValueError("the file is truncated")
     header = json.loads(data[8 : 8 + size])
+    if not isinstance(header, dict):
+        raise ValueError("the header is not a JSON object")
     body = memoryview(data)[8 + size :]
     tensors = {}
     for name, info in header.items():
         if name == "__metadata__":
             continue
+        if not (
+            isinstance(info, dict)
+            and info.get("dtype") in _SAFETENSORS_DTYPES
+            and _ints(info.get("shape"))
+            and _ints(info.get("data_offsets"))
+            and len(info["data_offsets"]) == 2
+        ):
+            raise ValueError(f"the header's entry for {name!r} is malformed")
         start, end = info["data_offsets"]
-        if end > len(body):
+        if not 0 <= start <= end <= len(body):
             raise ValueError("the file is truncated")
         dtype = _SAFETENSORS_DTYPES[info["dtype"]]
         if end == start:
@@ -279,6 +304,10 @@ def _read_safetensors(data: bytes) -> dict[str, torch.Tensor]:
             flat = torch.frombuffer(bytearray(body[start:end]), dtype=dtype)
         tensors[name] = flat.reshape(info["shape"])
     return tensors
+
+
+def _ints(value: Any) -> bool:
+    return isinstance(value, list) and all(type(v) is int and v >= 0 for v in value)
 
 
 # ---------------------------------------------------------------------------
@@ -679,6 +708,33 @@ def atomic_copy(src: Path, dst: Path) -> None:
     _fsync_dir(dst.parent)
 
 
+def remove_stale_temp_files(out: Path) -> None:
+    """Remove temp files that a killed run left (``.last.pt.PID.tmp``), never a live one's."""
+    for tmp in out.glob(".*.*.tmp"):
+        name, pid, _ = tmp.name[1:].rsplit(".", 2)
+        if name not in ("last.pt", "best.pt", "metrics.csv"):
+            continue
+        if pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _epoch(row: dict[str, str]) -> int:
+    try:
+        return int(row.get("epoch") or 0)
+    except ValueError:
+        return 0
+
+
 def _fsync_dir(folder: Path) -> None:
     try:
         fd = os.open(folder, os.O_RDONLY)
@@ -706,15 +762,62 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         ) from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise UsageError(f"--resume {path}: not a checkpoint written by this train.py")
+    missing = [key for key in CHECKPOINT_KEYS if key not in ckpt]
+    if missing:
+        raise UsageError(f"--resume {path}: the checkpoint lacks {', '.join(missing)}")
     return ckpt
 
 
-def restore(state: TrainState, ckpt: dict[str, Any], d: Dist) -> None:
+CHECKPOINT_KEYS = (
+    "model",
+    "optimizer",
+    "scheduler",
+    "epoch",
+    "batch_in_epoch",
+    "step",
+    "best_acc",
+    "rng",
+)
+
+
+def check_fits(model: nn.Module, ckpt: dict[str, Any], path: Path) -> None:
+    """Refuse, in one line naming the first difference, a checkpoint of another network."""
+    ours = model.state_dict()
+    theirs = ckpt["model"]
+    if not isinstance(theirs, dict):
+        raise UsageError(f"--resume {path}: its model entry is not a state dict")
+    for key, tensor in ours.items():
+        other = theirs.get(key)
+        if not isinstance(other, torch.Tensor):
+            raise UsageError(
+                f"--resume {path} was written for a different network: it has no {key}"
+            )
+        if other.shape != tensor.shape:
+            raise UsageError(
+                f"--resume {path} was written for a different network: {key} is"
+                f" {list(tensor.shape)} here, {list(other.shape)} in the checkpoint"
+            )
+    extra = next((key for key in theirs if key not in ours), None)
+    if extra is not None:
+        raise UsageError(
+            f"--resume {path} was written for a different network: it has {extra},"
+            " which this network lacks"
+        )
+
+
+def restore(state: TrainState, ckpt: dict[str, Any], d: Dist, path: Path) -> None:
+    check_fits(state.raw_model, ckpt, path)
     state.raw_model.load_state_dict(ckpt["model"])
-    state.optimizer.load_state_dict(ckpt["optimizer"])
-    state.scheduler.load_state_dict(ckpt["scheduler"])
-    if state.scaler is not None and ckpt.get("scaler"):
-        state.scaler.load_state_dict(ckpt["scaler"])
+    try:
+        state.optimizer.load_state_dict(ckpt["optimizer"])
+        state.scheduler.load_state_dict(ckpt["scheduler"])
+        if state.scaler is not None and ckpt.get("scaler"):
+            state.scaler.load_state_dict(ckpt["scaler"])
+    except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+        raise UsageError(
+            f"--resume {path}: its optimiser or schedule state does not fit this run"
+            f" ({_reason(exc)})"
+        ) from None
     state.epoch = ckpt["epoch"]
     state.batch_in_epoch = ckpt["batch_in_epoch"]
     state.step = ckpt["step"]
@@ -763,6 +866,24 @@ class MetricsLog:
             except ImportError:
                 print("note: tensorboard is not installed; logging to metrics.csv only")
 
+    def keep_through(self, epoch: int) -> None:
+        """Drop rows after ``epoch`` (a run killed after logging, before its checkpoint)."""
+        if not self.path.is_file():
+            return
+        with open(self.path, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        kept = [row for row in rows if _epoch(row) <= epoch]
+        if len(kept) == len(rows):
+            return
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        with open(tmp, "w", newline="") as handle:
+            out = csv.DictWriter(handle, fieldnames=self.FIELDS)
+            out.writeheader()
+            out.writerows(kept)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.path)
+
     def write(self, row: dict[str, float]) -> None:
         new = not self.path.exists()
         with open(self.path, "a", newline="") as handle:
@@ -770,6 +891,8 @@ class MetricsLog:
             if new:
                 out.writeheader()
             out.writerow(row)
+            handle.flush()
+            os.fsync(handle.fileno())
         if self.writer is not None:
             for key, value in row.items():
                 if key not in ("epoch", "step"):
@@ -910,11 +1033,14 @@ def train(args: argparse.Namespace, d: Dist) -> None:
     if args.resume:
         ckpt = load_checkpoint(Path(args.resume))
         warn_if_recipe_changed(ckpt, args, d)
-        restore(state, ckpt, d)
+        restore(state, ckpt, d, Path(args.resume))
         del ckpt
     log = MetricsLog(out, args.tensorboard) if d.main else None
     if d.main:
         out.mkdir(parents=True, exist_ok=True)
+        remove_stale_temp_files(out)
+        if log is not None:  # rows of epochs after the checkpoint are redone: drop them
+            log.keep_through(state.epoch)
         print(
             f"{spec.name}: {args.data} data, {d.world} process(es) on {d.device.type}, "
             f"global batch {args.batch_size * d.world}, {steps_per_epoch} steps/epoch, "
@@ -953,9 +1079,6 @@ def train(args: argparse.Namespace, d: Dist) -> None:
         ckpt = checkpoint(state, args, d)
         if ckpt is None or log is None:
             continue
-        atomic_save(ckpt, out / "last.pt")
-        if improved:
-            atomic_copy(out / "last.pt", out / "best.pt")
         rate = stats.images / max(stats.seconds, 1e-9)
         lr = state.optimizer.param_groups[0]["lr"]
         row = {
@@ -969,7 +1092,14 @@ def train(args: argparse.Namespace, d: Dist) -> None:
             "images_per_s": rate,
             "seconds": stats.seconds,
         }
+        # in an order a kill at any moment survives: the epoch's row first, then best.pt,
+        # and last.pt (which records the epoch and best_acc) only after both
         log.write(row)
+        if improved:
+            atomic_save(ckpt, out / "best.pt")
+            atomic_copy(out / "best.pt", out / "last.pt")
+        else:
+            atomic_save(ckpt, out / "last.pt")
         print(
             f"epoch {epoch + 1}/{args.epochs} done: train loss {stats.loss:.4f} "
             f"acc {100 * stats.acc:.2f}% | val loss {val_loss:.4f} acc {100 * val_acc:.2f}% "
