@@ -14,7 +14,7 @@ import stat
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from designer.core.design import (
     FORMAT,
@@ -265,6 +265,17 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, backup: boo
 
     With ``backup`` the previous version is kept beside it as ``NAME~``.
     """
+    atomic_write(path, lambda handle: handle.write(data), backup=backup)
+
+
+def atomic_write(
+    path: str | os.PathLike[str], write: Callable[[BinaryIO], object], *, backup: bool = True
+) -> None:
+    """As :func:`atomic_write_bytes`, with ``write(handle)`` streaming the content.
+
+    Exports pass a writer so that gigabytes of weights go to disk tensor by tensor
+    instead of being assembled in memory first.
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -272,7 +283,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, backup: boo
         # mkstemp creates 0600 files: give the result the usual (or the previous) mode
         os.fchmod(fd, _mode_for(target))
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         if backup and target.is_file():

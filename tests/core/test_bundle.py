@@ -92,11 +92,17 @@ def test_refuses_a_non_empty_folder(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
 
 
-def test_cancel_leaves_only_whole_files(tmp_path: Path) -> None:
+def test_cancel_leaves_nothing(tmp_path: Path) -> None:
+    """Issue 11: a cancelled, failed or refused bundle leaves no files (it used to keep the
+    files written before the cancel)."""
     calls = iter([False, False, True])
     with pytest.raises(BundleCancelled):
         write_bundle(load_preset("resnet20_cifar"), tmp_path, cancel=lambda: next(calls))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["design.resnet.json", "model.py"]
+    assert list(tmp_path.iterdir()) == []
+    out = tmp_path / "new"
+    with pytest.raises(BundleCancelled):
+        write_bundle(load_preset("resnet20_cifar"), out, cancel=lambda: True)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_cli_writes_refuses_then_forces(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -26,6 +26,9 @@ from torch import nn
 from designer.core.analysis import analyse
 from designer.core.codegen import render_model_py
 from designer.core.design import MAX_BUILD_BYTES, Design, DesignError
+from designer.core.torch.memory import ensure_available
+
+BUILD_OVERHEAD = 128 * 1024**2  # torch's own working memory while it initialises
 
 
 def build(design: Design, *, device: str | torch.device = "cpu") -> nn.Module:
@@ -38,6 +41,7 @@ def build(design: Design, *, device: str | torch.device = "cpu") -> nn.Module:
                 f"the weights would take {size / 1024**3:,.1f} GiB (over"
                 f" {MAX_BUILD_BYTES // 1024**3} GiB): shrink widths or depths to build it",
             )
+        ensure_available(size + size // 8 + BUILD_OVERHEAD, "building the network")
     module = model_module(render_model_py(design))
     with torch.device(device):
         return module.build_model()

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,12 +32,14 @@ class BundleError(ValueError):
 
 
 class BundleCancelled(Exception):
-    """``cancel()`` returned True; the files written so far are whole."""
+    """``cancel()`` returned True; nothing was written."""
 
 
 def check_out_dir(out_dir: Path, force: bool) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise BundleError(f"OUT: {out_dir} is a file; give a folder for the bundle")
+    if not out_dir.parent.is_dir():
+        raise BundleError(f"OUT: the folder '{out_dir.parent}' does not exist; create it first")
     if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
         raise BundleError(f"OUT: {out_dir} is not empty; use --force to overwrite its files")
 
@@ -76,9 +80,37 @@ def write_bundle(
 
     Refuses a non-empty folder unless ``force`` (then only the bundle's own files are
     replaced). Raises BundleError for a bad destination, BundleCancelled when cancelled.
+    Everything is written into a hidden folder beside ``out_dir`` first and moved into
+    place at the end, so a refused, failed, cancelled or killed bundle leaves no files.
     """
     out = Path(out_dir)
     check_out_dir(out, force)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        names = _write_files(design, staging, seed, progress, cancel)
+        return _publish(staging, out, names)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _publish(staging: Path, out: Path, names: list[str]) -> list[Path]:
+    """Move the finished files into ``out`` (the whole folder at once when it is new)."""
+    if not out.exists():
+        os.chmod(staging, 0o755)  # mkdtemp's folder is private; a bundle is shared
+        os.rename(staging, out)
+    else:
+        for name in names:
+            os.replace(staging / name, out / name)
+    return [out / name for name in names]
+
+
+def _write_files(
+    design: Design,
+    out: Path,
+    seed: int,
+    progress: Progress | None,
+    cancel: Callable[[], bool] | None,
+) -> list[str]:
     result = analyse(design)
     shape = "x".join(
         str(v) for v in (design.input.channels, design.input.height, design.input.width)
@@ -131,4 +163,4 @@ def write_bundle(
     put("bundle.json", (json.dumps(info, indent=2) + "\n").encode())
     if progress is not None:
         progress(1.0, "done")
-    return written
+    return [path.name for path in written]

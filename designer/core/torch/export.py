@@ -11,16 +11,18 @@ can show a progress bar with a working Cancel button.
 from __future__ import annotations
 
 import importlib
-import io
+import json
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
+from designer.core.analysis import analyse
 from designer.core.design import Design, validate
-from designer.core.io import atomic_write_bytes, dumps
+from designer.core.io import atomic_write, atomic_write_bytes, dumps
+from designer.core.torch.memory import ensure_available
 
 if TYPE_CHECKING:
     import torch
@@ -144,26 +146,72 @@ def export_weights(
     """
     if fmt not in ("pt", "safetensors"):
         raise ValueError(f"fmt: must be 'pt' or 'safetensors' (got {fmt!r})")
+    import torch
+
     target = _check_target(path, overwrite)
-    st = require("safetensors.torch") if fmt == "safetensors" else None
+    if fmt == "safetensors":
+        require("safetensors.torch")  # what readers of the file will use
     step = _Steps(progress, cancel)
     step(0.0, "building the network")
     state = _build_seeded(validate(design), seed, init_from).state_dict()
-    step(0.6, "serialising the weights")
-    if st is not None:
-        tensors = {key: value.contiguous() for key, value in state.items()}
+    step(0.6, "writing the weights")
+    # streamed to the file tensor by tensor: the peak stays near one copy of the weights
+    if fmt == "safetensors":
         metadata = {"format": "pt", "seed": str(seed), "design": dumps(design)}
-        data = st.save(tensors, metadata=metadata)
+        atomic_write(
+            target, lambda handle: write_safetensors(handle, state, metadata), backup=False
+        )
     else:
-        import torch
-
-        buffer = io.BytesIO()
-        torch.save(state, buffer)
-        data = buffer.getvalue()
-    step(0.9, "writing the file")
-    atomic_write_bytes(target, data, backup=False)
+        atomic_write(target, lambda handle: torch.save(state, handle), backup=False)
     step(1.0, "done")
     return target
+
+
+_SAFETENSORS_DTYPES = {
+    "float64": "F64",
+    "float32": "F32",
+    "float16": "F16",
+    "bfloat16": "BF16",
+    "int64": "I64",
+    "int32": "I32",
+    "int16": "I16",
+    "int8": "I8",
+    "uint8": "U8",
+    "bool": "BOOL",
+}
+
+
+def write_safetensors(
+    handle: BinaryIO, tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str]
+) -> None:
+    """The safetensors format, written one tensor at a time without copying it first.
+
+    The format: an 8-byte little-endian header length, a JSON header (names, dtypes,
+    shapes, byte offsets; padded with spaces to 8 bytes), then each tensor's raw
+    little-endian bytes in header order. The library writes the same, but only from
+    a complete in-memory copy.
+    """
+    import torch
+
+    header: dict[str, object] = {"__metadata__": dict(metadata)}
+    offset = 0
+    for name, tensor in tensors.items():
+        size = tensor.numel() * tensor.element_size()
+        dtype = _SAFETENSORS_DTYPES[str(tensor.dtype).removeprefix("torch.")]
+        header[name] = {
+            "dtype": dtype,
+            "shape": list(tensor.shape),
+            "data_offsets": [offset, offset + size],
+        }
+        offset += size
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    handle.write(len(text).to_bytes(8, "little"))
+    handle.write(text)
+    for tensor in tensors.values():
+        flat = tensor.detach().contiguous().reshape(-1)
+        if flat.numel():
+            handle.write(memoryview(flat.view(torch.uint8).numpy()))
 
 
 def export_program(
@@ -180,6 +228,7 @@ def export_program(
     import torch
 
     target = _check_target(path, overwrite)
+    _ensure_room_to_trace(design)
     step = _Steps(progress, cancel)
     step(0.0, "building the network")
     model = _build_seeded(validate(design), seed, init_from)
@@ -187,13 +236,16 @@ def export_program(
     program = torch.export.export(
         model, (_example_input(design, 2),), dynamic_shapes=_dynamic_batch(torch)
     )
-    step(0.8, "serialising the program")
-    buffer = io.BytesIO()
-    torch.export.save(program, buffer)
-    step(0.9, "writing the file")
-    atomic_write_bytes(target, buffer.getvalue(), backup=False)
+    step(0.8, "writing the program")
+    atomic_write(target, lambda handle: torch.export.save(program, handle), backup=False)
     step(1.0, "done")
     return target
+
+
+def _ensure_room_to_trace(design: Design) -> None:
+    """Tracing holds the weights, a traced copy of their graph and serialised bytes: ~3x."""
+    weights = analyse(design).param_bytes
+    ensure_available(3 * weights + 512 * 1024**2, "tracing the network for export")
 
 
 def _dynamic_batch(torch: ModuleType) -> dict[str, dict[int, object]]:
@@ -224,6 +276,7 @@ def export_onnx(
     target = _check_target(path, overwrite)
     onnx = require("onnx")
     require("onnxscript")
+    _ensure_room_to_trace(design)
     step = _Steps(progress, cancel)
     step(0.0, "building the network")
     model = _build_seeded(validate(design), seed, init_from)
