@@ -133,3 +133,12 @@ def test_cli_bad_input_is_one_line(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and words in err
+
+
+def test_the_readme_shows_a_hostile_name_as_plain_text(tmp_path: Path) -> None:
+    """Issue 11: a name is never markup, HTML or a terminal escape in the README."""
+    name = '<h1 style="color:red">Big</h1> *bold* [link](http://x) \x1b[2J'
+    write_bundle(load_preset("resnet20_cifar").replace(name=name), tmp_path / "b")
+    first = (tmp_path / "b" / "README.md").read_text(encoding="utf-8").splitlines()[0]
+    assert "\x1b" not in first and "<h1" not in first and "*bold*" not in first
+    assert first.startswith(r"# \<h1 style=") and r"\[link\]\(http://x\)" in first

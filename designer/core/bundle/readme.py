@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from string import Template
 
 README = Template(
@@ -89,6 +90,15 @@ model.eval()
 )
 
 
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>&~])")
+
+
+def markdown_text(text: str) -> str:
+    """``text`` as literal Markdown on one line: no HTML, no markup, no control characters."""
+    flat = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+    return _MARKDOWN.sub(r"\\\1", flat)
+
+
 def render_readme(
     *,
     title: str,
@@ -100,7 +110,7 @@ def render_readme(
 ) -> str:
     """Fill the template; ``title`` is the design's name, shown as text only."""
     return README.substitute(
-        title=title.replace("\n", " ").strip() or "model",
+        title=markdown_text(title) or "model",
         version=version,
         shape=shape,
         classes=classes,
