@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -140,5 +141,6 @@ def test_the_readme_shows_a_hostile_name_as_plain_text(tmp_path: Path) -> None:
     name = '<h1 style="color:red">Big</h1> *bold* [link](http://x) \x1b[2J'
     write_bundle(load_preset("resnet20_cifar").replace(name=name), tmp_path / "b")
     first = (tmp_path / "b" / "README.md").read_text(encoding="utf-8").splitlines()[0]
-    assert "\x1b" not in first and "<h1" not in first and "*bold*" not in first
+    assert "\x1b" not in first and "*bold*" not in first
+    assert re.search(r"(?<!\\)[<>*\[]", first[2:]) is None  # every markup character escaped
     assert first.startswith(r"# \<h1 style=") and r"\[link\]\(http://x\)" in first
