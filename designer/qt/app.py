@@ -7,6 +7,7 @@ well under a second after launch.
 from __future__ import annotations
 
 import gc
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -77,10 +78,33 @@ def run(
     gc.freeze()
     if screenshot:
         return _screenshot(app, window, Path(screenshot))
-    from designer.qt import recovery
+    from designer.qt import processes, recovery
 
     QTimer.singleShot(0, lambda: recovery.offer(window, ask_restore or recovery.ask_with_box))
-    return app.exec()
+    _quit_on_sigterm(app, window)
+    try:
+        return app.exec()
+    finally:
+        processes.shutdown()
+
+
+def _quit_on_sigterm(app: QApplication, window: object) -> None:
+    """SIGTERM (a logout, ``kill``): keep unsaved work for recovery, stop helpers, quit.
+
+    Python runs signal handlers only between bytecodes, so a light timer gives it
+    the chance while Qt's event loop waits.
+    """
+
+    def terminate(_signum: int, _frame: object) -> None:
+        autosaver = getattr(window, "autosaver", None)
+        if autosaver is not None:
+            autosaver.save_now()  # the next start offers the work back
+        app.quit()
+
+    signal.signal(signal.SIGTERM, terminate)
+    ticker = QTimer(app)
+    ticker.timeout.connect(lambda: None)
+    ticker.start(200)
 
 
 def _screenshot(app: QApplication, window: object, path: Path) -> int:

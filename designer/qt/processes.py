@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
+import signal
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -38,8 +41,50 @@ def _pool(kind: str) -> ProcessPoolExecutor:
             context = multiprocessing.get_context(method)
             if method == "forkserver":
                 context.set_forkserver_preload(PRELOAD[kind])
-            _pools[kind] = ProcessPoolExecutor(max_workers=1, mp_context=context)
+            _pools[kind] = ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=context,
+                initializer=watch_app,
+                initargs=(os.getpid(),),
+            )
         return _pools[kind]
+
+
+def watch_app(app_pid: int) -> None:
+    """In each helper: exit as soon as the app is gone, however it ended (even kill -9).
+
+    Linux's parent-death signal covers the helper's own parent; a polling thread
+    covers the app itself (with forkserver, the helper's parent is the server).
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    threading.Thread(target=_exit_without, args=(app_pid,), daemon=True).start()
+
+
+def _exit_without(app_pid: int, interval_s: float = 0.5) -> None:
+    while True:
+        time.sleep(interval_s)
+        try:
+            os.kill(app_pid, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        except OSError:
+            pass  # alive but not ours to signal
+
+
+def shutdown() -> None:
+    """Stop every helper now (the app is quitting): no process outlives it."""
+    with _lock:
+        pools = list(_pools.values())
+        _pools.clear()
+    for pool in pools:
+        processes = list(getattr(pool, "_processes", {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            with contextlib.suppress(OSError, ValueError):
+                process.kill()
 
 
 def run_in_helper(kind: str, fn: Callable[..., T], *args: Any) -> T:
