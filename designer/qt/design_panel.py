@@ -388,17 +388,16 @@ def parse_ints_or_text(text: str) -> Any:
         return text
 
 
-_PRESET_CACHE: dict[str, Design] = {}
-
-
 def _preset_of(design: Design) -> str:
-    """The preset this design is, or CUSTOM (compares everything but the name)."""
+    """The preset this design is, or CUSTOM (compares everything but the name).
+
+    ``load_preset`` caches each preset, so this is one comparison per preset.
+    """
     for name in preset_names():
-        if name not in _PRESET_CACHE:
-            try:
-                _PRESET_CACHE[name] = load_preset(name)
-            except (DesignError, KeyError, OSError):
-                continue
-        if _PRESET_CACHE[name] == design:
+        try:
+            preset = load_preset(name)
+        except (DesignError, KeyError, OSError):
+            continue
+        if preset == design:
             return name
     return CUSTOM
