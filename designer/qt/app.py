@@ -19,6 +19,7 @@ from designer.core.design import Design, DesignError
 from designer.core.resources import resource_dir
 
 if TYPE_CHECKING:
+    from designer.qt.main_window import MainWindow
     from designer.qt.recovery import AskRestore
 
 RESOURCES = resource_dir()
@@ -79,15 +80,13 @@ def run(
         return _screenshot(app, window, Path(screenshot))
     from designer.qt import recovery
 
-    QTimer.singleShot(0, lambda: recovery.offer(window, ask_restore or recovery.ask_with_box))
+    ask = ask_restore or recovery.ask_with_box
+    QTimer.singleShot(0, lambda: window.files.offer_recovery(ask))
     return app.exec()
 
 
-def _screenshot(app: QApplication, window: object, path: Path) -> int:
+def _screenshot(app: QApplication, window: MainWindow, path: Path) -> int:
     """Wait until the graph is drawn and no work is pending, save the window, exit."""
-    from designer.qt.main_window import MainWindow
-
-    assert isinstance(window, MainWindow)
     status = {"code": 1}
 
     def save() -> None:
