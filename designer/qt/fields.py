@@ -22,6 +22,10 @@ from designer.core.design import Design, DesignError
 Kind = Literal["choice", "int", "float", "bool", "ints", "text"]
 
 
+# exact types, looked up by identity: a bool field is a check box, not an int spin box
+SCALAR_KINDS: dict[Any, Kind] = {bool: "bool", int: "int", float: "float", str: "text"}
+
+
 @cache
 def field_type(path: str) -> Any:
     """The annotated type of the dotted ``path`` in ``Design`` (e.g. "stem.kind": StemKind)."""
@@ -40,9 +44,8 @@ def kind_of(hint: Any, choices: tuple[str, ...] = ()) -> Kind:
         return "choice"
     if origin is tuple and typing.get_args(hint) == (int, ...):
         return "ints"
-    for kind, python_type in (("bool", bool), ("int", int), ("float", float), ("text", str)):
-        if hint is python_type:  # bool before int: a bool is an int to isinstance
-            return kind  # type: ignore[return-value]
+    if hint in SCALAR_KINDS:
+        return SCALAR_KINDS[hint]
     raise TypeError(f"no editor for {hint!r}")
 
 

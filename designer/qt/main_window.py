@@ -20,6 +20,7 @@ from PySide6.QtGui import (
     QDragEnterEvent,
     QDropEvent,
     QKeySequence,
+    QShowEvent,
 )
 from PySide6.QtWidgets import (
     QLabel,
@@ -149,8 +150,8 @@ class MainWindow(QMainWindow):
         # the helper process for big drawings starts in the background, before it is needed
         QTimer.singleShot(HELPER_WARMUP_MS, lambda: QThreadPool.globalInstance().start(warm_helper))
 
-    def showEvent(self, event: object) -> None:
-        super().showEvent(event)  # type: ignore[arg-type]
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
         if not self._sized:  # the splitter knows its width only once shown
             self._sized = True
             self.size_panes()
@@ -191,7 +192,7 @@ class MainWindow(QMainWindow):
     def _action(
         self,
         text: str,
-        slot: object,
+        slot: Callable[..., object],
         shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None,
         tip: str = "",
         icon: QStyle.StandardPixmap | None = None,
