@@ -7,7 +7,6 @@ from pathlib import Path
 
 from designer.commands.common import UsageError, resolve_design
 
-SUFFIXES = (".svg", ".png", ".pdf", ".dot")
 INSTALL_HINT = (
     "install Graphviz (apt install graphviz, brew install graphviz, or graphviz.org) "
     "or write .svg or .dot instead"
@@ -15,32 +14,29 @@ INSTALL_HINT = (
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
+    from designer.core.graph.diagram import FORMATS, render_design
+
     out = Path(args.output)
     suffix = out.suffix.lower()
-    if suffix not in SUFFIXES:
+    if suffix not in FORMATS:
         raise UsageError(
-            f"--output: '{out.name}' has an unknown suffix; use one of {', '.join(SUFFIXES)}"
+            f"--output: '{out.name}' has an unknown suffix; use one of {', '.join(FORMATS)}"
         )
     if out.exists() and not args.force:
         raise UsageError(f"--output: '{out}' exists; pass --force to overwrite it")
     design = resolve_design(args.design)
 
-    from designer.core.analysis import analyse
-    from designer.core.graph import build_graph
-    from designer.core.graph.diagram import diagram_title, render
     from designer.core.graph.layout import LayoutError, dot_available
     from designer.core.io import atomic_write_bytes
 
     if suffix in (".png", ".pdf") and not dot_available():  # .svg: drawn by us then
         raise UsageError(f"--output: Graphviz 'dot' is needed for {suffix}; {INSTALL_HINT}")
-    analysis = analyse(design)
-    graph = build_graph(analysis, args.level)
     try:
-        data = render(graph, suffix, diagram_title(graph, analysis.params, analysis.macs))
+        data = render_design(design, args.level, suffix)
     except LayoutError as exc:
         raise UsageError(f"--output: {exc}") from None
     atomic_write_bytes(out, data, backup=False)
-    print(f"wrote {out} ({len(data):,} bytes, {graph.number_of_nodes()} nodes)")
+    print(f"wrote {out} ({len(data):,} bytes, {args.level} level)")
     return 0
 
 

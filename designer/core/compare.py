@@ -9,7 +9,7 @@ from pathlib import Path
 from designer.core.analysis import Analysis, analyse
 from designer.core.design import Design
 from designer.core.presets import load_preset, preset_names
-from designer.core.report import human_bytes, human_count
+from designer.core.report import delta_text, human_bytes, human_count
 from designer.core.stages import StageFigures, stage_figures
 
 
@@ -26,16 +26,6 @@ def columns(designs: list[tuple[str, Design]]) -> list[Column]:
         result = analyse(design)
         out.append(Column(label, result, tuple(stage_figures(result))))
     return out
-
-
-def _delta(value: float, base: float, fmt: str) -> str:
-    if base == value:
-        return "="
-    sign = "+" if value > base else "-"
-    pct = f" ({(value - base) / base:+.0%})" if base else ""
-    if fmt == "bytes":
-        return f"{sign}{human_bytes(abs(value - base))}{pct}"
-    return f"{sign}{human_count(abs(value - base))}{pct}"
 
 
 def comparison_table(cols: list[Column]) -> str:
@@ -59,7 +49,8 @@ def comparison_table(cols: list[Column]) -> str:
             )
             first = values[0]
             if i and first is not None and fmt != "int":
-                shown += f" [{_delta(value, first, fmt)}]"
+                size = human_bytes if fmt == "bytes" else human_count
+                shown += f" [{delta_text(value, first, size)}]"
             cells.append(shown)
         rows.append(cells)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from designer.core.analysis import Analysis, Shape
@@ -25,6 +26,26 @@ def human_bytes(n: float) -> str:
         if abs(n) >= scale:
             return f"{n / scale:.1f} {unit}"
     return f"{int(n)} B"
+
+
+def delta_text(
+    value: float,
+    base: float,
+    fmt: Callable[[float], str] = human_count,
+    *,
+    places: int = 0,
+    same: str = "=",
+) -> str:
+    """'+19.00M (+74%)', '-2 (-50%)' or ``same``: ``value`` against ``base``, the size of
+    the change in ``fmt`` and the percentage to ``places`` decimals (none if base is 0).
+
+    The one delta formatter: the compare table, its dock and the inspector's baseline.
+    """
+    if value == base:
+        return same
+    diff = value - base
+    pct = f" ({diff / base:+.{places}%})" if base else ""
+    return f"{'+' if diff > 0 else '-'}{fmt(abs(diff))}{pct}"
 
 
 def summary_dict(result: Analysis) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from designer.core.design import Design, DesignError
 from designer.core.resources import resource_dir
 
 if TYPE_CHECKING:
+    from designer.qt.main_window import MainWindow
     from designer.qt.recovery import AskRestore
 
 RESOURCES = resource_dir()
@@ -80,7 +81,8 @@ def run(
         return _screenshot(app, window, Path(screenshot))
     from designer.qt import processes, recovery
 
-    QTimer.singleShot(0, lambda: recovery.offer(window, ask_restore or recovery.ask_with_box))
+    ask = ask_restore or recovery.ask_with_box
+    QTimer.singleShot(0, lambda: window.files.offer_recovery(ask))
     _quit_on_sigterm(app, window)
     try:
         return app.exec()
@@ -88,7 +90,7 @@ def run(
         processes.shutdown()
 
 
-def _quit_on_sigterm(app: QApplication, window: object) -> None:
+def _quit_on_sigterm(app: QApplication, window: MainWindow) -> None:
     """SIGTERM (a logout, ``kill``): keep unsaved work for recovery, stop helpers, quit.
 
     Python runs signal handlers only between bytecodes, so a light timer gives it
@@ -96,9 +98,7 @@ def _quit_on_sigterm(app: QApplication, window: object) -> None:
     """
 
     def terminate(_signum: int, _frame: object) -> None:
-        autosaver = getattr(window, "autosaver", None)
-        if autosaver is not None:
-            autosaver.save_now()  # the next start offers the work back
+        window.files.autosaver.save_now()  # the next start offers the work back
         app.quit()
 
     signal.signal(signal.SIGTERM, terminate)
@@ -107,11 +107,8 @@ def _quit_on_sigterm(app: QApplication, window: object) -> None:
     ticker.start(200)
 
 
-def _screenshot(app: QApplication, window: object, path: Path) -> int:
+def _screenshot(app: QApplication, window: MainWindow, path: Path) -> int:
     """Wait until the graph is drawn and no work is pending, save the window, exit."""
-    from designer.qt.main_window import MainWindow
-
-    assert isinstance(window, MainWindow)
     status = {"code": 1}
 
     def save() -> None:

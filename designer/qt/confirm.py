@@ -10,12 +10,14 @@ would hold the GIL for long stretches and freeze the window.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer
 
 from designer.core.analysis import Analysis
 from designer.core.design import Design
 from designer.core.torch.verify import torchinfo_totals
+from designer.qt.analysis_model import AnalysisModel
 from designer.qt.processes import HelperUnavailable, run_in_helper
 from designer.qt.workers import Runner
 
@@ -39,15 +41,26 @@ def verdict(analysis: Analysis, totals: tuple[int, int]) -> tuple[bool, str]:
     return False, f"✗ torchinfo counts {params:,} params and {macs:,} MACs"
 
 
+Show = Callable[..., None]  # (text, *, ok=None): the inspector's confirmation line
+
+
 class Confirmer(QObject):
-    """Restarts its idle timer on every change; drops results for designs since edited."""
+    """Restarts its idle timer on every new analysis; drops answers for outdated ones.
 
-    def __init__(self, window: object, delay_ms: int | None = None) -> None:
-        super().__init__(window)  # type: ignore[arg-type]
-        from designer.qt.main_window import MainWindow
+    It reads nothing but what the analysis model publishes, and says what it found
+    through ``show`` (the inspector's ``set_confirmation``).
+    """
 
-        assert isinstance(window, MainWindow)
-        self._window = window
+    def __init__(
+        self,
+        analyses: AnalysisModel,
+        show: Show,
+        parent: QObject | None = None,
+        delay_ms: int | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._analyses = analyses
+        self._show = show
         if delay_ms is None:
             try:
                 delay_ms = int(os.environ.get(DELAY_ENV, DELAY_MS))
@@ -63,34 +76,39 @@ class Confirmer(QObject):
         self._timer.setInterval(max(delay_ms, 0))
         self._timer.timeout.connect(self.start_now)
         self.enabled = delay_ms > 0
-        window.document.designChanged.connect(lambda _d: self._changed())
-        self._changed()
+        analyses.outdated.connect(self._outdated)
+        analyses.subscribe(lambda _analysis: self._changed())
+
+    def _outdated(self) -> None:
+        self._pending = None  # an answer still on its way is for an edited design
+        self._show("")
 
     def _changed(self) -> None:
-        self._window.inspector.set_confirmation("")
+        self._pending = None
+        self._show("")
         if self.enabled:
             self._timer.start()
 
     def start_now(self) -> None:
-        analysis = self._window.analysis
-        design = self._window.document.design
-        if analysis.design != design:  # still being analysed: try again after the next pause
-            self._timer.start()
+        analysis = self._analyses.analysis
+        if analysis is None or not self._analyses.is_current():
+            self._timer.start()  # still being analysed: try again after the next pause
             return
+        design = analysis.design
         if sum(s.depth for s in design.stages) > MAX_BLOCKS:
-            self._window.inspector.set_confirmation("not checked by torchinfo (large design)")
+            self._show("not checked by torchinfo (large design)")
             return
         self._pending = analysis
-        self._window.inspector.set_confirmation("checking with torchinfo…")
+        self._show("checking with torchinfo…")
         self.runner.submit(totals_in_helper, design)
 
     def _done(self, _generation: int, totals: tuple[int, int]) -> None:
         analysis = self._pending
-        if analysis is None or analysis.design != self._window.document.design:
+        if analysis is None or analysis is not self._analyses.analysis:
             return  # edited meanwhile: a stale answer
         self.last = verdict(analysis, totals)
-        self._window.inspector.set_confirmation(self.last[1], ok=self.last[0])
+        self._show(self.last[1], ok=self.last[0])
 
     def _failed(self, _generation: int, message: str) -> None:
         self.last = (False, f"torchinfo could not check it: {message}")
-        self._window.inspector.set_confirmation(self.last[1], ok=False)
+        self._show(self.last[1], ok=False)

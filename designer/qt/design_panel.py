@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -33,7 +34,15 @@ from designer.core import design as d
 from designer.core.design import Design, DesignError, StageSpec
 from designer.core.presets import load_preset, preset_names
 from designer.qt.document import Document
-from designer.qt.fields import FIELDS, Field, format_ints, get_value, parse_ints, set_value
+from designer.qt.fields import (
+    FIELDS,
+    Field,
+    Kind,
+    format_ints,
+    get_value,
+    parse_ints,
+    set_value,
+)
 
 INVALID = "invalid"  # dynamic property the style sheet paints red
 CUSTOM = "Custom design"
@@ -212,6 +221,77 @@ class StageTable(QWidget):
             self.table.selectRow(target)
 
 
+Commit = Callable[[Any], None]
+
+
+@dataclass(frozen=True)
+class Editor:
+    """How one kind of field is edited: ``make`` a widget that calls ``commit`` with the
+    user's value, and ``show`` a design's value in it (signals are blocked by the caller)."""
+
+    make: Callable[[Field, Commit], QWidget]
+    show: Callable[[Any, Any], None]
+
+
+def _combo(f: Field, commit: Commit) -> QComboBox:
+    combo = QComboBox()
+    combo.addItems(list(f.options))
+    combo.currentTextChanged.connect(commit)
+    return combo
+
+
+def _int_box(f: Field, commit: Commit) -> QSpinBox:
+    box = _spin(int(f.low), int(f.high), f.tooltip)
+    box.setGroupSeparatorShown(True)
+    box.valueChanged.connect(commit)
+    return box
+
+
+def _float_box(f: Field, commit: Commit) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setRange(f.low, f.high)
+    box.setSingleStep(f.step)
+    box.setDecimals(4)
+    box.setKeyboardTracking(False)
+    box.valueChanged.connect(commit)
+    return box
+
+
+def _check(_f: Field, commit: Commit) -> QCheckBox:
+    check = QCheckBox()
+    check.toggled.connect(commit)
+    return check
+
+
+def _ints_line(_f: Field, commit: Commit) -> QLineEdit:
+    line = QLineEdit()
+    line.setPlaceholderText("none (e.g. 512, 256)")
+    line.editingFinished.connect(lambda: commit(parse_ints_or_text(line.text())))
+    return line
+
+
+def _text_line(_f: Field, commit: Commit) -> QLineEdit:
+    line = QLineEdit()
+    line.editingFinished.connect(lambda: commit(line.text()))
+    return line
+
+
+def _show_text(line: QLineEdit, text: str) -> None:
+    if line.text() != text:  # keeps the cursor where the user left it
+        line.setText(text)
+
+
+# the field kind (read from the design's types by fields.kind_of) -> its editor
+EDITORS: dict[Kind, Editor] = {
+    "choice": Editor(_combo, lambda w, v: w.setCurrentText(str(v))),
+    "int": Editor(_int_box, lambda w, v: w.setValue(v)),
+    "float": Editor(_float_box, lambda w, v: w.setValue(v)),
+    "bool": Editor(_check, lambda w, v: w.setChecked(bool(v))),
+    "ints": Editor(_ints_line, lambda w, v: _show_text(w, format_ints(v))),
+    "text": Editor(_text_line, lambda w, v: _show_text(w, str(v))),
+}
+
+
 class DesignPanel(QWidget):
     """Preset picker, the field table's widgets, and the stage table."""
 
@@ -221,6 +301,7 @@ class DesignPanel(QWidget):
         super().__init__(parent)
         self._document = document
         self.widgets: dict[str, QWidget] = {}
+        self._editors: dict[str, Editor] = {}
         layout = QVBoxLayout(self)
 
         self.preset = QComboBox()
@@ -269,36 +350,9 @@ class DesignPanel(QWidget):
 
     # -- widgets from the table -------------------------------------------------
     def _make_widget(self, f: Field) -> QWidget:
-        commit = self._committer(f)
-        if f.kind == "choice":
-            combo = QComboBox()
-            combo.addItems(list(f.choices))
-            combo.currentTextChanged.connect(commit)
-            return combo
-        if f.kind == "int":
-            box = _spin(int(f.low), int(f.high), f.tooltip)
-            box.setGroupSeparatorShown(True)
-            box.valueChanged.connect(commit)
-            return box
-        if f.kind == "float":
-            dbox = QDoubleSpinBox()
-            dbox.setRange(f.low, f.high)
-            dbox.setSingleStep(f.step)
-            dbox.setDecimals(4)
-            dbox.setKeyboardTracking(False)
-            dbox.valueChanged.connect(commit)
-            return dbox
-        if f.kind == "bool":
-            check = QCheckBox()
-            check.toggled.connect(commit)
-            return check
-        line = QLineEdit()
-        if f.kind == "ints":
-            line.setPlaceholderText("none (e.g. 512, 256)")
-            line.editingFinished.connect(lambda: commit(parse_ints_or_text(line.text())))
-        else:
-            line.editingFinished.connect(lambda: commit(line.text()))
-        return line
+        widget = EDITORS[f.kind].make(f, self._committer(f))
+        self._editors[f.path] = EDITORS[f.kind]
+        return widget
 
     def _committer(self, f: Field) -> Callable[[Any], None]:
         def commit(value: Any) -> None:
@@ -323,18 +377,8 @@ class DesignPanel(QWidget):
     def sync(self, design: Design) -> None:
         """Show ``design`` in every widget without emitting edits."""
         for path, widget in self.widgets.items():
-            value = get_value(design, path)
             widget.blockSignals(True)
-            if isinstance(widget, QComboBox):
-                widget.setCurrentText(str(value))
-            elif isinstance(widget, QCheckBox):
-                widget.setChecked(bool(value))
-            elif isinstance(widget, (QSpinBox, QDoubleSpinBox)):
-                widget.setValue(value)
-            elif isinstance(widget, QLineEdit):
-                text = format_ints(value) if isinstance(value, tuple) else str(value)
-                if widget.text() != text:
-                    widget.setText(text)
+            self._editors[path].show(widget, get_value(design, path))
             widget.blockSignals(False)
             mark_invalid(widget, False)
         self.stages.sync(design)
@@ -388,17 +432,16 @@ def parse_ints_or_text(text: str) -> Any:
         return text
 
 
-_PRESET_CACHE: dict[str, Design] = {}
-
-
 def _preset_of(design: Design) -> str:
-    """The preset this design is, or CUSTOM (compares everything but the name)."""
+    """The preset this design is, or CUSTOM (compares everything but the name).
+
+    ``load_preset`` caches each preset, so this is one comparison per preset.
+    """
     for name in preset_names():
-        if name not in _PRESET_CACHE:
-            try:
-                _PRESET_CACHE[name] = load_preset(name)
-            except (DesignError, KeyError, OSError):
-                continue
-        if _PRESET_CACHE[name] == design:
+        try:
+            preset = load_preset(name)
+        except (DesignError, KeyError, OSError):
+            continue
+        if preset == design:
             return name
     return CUSTOM

@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThreadPool
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QProgressDialog
+from PySide6.QtWidgets import QFileDialog, QProgressDialog, QWidget
 
-from designer.core.analysis import analyse
+from designer.core.analysis import Analysis
 from designer.core.design import MAX_BUILD_BYTES, Design
 from designer.core.io import atomic_write_bytes
 from designer.core.report import human_bytes
+from designer.qt.analysis_model import AnalysisModel
+from designer.qt.document import Document
 from designer.qt.workers import Job
 
 
@@ -66,16 +68,10 @@ def export_bundle(design: Design, path: Path, **extra: Any) -> Path:
 
 
 def export_diagram(design: Design, path: Path, level: str = "block", **_: Any) -> Path:
-    from designer.core.graph import build_graph
-    from designer.core.graph.diagram import diagram_title, render
+    from designer.core.graph.diagram import FORMATS, render_design
 
-    analysis = analyse(design)
-    graph = build_graph(analysis, level)  # type: ignore[arg-type]
-    title = diagram_title(graph, analysis.params, analysis.macs)
-    suffix = (
-        path.suffix.lower() if path.suffix.lower() in (".svg", ".png", ".pdf", ".dot") else ".svg"
-    )
-    atomic_write_bytes(path, render(graph, suffix, title), backup=False)
+    suffix = path.suffix.lower() if path.suffix.lower() in FORMATS else ".svg"
+    atomic_write_bytes(path, render_design(design, level, suffix), backup=False)
     return path
 
 
@@ -159,9 +155,10 @@ EXPORTS: tuple[ExportSpec, ...] = (
 CONFIRM_BYTES = 1024**3
 
 
-def size_check(design: Design) -> tuple[str, str]:
-    """("refuse" | "ask" | "", one line) for the weights an export of ``design`` would write."""
-    size = analyse(design).param_bytes
+def size_check(analysis: Analysis) -> tuple[str, str]:
+    """("refuse" | "ask" | "", one line) for the weights an export would write."""
+    design = analysis.design
+    size = analysis.param_bytes
     if size > MAX_BUILD_BYTES:
         return "refuse", (
             f"Cannot export {design.name}: its weights would take {human_bytes(size)}"
@@ -185,11 +182,30 @@ def module_available(name: str) -> bool:
 
 
 class Exporter(QObject):
-    """Asks for a file name, runs the export in a worker, shows progress; one at a time."""
+    """Asks for a file name, runs the export in a worker, shows progress; one at a time.
 
-    def __init__(self, window: QMainWindow) -> None:
-        super().__init__(window)
-        self._window = window
+    It exports the document's design, checks sizes against the live analysis, parents
+    its dialogs to ``parent`` and reports through ``say`` (status line) and ``warn``
+    (a refusal the user must see); ``level`` is the graph level a diagram is drawn at.
+    """
+
+    def __init__(
+        self,
+        document: Document,
+        analyses: AnalysisModel,
+        parent: QWidget,
+        *,
+        level: Callable[[], str],
+        say: Callable[[str], None],
+        warn: Callable[[str], None],
+    ) -> None:
+        super().__init__(parent)
+        self._document = document
+        self._analyses = analyses
+        self._parent = parent
+        self._level = level
+        self._status = say
+        self._warn = warn
         self._job: Job | None = None
         self._dialog: QProgressDialog | None = None
         self.last_result: str = ""  # the last message shown (tests read it)
@@ -198,7 +214,7 @@ class Exporter(QObject):
 
     def _say(self, message: str) -> None:
         self.last_result = message
-        self._window.statusBar().showMessage(message, 10000)
+        self._status(message)
 
     def start(self, spec: ExportSpec, path: str | Path | None = None) -> Job | None:
         if self._job is not None:
@@ -210,19 +226,23 @@ class Exporter(QObject):
                 f" in this build ({spec.module} is missing)"
             )
             return None
-        design = self._window.document.design  # type: ignore[attr-defined]
+        design = self._document.design
         if spec.builds:
-            verdict, line = size_check(design)
+            analysis = self._analyses.analysis
+            if analysis is None or not self._analyses.is_current():
+                self._say("Still analysing the design: export again in a moment")
+                return None
+            verdict, line = size_check(analysis)
             if verdict == "refuse":
                 self._say(line)
-                self._window.warn(line)  # type: ignore[attr-defined]
+                self._warn(line)
                 return None
             if verdict == "ask" and not self.confirm(line):
                 self._say("Export cancelled")
                 return None
         if path is None and spec.folder:
             chosen = QFileDialog.getExistingDirectory(
-                self._window,
+                self._parent,
                 f"Export {spec.menu_text.replace('&', '').rstrip('…')}",
                 str(Path.cwd()),
             )
@@ -232,7 +252,7 @@ class Exporter(QObject):
         if path is None:
             folder = Path.cwd()
             chosen, _ = QFileDialog.getSaveFileName(
-                self._window,
+                self._parent,
                 f"Export {spec.default_name}",
                 str(folder / spec.default_name),
                 spec.file_filter,
@@ -241,7 +261,7 @@ class Exporter(QObject):
                 return None
             path = chosen
         target = Path(path)
-        level = getattr(self._window, "level", "block")
+        level = self._level()
         job = Job(
             0,
             lambda progress, cancel: spec.fn(
@@ -250,7 +270,7 @@ class Exporter(QObject):
             report=True,
         )
         self._job = job
-        dialog = QProgressDialog(f"Exporting {target.name}…", "Cancel", 0, 100, self._window)
+        dialog = QProgressDialog(f"Exporting {target.name}…", "Cancel", 0, 100, self._parent)
         dialog.setWindowTitle("Export")
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
         dialog.setMinimumDuration(300)  # quick exports never flash a dialog
@@ -259,7 +279,8 @@ class Exporter(QObject):
         self._dialog = dialog
         job.signals.progress.connect(lambda _g, f: dialog.setValue(int(f * 100)))
         job.signals.done.connect(lambda _g, p: self._finished(f"Exported {Path(p)}"))
-        job.signals.failed.connect(lambda _g, m: self._finished(_failure(m)))
+        job.signals.failed.connect(lambda _g, m: self._finished(f"Export failed: {m}"))
+        job.signals.cancelled.connect(lambda _g: self._finished("Export cancelled"))
         QThreadPool.globalInstance().start(job)
         return job
 
@@ -267,7 +288,7 @@ class Exporter(QObject):
         from PySide6.QtWidgets import QMessageBox
 
         answer = QMessageBox.question(
-            self._window,
+            self._parent,
             "Large export",
             line,
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
@@ -285,9 +306,3 @@ class Exporter(QObject):
         self._dialog = None
         self._job = None
         self._say(message)
-
-
-def _failure(message: str) -> str:
-    if message.startswith(("ExportCancelled", "BundleCancelled")):
-        return "Export cancelled"
-    return f"Export failed: {message}"

@@ -1,14 +1,19 @@
-"""One table of the design's scalar fields and the widget that edits each (magicgui-style).
+"""One table of the design's scalar fields, each edited by the widget its type calls for.
 
-Each row names a dotted path into the design, the kind of editor, its range or
-choices and a tooltip in ResNet terms. ``designer.qt.design_panel`` turns the
-table into widgets and binds them both ways; adding a field is one row here.
+Each row names a dotted path into the design, its range or choices and a tooltip
+in ResNet terms. The kind of editor is not written down: as magicgui maps types
+to widgets, ``kind_of`` reads the design's own type annotation for the path (a
+Literal is a choice, bool a check box, int a spin box, tuple[int, ...] a list of
+widths...). ``designer.qt.design_panel`` maps each kind to a widget and binds it
+both ways; adding a field is one row here.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Literal
 
 from designer.core import design as d
@@ -17,49 +22,82 @@ from designer.core.design import Design, DesignError
 Kind = Literal["choice", "int", "float", "bool", "ints", "text"]
 
 
+# exact types, looked up by identity: a bool field is a check box, not an int spin box
+SCALAR_KINDS: dict[Any, Kind] = {bool: "bool", int: "int", float: "float", str: "text"}
+
+
+@cache
+def field_type(path: str) -> Any:
+    """The annotated type of the dotted ``path`` in ``Design`` (e.g. "stem.kind": StemKind)."""
+    owner: Any = Design
+    hint: Any = None
+    for part in path.split("."):
+        hint = typing.get_type_hints(owner)[part]
+        owner = hint
+    return hint
+
+
+def kind_of(hint: Any, choices: tuple[str, ...] = ()) -> Kind:
+    """The editor a type calls for; a str with a list of choices is a choice too."""
+    origin = typing.get_origin(hint)
+    if origin is Literal or (hint is str and choices):
+        return "choice"
+    if origin is tuple and typing.get_args(hint) == (int, ...):
+        return "ints"
+    if hint in SCALAR_KINDS:
+        return SCALAR_KINDS[hint]
+    raise TypeError(f"no editor for {hint!r}")
+
+
 @dataclass(frozen=True)
 class Field:
     path: str  # dotted path into the design, e.g. "stem.width"
     label: str
-    kind: Kind
     tooltip: str
     group: str
-    choices: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()  # for a str field; a Literal field's come from its type
     low: float = 0
     high: float = 0
     step: float = 1
+
+    @property
+    def kind(self) -> Kind:
+        return kind_of(field_type(self.path), self.choices)
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        """A choice field's values: the given ones, else the Literal's."""
+        hint = field_type(self.path)
+        if self.choices or typing.get_origin(hint) is not Literal:
+            return self.choices
+        return tuple(str(v) for v in typing.get_args(hint))
 
 
 FIELDS: tuple[Field, ...] = (
     Field(
         "name",
         "Name",
-        "text",
         "The design's name, shown in the title and written into exports.",
         "Network",
     ),
     Field(
         "block",
         "Block",
-        "choice",
         "Residual block type. basic: two 3x3 convs (ResNet-18/34); bottleneck: 1x1-3x3-1x1"
         " with 4x expansion (ResNet-50+); preact_*: BN-ReLU before each conv (ResNet v2).",
         "Network",
-        choices=d.BLOCKS,
     ),
     Field(
         "stem.kind",
         "Stem",
-        "choice",
         "The layers before the first stage. imagenet: 7x7/2 conv + 3x3/2 max-pool (4x smaller);"
-        " cifar: one 3x3/1 conv; deep: three 3x3 convs (ResNet-C); none: no stem.",
+        " cifar: one 3x3/1 conv; deep: three 3x3 convs (ResNet-C); deep_tiered: three 3x3"
+        " convs of rising width, 3/8, 1/2, 1 of the stem width (timm's ResNet-T); none: no stem.",
         "Network",
-        choices=d.STEMS,
     ),
     Field(
         "stem.width",
         "Stem width",
-        "int",
         "Output channels of the stem convolution (64 in torchvision's ResNets, 16 on CIFAR).",
         "Network",
         low=0,
@@ -68,7 +106,6 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "groups",
         "Groups",
-        "int",
         "Groups of the bottleneck's 3x3 conv: the cardinality of ResNeXt (32 in 32x4d)."
         " Basic blocks need 1.",
         "Blocks",
@@ -78,7 +115,6 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "width_per_group",
         "Width / group",
-        "int",
         "Channels per group of the 3x3 conv, per 64 of stage width: 64 is ResNet, 128 is"
         " Wide ResNet-50-2, 4 with 32 groups is ResNeXt-50 32x4d.",
         "Blocks",
@@ -88,26 +124,21 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "shortcut",
         "Shortcut",
-        "choice",
         "How a block's skip path changes shape when its stride or width changes. projection:"
         " 1x1 conv + BN (option B); zero_pad: subsample and pad channels with zeros (option A,"
         " CIFAR); avg_down: average-pool then 1x1 conv (ResNet-D).",
         "Blocks",
-        choices=d.SHORTCUTS,
     ),
     Field(
         "stride_on",
         "Stride on",
-        "choice",
         "Which bottleneck conv downsamples. 3x3: torchvision's ResNet v1.5 (more accurate);"
         " 1x1: the 2015 paper's v1 (fewer multiply-adds).",
         "Blocks",
-        choices=d.STRIDE_ON,
     ),
     Field(
         "activation",
         "Activation",
-        "choice",
         "The non-linearity after each BatchNorm (ReLU in every ResNet paper).",
         "Blocks",
         choices=d.ACTIVATIONS,
@@ -115,7 +146,6 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "se_ratio",
         "SE ratio",
-        "float",
         "Squeeze-and-Excitation: 0 turns it off; 0.0625 is SE-ResNet's reduction of 16. Each"
         " block then rescales its channels by a learned gate.",
         "Blocks",
@@ -126,7 +156,6 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "conv_bias",
         "Conv bias",
-        "bool",
         "Give every convolution a bias. ResNets have none: the BatchNorm after each conv"
         " makes it redundant.",
         "Blocks",
@@ -134,7 +163,6 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "zero_init_residual",
         "Zero-init residual",
-        "bool",
         "Start each block's last BatchNorm at zero so every block begins as the identity"
         " (Goyal et al.; helps large-batch training). No effect on size or cost.",
         "Blocks",
@@ -142,7 +170,6 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "head.hidden",
         "Head hidden",
-        "ints",
         "Hidden layers of the classifier, widths separated by commas (e.g. 512, 256); each is"
         " Linear-activation-BatchNorm. Empty: global pool straight into fc, as in ResNet.",
         "Head",
@@ -150,7 +177,6 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "head.dropout",
         "Dropout",
-        "float",
         "Dropout probability before the final fc layer (0 = none).",
         "Head",
         low=0.0,
@@ -160,7 +186,6 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "num_classes",
         "Classes",
-        "int",
         "Outputs of the final fc layer: 1000 for ImageNet, 10 for CIFAR-10.",
         "Head",
         low=0,
@@ -169,7 +194,6 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "input.channels",
         "Input channels",
-        "int",
         "Channels of the input image (3 for RGB, 1 for grayscale).",
         "Input",
         low=0,
@@ -178,7 +202,6 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "input.height",
         "Input height",
-        "int",
         "Input image height in pixels (224 for ImageNet, 32 for CIFAR).",
         "Input",
         low=0,
@@ -187,7 +210,6 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "input.width",
         "Input width",
-        "int",
         "Input image width in pixels (224 for ImageNet, 32 for CIFAR).",
         "Input",
         low=0,

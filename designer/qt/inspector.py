@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from designer.core.analysis import Analysis, Layer, numel
 from designer.core.explain import training_bytes
-from designer.core.report import human_bytes, human_count, shape_text
+from designer.core.report import delta_text, human_bytes, human_count, shape_text
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 Index = QModelIndex | QPersistentModelIndex
@@ -138,14 +138,6 @@ class LayerTableModel(QAbstractTableModel):
 
 def compact_shape(shape: tuple[int, ...]) -> str:
     return shape_text(shape, "×")
-
-
-def _delta(now: int, base: int, fmt: Any) -> str:
-    diff = now - base
-    if diff == 0:
-        return "±0"
-    pct = f" ({diff / base:+.1%})" if base else ""
-    return f"{'+' if diff > 0 else '−'}{fmt(abs(diff))}{pct}"
 
 
 class Inspector(QWidget):
@@ -327,7 +319,7 @@ class Inspector(QWidget):
                 label.setText("")
                 continue
             fmt = human_bytes if key == "memory" else human_count
-            label.setText(_delta(now[key], base[key], fmt))
+            label.setText(delta_text(now[key], base[key], fmt, places=1, same="±0"))
             sign = (now[key] > base[key]) - (now[key] < base[key])
             label.setProperty("sign", sign)
             label.style().unpolish(label)

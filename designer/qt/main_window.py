@@ -1,28 +1,28 @@
 """The main window: design panel | graph | inspector, with menus, toolbar and status bar.
 
-Data flows one way: a widget edit becomes a new design in the ``Document``;
-the window re-analyses it (closed form, microseconds, on this thread), hands
-graph layout to a worker, and each view redraws from the results.
+Data flows one way: a widget edit becomes a new design in the ``Document``; the
+``AnalysisModel`` analyses it once and publishes the result; the inspector, the
+confirmer, the insight docks and the graph pipeline (a worker lays the graph
+out) each redraw from that one analysis. File handling lives in ``FileController``
+and exports in ``Exporter``: they get the document and callbacks, never the window.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
-from PySide6.QtCore import QSettings, QSize, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
     QCloseEvent,
     QDragEnterEvent,
     QDropEvent,
-    QIcon,
     QKeySequence,
+    QShowEvent,
 )
 from PySide6.QtWidgets import (
-    QFileDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -31,31 +31,29 @@ from PySide6.QtWidgets import (
     QSplitter,
     QStyle,
     QToolBar,
+    QToolButton,
     QWidget,
 )
 
 from designer import __version__
-from designer.core.analysis import Analysis, analyse
-from designer.core.design import Design, DesignError
-from designer.core.io import FILE_SUFFIX
-from designer.core.io import load as io_load
+from designer.core.analysis import Analysis
+from designer.core.design import Design
 from designer.core.presets import load_preset
+from designer.qt.analysis_model import AnalysisModel
 from designer.qt.collector import Collector
+from designer.qt.confirm import Confirmer
 from designer.qt.design_panel import DesignPanel
 from designer.qt.document import Document
+from designer.qt.exports import EXPORTS, Exporter
+from designer.qt.files import APP_NAME, FileController
 from designer.qt.graph_view import GraphView
 from designer.qt.insights import install as install_insights
 from designer.qt.inspector import Inspector
-from designer.qt.pipeline import Drawing, analyse_and_draw, draw, warm_helper
-from designer.qt.recovery import Autosaver
+from designer.qt.pipeline import Drawing, draw, warm_helper
 from designer.qt.throttle import Throttle
 from designer.qt.workers import Runner
 
-APP_NAME = "ResNet Designer"
-MAX_RECENT = 8
-EDIT_INTERVAL_MS = 40
-SYNC_ANALYSIS_BLOCKS = 1000  # more blocks than this: analysed off the UI thread
-FILE_FILTER = f"ResNet designs (*{FILE_SUFFIX} *.json);;All files (*)"
+EDIT_INTERVAL_MS = 40  # bursts of edits are drawn at most once per interval
 NO_DOT_NOTE = "Graphviz not found: using the built-in layout"
 HELPER_WARMUP_MS = 1000
 
@@ -67,7 +65,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.setObjectName("MainWindow")
         self.document = Document(design or load_preset("resnet50"), self)
-        self.analysis: Analysis = analyse(self.document.design)
+        self.analyses = AnalysisModel(self.document, self)
         self.baseline: Analysis | None = None
         self.level = "block"
         self.collapsed: set[int] = set()
@@ -104,21 +102,31 @@ class MainWindow(QMainWindow):
         self.runner.done.connect(self._drawing_ready)
         self.runner.failed.connect(self._drawing_failed)
         self.runner.busyChanged.connect(self._busy_changed)
-        self._analyse_soon = Throttle(EDIT_INTERVAL_MS, self._refresh, self)
-        self.autosaver = Autosaver(self.document, self)
-        from designer.qt.confirm import Confirmer
-
-        self.confirmer = Confirmer(self)
+        self._draw_soon = Throttle(EDIT_INTERVAL_MS, self.request_drawing, self)
         # how the window tells the user a one-line problem; tests swap in a recorder
         self.warn: Callable[[str], None] = self._warn_box
+        self.files = FileController(
+            self.document, self, self.statusBar().showMessage, lambda m: self.warn(m)
+        )
+        self.files.replaced.connect(self._refit_next)
+        self.exporter = Exporter(
+            self.document,
+            self.analyses,
+            self,
+            level=lambda: self.level,
+            say=lambda m: self.statusBar().showMessage(m, 10000),
+            warn=lambda m: self.warn(m),
+        )
+        self.confirmer = Confirmer(self.analyses, self.inspector.set_confirmation, self)
 
         self._build_status_bar()
         self._build_actions()
         self._build_menus_and_toolbar()
-        install_insights(self)
+        self.insights = install_insights(self, self.document, self.analyses, self.view_menu)
+        self.insights.lint.fieldRequested.connect(self.focus_field)
+        self.inspector.layerSelected.connect(self.insights.numbers.select_layer)
 
         d = self.document
-        d.designChanged.connect(lambda _design: self._analyse_soon())
         d.editFailed.connect(self._edit_failed)
         d.errorCleared.connect(self._error_cleared)
         d.cleanChanged.connect(lambda _clean: self._update_title())
@@ -131,17 +139,19 @@ class MainWindow(QMainWindow):
         self.graph.stageToggled.connect(self._toggle_stage)
         self.inspector.layerSelected.connect(self._layer_selected)
         self.inspector.pinRequested.connect(self.pin_baseline)
+        self.analyses.subscribe(self.inspector.set_analysis)
+        self.analyses.subscribe(lambda _analysis: self._draw_soon())
+        self.analyses.failed.connect(self._analysis_failed)
 
         self.setAcceptDrops(True)
         self._update_title()
         self.resize(1440, 900)
         self._sized = False
-        self._refresh()
         # the helper process for big drawings starts in the background, before it is needed
         QTimer.singleShot(HELPER_WARMUP_MS, lambda: QThreadPool.globalInstance().start(warm_helper))
 
-    def showEvent(self, event: object) -> None:
-        super().showEvent(event)  # type: ignore[arg-type]
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
         if not self._sized:  # the splitter knows its width only once shown
             self._sized = True
             self.size_panes()
@@ -182,7 +192,7 @@ class MainWindow(QMainWindow):
     def _action(
         self,
         text: str,
-        slot: object,
+        slot: Callable[..., object],
         shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None,
         tip: str = "",
         icon: QStyle.StandardPixmap | None = None,
@@ -201,17 +211,18 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         sp = QStyle.StandardPixmap
         key = QKeySequence.StandardKey
+        files = self.files
         self.new_action = self._action(
-            "&New", self.new, key.New, "Start a new design (ResNet-50)", sp.SP_FileIcon
+            "&New", files.new, key.New, "Start a new design (ResNet-50)", sp.SP_FileIcon
         )
         self.open_action = self._action(
-            "&Open…", self.open_dialog, key.Open, "Open a design file", sp.SP_DialogOpenButton
+            "&Open…", files.open_dialog, key.Open, "Open a design file", sp.SP_DialogOpenButton
         )
         self.save_action = self._action(
-            "&Save", self.save, key.Save, "Save the design", sp.SP_DialogSaveButton
+            "&Save", files.save, key.Save, "Save the design", sp.SP_DialogSaveButton
         )
         self.save_as_action = self._action(
-            "Save &As…", self.save_as, key.SaveAs, "Save the design under a new name"
+            "Save &As…", files.save_as, key.SaveAs, "Save the design under a new name"
         )
         self.quit_action = self._action("&Quit", self.close, key.Quit, "Close the window")
         stack = self.document.undo_stack
@@ -271,9 +282,6 @@ class MainWindow(QMainWindow):
         )
         self.edge_shapes_action.setCheckable(True)
         self.about_action = self._action("&About", self.about, None, "Versions and credits")
-        from designer.qt.exports import EXPORTS, Exporter
-
-        self.exporter = Exporter(self)
         self.export_actions = [
             self._action(
                 spec.menu_text, lambda _c=False, s=spec: self.exporter.start(s), None, spec.tip
@@ -286,7 +294,7 @@ class MainWindow(QMainWindow):
         file_menu = bar.addMenu("&File")
         file_menu.addActions([self.new_action, self.open_action])
         self.recent_menu = file_menu.addMenu("Open &Recent")
-        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        self.recent_menu.aboutToShow.connect(lambda: self.files.fill_recent(self.recent_menu))
         file_menu.addActions([self.save_action, self.save_as_action])
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
@@ -294,7 +302,7 @@ class MainWindow(QMainWindow):
         edit.addActions([self.undo_action, self.redo_action])
         edit.addSeparator()
         edit.addActions([self.pin_action, self.unpin_action])
-        view = bar.addMenu("&View")
+        view = self.view_menu = bar.addMenu("&View")
         view.addActions([self.block_action, self.layer_action])
         view.addSeparator()
         view.addActions([self.collapse_action, self.expand_action])
@@ -323,45 +331,40 @@ class MainWindow(QMainWindow):
         export_button.setMenu(export)
         export_button.setToolTip("Export model.py, weights, ONNX, a diagram…")
         button = tools.widgetForAction(export_button)
-        if button is not None:
-            from PySide6.QtWidgets import QToolButton
-
-            if isinstance(button, QToolButton):
-                button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        if isinstance(button, QToolButton):
+            button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.addToolBar(tools)
 
     # -- the live pipeline -----------------------------------------------------------------
-    def _refresh(self) -> None:
-        """Analyse the document's design and ask a worker for its drawing.
-
-        The closed form takes microseconds for real networks, so the inspector updates
-        at once; a design of thousands of blocks is analysed by the worker instead.
-        """
-        design = self.document.design
-        if sum(s.depth for s in design.stages) <= SYNC_ANALYSIS_BLOCKS:
-            self.analysis = analyse(design)
-            self.inspector.set_analysis(self.analysis)
-        self.request_drawing()
-
-    def request_drawing(self) -> int:
-        design = self.document.design
-        collapsed = frozenset(self.collapsed)
-        if self.analysis.design is design or self.analysis.design == design:
-            return self.runner.submit(draw, self.analysis, self.level, collapsed)
-        return self.runner.submit(analyse_and_draw, design, self.level, collapsed)
+    def request_drawing(self) -> int | None:
+        """Ask a worker for a drawing of the current analysis (None: it is still coming,
+        and its arrival asks again)."""
+        analysis = self.analyses.analysis
+        if analysis is None or not self.analyses.is_current():
+            return None
+        return self.runner.submit(draw, analysis, self.level, frozenset(self.collapsed))
 
     def _drawing_ready(self, _generation: int, drawing: Drawing) -> None:
         self.drawing = drawing
-        if drawing.analysis is not self.analysis:  # analysed by the worker (a huge design)
-            self.analysis = drawing.analysis
-            self.inspector.set_analysis(self.analysis)
         self.timings = {"graph_ms": drawing.graph_ms, "layout_ms": drawing.layout_ms}
         # big graphs are built in slices across event-loop turns; _graph_finished follows
         self.graph.show_graph(drawing.graph, drawing.layout, refit=self._refit)
 
+    def _refit_next(self) -> None:
+        """A whole new design (New, Open, restore): fit its first drawing to the view."""
+        self._refit = True
+
+    def _analysis_failed(self, message: str) -> None:
+        self.statusBar().showMessage(f"Could not analyse the design: {message}", 10000)
+
     def is_busy(self) -> bool:
-        """A layout is running or a drawing is still being built."""
-        return self.runner.is_busy() or self.graph.building
+        """An analysis or a layout is running or held back, or a drawing is being built."""
+        return (
+            self.analyses.is_busy()
+            or self._draw_soon.is_pending()
+            or self.runner.is_busy()
+            or self.graph.building
+        )
 
     def _graph_finished(self) -> None:
         drawing = self.drawing
@@ -430,40 +433,52 @@ class MainWindow(QMainWindow):
     def _layer_selected(self, name: str) -> None:
         self._select_in_graph(name)
 
+    def _drawn_analysis(self) -> Analysis | None:
+        """The analysis the graph on screen was drawn from (its names are the graph's)."""
+        return self.drawing.analysis if self.drawing is not None else None
+
     def _select_in_graph(self, name: str) -> None:
         if not name:
             self.graph.select_node("")
             return
-        layer = next((x for x in self.analysis.layers if x.name == name), None)
+        analysis = self._drawn_analysis()
+        if analysis is None:
+            return
+        layer = next((x for x in analysis.layers if x.name == name), None)
         if layer is None:
             return
-        block = next((b for b in self.analysis.blocks if b.name == layer.block), None)
+        block = next((b for b in analysis.blocks if b.name == layer.block), None)
         stage = block.stage if block is not None else None
         level_name = name if self.level == "layer" else ""
         self.graph.select_node(self.graph.node_for_layer(level_name, layer.block, stage))
 
     def _node_selected(self, node_id: str) -> None:
-        if not node_id or self.graph.graph is None:
+        analysis = self._drawn_analysis()
+        if not node_id or self.graph.graph is None or analysis is None:
             return
         attrs = self.graph.graph.nodes[node_id]
         name = str(attrs.get("name", ""))
         if attrs.get("kind") in ("block", "stem", "head", "stage", "add", "mul"):
-            block = self.analysis.blocks
+            block = analysis.blocks
             names = [b for b in block if b.name == attrs.get("block")]
             if names:
-                name = self.analysis.layers[names[0].first_layer].name
+                name = analysis.layers[names[0].first_layer].name
             elif attrs.get("kind") == "stage":
                 stage = attrs.get("stage")
                 first = next((b for b in block if b.stage == stage), None)
-                name = self.analysis.layers[first.first_layer].name if first else ""
+                name = analysis.layers[first.first_layer].name if first else ""
         if name:
             self.inspector.select_layer(name, emit=False)
 
     # -- compare ------------------------------------------------------------------------------
     def pin_baseline(self) -> None:
-        self.baseline = self.analysis
-        self.inspector.set_baseline(self.baseline)
-        self.statusBar().showMessage(f"Pinned {self.analysis.design.name} as the baseline", 4000)
+        analysis = self.analyses.analysis
+        if analysis is None or not self.analyses.is_current():
+            self.statusBar().showMessage("Still analysing: pin again in a moment", 4000)
+            return
+        self.baseline = analysis
+        self.inspector.set_baseline(analysis)
+        self.statusBar().showMessage(f"Pinned {analysis.design.name} as the baseline", 4000)
 
     def clear_baseline(self) -> None:
         self.baseline = None
@@ -474,128 +489,21 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{self.document.display_name()}[*] — {APP_NAME}")
         self.setWindowModified(not self.document.is_clean())
 
-    def maybe_save(self) -> bool:
-        """True if it is fine to drop the current design (saved, discarded or clean)."""
-        if self.document.is_clean():
-            return True
-        answer = QMessageBox.question(
-            self,
-            APP_NAME,
-            f"Save the changes to {self.document.display_name()}?",
-            QMessageBox.StandardButton.Save
-            | QMessageBox.StandardButton.Discard
-            | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Save,
-        )
-        if answer == QMessageBox.StandardButton.Save:
-            return self.save()
-        return answer == QMessageBox.StandardButton.Discard
-
-    def new(self) -> None:
-        if self.maybe_save():
-            self.document.reset(load_preset("resnet50").replace(name="Untitled"))
-            self._refit = True
-
-    def open_dialog(self) -> None:
-        if not self.maybe_save():
-            return
-        path, _ = QFileDialog.getOpenFileName(self, "Open design", self._last_dir(), FILE_FILTER)
-        if path:
-            self.open_path(path)
-
-    def open_path(self, path: str | Path) -> bool:
-        try:
-            self.document.open(path)
-        except (DesignError, OSError, ValueError, RecursionError) as exc:
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            self._report(f"Cannot open {Path(path).name}: {reason}")
-            return False
-        self._refit = True
-        self._add_recent(str(path))
-        self.statusBar().showMessage(f"Opened {path}", 4000)
-        return True
-
-    def save(self) -> bool:
-        if self.document.path is None:
-            return self.save_as()
-        return self._save_to(self.document.path)
-
-    def save_as(self) -> bool:
-        suggested = str(Path(self._last_dir()) / f"{_slug(self.document.design.name)}{FILE_SUFFIX}")
-        path, _ = QFileDialog.getSaveFileName(self, "Save design as", suggested, FILE_FILTER)
-        if not path:
-            return False
-        if not path.endswith((FILE_SUFFIX, ".json")):
-            path += FILE_SUFFIX
-        return self._save_to(Path(path))
-
-    def _save_to(self, path: Path) -> bool:
-        try:
-            self.document.save(path)
-        except OSError as exc:
-            self._report(f"Cannot save {path.name}: {exc.strerror or exc}")
-            return False
-        self._add_recent(str(path))
-        self.statusBar().showMessage(f"Saved {path}", 4000)
-        return True
-
-    def _report(self, message: str) -> None:
-        self.statusBar().showMessage(message, 10000)
-        self.warn(message)
-
     def _warn_box(self, message: str) -> None:
         if not _headless():
             QMessageBox.warning(self, APP_NAME, message)
 
-    def restore(self, design: Design, path: Path | None) -> None:
-        """Bring back recovered work: the file it came from, then the changes as one edit.
-
-        The document stays unsaved (and undoable back to the file on disk).
-        """
-        base = None
-        if path is not None:
-            try:
-                base = io_load(path)
-            except (DesignError, OSError, ValueError):
-                path = None
-        self.document.reset(base or design, path)
-        self.document.edit("recovery", lambda _d: design, "Restore unsaved changes")
-        if base is None:  # nothing on disk to compare with: mark it unsaved all the same
-            self.document.undo_stack.resetClean()
-        self._refit = True
-        self.statusBar().showMessage("Restored the unsaved changes of the last session", 8000)
-
-    @staticmethod
-    def settings() -> QSettings:
-        return QSettings("resnet-designer", "ResNet Designer")
-
-    def recent_files(self) -> list[str]:
-        value = self.settings().value("recent", [])
-        if isinstance(value, str):
-            value = [value]
-        return [str(v) for v in (value or [])]
-
-    def _add_recent(self, path: str) -> None:
-        path = str(Path(path).resolve())
-        recent = [p for p in self.recent_files() if p != path]
-        self.settings().setValue("recent", [path, *recent][:MAX_RECENT])
-
-    def _fill_recent(self) -> None:
-        self.recent_menu.clear()
-        recent = self.recent_files()
-        if not recent:
-            self.recent_menu.addAction("(none)").setEnabled(False)
-        for path in recent:
-            action = self.recent_menu.addAction(path)
-            action.triggered.connect(
-                lambda _c=False, p=path: self.maybe_save() and self.open_path(p)
-            )
-
-    def _last_dir(self) -> str:
-        if self.document.path is not None:
-            return str(self.document.path.parent)
-        recent = self.recent_files()
-        return str(Path(recent[0]).parent) if recent else str(Path.cwd())
+    def focus_field(self, field: str) -> None:
+        """Point the user at the control for ``field`` (a lint finding's design path)."""
+        widget = self.panel.widget_for(field)
+        if widget is None:
+            self.statusBar().showMessage(f"Fix it at {field}", 6000)
+            return
+        scroll = self.splitter.widget(0)
+        if isinstance(scroll, QScrollArea):
+            scroll.ensureWidgetVisible(widget)
+        widget.setFocus(Qt.FocusReason.OtherFocusReason)
+        self.statusBar().showMessage(f"Fix it at {field}: the highlighted control", 6000)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         urls = event.mimeData().urls()
@@ -604,13 +512,12 @@ class MainWindow(QMainWindow):
 
     def dropEvent(self, event: QDropEvent) -> None:
         urls = event.mimeData().urls()
-        if urls and urls[0].isLocalFile() and self.maybe_save():
+        if urls and urls[0].isLocalFile() and self.files.maybe_save():
             event.acceptProposedAction()
-            self.open_path(urls[0].toLocalFile())
+            self.files.open_path(urls[0].toLocalFile())
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.maybe_save():
-            self.autosaver.discard()  # a clean exit: nothing to recover next time
+        if self.files.close():
             self.graph.cancel_build()
             event.accept()
         else:
@@ -637,15 +544,7 @@ def about_text() -> str:
     )
 
 
-def _slug(name: str) -> str:
-    keep = "".join(c if c.isalnum() or c in "-_" else "_" for c in name.strip().lower())
-    return keep.strip("_") or "design"
-
-
 def _headless() -> bool:
     from PySide6.QtGui import QGuiApplication
 
     return QGuiApplication.platformName() in ("offscreen", "minimal")
-
-
-_ = QIcon

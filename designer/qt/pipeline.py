@@ -1,4 +1,5 @@
-"""The work a worker does for the graph view: build the graph, collapse stages, lay it out.
+"""The work done off the UI thread for the live views: analyse huge designs, build the
+graph, collapse stages, lay it out.
 
 Pure functions over the core (no widgets), so they can run on any thread, or in a
 helper process for big graphs (see ``designer.qt.processes``).
@@ -6,7 +7,6 @@ helper process for big graphs (see ``designer.qt.processes``).
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -41,13 +41,6 @@ def lay_out(analysis: Analysis, level: str, collapsed: frozenset[int]) -> Drawin
     return Drawing(analysis, level, graph, layout, (mid - start) * 1e3, (end - mid) * 1e3)
 
 
-def analyse_and_lay_out(design: Design, level: str, collapsed: frozenset[int]) -> Drawing:
-    """Both steps off the UI thread, for designs whose analysis alone takes a while."""
-    from designer.core.analysis import analyse
-
-    return lay_out(analyse(design), level, collapsed)
-
-
 # Graph nodes above which the drawing is made in the helper process: below it the
 # work takes a few milliseconds, above it long enough to starve the UI thread.
 PROCESS_NODES = 300
@@ -63,21 +56,61 @@ def graph_size(analysis: Analysis, level: str) -> int:
     return len(analysis.layers) if level == "layer" else len(analysis.blocks)
 
 
-def draw(analysis: Analysis, level: str, collapsed: frozenset[int]) -> Drawing:
-    """``lay_out``, in the helper process for big graphs."""
-    if graph_size(analysis, level) > PROCESS_NODES:
-        try:
-            drawing = run_in_helper("draw", lay_out, analysis, level, collapsed)
-        except HelperUnavailable:
-            return lay_out(analysis, level, collapsed)
-        # keep the caller's analysis object: the same value, and views compare identity
-        return dataclasses.replace(drawing, analysis=analysis)
-    return lay_out(analysis, level, collapsed)
+# The helper process keeps the last analysis it made or was sent, so the drawing that
+# follows an off-thread analysis sends only the design (a 10,000-block analysis takes
+# about a second to pickle each way).
+_remembered: Analysis | None = None
 
 
-def analyse_and_draw(design: Design, level: str, collapsed: frozenset[int]) -> Drawing:
-    """``analyse_and_lay_out``, in the helper process (designs this big have big graphs)."""
+def remember(analysis: Analysis) -> Analysis:
+    global _remembered
+    _remembered = analysis
+    return analysis
+
+
+def analyse_here(design: Design) -> Analysis:
+    """Analyse ``design`` in this process and keep it for the drawing that follows."""
+    from designer.core.analysis import analyse
+
+    return remember(analyse(design))
+
+
+def analyse_remembered(design: Design) -> Analysis:
+    """``analyse(design)`` in the drawing helper process (for designs too big for the UI thread)."""
     try:
-        return run_in_helper("draw", analyse_and_lay_out, design, level, collapsed)
+        return run_in_helper("draw", analyse_here, design)
     except HelperUnavailable:
-        return analyse_and_lay_out(design, level, collapsed)
+        return analyse_here(design)
+
+
+def _lay_out_remembered(
+    design: Design, level: str, collapsed: frozenset[int]
+) -> tuple[Any, Any, float, float] | None:
+    """The drawing's parts if this process holds ``design``'s analysis, else None."""
+    known = _remembered
+    if known is None or not (known.design is design or known.design == design):
+        return None
+    drawing = lay_out(known, level, collapsed)
+    return drawing.graph, drawing.layout, drawing.graph_ms, drawing.layout_ms
+
+
+def _lay_out_sent(
+    analysis: Analysis, level: str, collapsed: frozenset[int]
+) -> tuple[Any, Any, float, float]:
+    drawing = lay_out(remember(analysis), level, collapsed)
+    return drawing.graph, drawing.layout, drawing.graph_ms, drawing.layout_ms
+
+
+def draw(analysis: Analysis, level: str, collapsed: frozenset[int]) -> Drawing:
+    """``lay_out``, in the helper process for big graphs (the analysis is sent only if
+    the helper does not hold it already); the caller's analysis object is kept, since
+    views compare identity."""
+    if graph_size(analysis, level) <= PROCESS_NODES:
+        return lay_out(analysis, level, collapsed)
+    try:
+        parts = run_in_helper("draw", _lay_out_remembered, analysis.design, level, collapsed)
+        if parts is None:
+            parts = run_in_helper("draw", _lay_out_sent, analysis, level, collapsed)
+    except HelperUnavailable:
+        return lay_out(analysis, level, collapsed)
+    return Drawing(analysis, level, *parts)

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 from designer.core.design import Design, DesignError
 from designer.core.io import atomic_write_bytes, design_from_dict, design_to_dict
+from designer.qt.document import Document
 
 DIR_ENV = "RESNET_DESIGNER_RECOVERY_DIR"
 INTERVAL_ENV = "RESNET_DESIGNER_AUTOSAVE_MS"
@@ -117,11 +118,8 @@ class Autosaver(QObject):
     user who keeps editing is still saved at least once per interval.
     """
 
-    def __init__(self, document: object, parent: QObject | None = None) -> None:
+    def __init__(self, document: Document, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        from designer.qt.document import Document
-
-        assert isinstance(document, Document)
         self._document = document
         self.folder = recovery_dir()
         self.session = uuid.uuid4().hex
@@ -204,22 +202,24 @@ def ask_with_box(parent: QWidget | None, recovered: Recovered) -> bool:
     return restore_box(parent, recovered).exec() == QMessageBox.StandardButton.Yes
 
 
-def offer(window: object, ask: AskRestore = ask_with_box) -> Recovered | None:
-    """Offer the newest orphaned session to ``window``; restore it as one undoable edit.
+def offer(
+    folder: Path,
+    parent: QWidget | None,
+    restore: Callable[[Design, Path | None], None],
+    ask: AskRestore = ask_with_box,
+) -> Recovered | None:
+    """Offer the newest orphaned session in ``folder``; ``restore`` it if the user agrees.
 
     Older orphans are dropped once the user has answered about the newest one.
     """
-    from designer.qt.main_window import MainWindow
-
-    assert isinstance(window, MainWindow)
-    found = orphans(window.autosaver.folder)
+    found = orphans(folder)
     if not found:
         return None
     newest = found[0]
-    chosen = ask(window, newest)
+    chosen = ask(parent, newest)
     for r in found:
         discard(r)
     if not chosen:
         return None
-    window.restore(newest.design, newest.path)
+    restore(newest.design, newest.path)
     return newest

@@ -8,7 +8,7 @@ from PySide6.QtCore import QObject, QTimer
 
 
 class Throttle(QObject):
-    def __init__(self, interval_ms: int, fn: Callable[[], None], parent: QObject | None = None):
+    def __init__(self, interval_ms: int, fn: Callable[[], object], parent: QObject | None = None):
         super().__init__(parent)
         self._fn = fn
         self._pending = False
@@ -23,6 +23,10 @@ class Throttle(QObject):
             return
         self._fn()
         self._timer.start()
+
+    def is_pending(self) -> bool:
+        """A call is being held back until the interval ends."""
+        return self._pending
 
     def flush(self) -> None:
         """Run a pending call now (tests, screenshots)."""

@@ -2,7 +2,9 @@
 
 Workers never touch widgets. Each job carries a generation number; the owner
 keeps the latest number it asked for and drops any result that is older, so a
-slow layout of a design the user has already changed is never shown.
+slow layout of a design the user has already changed is never shown. A job that
+ends by raising after its cancel event was set reports ``cancelled``, not
+``failed``: no message to parse, no traceback for what the user asked for.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ class WorkerSignals(QObject):
     done = Signal(int, object)  # generation, result
     failed = Signal(int, str)  # generation, one-line message
     progress = Signal(int, float)  # generation, fraction in [0, 1]
+    cancelled = Signal(int)  # generation: it stopped because its cancel event was set
 
 
 class Job(QRunnable):
@@ -46,8 +49,11 @@ class Job(QRunnable):
             else:
                 result = self._fn(*self._args)
         except Exception as exc:  # reported as one line; the traceback goes to stderr
-            if type(exc).__name__ not in ("ExportCancelled", "BundleCancelled"):  # no bug
-                traceback.print_exc()
+            if self.cancel_event.is_set():  # it stopped as asked (ExportCancelled...): no bug
+                with contextlib.suppress(RuntimeError):
+                    self.signals.cancelled.emit(self.generation)
+                return
+            traceback.print_exc()
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             self._emit(self.signals.failed, f"{type(exc).__name__}: {message}")
             return
@@ -89,6 +95,10 @@ class Runner(QObject):
 
     def is_busy(self) -> bool:
         return bool(self._running)
+
+    def drop_running(self) -> None:
+        """Drop the results of the jobs already started: the caller has a newer answer."""
+        self.generation += 1
 
     def _finish(self, generation: int) -> bool:
         self._running.pop(generation, None)

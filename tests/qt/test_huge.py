@@ -35,7 +35,7 @@ def test_huge_design_keeps_the_ui_answering(window, qtbot, case):
     gaps = [b - a for a, b in zip([start, *beats], beats, strict=False)]
     assert max(gaps) * 1e3 < MAX_GAP_MS, f"{case}: the UI stalled {max(gaps) * 1e3:.0f} ms"
     expected = analyse(window.document.design)
-    assert window.analysis.params == expected.params
+    assert window.analyses.analysis.params == expected.params
     assert window.inspector.values["params"].text().startswith(f"{expected.params:,}")
     blocks = sum(s.depth for s in window.document.design.stages)
     assert len(window.graph.nodes) >= blocks  # the whole graph is drawn, one node per block

@@ -150,8 +150,10 @@ def test_monkey_edits_leave_a_valid_replayable_design(window, qtbot, capsys):
             if len(beats) > 1:
                 max_gap = max(max_gap, beats[-1] - beats[-2])
         qtbot.waitUntil(lambda: not window.is_busy(), timeout=20_000)
-        window._analyse_soon.flush()
-        assert window.analysis.design == document.design  # the inspector shows the document
+        window._draw_soon.flush()
+        assert (
+            window.analyses.analysis.design == document.design
+        )  # the inspector shows the document
     finally:
         heart.stop()
         qInstallMessageHandler(old_handler)
@@ -209,14 +211,14 @@ def _hostile_files(folder) -> dict[str, object]:
 def test_open_hostile_files_reports_one_line_and_keeps_the_design(window, tmp_path):
     mine = tmp_path / "mine.resnet.json"
     save(load_preset("resnet34"), mine)
-    assert window.open_path(mine)
+    assert window.files.open_path(mine)
     window.panel.stages.spin(0, "depth").setValue(5)  # unsaved work that must survive
     before = window.document.design
     shown: list[str] = []
     window.warn = shown.append
     for name, path in _hostile_files(tmp_path).items():
         shown.clear()
-        assert not window.open_path(path), name
+        assert not window.files.open_path(path), name
         assert len(shown) == 1 and "\n" not in shown[0] and shown[0].startswith("Cannot open")
         assert window.document.design == before, name
         assert window.document.path == mine and not window.document.is_clean(), name
@@ -252,7 +254,7 @@ def test_open_generated_hostile_files_never_replaces_or_crashes(window, tmp_path
         path.write_text(json.dumps(value), encoding="utf-8")
         shown.clear()
         window.document.undo_stack.setClean()
-        if window.open_path(path):
+        if window.files.open_path(path):
             tried["valid"] += 1
             assert not shown
             window.document.edit("back", lambda _d: before)

@@ -38,7 +38,7 @@ def edit():
     w.panel.widgets["num_classes"].setValue(37)
     w.panel.widgets["stem.kind"].setCurrentText("deep")
     def check():
-        if w.autosaver.saves:
+        if w.files.autosaver.saves:
             print("AUTOSAVED", flush=True)
         else:
             QTimer.singleShot(20, check)
@@ -48,7 +48,7 @@ def report():
     w = window()
     print("DESIGN " + json.dumps(design_to_dict(w.document.design)), flush=True)
     print("CLEAN", w.document.is_clean(), "PATH", w.document.path, flush=True)
-    w.autosaver.discard()
+    w.files.autosaver.discard()
     os._exit(0)
 
 def ask(_parent, found):
@@ -132,7 +132,7 @@ def test_declined_offer_keeps_the_file_and_forgets_the_session(tmp_path, qtbot):
 
 
 def test_autosave_waits_for_a_pause_and_clean_save_removes_it(window, qtbot, tmp_path):
-    saver = window.autosaver
+    saver = window.files.autosaver
     saver._timer.setInterval(150)
     for depth in (4, 5, 6, 7, 8):  # a burst of edits is one write, not five
         window.panel.stages.spin(0, "depth").setValue(depth)
@@ -141,7 +141,7 @@ def test_autosave_waits_for_a_pause_and_clean_save_removes_it(window, qtbot, tmp
     design, origin = recovery.decode(saver.file.read_bytes())
     assert design == window.document.design and origin is None
     assert not recovery.orphans(saver.folder)  # our own, live session is never offered
-    assert window._save_to(tmp_path / "saved.resnet.json")
+    assert window.files.save_to(tmp_path / "saved.resnet.json")
     assert not saver.file.exists()
     window.panel.stages.spin(0, "depth").setValue(3)
     window.document.undo_stack.undo()  # back to the saved state: nothing to recover
@@ -160,7 +160,7 @@ def test_garbage_in_the_recovery_folder_is_dropped(tmp_path):
 
 def test_closing_with_unsaved_changes_asks(window, qtbot, monkeypatch):
     window.panel.stages.spin(0, "depth").setValue(5)
-    window.autosaver.save_now()
+    window.files.autosaver.save_now()
     answers = [QMessageBox.StandardButton.Cancel]
     asked: list[str] = []
 
@@ -171,11 +171,11 @@ def test_closing_with_unsaved_changes_asks(window, qtbot, monkeypatch):
     monkeypatch.setattr(QMessageBox, "question", question)
     window.close()
     assert asked and "Save the changes" in asked[0]
-    assert window.isVisible() and window.autosaver.file.exists()
+    assert window.isVisible() and window.files.autosaver.file.exists()
     answers[0] = QMessageBox.StandardButton.Discard
     window.close()
     assert not window.isVisible()
-    assert not window.autosaver.file.exists()  # a clean exit leaves nothing to recover
+    assert not window.files.autosaver.file.exists()  # a clean exit leaves nothing to recover
     window.document.undo_stack.setClean()
 
 

@@ -122,21 +122,21 @@ def test_save_then_open_round_trips(qtbot, window, tmp_path):
     design = window.document.design
     assert window.isWindowModified()
     path = tmp_path / "mine.resnet.json"
-    assert window._save_to(path)
+    assert window.files.save_to(path)
     assert not window.isWindowModified() and "mine.resnet.json" in window.windowTitle()
     assert load(path) == design
     window.document.reset(load_preset("resnet18"))
-    assert window.open_path(path)
+    assert window.files.open_path(path)
     assert window.document.design == design
     assert window.panel.widgets["num_classes"].value() == 10
-    assert str(path.resolve()) == window.recent_files()[0]
+    assert str(path.resolve()) == window.files.recent_files()[0]
 
 
 def test_open_bad_file_reports_one_line_and_keeps_design(qtbot, window, tmp_path):
     bad = tmp_path / "bad.resnet.json"
     bad.write_text("{ not json")
     before = window.document.design
-    assert not window.open_path(bad)
+    assert not window.files.open_path(bad)
     assert window.document.design == before
     assert "not valid JSON" in window.statusBar().currentMessage()
 
@@ -175,7 +175,7 @@ def test_stale_layout_results_are_dropped(qtbot, window):
     dropped = runner.dropped
     for depth in (2, 3, 4, 5):  # four requests in a row; only the last may be drawn
         window.document.edit("x", lambda d, n=depth: d.with_stage(0, depth=n))
-        window._analyse_soon.flush()
+        window._draw_soon.flush()
         window.request_drawing()
     _wait_drawn(qtbot, window)
     assert shown and shown[-1] == window.document.design

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import networkx as nx
 
+from designer.core.analysis import Analysis, analyse
+from designer.core.design import Design
 from designer.core.graph.geometry import Layout
 from designer.core.graph.layout import (
     LayoutError,
@@ -18,7 +20,7 @@ from designer.core.graph.layout import (
     dot_available,
     run_dot,
 )
-from designer.core.graph.network import shape_label
+from designer.core.graph.network import Level, build_graph, shape_label
 from designer.core.report import human_count
 
 FORMATS: tuple[str, ...] = (".svg", ".png", ".pdf", ".dot")
@@ -243,6 +245,14 @@ def render(graph: nx.DiGraph, suffix: str, title: str | None = None) -> bytes:
             "digraph resnet {", f"digraph resnet {{\n  graph [dpi={PNG_DPI}];", 1
         )
     return run_dot(source, fmt, pinned=big)
+
+
+def render_design(source: Design | Analysis, level: Level = "block", suffix: str = ".svg") -> bytes:
+    """The titled diagram of a design (or of its analysis, if the caller has one) as
+    ``suffix`` bytes: the one analyse -> graph -> render path the CLI and the app share."""
+    analysis = source if isinstance(source, Analysis) else analyse(source)
+    graph = build_graph(analysis, level)
+    return render(graph, suffix, diagram_title(graph, analysis.params, analysis.macs))
 
 
 def _svg_text(x: float, y: float, text: str, size: float, **attrs: str) -> str:

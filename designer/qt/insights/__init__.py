@@ -1,28 +1,27 @@
 """Docks that explain and improve a design (lint, budget fit, compare, numbers, transfer).
 
-They hang off the main window through ``install`` and talk to it only through its
-document (the design) and the inspector's selection signal: one-way data flow.
-Each panel redraws from ``designChanged``; edits (applying a fit) go back
-through the document's undo stack, like any other edit.
+They hang off the main window through ``install`` and never see the window: the
+panels that show numbers (lint, numbers) redraw from the analysis model's
+``analysisChanged``; the others follow the document's ``designChanged``, and
+their edits (applying a fit) go back through the document's undo stack, like
+any other edit.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QDockWidget, QMenu, QWidget
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QWidget
 
+from designer.qt.analysis_model import AnalysisModel
+from designer.qt.document import Document
 from designer.qt.insights.compare_dock import ComparePanel
 from designer.qt.insights.fit_dock import FitPanel
 from designer.qt.insights.lint_dock import LintPanel
 from designer.qt.insights.numbers_dock import NumbersPanel
 from designer.qt.insights.transfer_dock import TransferPanel
-
-if TYPE_CHECKING:
-    from designer.qt.main_window import MainWindow
 
 AREA = Qt.DockWidgetArea.BottomDockWidgetArea
 DOCK_HEIGHT = 300  # px: room for a table of a ResNet's stages without starving the graph
@@ -46,57 +45,47 @@ class Insights:
         dock.raise_()
 
 
-def _view_menu(window: MainWindow) -> QMenu:
-    for action in window.menuBar().actions():
-        menu = action.menu()
-        if isinstance(menu, QMenu) and action.text().replace("&", "") == "View":
-            return menu
-    return window.menuBar().addMenu("&View")
+TITLES = {
+    "lint": "Lint and stages",
+    "fit": "Budget fit",
+    "compare": "Compare",
+    "numbers": "Numbers",
+    "transfer": "Pretrained weights",
+}
+TIPS = {
+    "lint": "What a careful reviewer would flag, and per-stage stride and receptive field",
+    "fit": "Scale depths and widths to meet MACs, parameter and memory limits",
+    "compare": "Designs side by side per stage, and a params-vs-MACs plot",
+    "numbers": "The formula behind a layer's figures; training memory by part",
+    "transfer": "Which tensors of a checkpoint fit this design",
+}
 
 
-def _focus_field(window: MainWindow, field: str) -> None:
-    """Point the user at the control for ``field`` (a lint finding's design path)."""
-    widget = window.panel.widget_for(field)
-    if widget is None:
-        window.statusBar().showMessage(f"Fix it at {field}", 6000)
-        return
-    scroll = window.splitter.widget(0)
-    ensure = getattr(scroll, "ensureWidgetVisible", None)
-    if ensure is not None:
-        ensure(widget)
-    widget.setFocus(Qt.FocusReason.OtherFocusReason)
-    window.statusBar().showMessage(f"Fix it at {field}: the highlighted control", 6000)
+def install(
+    window: QMainWindow, document: Document, analyses: AnalysisModel, view_menu: QMenu
+) -> Insights:
+    """Add the insight docks, tabbed at the bottom of ``window``, with toggles in ``view_menu``.
 
-
-def install(window: MainWindow) -> None:
-    """Add the insight docks, tabbed at the bottom, and their View-menu toggles."""
-    document = window.document
+    Panels that show numbers subscribe to ``analyses``; those that edit or fetch get
+    the document. The caller links their signals to the rest of the window.
+    """
+    lint = LintPanel(analyses)
+    fit = FitPanel(document)
+    compare = ComparePanel(document)
+    numbers = NumbersPanel(analyses)
+    transfer = TransferPanel(document)
     panels: dict[str, QWidget] = {
-        "lint": LintPanel(document),
-        "fit": FitPanel(document),
-        "compare": ComparePanel(document),
-        "numbers": NumbersPanel(document),
-        "transfer": TransferPanel(document),
+        "lint": lint,
+        "fit": fit,
+        "compare": compare,
+        "numbers": numbers,
+        "transfer": transfer,
     }
-    titles = {
-        "lint": "Lint and stages",
-        "fit": "Budget fit",
-        "compare": "Compare",
-        "numbers": "Numbers",
-        "transfer": "Pretrained weights",
-    }
-    tips = {
-        "lint": "What a careful reviewer would flag, and per-stage stride and receptive field",
-        "fit": "Scale depths and widths to meet MACs, parameter and memory limits",
-        "compare": "Designs side by side per stage, and a params-vs-MACs plot",
-        "numbers": "The formula behind a layer's figures; training memory by part",
-        "transfer": "Which tensors of a checkpoint fit this design",
-    }
-    menu = _view_menu(window).addMenu("&Insights")
+    menu = view_menu.addMenu("&Insights")
     docks: dict[str, QDockWidget] = {}
     previous: QDockWidget | None = None
     for number, (name, panel) in enumerate(panels.items(), start=1):
-        dock = QDockWidget(titles[name], window)
+        dock = QDockWidget(TITLES[name], window)
         dock.setObjectName(f"{name}Dock")
         dock.setWidget(panel)
         dock.setAllowedAreas(
@@ -107,15 +96,12 @@ def install(window: MainWindow) -> None:
             window.tabifyDockWidget(previous, dock)
         previous = dock
         toggle = dock.toggleViewAction()
-        toggle.setText(titles[name])
+        toggle.setText(TITLES[name])
         toggle.setShortcut(QKeySequence(f"Ctrl+Alt+{number}"))
-        toggle.setStatusTip(tips[name])
+        toggle.setStatusTip(TIPS[name])
         toggle.triggered.connect(lambda checked, d=dock: checked and d.raise_())
         menu.addAction(toggle)
         dock.hide()  # the three panes already fill the window: opened on demand
         docks[name] = dock
     window.resizeDocks(list(docks.values()), [DOCK_HEIGHT] * len(docks), Qt.Orientation.Vertical)
-    insights = Insights(docks=docks, **panels)  # type: ignore[arg-type]
-    insights.lint.fieldRequested.connect(lambda field: _focus_field(window, field))
-    window.inspector.layerSelected.connect(insights.numbers.select_layer)
-    window.insights = insights  # type: ignore[attr-defined]
+    return Insights(lint, fit, compare, numbers, transfer, docks)

@@ -13,22 +13,27 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from designer.core.design import Design
+from designer.core.analysis import Analysis
+from designer.qt.analysis_model import AnalysisModel
 
 
-class LazyDesignPanel(QWidget):
-    """A panel that follows the live design but recomputes only while it is shown.
+class LazyAnalysisPanel(QWidget):
+    """A panel that follows the live analysis but redraws only while it is shown.
 
     Closed docks cost nothing per edit (a big network takes ~10 ms to lint); a panel
-    that was closed during edits catches up when it opens. Subclasses set
-    ``_design`` and implement ``refresh``.
+    that was closed during edits catches up when it opens. It never analyses: it
+    subscribes to the analysis model. Subclasses implement ``refresh``.
     """
 
-    _design: Design
+    analysis: Analysis | None = None
     _dirty: bool = False
 
-    def set_design(self, design: Design) -> None:
-        self._design, self._dirty = design, True
+    def follow(self, analyses: AnalysisModel) -> None:
+        """Subscribe to ``analyses`` (call at the end of ``__init__``)."""
+        analyses.subscribe(self.set_analysis)
+
+    def set_analysis(self, analysis: Analysis) -> None:
+        self.analysis, self._dirty = analysis, True
         if self.isVisible():
             self.refresh()
 

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 from designer.core.compare import Column, columns, pareto_figure, write_pareto
 from designer.core.design import Design
 from designer.core.presets import load_preset, preset_names
-from designer.core.report import human_bytes, human_count
+from designer.core.report import delta_text, human_bytes, human_count
 from designer.qt.document import Document
 from designer.qt.insights.common import cell, hint, table
 from designer.qt.workers import Runner
@@ -61,15 +61,6 @@ def _text(value: float, fmt: str) -> str:
     if fmt == "int":
         return f"{int(value)}"
     return human_count(value)
-
-
-def delta_text(value: float, base: float, fmt: str) -> str:
-    """'+19.0M (+74%)', '-2 (-50%)' or '=' against the first pinned design."""
-    if value == base:
-        return "="
-    sign = "+" if value > base else "-"
-    pct = f" ({(value - base) / base:+.0%})" if base else ""
-    return f"{sign}{_text(abs(value - base), fmt)}{pct}"
 
 
 def _render(highlight: list[tuple[str, Design]]) -> bytes:
@@ -214,7 +205,7 @@ class ComparePanel(QWidget):
                 item = cell(text, right=True, tip=f"{int(value):,}")
                 first = base.get(label)
                 if i and first is not None and first[0] is not None:
-                    change = delta_text(value, first[0], fmt)
+                    change = delta_text(value, first[0], lambda v, f=fmt: _text(v, f))
                     item.setText(f"{text}   {change}")
                     if value != first[0]:
                         item.setForeground(QBrush(GROWS if value > first[0] else SHRINKS))

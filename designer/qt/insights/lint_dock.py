@@ -1,8 +1,8 @@
 """The lint dock: what the linter flags in the live design, and the per-stage figures.
 
 Clicking a finding names the control that fixes it (``fieldRequested``); the
-window focuses that control. Both tables redraw from the document's design
-(closed form, microseconds), so they are never stale.
+window focuses that control. Both tables redraw from the analysis model's
+``analysisChanged`` (the same analysis the inspector shows), so they are never stale.
 """
 
 from __future__ import annotations
@@ -10,20 +10,19 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHeaderView, QLabel, QSplitter, QStyle, QVBoxLayout, QWidget
 
-from designer.core.analysis import analyse
 from designer.core.lint import Finding, lint
 from designer.core.report import human_bytes, human_count, shape_text
 from designer.core.stages import StageFigures, stage_figures
-from designer.qt.document import Document
-from designer.qt.insights.common import LazyDesignPanel, cell, fill_row, hint, table
+from designer.qt.analysis_model import AnalysisModel
+from designer.qt.insights.common import LazyAnalysisPanel, cell, fill_row, hint, table
 
 STAGE_HEADERS = ["Stage", "Blocks", "Output", "Stride", "RF", "Params", "MACs", "Act./image"]
 
 
-class LintPanel(LazyDesignPanel):
+class LintPanel(LazyAnalysisPanel):
     fieldRequested = Signal(str)  # the design field a finding points at, e.g. "stages[2].stride"
 
-    def __init__(self, document: Document, parent: QWidget | None = None) -> None:
+    def __init__(self, analyses: AnalysisModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.findings: list[Finding] = []
         self.stages: list[StageFigures] = []
@@ -58,15 +57,14 @@ class LintPanel(LazyDesignPanel):
         split.setStretchFactor(1, 2)
         split.setChildrenCollapsible(False)
         layout.addWidget(split, 1)
-        self._design = document.design
-        self._dirty = True
-        document.designChanged.connect(self.set_design)
+        self.follow(analyses)
 
     def refresh(self) -> None:
         self._dirty = False
-        design = self._design
-        result = analyse(design)
-        self.findings = lint(design, result)
+        result = self.analysis
+        if result is None:
+            return
+        self.findings = lint(result.design, result)
         self.stages = stage_figures(result)
         self._show_findings()
         self._show_stages()

@@ -20,11 +20,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from designer.core.analysis import Analysis, Layer, analyse
+from designer.core.analysis import Layer
 from designer.core.explain import explain_layer, training_memory
 from designer.core.report import human_bytes, human_count, shape_text
-from designer.qt.document import Document
-from designer.qt.insights.common import LazyDesignPanel, hint
+from designer.qt.analysis_model import AnalysisModel
+from designer.qt.insights.common import LazyAnalysisPanel, hint
 
 OPTIMISERS = (
     ("SGD with momentum", "sgd_momentum", "one fp32 momentum buffer per parameter"),
@@ -51,10 +51,11 @@ def _selectable(text: str = "–") -> QLabel:
     return label
 
 
-class NumbersPanel(LazyDesignPanel):
-    def __init__(self, document: Document, parent: QWidget | None = None) -> None:
+class NumbersPanel(LazyAnalysisPanel):
+    """A layer's formula and the training-memory breakdown, from the live analysis."""
+
+    def __init__(self, analyses: AnalysisModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.analysis: Analysis = analyse(document.design)
         self.layer_name = ""
 
         layer_box = QGroupBox("Selected layer")
@@ -121,14 +122,13 @@ class NumbersPanel(LazyDesignPanel):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(layer_box, 3)
         layout.addWidget(memory_box, 2)
-        self._design = document.design
-        self._dirty = False
-        document.designChanged.connect(self.set_design)
-        self.refresh()
+        self.follow(analyses)
+        self.refresh()  # hidden panels draw lazily, but breakdown() must answer from the start
 
     def refresh(self) -> None:
         self._dirty = False
-        self.analysis = analyse(self._design)
+        if self.analysis is None:
+            return
         m = self.analysis.macs
         self.model_macs.setText(f"{human_count(m)} MACs · {human_count(2 * m)} FLOPs")
         self.model_macs.setToolTip(f"{m:,} multiply-adds; {2 * m:,} FLOPs")
@@ -136,6 +136,8 @@ class NumbersPanel(LazyDesignPanel):
         self._show_memory()
 
     def layer(self) -> Layer | None:
+        if self.analysis is None:
+            return None
         return next((x for x in self.analysis.layers if x.name == self.layer_name), None)
 
     def select_layer(self, name: str) -> None:
@@ -169,6 +171,8 @@ class NumbersPanel(LazyDesignPanel):
         )
 
     def _show_memory(self) -> None:
+        if self.analysis is None:  # the first analysis of a huge design is on its way
+            return
         parts = self.breakdown()
         for key, label in self.memory.items():
             value = getattr(parts, key)

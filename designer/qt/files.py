@@ -1,0 +1,198 @@
+"""File handling for the window: New, Open, Save, Save As, Open Recent, and recovery.
+
+The controller works on the document and a parent widget for its dialogs; it
+tells the user through the ``say`` and ``warn`` callables it is given, and
+announces a whole new design (New, Open, a restore) with ``replaced`` so views
+can refit. It owns the autosaver, since what counts as "saved" is its business.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
+
+from designer.core.design import Design, DesignError
+from designer.core.io import FILE_SUFFIX
+from designer.core.io import load as io_load
+from designer.core.presets import load_preset
+from designer.qt import recovery
+from designer.qt.document import Document
+from designer.qt.recovery import AskRestore, Autosaver, Recovered
+
+APP_NAME = "ResNet Designer"
+MAX_RECENT = 8
+FILE_FILTER = f"ResNet designs (*{FILE_SUFFIX} *.json);;All files (*)"
+OPEN_ERRORS = (DesignError, OSError, ValueError, RecursionError)
+
+Say = Callable[[str, int], None]  # a status-bar line and how long to show it (ms)
+
+
+def settings() -> QSettings:
+    return QSettings("resnet-designer", "ResNet Designer")
+
+
+def slug(name: str) -> str:
+    """A file-name stem for a design name ('ResNet 50!' -> 'resnet_50')."""
+    keep = "".join(c if c.isalnum() or c in "-_" else "_" for c in name.strip().lower())
+    return keep.strip("_") or "design"
+
+
+class FileController(QObject):
+    """The File menu's actions over one document; dialogs are parented to ``parent``."""
+
+    replaced = Signal()  # a whole new design is in the document (New, Open, restore)
+
+    def __init__(
+        self,
+        document: Document,
+        parent: QWidget,
+        say: Say,
+        warn: Callable[[str], None],
+    ) -> None:
+        super().__init__(parent)
+        self.document = document
+        self._parent = parent
+        self._say = say
+        self._warn = warn
+        self.autosaver = Autosaver(document, self)
+
+    # -- asking ----------------------------------------------------------------------
+    def maybe_save(self) -> bool:
+        """True if it is fine to drop the current design (saved, discarded or clean)."""
+        if self.document.is_clean():
+            return True
+        answer = QMessageBox.question(
+            self._parent,
+            APP_NAME,
+            f"Save the changes to {self.document.display_name()}?",
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save,
+        )
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def close(self) -> bool:
+        """Ask about unsaved work; True (and no recovery file left) if the app may close."""
+        if not self.maybe_save():
+            return False
+        self.autosaver.discard()  # a clean exit: nothing to recover next time
+        return True
+
+    # -- the File menu ---------------------------------------------------------------
+    def new(self) -> None:
+        if self.maybe_save():
+            self.document.reset(load_preset("resnet50").replace(name="Untitled"))
+            self.replaced.emit()
+
+    def open_dialog(self) -> None:
+        if not self.maybe_save():
+            return
+        path, _ = QFileDialog.getOpenFileName(
+            self._parent, "Open design", self.last_dir(), FILE_FILTER
+        )
+        if path:
+            self.open_path(path)
+
+    def open_path(self, path: str | Path) -> bool:
+        """Open ``path``; a one-line warning and the design kept if it cannot be read."""
+        try:
+            self.document.open(path)
+        except OPEN_ERRORS as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            self._report(f"Cannot open {Path(path).name}: {reason}")
+            return False
+        self.replaced.emit()
+        self.add_recent(str(path))
+        self._say(f"Opened {path}", 4000)
+        return True
+
+    def open_asking(self, path: str) -> bool:
+        """Open ``path`` (a dropped file, a recent one) after asking to save the current work."""
+        return self.maybe_save() and self.open_path(path)
+
+    def save(self) -> bool:
+        if self.document.path is None:
+            return self.save_as()
+        return self.save_to(self.document.path)
+
+    def save_as(self) -> bool:
+        suggested = str(Path(self.last_dir()) / f"{slug(self.document.design.name)}{FILE_SUFFIX}")
+        path, _ = QFileDialog.getSaveFileName(
+            self._parent, "Save design as", suggested, FILE_FILTER
+        )
+        if not path:
+            return False
+        if not path.endswith((FILE_SUFFIX, ".json")):
+            path += FILE_SUFFIX
+        return self.save_to(Path(path))
+
+    def save_to(self, path: Path) -> bool:
+        try:
+            self.document.save(path)
+        except OSError as exc:
+            self._report(f"Cannot save {path.name}: {exc.strerror or exc}")
+            return False
+        self.add_recent(str(path))
+        self._say(f"Saved {path}", 4000)
+        return True
+
+    def _report(self, message: str) -> None:
+        self._say(message, 10000)
+        self._warn(message)
+
+    # -- recovery --------------------------------------------------------------------
+    def offer_recovery(self, ask: AskRestore = recovery.ask_with_box) -> Recovered | None:
+        """Offer back the work of a run that died; restore it if the user says so."""
+        return recovery.offer(self.autosaver.folder, self._parent, self.restore, ask)
+
+    def restore(self, design: Design, path: Path | None) -> None:
+        """Bring back recovered work: the file it came from, then the changes as one edit.
+
+        The document stays unsaved (and undoable back to the file on disk).
+        """
+        base = None
+        if path is not None:
+            try:
+                base = io_load(path)
+            except (DesignError, OSError, ValueError):
+                path = None
+        self.document.reset(base or design, path)
+        self.document.edit("recovery", lambda _d: design, "Restore unsaved changes")
+        if base is None:  # nothing on disk to compare with: mark it unsaved all the same
+            self.document.undo_stack.resetClean()
+        self.replaced.emit()
+        self._say("Restored the unsaved changes of the last session", 8000)
+
+    # -- recent files ----------------------------------------------------------------
+    def recent_files(self) -> list[str]:
+        value = settings().value("recent", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in (value or [])]
+
+    def add_recent(self, path: str) -> None:
+        path = str(Path(path).resolve())
+        recent = [p for p in self.recent_files() if p != path]
+        settings().setValue("recent", [path, *recent][:MAX_RECENT])
+
+    def fill_recent(self, menu: QMenu) -> None:
+        """Refill Open Recent (connected to the menu's aboutToShow)."""
+        menu.clear()
+        recent = self.recent_files()
+        if not recent:
+            menu.addAction("(none)").setEnabled(False)
+        for path in recent:
+            action = menu.addAction(path)
+            action.triggered.connect(lambda _c=False, p=path: self.open_asking(p))
+
+    def last_dir(self) -> str:
+        if self.document.path is not None:
+            return str(self.document.path.parent)
+        recent = self.recent_files()
+        return str(Path(recent[0]).parent) if recent else str(Path.cwd())
