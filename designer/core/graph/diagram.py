@@ -18,6 +18,7 @@ from designer.core.graph.layout import (
     cluster_name,
     compute_layout,
     dot_available,
+    dot_quote,
     run_dot,
 )
 from designer.core.graph.network import Level, build_graph, shape_label
@@ -49,10 +50,6 @@ _EDGE_COLOUR = "#4b5563"
 _LABEL_COLOUR = "#6b7280"
 
 
-def _q(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-
 def _html(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -62,8 +59,8 @@ def _node_line(node: str, attrs: dict) -> str:
     if kind in ("add", "mul"):
         label = "+" if kind == "add" else "×"
         return (
-            f'{_q(node)} [group="main", shape=circle, fixedsize=true, width=0.3, '
-            f"label={_q(label)}, "
+            f'{dot_quote(node)} [group="main", shape=circle, fixedsize=true, width=0.3, '
+            f"label={dot_quote(label)}, "
             'fontsize=16, fontname="Helvetica-Bold", style=filled, fillcolor="#ffffff", '
             'color="#111827", penwidth=1.4];'
         )
@@ -71,12 +68,13 @@ def _node_line(node: str, attrs: dict) -> str:
     label = str(attrs.get("label", node))
     group = f'group="{attrs.get("branch", "main")}", '
     if kind in ("stem", "block", "head", "stage") and attrs.get("params"):
-        label = (
+        text = (
             f"<{_html(label)}<br/><font point-size='8' color='{_LABEL_COLOUR}'>"
             f"{human_count(attrs['params'])} params · {human_count(attrs['macs'])} MACs</font>>"
         )
-        return f'{_q(node)} [{group}label={label}, fillcolor="{fill}", color="{border}"];'
-    return f'{_q(node)} [{group}label={_q(label)}, fillcolor="{fill}", color="{border}"];'
+    else:
+        text = dot_quote(label)
+    return f'{dot_quote(node)} [{group}label={text}, fillcolor="{fill}", color="{border}"];'
 
 
 def _labelled_edges(graph: nx.DiGraph) -> set[tuple[str, str]]:
@@ -119,7 +117,7 @@ def to_dot(graph: nx.DiGraph, title: str | None = None) -> str:
         # the title is a node left of the stage's first row, so no edge ever crosses it
         title = f"title:{stage}"
         lines.append(
-            f"    {_q(title)} [shape=plaintext, style=solid, fontsize=11, "
+            f"    {dot_quote(title)} [shape=plaintext, style=solid, fontsize=11, "
             f"label=<<b>{_html(name)}</b><br align='left'/>"
             f"<font point-size='9' color='{_LABEL_COLOUR}'>{detail}</font>>];"
         )
@@ -128,7 +126,9 @@ def to_dot(graph: nx.DiGraph, title: str | None = None) -> str:
             clustered.add(n)
         first = next((n for n in members if graph.nodes[n].get("branch") == "main"), None)
         if first is not None:
-            lines.append(f"    {{rank=same; {_q(title)} -> {_q(first)} [style=invis];}}")
+            lines.append(
+                f"    {{rank=same; {dot_quote(title)} -> {dot_quote(first)} [style=invis];}}"
+            )
         lines.append("  }")
     for n, attrs in graph.nodes(data=True):
         if n not in clustered:
@@ -137,12 +137,12 @@ def to_dot(graph: nx.DiGraph, title: str | None = None) -> str:
     for u, v, d in graph.edges(data=True):
         attrs = []
         if (u, v) in labelled:
-            attrs.append(f"label={_q(' ' + shape_label(d['shape']))}")
+            attrs.append(f"label={dot_quote(' ' + shape_label(d['shape']))}")
         if d.get("skip"):
             attrs.append(f'style=dashed, color="{_SKIP_COLOUR}", penwidth=1.3, weight=1')
         else:
             attrs.append("weight=10")
-        lines.append(f"  {_q(u)} -> {_q(v)} [{', '.join(attrs)}];")
+        lines.append(f"  {dot_quote(u)} -> {dot_quote(v)} [{', '.join(attrs)}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -176,7 +176,7 @@ def _pinned_dot(graph: nx.DiGraph, layout: Layout, title: str | None) -> str:
     labels = graph.graph.get("stage_labels", {})
     for i, (stage, box) in enumerate(sorted(layout.clusters.items())):
         parts = labels.get(stage, names.get(stage, str(stage))).split(" · ")
-        text = "\\l".join(_q(p)[1:-1] for p in parts) + "\\l"
+        text = "\\l".join(dot_quote(p)[1:-1] for p in parts) + "\\l"
         lw, lh = max(len(p) for p in parts) * 6.2, len(parts) * 13.0
         lp = xy(box.x + 10 + lw / 2, box.y + 8 + lh / 2)
         body.append(
@@ -213,10 +213,10 @@ def _pinned_dot(graph: nx.DiGraph, layout: Layout, title: str | None) -> str:
                 lp = xy(x1 + 4 + len(text) * 2.2, (y0 + y1) / 2)
             else:
                 lp = xy((x0 + x1) / 2, y1 - 7)
-            attrs.append(f'label={_q(text)}, lp="{lp}"')
+            attrs.append(f'label={dot_quote(text)}, lp="{lp}"')
         if d.get("skip"):
             attrs.append(f'style=dashed, color="{_SKIP_COLOUR}", penwidth=1.3')
-        body.append(f"  {_q(u)} -> {_q(v)} [{', '.join(attrs)}];")
+        body.append(f"  {dot_quote(u)} -> {dot_quote(v)} [{', '.join(attrs)}];")
     return "\n".join([*head, *body, "}"]) + "\n"
 
 

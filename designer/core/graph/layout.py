@@ -68,8 +68,9 @@ def compute_layout(graph: nx.DiGraph, engine: Engine = "auto") -> Layout:
         return builtin_layout(graph)
 
 
-def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def dot_quote(text: str) -> str:
+    """A DOT quoted string: backslashes, quotes and newlines escaped (ids and labels alike)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def cluster_name(stage: int) -> str:
@@ -90,16 +91,18 @@ def layout_dot_source(graph: nx.DiGraph) -> str:
         for n in members:
             w, h = node_size(graph.nodes[n])
             group = graph.nodes[n].get("branch", "main")  # keeps the main path straight
-            lines.append(f'{_quote(n)} [group="{group}", width={w / 72:.4f}, height={h / 72:.4f}];')
+            lines.append(
+                f'{dot_quote(n)} [group="{group}", width={w / 72:.4f}, height={h / 72:.4f}];'
+            )
             clustered.add(n)
         lines.append("}")
     for n, attrs in graph.nodes(data=True):
         if n not in clustered:
             w, h = node_size(attrs)
-            lines.append(f"{_quote(n)} [width={w / 72:.4f}, height={h / 72:.4f}];")
+            lines.append(f"{dot_quote(n)} [width={w / 72:.4f}, height={h / 72:.4f}];")
     for u, v, attrs in graph.edges(data=True):
         weight = 1 if attrs.get("skip") else 10
-        lines.append(f"{_quote(u)} -> {_quote(v)} [weight={weight}];")
+        lines.append(f"{dot_quote(u)} -> {dot_quote(v)} [weight={weight}];")
     lines.append("}")
     return "\n".join(lines)
 
