@@ -58,6 +58,8 @@ class FileController(QObject):
         self._say = say
         self._warn = warn
         self.autosaver = Autosaver(document, self)
+        # a full or read-only disk must not stop editing, but the user must know
+        self.autosaver.failed.connect(lambda message: say(f"{message}: save your work", 0))
 
     # -- asking ----------------------------------------------------------------------
     def maybe_save(self) -> bool:
@@ -149,7 +151,10 @@ class FileController(QObject):
     # -- recovery --------------------------------------------------------------------
     def offer_recovery(self, ask: AskRestore = recovery.ask_with_box) -> Recovered | None:
         """Offer back the work of a run that died; restore it if the user says so."""
-        return recovery.offer(self.autosaver.folder, self._parent, self.restore, ask)
+        restored = recovery.offer(self.autosaver.folder, self._parent, self.restore, ask)
+        if restored is not None:
+            self.autosaver.save_now()  # the orphan's file is gone: protect the work at once
+        return restored
 
     def restore(self, design: Design, path: Path | None) -> None:
         """Bring back recovered work: the file it came from, then the changes as one edit.

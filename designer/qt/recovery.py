@@ -9,18 +9,21 @@ power cut) is offered back; one whose process still runs is left alone.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QLockFile, QObject, QStandardPaths, QTimer
+from PySide6.QtCore import QLockFile, QObject, QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from designer.core.design import Design, DesignError
 from designer.core.io import atomic_write_bytes, design_from_dict, design_to_dict
+from designer.core.text import one_line
 from designer.qt.document import Document
 
 DIR_ENV = "RESNET_DESIGNER_RECOVERY_DIR"
@@ -54,6 +57,9 @@ class Recovered:
     path: Path | None  # the file the design was opened from, if any
     file: Path  # the recovery file itself
     lock: Path
+    saved_at: float = 0.0  # when it was last written (seconds since the epoch)
+    index: int = 1  # its place among the orphans offered together (newest is 1)
+    count: int = 1
 
 
 def encode(design: Design, path: Path | None) -> bytes:
@@ -93,8 +99,9 @@ def orphans(folder: Path | None = None) -> list[Recovered]:
         except (OSError, DesignError):
             _remove(file, lock_path)
             continue
-        found.append((mtime, Recovered(design, origin, file, lock_path)))
-    return [r for _m, r in sorted(found, key=lambda x: -x[0])]
+        found.append((mtime, Recovered(design, origin, file, lock_path, mtime)))
+    ordered = [r for _m, r in sorted(found, key=lambda x: -x[0])]
+    return [dataclasses.replace(r, index=i, count=len(ordered)) for i, r in enumerate(ordered, 1)]
 
 
 def discard(recovered: Recovered) -> None:
@@ -117,6 +124,8 @@ class Autosaver(QObject):
     The timer starts on the first change and is not restarted by later ones, so a
     user who keeps editing is still saved at least once per interval.
     """
+
+    failed = Signal(str)  # one line: why the last autosave could not be written
 
     def __init__(self, document: Document, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -159,16 +168,19 @@ class Autosaver(QObject):
             return False
         try:
             if not self._take_lock():
-                self.last_error = f"cannot lock {self.folder}"
-                return False
+                return self._fail(f"autosave failed: cannot lock {self.folder}")
             data = encode(self._document.design, self._document.path)
             atomic_write_bytes(self.file, data, backup=False)
         except OSError as exc:  # a full or read-only disk must never break editing
-            self.last_error = f"autosave failed: {exc.strerror or exc}"
-            return False
+            return self._fail(f"autosave failed: {exc.strerror or exc} ({self.folder})")
         self.saves += 1
         self.last_error = ""
         return True
+
+    def _fail(self, message: str) -> bool:
+        self.last_error = message
+        self.failed.emit(message)
+        return False
 
     def discard(self) -> None:
         """The work is safe (saved, or knowingly dropped): forget the recovery file."""
@@ -179,27 +191,39 @@ class Autosaver(QObject):
             self._lock = None
 
 
-AskRestore = Callable[[QWidget | None, Recovered], bool]
-
-
 def restore_box(parent: QWidget | None, recovered: Recovered) -> QMessageBox:
     origin = str(recovered.path) if recovered.path else "an untitled design"
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(recovered.saved_at))
     box = QMessageBox(parent)
     box.setIcon(QMessageBox.Icon.Question)
-    box.setWindowTitle("Restore unsaved work?")
-    box.setText("<b>ResNet Designer was not closed cleanly.</b>")
+    of = f" ({recovered.index} of {recovered.count})" if recovered.count > 1 else ""
+    box.setWindowTitle(f"Restore unsaved work?{of}")
+    # names and paths are text, never markup (Qt applies this to the informative text too)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    box.setText("ResNet Designer was not closed cleanly. Unsaved changes were kept.")
     box.setInformativeText(
-        f"Unsaved changes to {origin} ({recovered.design.name}) were kept. Restore them?"
+        f"{one_line(recovered.design.name)}\nfrom {one_line(origin)}\nsaved {when}\n\n"
+        "Restore them? Discard deletes them; Later keeps them for the next start."
     )
     box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
     box.button(QMessageBox.StandardButton.Yes).setText("Restore")
     box.button(QMessageBox.StandardButton.No).setText("Discard")
     box.setDefaultButton(QMessageBox.StandardButton.Yes)
+    box.setEscapeButton(QMessageBox.StandardButton.Cancel)
     return box
 
 
-def ask_with_box(parent: QWidget | None, recovered: Recovered) -> bool:
-    return restore_box(parent, recovered).exec() == QMessageBox.StandardButton.Yes
+Answer = bool | None  # True: restore; False: discard (delete); None: keep for next time
+AskRestore = Callable[[QWidget | None, Recovered], Answer]
+
+
+def ask_with_box(parent: QWidget | None, recovered: Recovered) -> Answer:
+    box = restore_box(parent, recovered)
+    box.addButton(QMessageBox.StandardButton.Cancel).setText("Later")
+    answer = box.exec()
+    if answer == QMessageBox.StandardButton.Yes:
+        return True
+    return False if answer == QMessageBox.StandardButton.No else None
 
 
 def offer(
@@ -208,18 +232,19 @@ def offer(
     restore: Callable[[Design, Path | None], None],
     ask: AskRestore = ask_with_box,
 ) -> Recovered | None:
-    """Offer the newest orphaned session in ``folder``; ``restore`` it if the user agrees.
+    """Offer each orphaned session in ``folder``, newest first, until one is restored.
 
-    Older orphans are dropped once the user has answered about the newest one.
+    Only what the user discards is deleted: one the user restores is taken over by
+    this window (whose own autosave then holds it), and those not yet offered, or
+    answered with "Later", stay for the next start.
     """
-    found = orphans(folder)
-    if not found:
-        return None
-    newest = found[0]
-    chosen = ask(parent, newest)
-    for r in found:
-        discard(r)
-    if not chosen:
-        return None
-    restore(newest.design, newest.path)
-    return newest
+    for found in orphans(folder):
+        answer = ask(parent, found)
+        if answer is None:
+            continue
+        if answer:
+            restore(found.design, found.path)
+        discard(found)
+        if answer:
+            return found
+    return None

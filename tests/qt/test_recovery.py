@@ -187,3 +187,66 @@ def test_restore_dialog_names_the_file(qtbot, tmp_path):
     qtbot.addWidget(box)
     assert "x.resnet.json" in box.informativeText()
     assert box.button(QMessageBox.StandardButton.Yes).text() == "Restore"
+
+
+# --- issue 11: every orphan offered, only what is discarded deleted, names as text ---------
+
+
+def _orphan(folder: Path, name: str, when: float) -> Path:
+    import os
+
+    file = folder / f"{name}{recovery.SUFFIX}"
+    design = load_preset("resnet18").replace(name=name)
+    file.write_bytes(recovery.encode(design, None))
+    os.utime(file, (when, when))
+    return file
+
+
+def test_every_orphan_is_offered_and_only_discarded_ones_go(tmp_path):
+    folder = tmp_path / "rec"
+    folder.mkdir()
+    old, new = _orphan(folder, "older", 1_000_000), _orphan(folder, "newer", 2_000_000)
+    seen: list[tuple[str, int, int]] = []
+
+    def later_then_discard(_parent, found):
+        seen.append((found.design.name, found.index, found.count))
+        return None if found.design.name == "newer" else False
+
+    restored: list[str] = []
+    assert (
+        recovery.offer(folder, None, lambda d, _p: restored.append(d.name), later_then_discard)
+        is None
+    )
+    assert seen == [("newer", 1, 2), ("older", 2, 2)] and restored == []
+    assert new.exists() and not old.exists()  # "Later" kept it, "Discard" deleted it
+    found = recovery.offer(folder, None, lambda d, _p: restored.append(d.name), lambda *_: True)
+    assert found is not None and restored == ["newer"] and not new.exists()
+
+
+def test_the_restore_dialog_shows_names_as_plain_text(qtbot, tmp_path):
+    name = '<h1 style="color:red">Big</h1>\u202e\x1b[2J'
+    found = recovery.Recovered(
+        load_preset("resnet50").replace(name=name), None, tmp_path, tmp_path, 0.0, 2, 3
+    )
+    box = recovery.restore_box(None, found)
+    qtbot.addWidget(box)
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QLabel
+
+    label = box.findChild(QLabel, "qt_msgbox_informativelabel")
+    assert label.textFormat() == Qt.TextFormat.PlainText
+    assert '<h1 style="color:red">Big</h1>' in label.text()
+    assert "\u202e" not in label.text() and "\x1b" not in label.text()
+    assert "2 of 3" in box.windowTitle()
+
+
+def test_a_failed_autosave_is_shown_in_the_status_bar(window, qtbot, tmp_path):
+    saver = window.files.autosaver
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the recovery folder should be")
+    saver.folder = blocker / "recovery"
+    saver.file = saver.folder / "x.recovery.json"
+    window.panel.stages.spin(0, "depth").setValue(5)
+    assert saver.save_now() is False
+    assert "autosave failed" in window.statusBar().currentMessage()
+    window.document.undo_stack.setClean()
