@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from designer.commands.common import UsageError, resolve_design
+from designer.commands.common import UsageError, check_output, resolve_design
 
 INSTALL_HINT = (
     "install Graphviz (apt install graphviz, brew install graphviz, or graphviz.org) "
@@ -22,8 +22,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
         raise UsageError(
             f"--output: '{out.name}' has an unknown suffix; use one of {', '.join(FORMATS)}"
         )
-    if out.exists() and not args.force:
-        raise UsageError(f"--output: '{out}' exists; pass --force to overwrite it")
+    check_output(out, args.force, "--output")
     design = resolve_design(args.design)
 
     from designer.core.graph.layout import LayoutError, dot_available
@@ -32,11 +31,16 @@ def _cmd_render(args: argparse.Namespace) -> int:
     if suffix in (".png", ".pdf") and not dot_available():  # .svg: drawn by us then
         raise UsageError(f"--output: Graphviz 'dot' is needed for {suffix}; {INSTALL_HINT}")
     try:
-        data = render_design(design, args.level, suffix)
+        diagram = render_design(design, args.level, suffix, full=args.full)
     except LayoutError as exc:
         raise UsageError(f"--output: {exc}") from None
-    atomic_write_bytes(out, data, backup=False)
-    print(f"wrote {out} ({len(data):,} bytes, {args.level} level)")
+    atomic_write_bytes(out, diagram.data, backup=False)
+    print(f"wrote {out} ({len(diagram.data):,} bytes, {args.level} level)")
+    if diagram.elided:
+        print(
+            f"note: {diagram.elided:,} repeated blocks are drawn as one node per stage"
+            " (the first two and the last block of each stage are shown); --full draws all"
+        )
     return 0
 
 
@@ -54,4 +58,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="one node per residual block (default) or per layer",
     )
     p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help="draw every block even in a huge design (by default a diagram of over 600"
+        " nodes or 250 in a row summarises each stage's repeated blocks)",
+    )
     p.set_defaults(func=_cmd_render)

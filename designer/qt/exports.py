@@ -71,7 +71,7 @@ def export_diagram(design: Design, path: Path, level: str = "block", **_: Any) -
     from designer.core.graph.diagram import FORMATS, render_design
 
     suffix = path.suffix.lower() if path.suffix.lower() in FORMATS else ".svg"
-    atomic_write_bytes(path, render_design(design, level, suffix), backup=False)
+    atomic_write_bytes(path, render_design(design, level, suffix).data, backup=False)
     return path
 
 

@@ -156,3 +156,14 @@ def test_the_largest_accepted_design_summarises_as_valid_json(tmp_path: Path) ->
     assert code == 0, err
     data = json.loads(out)
     assert len(data["layers"]) == 280_008 and data["layers"][-1]["name"] == "fc"
+
+
+def test_huge_renders_summarise_repeats_and_say_so(tmp_path: Path) -> None:
+    code, out, err = run(
+        "render", "preact_resnet1001_cifar", "--level", "layer", "-o", "r.svg", cwd=tmp_path
+    )
+    assert code == 0, err
+    assert "note: 324 repeated blocks are drawn as one node per stage" in out
+    assert (tmp_path / "r.svg").stat().st_size < 1_000_000
+    code, out, err = run("render", "resnet18", "-o", "s.svg", cwd=tmp_path)
+    assert code == 0 and "note:" not in out

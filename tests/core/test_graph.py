@@ -169,3 +169,32 @@ def test_collapse_stages_keeps_the_outside_edges_and_totals() -> None:
 def test_bad_level_is_an_error_naming_the_choices() -> None:
     with pytest.raises(ValueError, match="level: 'net' is not one of block, layer"):
         build_graph(analyse(load_preset("resnet18")), "net")  # type: ignore[arg-type]
+
+
+# --- issue 11: huge diagrams stay bounded --------------------------------------------------
+
+
+@pytest.mark.parametrize("level", ["block", "layer"])
+def test_eliding_keeps_the_totals_and_a_connected_picture(level: str) -> None:
+    from designer.core.graph.network import elide_repeats, needs_eliding
+
+    full = build_graph(analyse(load_preset("preact_resnet1001_cifar")), level)
+    assert needs_eliding(full)
+    small, hidden = elide_repeats(full)
+    assert hidden == 3 * 108
+    assert not needs_eliding(small) and nx.is_directed_acyclic_graph(small)
+    total = lambda g, key: sum(d[key] for _, d in g.nodes(data=True))  # noqa: E731
+    assert total(small, "params") == total(full, "params") == 10_327_706
+    assert total(small, "macs") == total(full, "macs")
+    assert nx.descendants(small, "input") == set(small) - {"input"}
+    blocks = {d["block"] for _, d in small.nodes(data=True)}
+    assert {"layer1.0", "layer1.1", "layer1.110", "layer3.110"} <= blocks
+    assert "layer1.2..layer1.109" in small and "layer1.55" not in blocks
+    assert set(small.graph["stages"][0]) <= set(small)
+
+
+def test_small_designs_are_never_elided() -> None:
+    from designer.core.graph.network import needs_eliding
+
+    for name, level in (("resnet50", "layer"), ("resnet152", "block")):
+        assert not needs_eliding(build_graph(analyse(load_preset(name)), level))

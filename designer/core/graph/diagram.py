@@ -8,6 +8,8 @@ the edges where the shape changes (labelling every edge is noise at layer level)
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import networkx as nx
 
 from designer.core.analysis import Analysis, analyse
@@ -21,7 +23,13 @@ from designer.core.graph.layout import (
     dot_quote,
     run_dot,
 )
-from designer.core.graph.network import Level, build_graph, shape_label
+from designer.core.graph.network import (
+    Level,
+    build_graph,
+    elide_repeats,
+    needs_eliding,
+    shape_label,
+)
 from designer.core.report import human_count
 
 FORMATS: tuple[str, ...] = (".svg", ".png", ".pdf", ".dot")
@@ -247,12 +255,28 @@ def render(graph: nx.DiGraph, suffix: str, title: str | None = None) -> bytes:
     return run_dot(source, fmt, pinned=big)
 
 
-def render_design(source: Design | Analysis, level: Level = "block", suffix: str = ".svg") -> bytes:
+@dataclass(frozen=True)
+class Diagram:
+    data: bytes  # the file's content
+    elided: int  # repeated blocks drawn as summary nodes (0: every block is drawn)
+
+
+def render_design(
+    source: Design | Analysis, level: Level = "block", suffix: str = ".svg", *, full: bool = False
+) -> Diagram:
     """The titled diagram of a design (or of its analysis, if the caller has one) as
-    ``suffix`` bytes: the one analyse -> graph -> render path the CLI and the app share."""
+    ``suffix`` bytes: the one analyse -> graph -> render path the CLI and the app share.
+
+    Unless ``full``, a graph too big to read (``needs_eliding``) summarises each stage's
+    repeated blocks (see ``elide_repeats``), so the picture stays readable and bounded.
+    """
     analysis = source if isinstance(source, Analysis) else analyse(source)
     graph = build_graph(analysis, level)
-    return render(graph, suffix, diagram_title(graph, analysis.params, analysis.macs))
+    elided = 0
+    if not full and needs_eliding(graph):
+        graph, elided = elide_repeats(graph)
+    title = diagram_title(graph, analysis.params, analysis.macs)
+    return Diagram(render(graph, suffix, title), elided)
 
 
 def _svg_text(x: float, y: float, text: str, size: float, **attrs: str) -> str:

@@ -335,3 +335,74 @@ def collapse_stages(graph: nx.DiGraph, stages: set[int]) -> nx.DiGraph:
         clusters[stage] = [node_id]
     out.graph["stages"] = clusters
     return out
+
+
+MAX_DIAGRAM_NODES = 600
+MAX_DIAGRAM_RANKS = 250
+"""Above this many nodes, or this many in a row, a diagram summarises repeated blocks:
+a ResNet-152 at layer level (507 in a row) or a ResNet-1001 at block level drawn whole
+is a strip taller than a PNG may be (32,767 pixels), of unreadable labels."""
+
+
+def needs_eliding(graph: nx.DiGraph) -> bool:
+    if graph.number_of_nodes() > MAX_DIAGRAM_NODES:
+        return True
+    return nx.dag_longest_path_length(graph) > MAX_DIAGRAM_RANKS
+
+
+def elide_repeats(graph: nx.DiGraph, keep: int = 2) -> tuple[nx.DiGraph, int]:
+    """A copy of ``graph`` in which each stage shows its first ``keep`` blocks and its last,
+    with the blocks between them drawn as one summary node; and how many were hidden.
+
+    The blocks between are, in a ResNet, repeats of the stage's second block, so the
+    picture loses nothing a reader needs; the summary node carries their totals.
+    """
+    out = graph.copy()
+    out.graph = dict(graph.graph)
+    clusters = {s: list(ids) for s, ids in graph.graph["stages"].items()}
+    hidden_total = 0
+    for stage, ids in clusters.items():
+        order = list(dict.fromkeys(graph.nodes[n]["block"] for n in ids))
+        if len(order) <= keep + 2:
+            continue
+        hidden = set(order[keep:-1])
+        members = [n for n in ids if graph.nodes[n]["block"] in hidden]
+        inside = set(members)
+        incoming = [
+            (u, d) for n in members for u, _, d in out.in_edges(n, data=True) if u not in inside
+        ]
+        outgoing = [
+            (v, d) for n in members for _, v, d in out.out_edges(n, data=True) if v not in inside
+        ]
+        node_id = f"{order[keep]}..{order[-2]}"
+        first, last = graph.nodes[members[0]], graph.nodes[members[-1]]
+        params = sum(graph.nodes[n]["params"] for n in members)
+        macs = sum(graph.nodes[n]["macs"] for n in members)
+        out.remove_nodes_from(members)
+        out.add_node(
+            node_id,
+            kind="stage",
+            op="Elided",
+            label=f"⋮ {len(hidden):,} more blocks like {order[keep]}",
+            name=node_id,
+            params=params,
+            macs=macs,
+            stage=stage,
+            block=node_id,
+            branch="main",
+            input_shape=first["input_shape"],
+            output_shape=last["output_shape"],
+            members=len(members),
+        )
+        # a skip edge and a main edge between the same nodes merge: the main one wins
+        for u, d in sorted(incoming, key=lambda e: not e[1]["skip"]):
+            out.add_edge(u, node_id, **d)
+        for v, d in sorted(outgoing, key=lambda e: not e[1]["skip"]):
+            out.add_edge(node_id, v, **{**d, "shape": last["output_shape"]})
+        at = ids.index(members[0])
+        clusters[stage] = [*(n for n in ids[:at] if n not in inside), node_id] + [
+            n for n in ids[at:] if n not in inside
+        ]
+        hidden_total += len(hidden)
+    out.graph["stages"] = clusters
+    return out, hidden_total
