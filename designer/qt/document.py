@@ -104,7 +104,16 @@ class Document(QObject):
         self.cleanChanged.emit(True)
 
     def open(self, path: str | Path) -> None:
-        """Load ``path``; raises DesignError/OSError and leaves the document as it was."""
+        """Load ``path``; raises DesignError/OSError and leaves the document as it was.
+
+        An exported model.py opens too (its embedded design, read without running it);
+        it is not bound as the file to save to, since saving writes a design file.
+        """
+        if Path(path).suffix == ".py":
+            from designer.core.embedded import design_from_model_py
+
+            self.reset(design_from_model_py(path), None)
+            return
         design = io.load(path)
         self.reset(design, Path(path))
 

@@ -25,6 +25,7 @@ from designer.qt.recovery import AskRestore, Autosaver, Recovered
 APP_NAME = "ResNet Designer"
 MAX_RECENT = 8
 FILE_FILTER = f"ResNet designs (*{FILE_SUFFIX} *.json);;All files (*)"
+OPEN_FILTER = f"ResNet designs (*{FILE_SUFFIX} *.json);;Exported model.py (*.py);;All files (*)"
 OPEN_ERRORS = (DesignError, OSError, ValueError, RecursionError)
 
 Say = Callable[[str, int], None]  # a status-bar line and how long to show it (ms)
@@ -96,7 +97,7 @@ class FileController(QObject):
         if not self.maybe_save():
             return
         path, _ = QFileDialog.getOpenFileName(
-            self._parent, "Open design", self.last_dir(), FILE_FILTER
+            self._parent, "Open design", self.last_dir(), OPEN_FILTER
         )
         if path:
             self.open_path(path)

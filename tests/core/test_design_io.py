@@ -148,3 +148,28 @@ def test_edits_are_validated() -> None:
     assert design.with_stage(0, depth=5).stages[0].depth == 5
     with pytest.raises(DesignError, match="stages"):
         design.with_stage(1, width=0)
+
+
+def test_a_failed_backup_leaves_the_old_backup_and_the_file_whole(tmp_path, monkeypatch):
+    """Issue 11: NAME~ is replaced atomically; a full disk mid-copy changes nothing."""
+    import shutil
+
+    from designer.core import io as io_module
+
+    path = tmp_path / "d.resnet.json"
+    first, second = load_preset("resnet18"), load_preset("resnet34")
+    io_module.save(first, path)
+    io_module.save(second, path)  # d.resnet.json~ now holds resnet18
+    backup = path.with_name(path.name + "~")
+    kept = backup.read_bytes()
+
+    def full_disk(src, dst, **_):  # noqa: ANN001, ANN202
+        Path(dst).write_bytes(b"")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(shutil, "copy2", full_disk)
+    with pytest.raises(OSError):
+        io_module.save(load_preset("resnet50"), path)
+    assert backup.read_bytes() == kept and len(kept) > 0
+    assert io_module.load(path) == second
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.resnet.json", "d.resnet.json~"]

@@ -126,3 +126,30 @@ def test_recovery_is_offered_and_restored_through_the_controller(controller, tmp
     assert files.document.design == load_preset("resnet18")
     assert "Restored" in said[-1]
     assert not recovery.orphans(files.autosaver.folder)
+
+
+def test_open_refuses_devices_and_fifos_at_once(controller, tmp_path):
+    """Issue 11: the app's Open reads through the same bounded, non-blocking path."""
+    import os
+
+    files, _said, warned = controller
+    before = files.document.design
+    fifo = tmp_path / f"pipe{FILE_SUFFIX}"
+    os.mkfifo(fifo)
+    for path in ("/dev/zero", fifo, tmp_path / "model.py"):
+        if isinstance(path, Path) and path.suffix == ".py":
+            os.mkfifo(path)
+        assert not files.open_path(path)
+        assert "not a regular file" in warned[-1] and "\n" not in warned[-1]
+    assert files.document.design == before
+
+
+def test_an_exported_model_py_opens_in_the_app(controller, tmp_path):
+    from designer.core.codegen import render_model_py
+    from designer.core.presets import load_preset
+
+    files, _said, _warned = controller
+    design = load_preset("resnet20_cifar").replace(num_classes=7)
+    (tmp_path / "model.py").write_text(render_model_py(design), encoding="utf-8")
+    assert files.open_path(tmp_path / "model.py")
+    assert files.document.design == design and files.document.path is None
