@@ -99,7 +99,9 @@ def _quit_on_sigterm(app: QApplication, window: MainWindow) -> None:
 
     def terminate(_signum: int, _frame: object) -> None:
         window.files.autosaver.save_now()  # the next start offers the work back
-        app.quit()
+        # exit(), not quit(): Qt 6's quit() closes the windows first, and a window with
+        # unsaved changes would ask a question nobody is there to answer
+        app.exit(0)
 
     signal.signal(signal.SIGTERM, terminate)
     ticker = QTimer(app)

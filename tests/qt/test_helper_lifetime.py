@@ -83,13 +83,23 @@ APP = f"""
 import sys
 sys.path.insert(0, {str(ROOT)!r})
 from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
 from designer.qt import app, processes
-QTimer.singleShot(0, lambda: (processes.warm("draw"), print("ready", flush=True)))
+from designer.qt.main_window import MainWindow
+
+def unsaved_edit_then_ready():
+    window = next(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow))
+    window.document.edit("num_classes", lambda d: d.replace(num_classes=7))
+    processes.warm("draw")
+    print("ready", flush=True)
+
+QTimer.singleShot(0, unsaved_edit_then_ready)
 sys.exit(app.run("resnet18", ask_restore=lambda parent, recovered: False))
 """
 
 
 def test_sigterm_closes_the_app_and_its_helpers(tmp_path: Path) -> None:
+    """With unsaved work: no question is asked, the work is kept for the next start."""
     env = {
         **os.environ,
         "QT_QPA_PLATFORM": "offscreen",
@@ -105,5 +115,7 @@ def test_sigterm_closes_the_app_and_its_helpers(tmp_path: Path) -> None:
         child.send_signal(signal.SIGTERM)
         assert child.wait(20) == 0
         assert wait_gone(helpers) == set()
+        (kept,) = tmp_path.glob("*.recovery.json")
+        assert '"num_classes": 7' in kept.read_text()
     finally:
         child.kill()
