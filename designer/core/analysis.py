@@ -20,7 +20,18 @@ from functools import cached_property
 from typing import NamedTuple
 
 from designer.core.blocks import ACTIVATIONS, CUSTOM_MODULES, BlockLayout
-from designer.core.blocks.ops import Act, AvgPool, Conv, Custom, MaxPool, Norm, Op, Seq, Sym
+from designer.core.blocks.ops import (
+    Act,
+    AvgPool,
+    Conv,
+    Custom,
+    Identity,
+    MaxPool,
+    Norm,
+    Op,
+    Seq,
+    Sym,
+)
 from designer.core.design import Design, bottleneck_width, stage_out_width
 
 Shape = tuple[int, ...]
@@ -204,6 +215,8 @@ class _Walker:
             self.row(prefix + op.name, "AvgPool2d", x, y)
             self._spatial(s, s)
             return y
+        if isinstance(op, Identity):
+            return self.row(prefix + op.name, "Identity", x, x)
         if isinstance(op, Seq):
             inner = f"{prefix}{op.name}."
             for i, child in enumerate(op.ops):

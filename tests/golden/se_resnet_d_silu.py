@@ -64,7 +64,9 @@ def shortcut(in_channels: int, out_channels: int, stride: int) -> nn.Module | No
     if stride == 1 and in_channels == out_channels:
         return None
     if stride == 1:
-        return nn.Sequential(conv1x1(in_channels, out_channels), nn.BatchNorm2d(out_channels))
+        return nn.Sequential(
+            nn.Identity(), conv1x1(in_channels, out_channels), nn.BatchNorm2d(out_channels)
+        )
     # ResNet-D: average-pool first so that the 1x1 conv sees every pixel
     return nn.Sequential(
         nn.AvgPool2d(stride, stride, ceil_mode=True, count_include_pad=False),

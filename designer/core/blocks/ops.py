@@ -68,6 +68,13 @@ class AvgPool:
 
 
 @dataclass(frozen=True, slots=True)
+class Identity:
+    """A placeholder that keeps its neighbours' indices (timm's ResNet-D shortcut)."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class Seq:
     """An ``nn.Sequential`` of ``ops``, which are named 0, 1, 2... (their own names unused)."""
 
@@ -84,7 +91,7 @@ class Custom:
     args: tuple[Sym, ...]
 
 
-Op = Union[Conv, Norm, Act, MaxPool, AvgPool, Seq, Custom]  # noqa: UP007
+Op = Union[Conv, Norm, Act, MaxPool, AvgPool, Identity, Seq, Custom]  # noqa: UP007
 
 LAYER_OPS = (Conv, Seq, Custom)
 """Ops that start a new statement in generated ``forward`` code (the rest chain onto them)."""

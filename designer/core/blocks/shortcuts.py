@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from designer.core.blocks.kinds import ShortcutKind, register
-from designer.core.blocks.ops import AvgPool, Conv, Custom, Norm, Op, Seq
+from designer.core.blocks.ops import AvgPool, Conv, Custom, Identity, Norm, Op, Seq
 
 
 def _norm(norm: bool) -> tuple[Op, ...]:
@@ -22,10 +22,12 @@ register(
 register(
     ShortcutKind(
         name="avg_down",
+        # unstrided, timm keeps an identity where the pool goes, so the conv and norm
+        # keep their keys (downsample.1, .2) and timm's resnet*d weights load strictly
         ops=lambda strided, norm: Seq(
             "downsample",
             (
-                *((AvgPool("", "stride"),) if strided else ()),
+                AvgPool("", "stride") if strided else Identity(""),
                 Conv("", 1, "in", "out"),
                 *_norm(norm),
             ),

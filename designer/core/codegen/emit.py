@@ -15,6 +15,7 @@ from designer.core.blocks.ops import (
     Act,
     AvgPool,
     Conv,
+    Identity,
     MaxPool,
     Norm,
     Op,
@@ -74,6 +75,8 @@ class Emitter:
         if isinstance(op, AvgPool):
             s = _sym(op.stride, names)
             return f"nn.AvgPool2d({s}, {s}, ceil_mode=True, count_include_pad=False)"
+        if isinstance(op, Identity):
+            return "nn.Identity()"
         if isinstance(op, Seq):
             items = [self.construct(child, names) for child in op.ops]
             return [

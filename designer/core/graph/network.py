@@ -46,6 +46,7 @@ _KINDS = {
     "Dropout": "dropout",
     "ZeroPadShortcut": "pad",
     "Sigmoid": "act",
+    "Identity": "flatten",  # a neutral, parameter-free step (timm's ResNet-D placeholder)
 }
 
 
@@ -84,7 +85,7 @@ def _layer_label(layer: Layer, analysis: Analysis) -> str:
         return f"fc, {layer.output_shape[0]}"
     if op == "ZeroPadShortcut":
         return f"zero-pad{by}, {layer.output_shape[0]}"
-    return op.lower() if op in ("Flatten", "Dropout", "Sigmoid") else op
+    return op.lower() if op in ("Flatten", "Dropout", "Sigmoid", "Identity") else op
 
 
 def _block_label(analysis: Analysis, block: Block) -> str:

@@ -1,0 +1,51 @@
+"""timm's ResNet variants, a zoo no one here wrote: our designs load their weights strictly.
+
+For each variant the design below is written in our design language; timm's
+``state_dict`` must load with ``strict=True`` and both networks must give the same
+outputs, with the same parameter count.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from designer.core.analysis import analyse
+from designer.core.design import Design, StemSpec
+from designer.core.presets import load_preset
+from designer.core.torch.build import build
+from tests.reference import torchvision_models
+
+
+def _resnet50(**changes: object) -> Design:
+    return load_preset("resnet50").replace(**changes)
+
+
+VARIANTS = {
+    "resnet50d": lambda: _resnet50(stem=StemSpec("deep", 64), shortcut="avg_down"),
+    "resnet50t": lambda: _resnet50(stem=StemSpec("deep_tiered", 64), shortcut="avg_down"),
+    "seresnet50": lambda: _resnet50(se_ratio=1 / 16),
+    "resnet26d": lambda: _resnet50(
+        stem=StemSpec("deep", 64),
+        shortcut="avg_down",
+        stages=tuple(s.__class__(2, s.width, s.stride) for s in load_preset("resnet50").stages),
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def timm():  # noqa: ANN201
+    torchvision_models()  # timm imports torchvision: this makes it importable on CPU torch
+    return pytest.importorskip("timm")
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_timm_weights_load_strictly_and_give_the_same_outputs(timm, name: str) -> None:  # noqa: ANN001
+    design = VARIANTS[name]()
+    theirs = timm.create_model(name, pretrained=False).eval()
+    ours = build(design).eval()
+    assert analyse(design).params == sum(p.numel() for p in theirs.parameters())
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(ours(x), theirs(x), rtol=1e-5, atol=1e-5)
