@@ -55,6 +55,7 @@ def small_designs(draw: st.DrawFn) -> Design:
         stride_on=draw(st.sampled_from(["3x3", "1x1"])),
         activation=draw(st.sampled_from(ACTIVATIONS)),
         se_ratio=draw(st.sampled_from([0.0, 0.0, 0.25])),
+        se_divisor=draw(st.sampled_from([0, 0, 8])),
         conv_bias=draw(st.booleans()),
         zero_init_residual=draw(st.booleans()),
         head=HeadSpec(

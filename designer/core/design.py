@@ -116,6 +116,9 @@ class Design:
     stride_on: StrideOn = "3x3"
     activation: str = "relu"
     se_ratio: float = 0.0
+    # 0: the squeezed width is round(C * se_ratio) (Hu et al.); N: timm's
+    # make_divisible(C * se_ratio, N), a multiple of N (timm's SE-ResNets use 8)
+    se_divisor: int = 0
     conv_bias: bool = False
     zero_init_residual: bool = False
     head: HeadSpec = field(default_factory=HeadSpec)
@@ -235,6 +238,7 @@ def validate(design: Design) -> Design:
     _check_choice("stride_on", design.stride_on, STRIDE_ON)
     _check_choice("activation", design.activation, ACTIVATIONS)
     _check_float("se_ratio", design.se_ratio, 0.0, 1.0, high_open=False)
+    _check_int("se_divisor", design.se_divisor, 0, 1024)
     _check_bool("conv_bias", design.conv_bias)
     _check_bool("zero_init_residual", design.zero_init_residual)
     _check_float("head.dropout", design.head.dropout, 0.0, 1.0, high_open=True)

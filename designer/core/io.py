@@ -45,6 +45,7 @@ _TOP_KEYS = (
     "stride_on",
     "activation",
     "se_ratio",
+    "se_divisor",
     "conv_bias",
     "zero_init_residual",
     "head",
@@ -141,8 +142,12 @@ def design_from_dict(data: object) -> Design:
 
 
 def design_to_dict(design: Design) -> dict[str, Any]:
-    """The canonical JSON form: every field written, in a fixed order."""
-    return {
+    """The canonical JSON form: every field written, in a fixed order.
+
+    Fields added after the format's first release are written only when set, so a
+    design that does not use them is the same file as before.
+    """
+    out: dict[str, Any] = {
         "format": FORMAT,
         "name": design.name,
         "input": {
@@ -164,6 +169,9 @@ def design_to_dict(design: Design) -> dict[str, Any]:
         "zero_init_residual": design.zero_init_residual,
         "head": {"hidden": list(design.head.hidden), "dropout": design.head.dropout},
     }
+    if design.se_divisor:
+        out["se_divisor"] = design.se_divisor
+    return out
 
 
 def _stage_to_dict(stage: StageSpec) -> dict[str, int]:

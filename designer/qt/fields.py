@@ -154,6 +154,16 @@ FIELDS: tuple[Field, ...] = (
         step=0.0625,
     ),
     Field(
+        "se_divisor",
+        "SE divisor",
+        "How the squeezed width is rounded. 0: round(C x ratio), as Hu et al. and torchvision"
+        " count; 8: a multiple of 8 (timm's make_divisible), as timm's SE-ResNets are built."
+        " C is the block's output width.",
+        "Blocks",
+        low=0,
+        high=1024,
+    ),
+    Field(
         "conv_bias",
         "Conv bias",
         "Give every convolution a bias. ResNets have none: the BatchNorm after each conv"

@@ -128,6 +128,10 @@ def test_generated_files_are_ruff_clean(tmp_path: Path) -> None:
     designs["preact_resnet164_cifar"] = load_preset("preact_resnet164_cifar")
     designs["hostile"] = load_preset("resnet20_cifar").replace(name=HOSTILE_NAMES[0])
     designs["wide_name"] = load_preset("resnet20_cifar").replace(name="網" * 150)
+    designs["se_divisible"] = load_preset("resnet18").replace(se_ratio=1 / 16, se_divisor=8)
+    designs["tiered_stem"] = load_preset("resnet50").replace(
+        stem=StemSpec("deep_tiered", 64), shortcut="avg_down"
+    )
     for name, design in designs.items():
         (tmp_path / f"{name}.py").write_text(render_model_py(design), encoding="utf-8")
     config = ["--config", str(ROOT / "pyproject.toml"), "--no-cache"]

@@ -130,7 +130,7 @@ class CustomModule:
 
     key: str
     class_name: str
-    source: str
+    source: Callable[[Design], str]  # the class's text for this design
     walk: Callable[[Walker, str, Shape, tuple[int, ...], Design], Shape]
     imports: tuple[str, ...] = ()  # extra import lines model.py needs for it
     leaf: bool = True  # one row (its own class) rather than rows of its children

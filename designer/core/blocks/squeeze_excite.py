@@ -10,14 +10,21 @@ if TYPE_CHECKING:
     from designer.core.design import Design
 
 
-def se_channels(channels: int, ratio: float) -> int:
-    """The squeezed width: ``round`` as the generated code's, never below one channel."""
-    return max(1, int(round(channels * ratio)))
+def se_channels(channels: int, ratio: float, divisor: int = 0) -> int:
+    """The squeezed width, as the generated code computes it.
+
+    ``divisor`` 0: ``round`` (Hu et al.), never below one channel. ``divisor`` N:
+    timm's ``make_divisible(channels * ratio, N)``: the nearest multiple of N,
+    halves rounded up, never below N.
+    """
+    if divisor == 0:
+        return max(1, int(round(channels * ratio)))
+    return max(divisor, int(channels * ratio + divisor / 2) // divisor * divisor)
 
 
 def _walk(w: Walker, name: str, x: Shape, args: tuple[int, ...], design: Design) -> Shape:
     channels = args[0]
-    reduced = se_channels(channels, design.se_ratio)
+    reduced = se_channels(channels, design.se_ratio, design.se_divisor)
     y = w.row(f"{name}.pool", "AdaptiveAvgPool2d", x, (channels, 1, 1))
     y = w.conv(f"{name}.fc1", y, reduced, 1, 1, bias=True)
     y = w.row(f"{name}.relu", "ReLU", y, y)
@@ -31,7 +38,7 @@ _SOURCE = '''class SqueezeExcite(nn.Module):
 
     def __init__(self, channels: int, ratio: float = SE_RATIO) -> None:
         super().__init__()
-        reduced = max(1, round(channels * ratio))
+        {reduced}
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc1 = nn.Conv2d(channels, reduced, kernel_size=1)
         self.relu = nn.ReLU(inplace=True)
@@ -41,11 +48,25 @@ _SOURCE = '''class SqueezeExcite(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.gate(self.fc2(self.relu(self.fc1(self.pool(x)))))'''
 
+_REDUCED = {
+    "round": "reduced = max(1, round(channels * ratio))",
+    "divisible": (
+        "# timm's make_divisible: the nearest multiple of SE_DIVISOR, at least SE_DIVISOR\n"
+        "        reduced = max(SE_DIVISOR, int(channels * ratio + SE_DIVISOR / 2)"
+        " // SE_DIVISOR * SE_DIVISOR)"
+    ),
+}
+
+
+def _source(design: Design) -> str:
+    return _SOURCE.replace("{reduced}", _REDUCED["divisible" if design.se_divisor else "round"])
+
+
 register(
     CustomModule(
         key="squeeze_excite",
         class_name="SqueezeExcite",
-        source=_SOURCE,
+        source=_source,
         walk=_walk,
         leaf=False,
     )

@@ -33,7 +33,7 @@ register(
     CustomModule(
         key="zero_pad",
         class_name="ZeroPadShortcut",
-        source=_SOURCE,
+        source=lambda design: _SOURCE,
         walk=_walk,
         imports=("import torch.nn.functional as F",),
     )

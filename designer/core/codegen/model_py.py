@@ -206,6 +206,8 @@ def _constants(plan: _Plan) -> str:
         lines.append(f"GROUPS = {d.groups}  # grouped 3x3 convs (ResNeXt cardinality)")
     if plan.se:
         lines.append(f"SE_RATIO = {number_literal(d.se_ratio)}  # squeeze-excite reduction")
+        if d.se_divisor:
+            lines.append(f"SE_DIVISOR = {d.se_divisor}  # squeezed widths are multiples of it")
     if d.head.hidden:
         lines.append("# widths of the classifier's hidden layers")
         if len(d.head.hidden) == 1:
@@ -343,7 +345,8 @@ def _shortcut_fn(plan: _Plan) -> str:
 
 def _modules(plan: _Plan) -> list[str]:
     """The classes of our own that the text uses (squeeze-excite, zero-pad), in registry order."""
-    return [module.source for key, module in CUSTOM_MODULES.items() if key in plan.emitter.used]
+    used = plan.emitter.used
+    return [m.source(plan.design) for key, m in CUSTOM_MODULES.items() if key in used]
 
 
 # --- the residual block -----------------------------------------------------------------------
