@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import NamedTuple
 
-from designer.core.blocks import ACTIVATIONS, CUSTOM_MODULES, BlockLayout
+from designer.core.blocks import ACTIVATIONS, CUSTOM_MODULES, NORMS, BlockLayout
 from designer.core.blocks.ops import (
     Act,
     AvgPool,
@@ -135,6 +135,7 @@ class _Walker:
         self.branch = "main"
         self.role = "main"
         self.act = ACTIVATIONS[design.activation].module
+        self.norm = NORMS[design.norm].module
         self.act_name = design.activation
 
     def row(self, name: str, kind: str, x: Shape, y: Shape, params: int = 0) -> Shape:
@@ -180,7 +181,8 @@ class _Walker:
         return shape
 
     def bn(self, name: str, x: Shape) -> Shape:
-        kind = "BatchNorm2d" if len(x) == 3 else "BatchNorm1d"
+        """A norm: the design's over feature maps, BatchNorm1d in the head's hidden layers."""
+        kind = self.norm if len(x) == 3 else "BatchNorm1d"
         return self.row(name, kind, x, x, 2 * x[0])
 
     def ops(self, prefix: str, ops: tuple[Op, ...], x: Shape, env: dict[str, int]) -> Shape:

@@ -17,6 +17,7 @@ from designer.core.blocks import (
 )
 from designer.core.blocks import (
     BLOCK_KINDS,
+    NORMS,
     SHORTCUT_KINDS,
     STEM_KINDS,
     BlockKind,
@@ -32,6 +33,7 @@ BlockName = Literal["basic", "bottleneck", "preact_basic", "preact_bottleneck"]
 StemName = Literal["imagenet", "cifar", "deep", "deep_tiered", "none"]
 ShortcutName = Literal["projection", "zero_pad", "avg_down"]
 StrideOn = Literal["3x3", "1x1"]
+NormName = Literal["batch", "group"]
 
 BLOCKS: tuple[str, ...] = tuple(BLOCK_KINDS)
 STEMS: tuple[str, ...] = tuple(STEM_KINDS)
@@ -119,6 +121,7 @@ class Design:
     # 0: the squeezed width is round(C * se_ratio) (Hu et al.); N: timm's
     # make_divisible(C * se_ratio, N), a multiple of N (timm's SE-ResNets use 8)
     se_divisor: int = 0
+    norm: NormName = "batch"  # every norm of the convolutional layers (the head's stay batch)
     conv_bias: bool = False
     zero_init_residual: bool = False
     head: HeadSpec = field(default_factory=HeadSpec)
@@ -239,6 +242,7 @@ def validate(design: Design) -> Design:
     _check_choice("activation", design.activation, ACTIVATIONS)
     _check_float("se_ratio", design.se_ratio, 0.0, 1.0, high_open=False)
     _check_int("se_divisor", design.se_divisor, 0, 1024)
+    _check_choice("norm", design.norm, tuple(NORMS))
     _check_bool("conv_bias", design.conv_bias)
     _check_bool("zero_init_residual", design.zero_init_residual)
     _check_float("head.dropout", design.head.dropout, 0.0, 1.0, high_open=True)
@@ -262,7 +266,29 @@ def validate(design: Design) -> Design:
     if not 1 <= len(design.stages) <= MAX_STAGES:
         raise DesignError("stages", f"must have between 1 and {MAX_STAGES} stages")
     _check_stages(design)
+    _check_norm_widths(design)
     return design
+
+
+def _check_norm_widths(design: Design) -> None:
+    """GroupNorm divides every normalised width into groups: each must be a multiple."""
+    divides = NORMS[design.norm].divides
+    if divides == 1:
+        return
+    why = f"must be a multiple of {divides} for {design.norm} norm ({divides} groups)"
+    stem = design.stem_kind
+    if stem.ops:
+        widths = [design.stem.width, *(c.value(design.stem.width) for c in stem.channels.values())]
+        if any(w % divides for w in widths):
+            raise DesignError("stem.width", f"the stem's widths {widths} {why}")
+    for i, stage in enumerate(design.stages):
+        widths = [stage_out_width(design, stage)]
+        if design.is_bottleneck:
+            widths.append(bottleneck_width(design, stage))
+        if any(w % divides for w in widths):
+            raise DesignError(f"stages[{i}].width", f"the stage's widths {widths} {why}")
+    if design.is_preact and not stem.ops and design.input.channels % divides:
+        raise DesignError("input.channels", f"the first block normalises the input: it {why}")
 
 
 def _check_stages(design: Design) -> None:

@@ -46,6 +46,7 @@ _TOP_KEYS = (
     "activation",
     "se_ratio",
     "se_divisor",
+    "norm",
     "conv_bias",
     "zero_init_residual",
     "head",
@@ -171,6 +172,8 @@ def design_to_dict(design: Design) -> dict[str, Any]:
     }
     if design.se_divisor:
         out["se_divisor"] = design.se_divisor
+    if design.norm != "batch":
+        out["norm"] = design.norm
     return out
 
 

@@ -154,6 +154,14 @@ FIELDS: tuple[Field, ...] = (
         step=0.0625,
     ),
     Field(
+        "norm",
+        "Norm",
+        "The normalisation after each conv. batch: BatchNorm (every ResNet paper); group:"
+        " GroupNorm with 32 groups (timm's resnet50_gn, detection backbones), independent of"
+        " the batch size; every width must then be a multiple of 32.",
+        "Blocks",
+    ),
+    Field(
         "se_divisor",
         "SE divisor",
         "How the squeezed width is rounded. 0: round(C x ratio), as Hu et al. and torchvision"

@@ -7,7 +7,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 
 from designer.core.analysis import analyse
-from designer.core.design import Design
+from designer.core.design import Design, StemSpec
 from designer.core.presets import load_preset, preset_names
 from designer.core.torch.build import build
 from tests.reference import torchinfo_leaf_rows
@@ -77,3 +77,39 @@ def test_analysis_needs_no_torch() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def _preact_gn() -> Design:
+    """A pre-activation net with no stem, whose first block normalises the input itself."""
+    base = load_preset("preact_resnet164_cifar")
+    return base.replace(
+        norm="group",
+        stem=StemSpec("none", 16),
+        input=base.input.__class__(32, 32, 32),
+        stages=tuple(s.__class__(2, s.width * 2, s.stride) for s in base.stages),
+    )
+
+
+@pytest.mark.parametrize(
+    "design",
+    [
+        load_preset("resnet18").replace(norm="group"),
+        load_preset("resnet50").replace(norm="group", shortcut="avg_down"),
+        _preact_gn(),
+    ],
+    ids=["resnet18", "resnet50-d", "preact-no-stem"],
+)
+def test_group_norm_designs_layer_by_layer(design: Design) -> None:
+    device = "meta" if analyse(design).params > 30_000_000 else "cpu"
+    _assert_matches_torchinfo(design, device)
+
+
+def test_group_norm_needs_widths_it_can_divide() -> None:
+    from designer.core.design import DesignError
+
+    with pytest.raises(DesignError, match=r"stages\[0\]\.width: .*multiple of 32"):
+        load_preset("resnet20_cifar").replace(
+            norm="group", stem=StemSpec("cifar", 32), shortcut="projection"
+        )
+    with pytest.raises(DesignError, match=r"stem\.width: .*multiple of 32"):
+        load_preset("resnet20_cifar").replace(norm="group")

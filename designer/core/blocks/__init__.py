@@ -26,10 +26,13 @@ from designer.core.blocks.kinds import (
     ShortcutKind,
     StemKind,
 )
+from designer.core.blocks.norms import NORMS, Normalisation
 from designer.core.blocks.squeeze_excite import se_channels
 
 __all__ = [
     "ACTIVATIONS",
+    "NORMS",
+    "Normalisation",
     "BLOCK_KINDS",
     "CUSTOM_MODULES",
     "SHORTCUT_KINDS",

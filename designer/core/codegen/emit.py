@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from designer.core.blocks import ACTIVATIONS, CUSTOM_MODULES
+from designer.core.blocks import ACTIVATIONS, CUSTOM_MODULES, NORMS
 from designer.core.blocks.ops import (
     LAYER_OPS,
     Act,
@@ -48,6 +48,7 @@ class Emitter:
 
     activation: str  # the design's activation (its name is the shared module's attribute)
     conv_bias: bool
+    norm: str = "batch"
     used: set[str] = field(default_factory=set)  # "conv3x3", "conv1x1", custom module keys
 
     @property
@@ -58,6 +59,9 @@ class Emitter:
     def act_call(self) -> str:
         return ACTIVATIONS[self.activation].source
 
+    def norm_call(self, channels: str) -> str:
+        return NORMS[self.norm].source.format(c=channels)
+
     # --- constructors ---------------------------------------------------------------------
 
     def construct(self, op: Op, names: dict[str, Sym]) -> str | list[str]:
@@ -65,7 +69,7 @@ class Emitter:
         if isinstance(op, Conv):
             return self._conv(op, names)
         if isinstance(op, Norm):
-            return f"nn.BatchNorm2d({_sym(op.channels, names)})"
+            return self.norm_call(_sym(op.channels, names))
         if isinstance(op, Act):
             return self.act_call
         if isinstance(op, MaxPool):

@@ -22,7 +22,7 @@ import textwrap
 from dataclasses import dataclass
 
 from designer.core.analysis import analyse, first_block_preactivates
-from designer.core.blocks import CUSTOM_MODULES, BlockLayout
+from designer.core.blocks import CUSTOM_MODULES, NORMS, BlockLayout
 from designer.core.blocks.ops import Custom, Sym
 from designer.core.codegen.emit import Emitter, fit
 from designer.core.codegen.naming import (
@@ -68,7 +68,7 @@ class _Plan:
         return cls(
             design=design,
             layout=layout,
-            emitter=Emitter(Namespace().name(design.activation), design.conv_bias),
+            emitter=Emitter(Namespace().name(design.activation), design.conv_bias, design.norm),
             has_shortcut=any(needs),
             optional_pre=bool(layout.pre) and not first_block_preactivates(design),
         )
@@ -504,7 +504,7 @@ def _resnet(plan: _Plan) -> str:
         previous = f"STAGES[{s}].{plan.out_field}"
     features = f"STAGES[-1].{plan.out_field}"
     if d.is_preact:
-        init.append(f"        self.bn_final = nn.BatchNorm2d({features})")
+        init.append(f"        self.bn_final = {emit.norm_call(features)}")
         forward.append(f"        x = self.{act}(self.bn_final(x))")
     init += [
         "        self.avgpool = nn.AdaptiveAvgPool2d(1)",
@@ -528,7 +528,10 @@ def _resnet(plan: _Plan) -> str:
 
 def _init_weights(plan: _Plan) -> list[str]:
     d = plan.design
-    norms = "(nn.BatchNorm2d, nn.BatchNorm1d)" if d.head.hidden else "nn.BatchNorm2d"
+    classes = [NORMS[d.norm].source.split("(")[0]]
+    if d.head.hidden:
+        classes.append("nn.BatchNorm1d")
+    norms = f"({', '.join(classes)})" if len(classes) > 1 else classes[0]
     lines = [
         "    def _init_weights(self) -> None:",
         '        """He (fan-out) init for convs, BatchNorm as identity: as torchvision."""',

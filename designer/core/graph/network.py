@@ -38,6 +38,7 @@ _KINDS = {
     "Conv2d": "conv",
     "BatchNorm2d": "norm",
     "BatchNorm1d": "norm",
+    "GroupNorm": "norm",
     "MaxPool2d": "pool",
     "AvgPool2d": "pool",
     "AdaptiveAvgPool2d": "pool",
@@ -75,6 +76,8 @@ def _layer_label(layer: Layer, analysis: Analysis) -> str:
         return text + (f", g{groups}" if groups > 1 else "")
     if op in ("BatchNorm2d", "BatchNorm1d"):
         return "BN"
+    if op == "GroupNorm":
+        return "GN"
     if op == "MaxPool2d":
         return f"maxpool 3x3{by}"
     if op == "AvgPool2d":
