@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from designer.core.blocks import BLOCK_KINDS
+from designer.core.blocks import BLOCK_KINDS, STEM_KINDS
+from designer.core.blocks.stems import has_pool
 from designer.core.design import (
     ACTIVATIONS,
     BLOCKS,
@@ -28,6 +29,8 @@ def small_designs(draw: st.DrawFn) -> Design:
     groups = draw(st.sampled_from([1, 2, 4])) if bottleneck else 1
     width_per_group = draw(st.sampled_from([4, 16, 64])) if bottleneck else 64
     stem_kind = draw(st.sampled_from(STEMS))
+    pooled = has_pool(STEM_KINDS[stem_kind])
+    pool = draw(st.sampled_from(["max", "conv"])) if pooled else "max"
     n_stages = draw(st.integers(1, 4))
     stages = []
     for _ in range(n_stages):
@@ -48,7 +51,7 @@ def small_designs(draw: st.DrawFn) -> Design:
         input=InputSpec(draw(st.integers(1, 4)), size, draw(st.integers(5, 40))),
         num_classes=draw(st.integers(1, 20)),
         block=block,
-        stem=StemSpec(stem_kind, draw(st.sampled_from([8, 16]))),
+        stem=StemSpec(stem_kind, draw(st.sampled_from([8, 16])), pool),
         groups=groups,
         width_per_group=width_per_group,
         shortcut=draw(st.sampled_from(SHORTCUTS)),

@@ -247,7 +247,7 @@ def _stem(w: _Walker, x: Shape) -> Shape:
     width, kind = d.stem.width, d.stem_kind
     env = {"in": x[0], "width": width}
     env.update((name, inner.value(width)) for name, inner in kind.channels.items())
-    return w.ops("", kind.ops, x, env)
+    return w.ops("", d.stem_ops, x, env)
 
 
 def _shortcut(w: _Walker, prefix: str, x: Shape, env: dict[str, int]) -> tuple[Shape, str]:

@@ -25,6 +25,7 @@ from designer.core.blocks import (
     StemKind,
 )
 from designer.core.blocks.ops import Conv, MaxPool, Op, Seq
+from designer.core.blocks.stems import has_pool, stem_ops
 
 FORMAT = "resnet-designer/1"
 
@@ -34,6 +35,7 @@ StemName = Literal["imagenet", "cifar", "deep", "deep_tiered", "none"]
 ShortcutName = Literal["projection", "zero_pad", "avg_down"]
 StrideOn = Literal["3x3", "1x1"]
 NormName = Literal["batch", "group"]
+StemPool = Literal["max", "conv"]
 
 BLOCKS: tuple[str, ...] = tuple(BLOCK_KINDS)
 STEMS: tuple[str, ...] = tuple(STEM_KINDS)
@@ -77,6 +79,9 @@ class InputSpec:
 class StemSpec:
     kind: StemName = "imagenet"
     width: int = 64
+    # how the stem halves the resolution at its end: a 3x3 max-pool, or a strided
+    # 3x3 conv + norm + activation (ResNet-RS; timm's replace_stem_pool)
+    pool: StemPool = "max"
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,11 @@ class Design:
     @property
     def stem_kind(self) -> StemKind:
         return STEM_KINDS[self.stem.kind]
+
+    @property
+    def stem_ops(self) -> tuple[Op, ...]:
+        """The stem's ops, its pool as the design asks (see ``blocks.stems.stem_ops``)."""
+        return stem_ops(self.stem_kind, self.stem.pool)
 
     @property
     def shortcut_kind(self) -> ShortcutKind:
@@ -235,6 +245,12 @@ def validate(design: Design) -> Design:
     _check_choice("block", design.block, BLOCKS)
     _check_choice("stem.kind", design.stem.kind, STEMS)
     _check_int("stem.width", design.stem.width, 1, MAX_CHANNELS)
+    _check_choice("stem.pool", design.stem.pool, ("max", "conv"))
+    if design.stem.pool != "max" and not has_pool(design.stem_kind):
+        raise DesignError(
+            "stem.pool",
+            f"the {design.stem.kind} stem has no max-pool to replace: use pool 'max'",
+        )
     _check_int("groups", design.groups, 1, MAX_CHANNELS)
     _check_int("width_per_group", design.width_per_group, 1, MAX_CHANNELS)
     _check_choice("shortcut", design.shortcut, SHORTCUTS)
@@ -343,7 +359,7 @@ def _ceil_div(size: int, stride: int) -> int:
 
 
 def _stem_spatial(design: Design) -> tuple[int, int]:
-    return _spatial(design.stem_kind.ops, design.input.height, design.input.width)
+    return _spatial(design.stem_ops, design.input.height, design.input.width)
 
 
 def _spatial(ops: tuple[Op, ...], height: int, width: int) -> tuple[int, int]:
@@ -351,7 +367,7 @@ def _spatial(ops: tuple[Op, ...], height: int, width: int) -> tuple[int, int]:
     for op in ops:
         if isinstance(op, Seq):
             height, width = _spatial(op.ops, height, width)
-        elif isinstance(op, (Conv, MaxPool)):
+        elif isinstance(op, (Conv, MaxPool)) and isinstance(op.stride, int):
             k = op.kernel
             s = op.stride if isinstance(op.stride, int) else 1
             p = op.padding if isinstance(op, MaxPool) else k // 2

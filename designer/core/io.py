@@ -52,7 +52,7 @@ _TOP_KEYS = (
     "head",
 )
 _INPUT_KEYS = ("channels", "height", "width")
-_STEM_KEYS = ("kind", "width")
+_STEM_KEYS = ("kind", "width", "pool")
 _STAGE_KEYS = ("depth", "width", "stride", "expansion", "out_width")
 _HEAD_KEYS = ("hidden", "dropout")
 
@@ -158,7 +158,7 @@ def design_to_dict(design: Design) -> dict[str, Any]:
         },
         "num_classes": design.num_classes,
         "block": design.block,
-        "stem": {"kind": design.stem.kind, "width": design.stem.width},
+        "stem": _stem_to_dict(design),
         "stages": [_stage_to_dict(s) for s in design.stages],
         "groups": design.groups,
         "width_per_group": design.width_per_group,
@@ -174,6 +174,13 @@ def design_to_dict(design: Design) -> dict[str, Any]:
         out["se_divisor"] = design.se_divisor
     if design.norm != "batch":
         out["norm"] = design.norm
+    return out
+
+
+def _stem_to_dict(design: Design) -> dict[str, Any]:
+    out: dict[str, Any] = {"kind": design.stem.kind, "width": design.stem.width}
+    if design.stem.pool != "max":  # written only when set: older files stay the same
+        out["pool"] = design.stem.pool
     return out
 
 

@@ -154,6 +154,14 @@ FIELDS: tuple[Field, ...] = (
         step=0.0625,
     ),
     Field(
+        "stem.pool",
+        "Stem pool",
+        "How the stem halves the resolution at its end. max: a 3x3 max-pool (torchvision);"
+        " conv: a strided 3x3 conv + norm + activation (ResNet-RS, timm's replace_stem_pool)."
+        " Only stems that pool (imagenet, deep, deep_tiered).",
+        "Network",
+    ),
+    Field(
         "norm",
         "Norm",
         "The normalisation after each conv. batch: BatchNorm (every ResNet paper); group:"

@@ -113,3 +113,14 @@ def test_group_norm_needs_widths_it_can_divide() -> None:
         )
     with pytest.raises(DesignError, match=r"stem\.width: .*multiple of 32"):
         load_preset("resnet20_cifar").replace(norm="group")
+
+
+def test_a_conv_stem_pool_layer_by_layer_and_where_it_is_refused() -> None:
+    from designer.core.design import DesignError
+
+    design = load_preset("resnet50").replace(stem=StemSpec("deep", 64, pool="conv"))
+    _assert_matches_torchinfo(design, "meta")
+    rows = {r.name: r.kind for r in analyse(design).layers}
+    assert rows["maxpool.0"] == "Conv2d" and rows["maxpool.1"] == "BatchNorm2d"
+    with pytest.raises(DesignError, match=r"stem\.pool: the cifar stem has no max-pool"):
+        load_preset("resnet20_cifar").replace(stem=StemSpec("cifar", 16, pool="conv"))

@@ -25,6 +25,9 @@ VARIANTS = {
     "resnet50d": lambda: _resnet50(stem=StemSpec("deep", 64), shortcut="avg_down"),
     "resnet50t": lambda: _resnet50(stem=StemSpec("deep_tiered", 64), shortcut="avg_down"),
     "resnet50_gn": lambda: _resnet50(norm="group"),
+    "resnetrs50": lambda: _resnet50(
+        stem=StemSpec("deep", 64, pool="conv"), shortcut="avg_down", se_ratio=0.25, se_divisor=8
+    ),
     "seresnet50": lambda: _resnet50(se_ratio=1 / 16, se_divisor=8),
     # basic blocks: 64 channels / 16 = 4, which timm rounds up to a multiple of 8
     "seresnet18": lambda: load_preset("resnet18").replace(se_ratio=1 / 16, se_divisor=8),

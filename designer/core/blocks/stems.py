@@ -6,6 +6,19 @@ from designer.core.blocks.kinds import Channels, StemKind, register
 from designer.core.blocks.ops import Act, Conv, MaxPool, Norm, Op, Seq
 
 _POOL = MaxPool("maxpool", 3, 2, 1)
+# ResNet-RS (timm's replace_stem_pool): a strided 3x3 conv, norm and activation instead
+_CONV_POOL = Seq("maxpool", (Conv("", 3, "width", "width", stride=2), Norm("", "width"), Act()))
+
+
+def stem_ops(kind: StemKind, pool: str) -> tuple[Op, ...]:
+    """The stem's ops with its max-pool as the design asks: ``max``, or ``conv`` (ResNet-RS)."""
+    if pool == "max":
+        return kind.ops
+    return tuple(_CONV_POOL if isinstance(op, MaxPool) else op for op in kind.ops)
+
+
+def has_pool(kind: StemKind) -> bool:
+    return any(isinstance(op, MaxPool) for op in kind.ops)
 
 
 def _three_convs(first: str, second: str) -> tuple[Op, ...]:

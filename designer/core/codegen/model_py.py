@@ -135,6 +135,10 @@ def _docstring(plan: _Plan) -> str:
     result = analyse(d)
     name = docstring_text(d.name) or "Untitled"
     extras = [f"{d.shortcut} shortcuts", f"{d.activation} activation"]
+    if d.stem.pool == "conv":
+        extras.append("the stem's max-pool replaced by a strided 3x3 conv (ResNet-RS)")
+    if d.norm != "batch":
+        extras.append(f"{d.norm} norm")
     if d.se_ratio > 0:
         extras.append(f"squeeze-excite {number_literal(d.se_ratio)}")
     if d.conv_bias:
@@ -486,11 +490,11 @@ def _resnet(plan: _Plan) -> str:
         init.append(f"        # {stem.comment}")
     names: dict[str, Sym] = {"in": "IN_CHANNELS", "width": "STEM_WIDTH"}
     names.update((name, inner.source) for name, inner in stem.channels.items())
-    init += emit.init("        ", stem.ops, names, registered)
+    init += emit.init("        ", d.stem_ops, names, registered)
     if d.is_preact and act not in registered:
         init.append(f"        self.{act} = {emit.act_call}")
     forward = ["    def forward(self, x: torch.Tensor) -> torch.Tensor:"]
-    forward += [f"        x = {expr}" for expr in emit.statements(stem.ops, "x", "x")]
+    forward += [f"        x = {expr}" for expr in emit.statements(d.stem_ops, "x", "x")]
     previous = "STEM_WIDTH" if stem.ops else "IN_CHANNELS"
     for s in range(n):
         call = f"make_stage({previous}, STAGES[{s}])"
