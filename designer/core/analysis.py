@@ -20,11 +20,12 @@ from functools import cached_property
 from typing import NamedTuple
 
 from designer.core.blocks import ACTIVATIONS, CUSTOM_MODULES, NORMS, BlockLayout
+from designer.core.blocks.branch import SE, branch_ops
 from designer.core.blocks.ops import (
     Act,
     AvgPool,
     Conv,
-    Custom,
+    Dropout,
     Identity,
     MaxPool,
     Norm,
@@ -32,7 +33,13 @@ from designer.core.blocks.ops import (
     Seq,
     Sym,
 )
-from designer.core.design import Design, bottleneck_width, stage_out_width
+from designer.core.design import (
+    Design,
+    bottleneck_width,
+    stage_design,
+    stage_dilations,
+    stage_out_width,
+)
 
 Shape = tuple[int, ...]
 BYTES_PER_FLOAT = 4
@@ -60,6 +67,7 @@ class Layer(NamedTuple):
     # where in its block the call sits, as the block declares it: "pre" (before the
     # shortcut taps it), "main", "se", "shortcut" or "post" (after the residual add)
     role: str = "main"
+    dilation: int = 1  # convs: the kernel's dilation (its reach is dilation * (kernel - 1) + 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,11 +164,13 @@ class _Walker:
         groups: int = 1,
         *,
         bias: bool | None = None,
+        dilation: int = 1,
     ) -> Shape:
         use_bias = self.design.conv_bias if bias is None else bias
         params = out * (x[0] // groups) * k * k + (out if use_bias else 0)
-        p = k // 2
-        shape = (out, conv_out(x[1], k, s, p), conv_out(x[2], k, s, p))
+        reach = dilation * (k - 1) + 1
+        p = dilation * (k // 2)
+        shape = (out, conv_out(x[1], reach, s, p), conv_out(x[2], reach, s, p))
         self.layers.append(
             Layer(
                 name,
@@ -176,6 +186,7 @@ class _Walker:
                 groups,
                 use_bias,
                 self.role,
+                dilation,
             )
         )
         return shape
@@ -193,9 +204,14 @@ class _Walker:
     def op(self, prefix: str, op: Op, x: Shape, env: dict[str, int], shared: bool = True) -> Shape:
         """One op's rows; ``shared``: an unnamed Act is the owner's one activation module."""
         if isinstance(op, Conv):
-            out = _value(op.cout, env)
             return self.conv(
-                prefix + op.name, x, out, op.kernel, _value(op.stride, env), _value(op.groups, env)
+                prefix + op.name,
+                x,
+                _value(op.cout, env),
+                op.kernel,
+                _value(op.stride, env),
+                _value(op.groups, env),
+                dilation=_value(op.dilation, env),
             )
         if isinstance(op, Norm):
             return self.bn(prefix + op.name, x)
@@ -219,6 +235,8 @@ class _Walker:
             return y
         if isinstance(op, Identity):
             return self.row(prefix + op.name, "Identity", x, x)
+        if isinstance(op, Dropout):
+            return self.row(prefix + op.name, "Dropout", x, x)
         if isinstance(op, Seq):
             inner = f"{prefix}{op.name}."
             for i, child in enumerate(op.ops):
@@ -273,12 +291,11 @@ def _block(
     kind = ""
     if layout.tap == "pre":
         _, kind = _shortcut(w, prefix, tap, env)
-    w.role = "main"
-    y = w.ops(prefix, layout.main, tap, env)
-    if w.design.se_ratio > 0:
-        w.branch = w.role = "se"
-        w.op(prefix, _SE, y, {"out": y[0]})
-        w.branch = w.role = "main"
+    y = tap
+    for op in branch_ops(layout, w.design):
+        w.branch = w.role = "se" if op is SE else "main"
+        y = w.op(prefix, op, y, env)
+    w.branch = w.role = "main"
     if layout.tap == "input":
         _, kind = _shortcut(w, prefix, x, env)
     w.role = "post"
@@ -287,16 +304,14 @@ def _block(
     return y, kind
 
 
-_SE = Custom("se", "squeeze_excite", ("out",))
-
-
 def first_block_preactivates(design: Design) -> bool:
     """Whether the very first block starts with its own pre-activation.
 
-    A stem already ends in BN-activation, so the first pre-activation block
-    skips its own (He et al. 2016; the seed's Keras ResNetV2 does the same).
+    A stem that ends in BN-activation makes the first pre-activation block skip
+    its own (He et al. 2016; the seed's Keras ResNetV2); without a stem, or with a
+    stem that leaves them out (timm's ResNetV2), the first block applies them.
     """
-    return not design.stem_kind.ops
+    return not design.stem_kind.ops or not design.stem.norm_act
 
 
 def _head(w: _Walker, x: Shape) -> Shape:
@@ -351,7 +366,7 @@ class _Replay:
         n = len(prefix)
         rows = tuple(
             (r.name[n:], r.kind, r.input_shape, r.output_shape, r.params, r.macs)
-            + (r.branch, r.kernel, r.stride, r.groups, r.bias, r.role)
+            + (r.branch, r.kernel, r.stride, r.groups, r.bias, r.role, r.dilation)
             for r in w.layers[block.first_layer : block.end_layer]
         )
         return cls(rows, block)
@@ -385,19 +400,24 @@ def analyse(design: Design) -> Analysis:
     if w.layers:
         _close_block(w, "stem", -1, 0, x, y, 0, "")
     x = y
-    layout = design.block_kind.layout(design)
     stage_shapes = []
     preact = first_block_preactivates(design)
     # blocks after a stage's first repeat its rows under other names: walk each
     # distinct block once and replay it (a ResNet-1001 has 6 distinct blocks of 333)
     replays: dict[tuple, _Replay] = {}
-    for s, stage in enumerate(design.stages):
+    for s, (stage, (first_stride, first_dilation, dilation)) in enumerate(
+        zip(design.stages, stage_dilations(design), strict=True)
+    ):
+        w.design = sd = stage_design(design, stage)
+        layout = sd.block_kind.layout(sd)
         out = stage_out_width(design, stage)
-        inner = bottleneck_width(design, stage) if design.is_bottleneck else out
+        inner = bottleneck_width(design, stage) if sd.is_bottleneck else out
         for b in range(stage.depth):
             prefix = f"layer{s + 1}.{b}."
-            stride = stage.stride if b == 0 else 1
-            key = (x, stride, preact, out, inner)
+            stride = first_stride if b == 0 else 1
+            dil_first = first_dilation if b == 0 else dilation
+            variant = -1 if sd is design else s  # stages with overrides differ
+            key = (x, stride, preact, out, inner, variant, dil_first, dilation)
             replay = replays.get(key)
             if replay is None:
                 w.block = prefix[:-1]
@@ -407,8 +427,11 @@ def analyse(design: Design) -> Analysis:
                     "width": inner,
                     "out": out,
                     "stride": stride,
-                    "groups": design.groups,
+                    "groups": sd.groups,
                     "extra": out - x[0],
+                    "dil_first": dil_first,
+                    "dil": dilation,
+                    "drop_path": 1,
                 }
                 y, kind = _block(w, prefix, x, layout, env, preact)
                 _close_block(w, prefix[:-1], s, b, x, y, start, kind)
@@ -418,6 +441,7 @@ def analyse(design: Design) -> Analysis:
             x = w.blocks[-1].output_shape
             preact = True
         stage_shapes.append(x)
+    w.design = design
     start = len(w.layers)
     y = _head(w, x)
     _close_block(w, "head", len(design.stages), 0, x, y, start, "")
@@ -441,6 +465,9 @@ def conventional_depth(design: Design) -> int:
     Shortcut projections and hidden head layers are not counted, as in the
     papers (ResNet-50 says 50, the CIFAR ResNet-56 says 56).
     """
-    per_block = design.block_kind.layout(design).convs
+    blocks = 0
+    for stage in design.stages:
+        sd = stage_design(design, stage)
+        blocks += sd.block_kind.layout(sd).convs * stage.depth
     stem = 1 if design.stem_kind.ops else 0
-    return stem + per_block * sum(s.depth for s in design.stages) + 1
+    return stem + blocks + 1

@@ -82,6 +82,9 @@ class StemSpec:
     # how the stem halves the resolution at its end: a 3x3 max-pool, or a strided
     # 3x3 conv + norm + activation (ResNet-RS; timm's replace_stem_pool)
     pool: StemPool = "max"
+    # whether the stem's last conv is followed by its own norm and activation; a
+    # pre-activation network may leave them to its first block (timm's ResNetV2)
+    norm_act: bool = True
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,18 @@ class StageSpec:
     stride: int = 1
     expansion: int | None = None
     out_width: int | None = None
+    # per-stage overrides of the network-wide options (None: the network's value)
+    block: BlockName | None = None
+    groups: int | None = None
+    width_per_group: int | None = None
+    se_ratio: float | None = None
+    stride_on: StrideOn | None = None
+    # torchvision's replace_stride_with_dilation: the stride becomes dilation
+    dilate: bool = False
+
+
+STAGE_OVERRIDES = ("block", "groups", "width_per_group", "se_ratio", "stride_on")
+"""The network-wide options a stage may override (timm's byobnet per-stage block config)."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +142,11 @@ class Design:
     # make_divisible(C * se_ratio, N), a multiple of N (timm's SE-ResNets use 8)
     se_divisor: int = 0
     norm: NormName = "batch"  # every norm of the convolutional layers (the head's stay batch)
+    # stochastic depth (timm's drop_path_rate): the residual branch of block i of n is
+    # dropped with probability rate * i / (n - 1) in training; nothing in eval
+    drop_path_rate: float = 0.0
+    # dropout inside each block, before its last conv (Wide ResNet's, between the 3x3s)
+    block_dropout: float = 0.0
     conv_bias: bool = False
     zero_init_residual: bool = False
     head: HeadSpec = field(default_factory=HeadSpec)
@@ -142,7 +162,7 @@ class Design:
     @property
     def stem_ops(self) -> tuple[Op, ...]:
         """The stem's ops, its pool as the design asks (see ``blocks.stems.stem_ops``)."""
-        return stem_ops(self.stem_kind, self.stem.pool)
+        return stem_ops(self.stem_kind, self.stem.pool, self.stem.norm_act)
 
     @property
     def shortcut_kind(self) -> ShortcutKind:
@@ -166,11 +186,29 @@ class Design:
         stages[index] = dataclasses.replace(stages[index], **changes)
         return self.replace(stages=tuple(stages))
 
+    @property
+    def has_stage_overrides(self) -> bool:
+        return any(
+            getattr(stage, name) is not None for stage in self.stages for name in STAGE_OVERRIDES
+        )
+
+
+def stage_design(design: Design, stage: StageSpec) -> Design:
+    """The design as ``stage`` sees it: the network's options with the stage's overrides.
+
+    Unvalidated on purpose (the caller validates the whole design): it is what the
+    block kinds, the analysis and the code generator read for that stage's blocks.
+    """
+    changes = {
+        name: value for name in STAGE_OVERRIDES if (value := getattr(stage, name)) is not None
+    }
+    return dataclasses.replace(design, **changes) if changes else design
+
 
 def stage_expansion(design: Design, stage: StageSpec) -> int:
     if stage.expansion is not None:
         return stage.expansion
-    return design.block_kind.expansion
+    return stage_design(design, stage).block_kind.expansion
 
 
 def stage_out_width(design: Design, stage: StageSpec) -> int:
@@ -181,7 +219,24 @@ def stage_out_width(design: Design, stage: StageSpec) -> int:
 
 def bottleneck_width(design: Design, stage: StageSpec) -> int:
     """The 3x3 conv's width, with torchvision's ``width_per_group`` meaning."""
-    return int(stage.width * (design.width_per_group / 64.0)) * design.groups
+    d = stage_design(design, stage)
+    return int(stage.width * (d.width_per_group / 64.0)) * d.groups
+
+
+def stage_dilations(design: Design) -> tuple[tuple[int, int, int], ...]:
+    """Per stage: (stride of its first block, dilation before it, dilation within it).
+
+    torchvision's ``replace_stride_with_dilation``: a dilated stage keeps the
+    resolution and multiplies the dilation by its stride instead; its first block's
+    3x3 conv still uses the previous dilation (as torchvision and timm build it).
+    """
+    out, dilation = [], 1
+    for stage in design.stages:
+        previous = dilation
+        if stage.dilate:
+            dilation *= stage.stride
+        out.append((1 if stage.dilate else stage.stride, previous, dilation))
+    return tuple(out)
 
 
 def stem_out_width(design: Design) -> int:
@@ -246,6 +301,15 @@ def validate(design: Design) -> Design:
     _check_choice("stem.kind", design.stem.kind, STEMS)
     _check_int("stem.width", design.stem.width, 1, MAX_CHANNELS)
     _check_choice("stem.pool", design.stem.pool, ("max", "conv"))
+    _check_bool("stem.norm_act", design.stem.norm_act)
+    if not design.stem.norm_act and not design.is_preact:
+        raise DesignError(
+            "stem.norm_act",
+            "only a pre-activation network can leave the stem's norm and activation to its"
+            " first block: set it true, or use a preact_ block",
+        )
+    if not design.stem.norm_act and not design.stem_kind.ops:
+        raise DesignError("stem.norm_act", "the stem 'none' has no norm to leave out: set it true")
     if design.stem.pool != "max" and not has_pool(design.stem_kind):
         raise DesignError(
             "stem.pool",
@@ -259,6 +323,8 @@ def validate(design: Design) -> Design:
     _check_float("se_ratio", design.se_ratio, 0.0, 1.0, high_open=False)
     _check_int("se_divisor", design.se_divisor, 0, 1024)
     _check_choice("norm", design.norm, tuple(NORMS))
+    _check_float("drop_path_rate", design.drop_path_rate, 0.0, 1.0, high_open=True)
+    _check_float("block_dropout", design.block_dropout, 0.0, 1.0, high_open=True)
     _check_bool("conv_bias", design.conv_bias)
     _check_bool("zero_init_residual", design.zero_init_residual)
     _check_float("head.dropout", design.head.dropout, 0.0, 1.0, high_open=True)
@@ -273,17 +339,60 @@ def validate(design: Design) -> Design:
             f"the {design.stem.kind} stem divides its width in its first convs: use "
             + ("an even width" if multiple == 2 else f"a multiple of {multiple}"),
         )
-    if not design.is_bottleneck and (design.groups != 1 or design.width_per_group != 64):
-        raise DesignError(
-            "groups",
-            "basic blocks support groups=1 and width_per_group=64 only (as torchvision);"
-            " use a bottleneck block for ResNeXt or wide variants",
-        )
     if not 1 <= len(design.stages) <= MAX_STAGES:
         raise DesignError("stages", f"must have between 1 and {MAX_STAGES} stages")
+    if not all(isinstance(stage, StageSpec) for stage in design.stages):
+        raise DesignError("stages", "must be a list of stage objects")
+    for i, stage in enumerate(design.stages):
+        _check_overrides(design, i, stage)
     _check_stages(design)
     _check_norm_widths(design)
     return design
+
+
+def _check_overrides(design: Design, i: int, stage: StageSpec) -> None:
+    """A stage's overrides, each checked as its network-wide field is, plus what they imply."""
+    path = f"stages[{i}]"
+    if stage.block is not None:
+        _check_choice(f"{path}.block", stage.block, BLOCKS)
+        if BLOCK_KINDS[stage.block].preact != design.is_preact:
+            order = "pre-activation" if design.is_preact else "post-activation"
+            same = [n for n, k in BLOCK_KINDS.items() if k.preact == design.is_preact]
+            raise DesignError(
+                f"{path}.block",
+                f"a {stage.block} block cannot sit in a {order} network (block: {design.block}):"
+                f" use one of {', '.join(same)}",
+            )
+    if stage.groups is not None:
+        _check_int(f"{path}.groups", stage.groups, 1, MAX_CHANNELS)
+    if stage.width_per_group is not None:
+        _check_int(f"{path}.width_per_group", stage.width_per_group, 1, MAX_CHANNELS)
+    if stage.se_ratio is not None:
+        _check_float(f"{path}.se_ratio", stage.se_ratio, 0.0, 1.0, high_open=False)
+    if stage.stride_on is not None:
+        _check_choice(f"{path}.stride_on", stage.stride_on, STRIDE_ON)
+    _check_bool(f"{path}.dilate", stage.dilate)
+    d = stage_design(design, stage)
+    if not d.is_bottleneck and (d.groups != 1 or d.width_per_group != 64):
+        where = f"{path}.groups" if design.has_stage_overrides else "groups"
+        raise DesignError(
+            where,
+            "basic blocks support groups=1 and width_per_group=64 only (as torchvision);"
+            " use a bottleneck block for ResNeXt or wide variants",
+        )
+    if stage.dilate:
+        if design.shortcut != "projection":
+            raise DesignError(
+                f"{path}.dilate",
+                f"a dilated stage needs projection shortcuts (a {design.shortcut} shortcut"
+                " would subsample): set shortcut to projection, or dilate false",
+            )
+        if isinstance(stage.stride, int) and stage.stride == 1:
+            raise DesignError(
+                f"{path}.dilate",
+                "the stage has stride 1, so there is no stride to turn into dilation:"
+                " set its stride to 2, or dilate false",
+            )
 
 
 def _check_norm_widths(design: Design) -> None:
@@ -299,7 +408,7 @@ def _check_norm_widths(design: Design) -> None:
             raise DesignError("stem.width", f"the stem's widths {widths} {why}")
     for i, stage in enumerate(design.stages):
         widths = [stage_out_width(design, stage)]
-        if design.is_bottleneck:
+        if stage_design(design, stage).is_bottleneck:
             widths.append(bottleneck_width(design, stage))
         if any(w % divides for w in widths):
             raise DesignError(f"stages[{i}].width", f"the stage's widths {widths} {why}")
@@ -326,17 +435,18 @@ def _check_stages(design: Design) -> None:
         out = stage_out_width(design, stage)
         if out > MAX_CHANNELS:
             raise DesignError(f"{path}.width", f"the stage's output width {out:,} is too large")
-        if design.is_bottleneck:
+        d = stage_design(design, stage)
+        if d.is_bottleneck:
             inner = bottleneck_width(design, stage)
             if inner > MAX_CHANNELS:
                 raise DesignError(
                     f"{path}.width",
                     f"the 3x3 conv would have {inner:,} channels: lower width or width_per_group",
                 )
-            if inner < design.groups:
+            if inner < d.groups:
                 raise DesignError(
                     f"{path}.width",
-                    f"the grouped 3x3 conv would have {inner} channels for {design.groups} groups:"
+                    f"the grouped 3x3 conv would have {inner} channels for {d.groups} groups:"
                     " raise width or width_per_group",
                 )
         if not design.shortcut_kind.can_shrink and out < channels:
@@ -345,7 +455,8 @@ def _check_stages(design: Design) -> None:
                 f"a {design.shortcut} shortcut cannot shrink {channels} channels to {out}:"
                 " widen the stage or use a projection shortcut",
             )
-        height, width = _ceil_div(height, stage.stride), _ceil_div(width, stage.stride)
+        if not stage.dilate:
+            height, width = _ceil_div(height, stage.stride), _ceil_div(width, stage.stride)
         channels = out
     total = sum(stage.depth for stage in design.stages)
     if total > MAX_TOTAL_BLOCKS:

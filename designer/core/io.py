@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 
 from designer.core.design import (
     FORMAT,
+    STAGE_OVERRIDES,
     Design,
     DesignError,
     HeadSpec,
@@ -47,13 +48,15 @@ _TOP_KEYS = (
     "se_ratio",
     "se_divisor",
     "norm",
+    "drop_path_rate",
+    "block_dropout",
     "conv_bias",
     "zero_init_residual",
     "head",
 )
 _INPUT_KEYS = ("channels", "height", "width")
-_STEM_KEYS = ("kind", "width", "pool")
-_STAGE_KEYS = ("depth", "width", "stride", "expansion", "out_width")
+_STEM_KEYS = ("kind", "width", "pool", "norm_act")
+_STAGE_KEYS = ("depth", "width", "stride", "expansion", "out_width", *STAGE_OVERRIDES, "dilate")
 _HEAD_KEYS = ("hidden", "dropout")
 
 
@@ -174,6 +177,10 @@ def design_to_dict(design: Design) -> dict[str, Any]:
         out["se_divisor"] = design.se_divisor
     if design.norm != "batch":
         out["norm"] = design.norm
+    if design.drop_path_rate:
+        out["drop_path_rate"] = design.drop_path_rate
+    if design.block_dropout:
+        out["block_dropout"] = design.block_dropout
     return out
 
 
@@ -181,15 +188,18 @@ def _stem_to_dict(design: Design) -> dict[str, Any]:
     out: dict[str, Any] = {"kind": design.stem.kind, "width": design.stem.width}
     if design.stem.pool != "max":  # written only when set: older files stay the same
         out["pool"] = design.stem.pool
+    if not design.stem.norm_act:
+        out["norm_act"] = False
     return out
 
 
-def _stage_to_dict(stage: StageSpec) -> dict[str, int]:
-    out = {"depth": stage.depth, "width": stage.width, "stride": stage.stride}
-    if stage.expansion is not None:
-        out["expansion"] = stage.expansion
-    if stage.out_width is not None:
-        out["out_width"] = stage.out_width
+def _stage_to_dict(stage: StageSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {"depth": stage.depth, "width": stage.width, "stride": stage.stride}
+    for name in ("expansion", "out_width", *STAGE_OVERRIDES):
+        if (value := getattr(stage, name)) is not None:
+            out[name] = value
+    if stage.dilate:
+        out["dilate"] = True
     return out
 
 

@@ -7,6 +7,7 @@ is that module, its import here and its name in the design's schema.
 from designer.core.blocks import (  # noqa: F401 (each registers its kinds on import)
     basic,
     bottleneck,
+    drop_path,
     preact_basic,
     preact_bottleneck,
     shortcuts,

@@ -12,10 +12,10 @@ if TYPE_CHECKING:
 
 _LAYOUT = BlockLayout(
     main=(
-        Conv("conv1", 3, "in", "out", stride="stride"),
+        Conv("conv1", 3, "in", "out", stride="stride", dilation="dil_first"),
         Norm("bn1", "out"),
         Act(),
-        Conv("conv2", 3, "out", "out"),
+        Conv("conv2", 3, "out", "out", dilation="dil"),
         Norm("bn2", "out"),
     ),
     post=(Act(),),

@@ -38,7 +38,7 @@ def _layout(design: Design) -> BlockLayout:
             Conv("conv1", 1, "in", "width", stride=s1),
             Norm("bn1", "width"),
             Act(),
-            Conv("conv2", 3, "width", "width", stride=s3, groups="groups"),
+            Conv("conv2", 3, "width", "width", stride=s3, groups="groups", dilation="dil_first"),
             Norm("bn2", "width"),
             Act(),
             Conv("conv3", 1, "width", "out"),

@@ -52,7 +52,9 @@ class BlockKind:
 
     Symbols its ops may use: ``in`` (input channels), ``width`` (the inner width,
     bottlenecks only), ``out`` (output channels), ``stride`` (the block's stride),
-    ``groups`` (the design's groups).
+    ``groups`` (the design's groups), ``dil_first`` and ``dil`` (the dilation of the
+    block's first 3x3 conv and of the rest: a dilated stage's first block still
+    uses the previous dilation in its first 3x3, as torchvision and timm do).
     """
 
     name: str  # the design's ``block`` value

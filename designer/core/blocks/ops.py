@@ -30,6 +30,7 @@ class Conv:
     cout: Sym
     stride: Sym = 1
     groups: Sym = 1
+    dilation: Sym = 1  # padded by dilation * (kernel // 2), so still "same"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,13 @@ class Identity:
 
 
 @dataclass(frozen=True, slots=True)
+class Dropout:
+    """The design's block dropout (its rate is a design-wide constant)."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class Seq:
     """An ``nn.Sequential`` of ``ops``, which are named 0, 1, 2... (their own names unused)."""
 
@@ -91,7 +99,7 @@ class Custom:
     args: tuple[Sym, ...]
 
 
-Op = Union[Conv, Norm, Act, MaxPool, AvgPool, Identity, Seq, Custom]  # noqa: UP007
+Op = Union[Conv, Norm, Act, MaxPool, AvgPool, Identity, Dropout, Seq, Custom]  # noqa: UP007
 
 LAYER_OPS = (Conv, Seq, Custom)
 """Ops that start a new statement in generated ``forward`` code (the rest chain onto them)."""
@@ -103,3 +111,9 @@ def last_weight(ops: tuple[Op, ...]) -> str:
         if isinstance(op, (Conv, Norm)):
             return f"{op.name}.weight"
     raise ValueError("a residual branch needs a conv or a norm to zero")
+
+
+def with_dropout(ops: tuple[Op, ...], name: str = "dropout") -> tuple[Op, ...]:
+    """``ops`` with a :class:`Dropout` just before their last conv (Wide ResNet's place)."""
+    last = max(i for i, op in enumerate(ops) if isinstance(op, Conv))
+    return (*ops[:last], Dropout(name), *ops[last:])

@@ -17,10 +17,10 @@ if TYPE_CHECKING:
 _LAYOUT = BlockLayout(
     pre=(Norm("bn1", "in"), Act()),
     main=(
-        Conv("conv1", 3, "in", "out", stride="stride"),
+        Conv("conv1", 3, "in", "out", stride="stride", dilation="dil_first"),
         Norm("bn2", "out"),
         Act(),
-        Conv("conv2", 3, "out", "out"),
+        Conv("conv2", 3, "out", "out", dilation="dil"),
     ),
     tap="pre",
 )

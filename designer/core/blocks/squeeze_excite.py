@@ -59,7 +59,11 @@ _REDUCED = {
 
 
 def _source(design: Design) -> str:
-    return _SOURCE.replace("{reduced}", _REDUCED["divisible" if design.se_divisor else "round"])
+    text = _SOURCE.replace("{reduced}", _REDUCED["divisible" if design.se_divisor else "round"])
+    ratios = {design.se_ratio if s.se_ratio is None else s.se_ratio for s in design.stages}
+    if len(ratios) > 1:  # each stage passes its own ratio: there is no SE_RATIO
+        text = text.replace("ratio: float = SE_RATIO", "ratio: float")
+    return text
 
 
 register(

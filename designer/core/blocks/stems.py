@@ -10,11 +10,24 @@ _POOL = MaxPool("maxpool", 3, 2, 1)
 _CONV_POOL = Seq("maxpool", (Conv("", 3, "width", "width", stride=2), Norm("", "width"), Act()))
 
 
-def stem_ops(kind: StemKind, pool: str) -> tuple[Op, ...]:
-    """The stem's ops with its max-pool as the design asks: ``max``, or ``conv`` (ResNet-RS)."""
+def stem_ops(kind: StemKind, pool: str, norm_act: bool = True) -> tuple[Op, ...]:
+    """The stem's ops as the design asks.
+
+    ``pool``: its max-pool, or a strided conv instead (``conv``, ResNet-RS).
+    ``norm_act`` false: without the norm and activation after its last conv, which a
+    pre-activation network's first block then applies (timm's ResNetV2).
+    """
+    ops = kind.ops
+    if not norm_act:
+        ops = tuple(op for op in ops if not (isinstance(op, Norm) or _is_shared_act(op)))
     if pool == "max":
-        return kind.ops
-    return tuple(_CONV_POOL if isinstance(op, MaxPool) else op for op in kind.ops)
+        return ops
+    return tuple(_CONV_POOL if isinstance(op, MaxPool) else op for op in ops)
+
+
+def _is_shared_act(op: Op) -> bool:
+    """The stem's own activation (its top-level one; a Seq's are its own modules)."""
+    return isinstance(op, Act) and not op.name
 
 
 def has_pool(kind: StemKind) -> bool:

@@ -15,6 +15,7 @@ from designer.core.blocks.ops import (
     Act,
     AvgPool,
     Conv,
+    Dropout,
     Identity,
     MaxPool,
     Norm,
@@ -81,6 +82,8 @@ class Emitter:
             return f"nn.AvgPool2d({s}, {s}, ceil_mode=True, count_include_pad=False)"
         if isinstance(op, Identity):
             return "nn.Identity()"
+        if isinstance(op, Dropout):
+            return "nn.Dropout(BLOCK_DROPOUT)"
         if isinstance(op, Seq):
             items = [self.construct(child, names) for child in op.ops]
             return [
@@ -94,6 +97,7 @@ class Emitter:
     def _conv(self, op: Conv, names: dict[str, Sym]) -> str:
         args = [_sym(op.cin, names), _sym(op.cout, names)]
         stride, groups = _sym(op.stride, names), _sym(op.groups, names)
+        dilation = _sym(op.dilation, names)
         if op.kernel in (1, 3):
             helper = f"conv{op.kernel}x{op.kernel}"
             self.used.add(helper)
@@ -102,7 +106,12 @@ class Emitter:
             if groups != "1":
                 self.used.add("grouped")
                 args.append(f"groups={groups}")
+            if dilation != "1":
+                self.used.add("dilated")
+                args.append(f"dilation={dilation}")
             return f"{helper}({', '.join(args)})"
+        if dilation != "1":
+            raise ValueError("only 3x3 convs are dilated")
         args += [f"kernel_size={op.kernel}", f"stride={stride}", f"padding={op.kernel // 2}"]
         if groups != "1":
             args.append(f"groups={groups}")
@@ -127,11 +136,11 @@ class Emitter:
         ops: tuple[Op, ...],
         names: dict[str, Sym],
         registered: set[str],
-        optional: bool = False,
+        optional: str = "",
     ) -> list[str]:
         """``__init__`` lines registering ``ops``' modules, the shared activation once.
 
-        ``optional``: the modules exist only ``if preactivate`` (None otherwise).
+        ``optional``: a condition (``preactivate``) without which the modules are None.
         """
         lines: list[str] = []
         for op in ops:
@@ -140,7 +149,7 @@ class Emitter:
                     registered.add(self.act)
                     lines.append(f"{indent}self.{self.act} = {self.act_call}")
                 continue
-            tail = " if preactivate else None" if optional else ""
+            tail = f" if {optional} else None" if optional else ""
             lines += self.assign(indent, f"self.{op.name} = ", op, names, tail)
             registered.add(op.name)
         return lines

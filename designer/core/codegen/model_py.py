@@ -16,6 +16,7 @@ appears escaped inside the docstring and inside a ``repr``-quoted constant.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import textwrap
@@ -23,7 +24,8 @@ from dataclasses import dataclass
 
 from designer.core.analysis import analyse, first_block_preactivates
 from designer.core.blocks import CUSTOM_MODULES, NORMS, BlockLayout
-from designer.core.blocks.ops import Custom, Sym
+from designer.core.blocks.branch import SE, branch_ops
+from designer.core.blocks.ops import Sym
 from designer.core.codegen.emit import Emitter, fit
 from designer.core.codegen.naming import (
     Namespace,
@@ -35,6 +37,8 @@ from designer.core.codegen.naming import (
 from designer.core.design import (
     Design,
     bottleneck_width,
+    stage_design,
+    stage_dilations,
     stage_out_width,
     stem_out_width,
     validate,
@@ -42,6 +46,24 @@ from designer.core.design import (
 from designer.core.io import design_to_dict
 
 _JSON_CHUNK = 76  # source characters per line of DESIGN_JSON
+
+
+@dataclass(frozen=True)
+class _Variant:
+    """One block class of the text: a kind (and stride place) some stages use."""
+
+    key: str  # "bottleneck", or "bottleneck_1x1" beside it when stages place the stride apart
+    design: Design  # a stage's view of the design (its overrides applied)
+    class_name: str
+    stages: tuple[int, ...]  # the indices of the stages built from it
+
+    @property
+    def layout(self) -> BlockLayout:
+        return self.design.block_kind.layout(self.design)
+
+    @property
+    def bottleneck(self) -> bool:
+        return self.design.is_bottleneck
 
 
 @dataclass
@@ -53,24 +75,33 @@ class _Plan:
     emitter: Emitter
     has_shortcut: bool  # some block changes width or resolution
     optional_pre: bool  # the first block skips its pre-activation (the stem ends in one)
+    variants: tuple[_Variant, ...]  # the block classes, the network-wide kind's first
+    per_stage: frozenset[str]  # options that differ between stages: Stage fields, not constants
+    stage_designs: tuple[Design, ...]
+    dilations: tuple[tuple[int, int, int], ...]
 
     @classmethod
     def of(cls, design: Design) -> _Plan:
         in_ch = stem_out_width(design)
         needs = []
-        for stage in design.stages:
+        for stage, (first_stride, _, _) in zip(design.stages, stage_dilations(design), strict=True):
             out = stage_out_width(design, stage)
             for b in range(stage.depth):
-                stride = stage.stride if b == 0 else 1
+                stride = first_stride if b == 0 else 1
                 needs.append(stride != 1 or in_ch != out)
                 in_ch = out
         layout = design.block_kind.layout(design)
+        stage_designs = tuple(stage_design(design, stage) for stage in design.stages)
         return cls(
             design=design,
             layout=layout,
             emitter=Emitter(Namespace().name(design.activation), design.conv_bias, design.norm),
             has_shortcut=any(needs),
             optional_pre=bool(layout.pre) and not first_block_preactivates(design),
+            variants=_variants(design, stage_designs),
+            per_stage=_per_stage(design, stage_designs),
+            stage_designs=stage_designs,
+            dilations=stage_dilations(design),
         )
 
     @property
@@ -78,21 +109,78 @@ class _Plan:
         return self.emitter.act
 
     @property
-    def block_class(self) -> str:
-        return self.design.block_kind.class_name
+    def mixed(self) -> bool:
+        """Stages use more than one block class (each then has its own stage builder)."""
+        return len(self.variants) > 1
+
+    @property
+    def any_bottleneck(self) -> bool:
+        return any(v.bottleneck for v in self.variants)
 
     @property
     def out_field(self) -> str:
         """The Stage field holding a stage's output channels."""
-        return "out_width" if self.design.is_bottleneck else "width"
+        return "out_width" if self.any_bottleneck else "width"
 
     @property
     def se(self) -> bool:
-        return self.design.se_ratio > 0
+        return any(d.se_ratio > 0 for d in self.stage_designs)
+
+    @property
+    def groups(self) -> int:
+        """The bottlenecks' groups when every stage has the same (GROUPS), else 1."""
+        values = {d.groups for d in self.stage_designs if d.is_bottleneck}
+        return values.pop() if len(values) == 1 else 1
+
+    @property
+    def se_ratio(self) -> float:
+        """The squeeze-excite ratio when every stage has the same (SE_RATIO)."""
+        return self.stage_designs[0].se_ratio
+
+    @property
+    def drop_path(self) -> bool:
+        return self.design.drop_path_rate > 0
 
     @property
     def bias(self) -> str:
         return "True" if self.design.conv_bias else "False"
+
+    def variant_of(self, stage: int) -> _Variant:
+        return next(v for v in self.variants if stage in v.stages)
+
+
+def _variant_key(design: Design) -> str:
+    kind = design.block_kind
+    return f"{kind.name}_{design.stride_on}" if kind.bottleneck else kind.name
+
+
+def _variants(design: Design, stage_designs: tuple[Design, ...]) -> tuple[_Variant, ...]:
+    """The block classes: one per (kind, stride place) that stages use, in order of use."""
+    keys: dict[str, list[int]] = {}
+    for i, d in enumerate(stage_designs):
+        keys.setdefault(_variant_key(d), []).append(i)
+    names: dict[str, str] = {}
+    for key, stages in keys.items():
+        d = stage_designs[stages[0]]
+        name = d.block_kind.class_name
+        if name in names.values():  # a second stride place of one kind
+            name += "Stride" + d.stride_on
+        names[key] = name
+    return tuple(
+        _Variant(key, stage_designs[stages[0]], names[key], tuple(stages))
+        for key, stages in keys.items()
+    )
+
+
+def _per_stage(design: Design, stage_designs: tuple[Design, ...]) -> frozenset[str]:
+    out = set()
+    if len({d.groups for d in stage_designs if d.is_bottleneck}) > 1:
+        out.add("groups")
+    if len({d.se_ratio for d in stage_designs}) > 1:
+        out.add("se_ratio")
+    if any(stage.dilate for stage in design.stages):
+        out.add("dilation")
+    return frozenset(out)
 
 
 def render_model_py(design: Design) -> str:
@@ -100,7 +188,7 @@ def render_model_py(design: Design) -> str:
     validate(design)
     plan = _Plan.of(design)
     # the parts first: the helpers and module classes are those their text uses
-    parts = [_block(plan), *_stage_builders(plan), _resnet(plan)]
+    parts = [*(_block(plan, v) for v in plan.variants), *_stage_builders(plan), _resnet(plan)]
     shortcut = [_shortcut_fn(plan)] if plan.has_shortcut else []
     sections = [
         _docstring(plan),
@@ -139,8 +227,14 @@ def _docstring(plan: _Plan) -> str:
         extras.append("the stem's max-pool replaced by a strided 3x3 conv (ResNet-RS)")
     if d.norm != "batch":
         extras.append(f"{d.norm} norm")
-    if d.se_ratio > 0:
-        extras.append(f"squeeze-excite {number_literal(d.se_ratio)}")
+    if plan.se and "se_ratio" not in plan.per_stage:
+        extras.append(f"squeeze-excite {number_literal(plan.se_ratio)}")
+    if d.drop_path_rate > 0:
+        extras.append(f"stochastic depth {number_literal(d.drop_path_rate)}")
+    if d.block_dropout > 0:
+        extras.append(f"dropout {number_literal(d.block_dropout)} in each block")
+    if not d.stem.norm_act:
+        extras.append("the stem's norm and activation left to the first block")
     if d.conv_bias:
         extras.append("conv biases")
     if d.zero_init_residual:
@@ -160,7 +254,7 @@ def _docstring(plan: _Plan) -> str:
         "",
         *_field("Input", f"{d.input.channels} x {d.input.height} x {d.input.width}"),
         *_field("Stem", d.stem_kind.summary(d.stem.width)),
-        *_field("Blocks", d.block_kind.describe(d)),
+        *_field("Blocks", "; ".join(_describe_blocks(plan))),
         *_field("Options", ", ".join(extras)),
         *_field("Head", head),
         f"Parameters:     {result.params:,}",
@@ -170,14 +264,36 @@ def _docstring(plan: _Plan) -> str:
     ]
     for s, (stage, shape) in enumerate(zip(d.stages, result.stage_shapes, strict=True)):
         out = " x ".join(str(v) for v in shape)
-        width = bottleneck_width(d, stage) if d.is_bottleneck else stage_out_width(d, stage)
+        sd = plan.stage_designs[s]
+        width = bottleneck_width(d, stage) if sd.is_bottleneck else stage_out_width(d, stage)
         blocks = "block" if stage.depth == 1 else "blocks"
-        lines.append(
-            f"    layer{s + 1}: {stage.depth} {blocks}, width {width}, stride {stage.stride}"
-            f" -> {out}"
-        )
+        if plan.mixed:
+            blocks = f"{sd.block_kind.label} {blocks}"
+        first_stride, _, dilation = plan.dilations[s]
+        text = f"    layer{s + 1}: {stage.depth} {blocks}, width {width}, stride {first_stride}"
+        if dilation > 1:
+            text += f", dilation {dilation}"
+        if "groups" in plan.per_stage and sd.groups > 1:
+            text += f", {sd.groups} groups"
+        if "se_ratio" in plan.per_stage and sd.se_ratio > 0:
+            text += f", squeeze-excite {number_literal(sd.se_ratio)}"
+        lines += textwrap.wrap(f"{text} -> {out}", 88, subsequent_indent=" " * 8)
     lines.append('"""')
     return "\n".join(lines)
+
+
+def _describe_blocks(plan: _Plan) -> list[str]:
+    """What the module docstring says of each block class (per stage where they differ)."""
+    if not plan.mixed and "groups" not in plan.per_stage:
+        return [plan.design.block_kind.describe(plan.variants[0].design)]
+    out = []
+    for v in plan.variants:
+        stages = ", ".join(f"layer{i + 1}" for i in v.stages)
+        d = v.design
+        if "groups" in plan.per_stage:  # the stage lines say each stage's
+            d = dataclasses.replace(d, groups=1, width_per_group=64)
+        out.append(f"{stages}: {d.block_kind.describe(d)}")
+    return out
 
 
 def _imports(plan: _Plan) -> str:
@@ -187,6 +303,7 @@ def _imports(plan: _Plan) -> str:
         for line in CUSTOM_MODULES[key].imports
     }
     lines = [
+        *(["from collections.abc import Iterator"] if plan.drop_path else []),
         "from typing import NamedTuple",
         "",
         "import torch",
@@ -206,12 +323,12 @@ def _constants(plan: _Plan) -> str:
     ]
     if d.stem.kind != "none":
         lines.append(f"STEM_WIDTH = {d.stem.width}")
-    if "grouped" in plan.emitter.used:
-        lines.append(f"GROUPS = {d.groups}  # grouped 3x3 convs (ResNeXt cardinality)")
-    if plan.se:
-        lines.append(f"SE_RATIO = {number_literal(d.se_ratio)}  # squeeze-excite reduction")
-        if d.se_divisor:
-            lines.append(f"SE_DIVISOR = {d.se_divisor}  # squeezed widths are multiples of it")
+    if "grouped" in plan.emitter.used and "groups" not in plan.per_stage:
+        lines.append(f"GROUPS = {plan.groups}  # grouped 3x3 convs (ResNeXt cardinality)")
+    if plan.se and "se_ratio" not in plan.per_stage:
+        lines.append(f"SE_RATIO = {number_literal(plan.se_ratio)}  # squeeze-excite reduction")
+    if plan.se and d.se_divisor:
+        lines.append(f"SE_DIVISOR = {d.se_divisor}  # squeezed widths are multiples of it")
     if d.head.hidden:
         lines.append("# widths of the classifier's hidden layers")
         if len(d.head.hidden) == 1:
@@ -220,6 +337,13 @@ def _constants(plan: _Plan) -> str:
             lines += fit("", "HIDDEN_WIDTHS = (", [str(w) for w in d.head.hidden], ")")
     if d.head.dropout > 0:
         lines.append(f"DROPOUT = {number_literal(d.head.dropout)}")
+    if d.block_dropout > 0:
+        lines.append(
+            f"BLOCK_DROPOUT = {number_literal(d.block_dropout)}  # before each block's last conv"
+        )
+    if plan.drop_path:
+        rate = number_literal(d.drop_path_rate)
+        lines.append(f"DROP_PATH_RATE = {rate}  # stochastic depth: the last block's rate")
     lines.append(f"EXPECTED_PARAMETERS = {result.params:_}")
     return "\n".join(lines)
 
@@ -231,31 +355,45 @@ def _stage_class(plan: _Plan) -> str:
         "",
         "    blocks: int",
     ]
-    if plan.design.is_bottleneck:
-        lines += [
-            "    width: int  # the 3x3 convolution's channels",
-            "    out_width: int  # the stage's output channels",
-        ]
+    if plan.any_bottleneck:
+        width = "the 3x3 convolution's channels"
+        if not all(v.bottleneck for v in plan.variants):
+            width += " (a basic block's: out_width)"
+        lines += [f"    width: int  # {width}", "    out_width: int  # the stage's output channels"]
     else:
         lines.append("    width: int  # the stage's channels")
     lines.append("    stride: int")
+    if "groups" in plan.per_stage:
+        lines.append("    groups: int  # grouped 3x3 convs (ResNeXt cardinality)")
+    if "se_ratio" in plan.per_stage:
+        lines.append("    se_ratio: float  # squeeze-excite reduction (0: none)")
+    if "dilation" in plan.per_stage:
+        lines.append(
+            "    dilation: int  # of the 3x3 convs: a stride replaced by dilation keeps the size"
+        )
     return "\n".join(lines)
 
 
 def _stages(plan: _Plan) -> str:
     d = plan.design
     lines = ["STAGES = ("]
-    for stage in d.stages:
+    for s, stage in enumerate(d.stages):
+        sd = plan.stage_designs[s]
+        first_stride, _, dilation = plan.dilations[s]
         fields = [f"blocks={stage.depth}"]
-        if d.is_bottleneck:
-            fields += [
-                f"width={bottleneck_width(d, stage)}",
-                f"out_width={stage_out_width(d, stage)}",
-            ]
+        if plan.any_bottleneck:
+            inner = bottleneck_width(d, stage) if sd.is_bottleneck else stage_out_width(d, stage)
+            fields += [f"width={inner}", f"out_width={stage_out_width(d, stage)}"]
         else:
             fields.append(f"width={stage_out_width(d, stage)}")
-        fields.append(f"stride={stage.stride}")
-        lines.append(f"    Stage({', '.join(fields)}),")
+        fields.append(f"stride={first_stride}")
+        if "groups" in plan.per_stage:
+            fields.append(f"groups={sd.groups if sd.is_bottleneck else 1}")
+        if "se_ratio" in plan.per_stage:
+            fields.append(f"se_ratio={number_literal(sd.se_ratio)}")
+        if "dilation" in plan.per_stage:
+            fields.append(f"dilation={dilation}")
+        lines += fit("    ", "Stage(", fields, "),")
     lines.append(")")
     return "\n".join(lines)
 
@@ -299,8 +437,12 @@ def _helpers(plan: _Plan) -> list[str]:
         conv_args = ["in_channels", "out_channels", "kernel_size=3", "stride=stride", "padding=1"]
         conv3_params = params
         if "grouped" in used:
-            conv3_params = [*params, "groups: int = 1"]
+            conv3_params = [*conv3_params, "groups: int = 1"]
             conv_args.append("groups=groups")
+        if "dilated" in used:
+            conv3_params = [*conv3_params, "dilation: int = 1"]
+            conv_args[4] = "padding=dilation"
+            conv_args.append("dilation=dilation")
         conv3 = [
             *fit("", "def conv3x3(", conv3_params, ") -> nn.Conv2d:"),
             '    """3x3 convolution, padded to keep the size (divided by ``stride``)."""',
@@ -356,45 +498,82 @@ def _modules(plan: _Plan) -> list[str]:
 # --- the residual block -----------------------------------------------------------------------
 
 
-def _block_names(plan: _Plan) -> dict[str, Sym]:
-    groups: Sym = "GROUPS" if plan.design.groups > 1 else 1
-    if plan.design.is_bottleneck:
-        return {
-            "in": "in_channels",
-            "width": "width",
-            "out": "out_channels",
-            "stride": "stride",
-            "groups": groups,
-        }
-    return {"in": "in_channels", "out": "width", "stride": "stride", "groups": 1}
+def _block_names(plan: _Plan, variant: _Variant) -> dict[str, Sym]:
+    """What each symbol of the kind's ops is called inside its class."""
+    groups: Sym = 1
+    if variant.bottleneck and "groups" in plan.per_stage:
+        groups = "groups"
+    elif variant.bottleneck and plan.groups > 1:
+        groups = "GROUPS"
+    dilated = "dilation" in plan.per_stage
+    names: dict[str, Sym] = {
+        "in": "in_channels",
+        "stride": "stride",
+        "groups": groups,
+        "drop_path": "drop_path",
+        # a bottleneck has one 3x3, which takes the block's (first) dilation, as torchvision's
+        "dil_first": ("dilation" if variant.bottleneck else "first_dilation") if dilated else 1,
+        "dil": "dilation" if dilated else 1,
+    }
+    if variant.bottleneck:
+        names.update({"width": "width", "out": "out_channels"})
+    else:
+        names["out"] = "width"
+    return names
 
 
-_SE = Custom("se", "squeeze_excite", ("out",))
-
-
-def _block(plan: _Plan) -> str:
-    """The design's block class, written from the ops its kind declares."""
-    d = plan.design
-    layout, emit = plan.layout, plan.emitter
-    names = _block_names(plan)
-    out_ch = str(names["out"])
+def _block_params(plan: _Plan, variant: _Variant) -> list[str]:
+    """The block class's constructor parameters (a bottleneck's: torchvision's first four)."""
     params = ["self", "in_channels: int", "width: int"]
-    params += ["out_channels: int", "stride: int = 1"] if d.is_bottleneck else ["stride: int = 1"]
-    if plan.optional_pre:
+    if variant.bottleneck:
+        params.append("out_channels: int")
+    params.append("stride: int = 1")
+    if plan.optional_pre and 0 in variant.stages:
         params.append("preactivate: bool = True")
+    if variant.bottleneck and "groups" in plan.per_stage:
+        params.append("groups: int = 1")
+    if "se_ratio" in plan.per_stage:
+        params.append("se_ratio: float = 0.0")
+    if "dilation" in plan.per_stage:
+        params.append("dilation: int = 1")
+        if not variant.bottleneck:
+            params.append("first_dilation: int = 1")
+    if plan.drop_path:
+        params.append("drop_path: float = 0.0")
+    return params
+
+
+def _block(plan: _Plan, variant: _Variant) -> str:
+    """A block class, written from the ops its kind declares and the design's extras."""
+    d = variant.design
+    layout, emit = variant.layout, plan.emitter
+    optional_pre = plan.optional_pre and 0 in variant.stages
+    names = _block_names(plan, variant)
+    out_ch = str(names["out"])
+    # the class carries squeeze-excite if any of its stages does (optional where some do not)
+    se_design = dataclasses.replace(d, se_ratio=1.0) if plan.se else d
+    main = branch_ops(layout, se_design)
+    se_optional = "se_ratio" in plan.per_stage
     registered: set[str] = set()
     init = [
-        *fit("    ", "def __init__(", params, ") -> None:"),
+        *fit("    ", "def __init__(", _block_params(plan, variant), ") -> None:"),
         "        super().__init__()",
     ]
-    if plan.optional_pre:
+    if optional_pre:
         init.append("        # the first block of the network follows the stem's BN-activation")
-    init += emit.init("        ", layout.pre, names, registered, optional=plan.optional_pre)
+    pre_condition = "preactivate" if optional_pre else ""
+    init += emit.init("        ", layout.pre, names, registered, optional=pre_condition)
     shortcut_line = f"        self.downsample = shortcut(in_channels, {out_ch}, stride)"
     if plan.has_shortcut and layout.tap == "pre":
         init.append(shortcut_line)
-    main = layout.main + ((_SE,) if plan.se else ())
-    init += emit.init("        ", main, names, registered)
+    for op in main:
+        if op is SE and se_optional:
+            init.append(
+                f"        self.se = SqueezeExcite({out_ch}, se_ratio) if se_ratio > 0 else None"
+            )
+            emit.used.add(SE.module)
+        else:
+            init += emit.init("        ", (op,), names, registered)
     if plan.has_shortcut and layout.tap == "input":
         init.append(shortcut_line)
     init += emit.init("        ", layout.post, names, registered)
@@ -403,7 +582,7 @@ def _block(plan: _Plan) -> str:
     src = "x"
     if layout.pre:
         (pre,) = emit.statements(layout.pre, "x", "pre")
-        if plan.optional_pre:
+        if optional_pre:
             first = next(op.name for op in layout.pre if op.name)
             pre = f"x if self.{first} is None else {pre}"
         forward.append(f"        pre = {pre}")
@@ -412,15 +591,17 @@ def _block(plan: _Plan) -> str:
     if plan.has_shortcut and layout.tap == "pre":
         forward.append(identity)
     preactivated = bool(layout.pre)
-    statements = emit.statements(main, src, "out", preactivated=preactivated)
-    forward += [f"        out = {expr}" for expr in statements]
+    for expr in emit.statements(main, src, "out", preactivated=preactivated):
+        if se_optional and expr == "self.se(out)":
+            expr = "out if self.se is None else self.se(out)"
+        forward.append(f"        out = {expr}")
     if plan.has_shortcut and layout.tap == "input":
         forward.append(identity)
     total = "out + identity" if plan.has_shortcut else "out + x"
     (result,) = emit.statements(layout.post, total, "out") or [total]
     forward.append(f"        return {result}")
     lines = [
-        f"class {plan.block_class}(nn.Module):",
+        f"class {variant.class_name}(nn.Module):",
         f'    """{d.block_kind.summary(d)}"""',
         "",
         *init,
@@ -430,30 +611,13 @@ def _block(plan: _Plan) -> str:
     return "\n".join(lines)
 
 
+def _stage_builder_name(plan: _Plan, variant: _Variant) -> str:
+    return f"make_{variant.key.removesuffix('_3x3')}_stage" if plan.mixed else "make_stage"
+
+
 def _stage_builders(plan: _Plan) -> list[str]:
+    out = [_stage_builder(plan, v) for v in plan.variants]
     d = plan.design
-    args = ["in_channels", "stage.width"]
-    if d.is_bottleneck:
-        args.append("stage.out_width")
-    args.append("stride")
-    params = ["in_channels: int", "stage: Stage"]
-    loop = ["        stride = stage.stride if i == 0 else 1"]
-    if plan.optional_pre:
-        params.append("preactivate_first: bool = True")
-        loop.append("        preactivate = i > 0 or preactivate_first")
-        args.append("preactivate")
-    stage = [
-        *fit("", "def make_stage(", params, ") -> nn.Sequential:"),
-        '    """A stage of blocks; only the first changes the stride and the channels."""',
-        "    blocks: list[nn.Module] = []",
-        "    for i in range(stage.blocks):",
-        *loop,
-        *fit("        ", f"block = {plan.block_class}(", args, ")"),
-        "        blocks.append(block)",
-        f"        in_channels = stage.{plan.out_field}",
-        "    return nn.Sequential(*blocks)",
-    ]
-    out = ["\n".join(stage)]
     if d.head.hidden:
         layer = ["nn.Linear(in_features, width)", plan.emitter.act_call, "nn.BatchNorm1d(width)"]
         hidden = [
@@ -468,6 +632,49 @@ def _stage_builders(plan: _Plan) -> list[str]:
         ]
         out.append("\n".join(hidden))
     return out
+
+
+def _stage_builder(plan: _Plan, variant: _Variant) -> str:
+    args = ["in_channels"]
+    if variant.bottleneck:
+        args += ["stage.width", "stage.out_width"]
+    else:
+        args.append(f"stage.{plan.out_field}")
+    args.append("stride")
+    params = ["in_channels: int", "stage: Stage"]
+    if plan.drop_path:
+        params.append("drop_paths: Iterator[float]")
+    loop = ["        stride = stage.stride if i == 0 else 1"]
+    if plan.optional_pre and 0 in variant.stages:
+        params.append("preactivate_first: bool = True")
+        loop.append("        preactivate = i > 0 or preactivate_first")
+        args.append("preactivate")
+    if variant.bottleneck and "groups" in plan.per_stage:
+        args.append("groups=stage.groups")
+    if "se_ratio" in plan.per_stage:
+        args.append("se_ratio=stage.se_ratio")
+    if "dilation" in plan.per_stage:
+        params.append("previous_dilation: int = 1")
+        if variant.bottleneck:
+            loop.append("        dilation = previous_dilation if i == 0 else stage.dilation")
+            args.append("dilation=dilation")
+        else:
+            loop.append("        first_dilation = previous_dilation if i == 0 else stage.dilation")
+            args += ["dilation=stage.dilation", "first_dilation=first_dilation"]
+    if plan.drop_path:
+        args.append("drop_path=next(drop_paths)")
+    lines = [
+        *fit("", f"def {_stage_builder_name(plan, variant)}(", params, ") -> nn.Sequential:"),
+        '    """A stage of blocks; only the first changes the stride and the channels."""',
+        "    blocks: list[nn.Module] = []",
+        "    for i in range(stage.blocks):",
+        *loop,
+        *fit("        ", f"block = {variant.class_name}(", args, ")"),
+        "        blocks.append(block)",
+        f"        in_channels = stage.{plan.out_field}",
+        "    return nn.Sequential(*blocks)",
+    ]
+    return "\n".join(lines)
 
 
 # --- the network ------------------------------------------------------------------------------
@@ -496,14 +703,25 @@ def _resnet(plan: _Plan) -> str:
     forward = ["    def forward(self, x: torch.Tensor) -> torch.Tensor:"]
     forward += [f"        x = {expr}" for expr in emit.statements(d.stem_ops, "x", "x")]
     previous = "STEM_WIDTH" if stem.ops else "IN_CHANNELS"
+    if plan.drop_path:
+        init += [
+            "        # stochastic depth: block i of n drops with DROP_PATH_RATE * i / (n - 1)",
+            "        n = sum(stage.blocks for stage in STAGES)",
+            "        drop_paths = iter([DROP_PATH_RATE * i / max(n - 1, 1) for i in range(n)])",
+        ]
     for s in range(n):
-        call = f"make_stage({previous}, STAGES[{s}])"
+        builder = _stage_builder_name(plan, plan.variant_of(s))
+        args = [previous, f"STAGES[{s}]"]
+        if plan.drop_path:
+            args.append("drop_paths")
+        if "dilation" in plan.per_stage and s > 0:
+            args.append(f"previous_dilation=STAGES[{s - 1}].dilation")
         if s == 0 and plan.optional_pre:
             init.append(
                 "        # the stem ends in BN-activation: the first block need not repeat it"
             )
-            call = f"make_stage({previous}, STAGES[0], preactivate_first=False)"
-        init.append(f"        self.layer{s + 1} = {call}")
+            args.append("preactivate_first=False")
+        init += fit("        ", f"self.layer{s + 1} = {builder}(", args, ")")
         forward.append(f"        x = self.layer{s + 1}(x)")
         previous = f"STAGES[{s}].{plan.out_field}"
     features = f"STAGES[-1].{plan.out_field}"
@@ -557,9 +775,12 @@ def _init_weights(plan: _Plan) -> list[str]:
         lines += [
             "        # each residual branch starts at zero, so every block starts as the identity",
             "        for m in self.modules():",
-            f"            if isinstance(m, {plan.block_class}):",
-            f"                nn.init.zeros_(m.{plan.layout.zero_init_weight})",
         ]
+        for i, v in enumerate(plan.variants):
+            lines += [
+                f"            {'el' if i else ''}if isinstance(m, {v.class_name}):",
+                f"                nn.init.zeros_(m.{v.layout.zero_init_weight})",
+            ]
     return lines
 
 
