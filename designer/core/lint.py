@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 from designer.core.analysis import Analysis, analyse
-from designer.core.design import Design, bottleneck_width, stage_out_width, stem_out_width
+from designer.core.design import (
+    Design,
+    bottleneck_width,
+    stage_design,
+    stage_dilations,
+    stage_out_width,
+    stem_out_width,
+)
 from designer.core.stages import StageFigures, stage_figures
 
 Severity = Literal["warning", "info"]
@@ -49,9 +56,10 @@ Rule = Callable[[_Context], Iterator[Finding]]
 
 def _collapse_early(ctx: _Context) -> Iterator[Finding]:
     stages = ctx.design.stages
+    strides = [first for first, _, _ in stage_dilations(ctx.design)]
     for i in range(len(stages) - 1):
         _, h, w = ctx.stage(i).output_shape
-        later = [j for j in range(i + 1, len(stages)) if stages[j].stride > 1]
+        later = [j for j in range(i + 1, len(stages)) if strides[j] > 1]
         if h == 1 and w == 1 and later:
             yield Finding(
                 "collapse-early",
@@ -104,9 +112,10 @@ def _shrinking_widths(ctx: _Context) -> Iterator[Finding]:
 
 def _narrow_bottleneck(ctx: _Context) -> Iterator[Finding]:
     design = ctx.design
-    if not design.is_bottleneck:
-        return
     for i, stage in enumerate(design.stages):
+        sd = stage_design(design, stage)
+        if not sd.is_bottleneck:
+            continue
         inner, out = bottleneck_width(design, stage), stage_out_width(design, stage)
         if out > MAX_BOTTLENECK_RATIO * inner:
             yield Finding(
@@ -117,12 +126,12 @@ def _narrow_bottleneck(ctx: _Context) -> Iterator[Finding]:
                 f" ({out // inner}x; torchvision uses 4x)",
                 f"raise stages[{i}].width or lower its expansion",
             )
-        per_group = inner // design.groups
-        if design.groups > 1 and per_group < MIN_GROUP_CHANNELS:
+        per_group = inner // sd.groups
+        if sd.groups > 1 and per_group < MIN_GROUP_CHANNELS:
             yield Finding(
                 "nearly-depthwise",
                 "warning",
-                "groups",
+                f"stages[{i}].groups" if stage.groups is not None else "groups",
                 f"layer{i + 1}'s grouped 3x3 conv has {per_group} channel(s) per group:"
                 " nearly depthwise, cheap but weak",
                 f"use fewer groups or raise width_per_group to at least {MIN_GROUP_CHANNELS}",
@@ -151,12 +160,22 @@ def _downsampling(ctx: _Context) -> Iterator[Finding]:
             " (option A); He et al. found projections (option B) slightly better",
             "set shortcut to projection or avg_down",
         )
-    if strided and design.is_bottleneck and design.stride_on == "1x1":
+    firsts = [first for first, _, _ in stage_dilations(design)]
+    on_1x1 = [
+        i
+        for i, stage in enumerate(design.stages)
+        if firsts[i] > 1
+        and (sd := stage_design(design, stage)).is_bottleneck
+        and sd.stride_on == "1x1"
+    ]
+    if on_1x1:
+        overridden = all(design.stages[i].stride_on is not None for i in on_1x1)
         yield Finding(
             "stride-on-1x1",
             "info",
-            "stride_on",
-            f"in {', '.join(strided)} a strided 1x1 conv discards 3/4 of its input activations",
+            f"stages[{on_1x1[0]}].stride_on" if overridden else "stride_on",
+            f"in {', '.join(f'layer{i + 1}' for i in on_1x1)} a strided 1x1 conv discards 3/4"
+            " of its input activations",
             "set stride_on to 3x3 (torchvision's v1.5)",
         )
 
@@ -164,7 +183,18 @@ def _downsampling(ctx: _Context) -> Iterator[Finding]:
 def _resolution(ctx: _Context) -> Iterator[Finding]:
     design = ctx.design
     _, h, w = ctx.stage(len(design.stages) - 1).output_shape
-    if max(h, w) > LARGE_FINAL_MAP:
+    dilated = [f"layer{i + 1}" for i, s in enumerate(design.stages) if s.dilate]
+    if max(h, w) > LARGE_FINAL_MAP and dilated:
+        yield Finding(
+            "dilated-final-map",
+            "info",
+            "stages",
+            f"{', '.join(dilated)} trade stride for dilation: the last stage works on a {h}x{w}"
+            f" map (output stride {ctx.stages[-1].output_stride}), as dense-prediction"
+            " backbones (DeepLabV3) want; a classifier pools most of it away",
+            "set dilate false on those stages for classification",
+        )
+    elif max(h, w) > LARGE_FINAL_MAP:
         yield Finding(
             "large-final-map",
             "warning",

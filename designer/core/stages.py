@@ -25,13 +25,14 @@ class StageFigures:
 
 
 def _main_path(layers: tuple[Layer, ...]) -> list[tuple[int, int]]:
-    """(kernel, stride) of each spatial op on the main path, in order.
+    """(reach, stride) of each spatial op on the main path, in order.
 
-    The rows say where they sit (their block's declared role) and carry their kernel
-    and stride, so no block or stem kind is named here.
+    The rows say where they sit (their block's declared role) and carry their kernel,
+    dilation and stride, so no block or stem kind is named here. A dilated kernel
+    reaches ``dilation * (kernel - 1) + 1`` pixels.
     """
     return [
-        (layer.kernel, layer.stride)
+        (layer.dilation * (layer.kernel - 1) + 1, layer.stride)
         for layer in layers
         if layer.kernel and layer.role in _MAIN_PATH
     ]

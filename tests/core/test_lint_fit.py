@@ -67,8 +67,24 @@ def _measured_receptive_fields(design: Design) -> dict[str, int]:
             input=InputSpec(1, 160, 160),
             stem=StemSpec("deep", 8),
         ),
+        # torchvision's replace_stride_with_dilation, in a bottleneck and a basic network
+        Design(
+            stages=(StageSpec(1, 8, 1), StageSpec(2, 8, 2), StageSpec(2, 16, 2, dilate=True)),
+            input=InputSpec(1, 200, 200),
+            stem=StemSpec("imagenet", 8),
+        ),
+        Design(
+            stages=(
+                StageSpec(2, 8, 1),
+                StageSpec(2, 8, 2, dilate=True),
+                StageSpec(2, 8, 2, dilate=True),
+            ),
+            block="basic",
+            input=InputSpec(1, 160, 160),
+            stem=StemSpec("cifar", 8),
+        ),
     ],
-    ids=["resnet20", "bottleneck-v1", "deep-stem-preact"],
+    ids=["resnet20", "bottleneck-v1", "deep-stem-preact", "dilated-bottleneck", "dilated-basic"],
 )
 def test_receptive_fields_match_the_network(design: Design) -> None:
     figures = {s.name: s.receptive_field for s in stage_figures(analyse(design))}

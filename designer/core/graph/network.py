@@ -29,6 +29,7 @@ from typing import Literal
 import networkx as nx
 
 from designer.core.analysis import Analysis, Block, Layer, Shape
+from designer.core.design import stage_design
 from designer.core.report import shape_text
 
 Level = Literal["block", "layer"]
@@ -73,6 +74,7 @@ def _layer_label(layer: Layer, analysis: Analysis) -> str:
     if op == "Conv2d":
         k, groups = layer.kernel, layer.groups
         text = f"conv {k}x{k}{by}, {layer.output_shape[0]}"
+        text += f", dil {layer.dilation}" if layer.dilation > 1 else ""
         return text + (f", g{groups}" if groups > 1 else "")
     if op in ("BatchNorm2d", "BatchNorm1d"):
         return "BN"
@@ -105,10 +107,13 @@ def _block_label(analysis: Analysis, block: Block) -> str:
     if block.name == "head":
         hidden = "".join(f"fc {w}, " for w in design.head.hidden)
         return f"head: avgpool, {hidden}fc {block.output_shape[0]}"
-    kind = design.block_kind.label
+    stage = design.stages[block.stage]
+    kind = stage_design(design, stage).block_kind.label
     stride = max(1, round(block.input_shape[1] / block.output_shape[1]))
     text = f"{block.name}: {kind}, {block.output_shape[0]}"
     text += f", stride {stride}" if stride > 1 else ""
+    dilation = max(r.dilation for r in analysis.layers[block.first_layer : block.end_layer])
+    text += f", dilation {dilation}" if dilation > 1 else ""
     if block.shortcut not in ("identity", ""):
         text += " + " + block.shortcut.replace("_", "-")
     return text
