@@ -15,7 +15,13 @@ from typing import NoReturn
 
 from designer import __version__
 from designer.commands import COMMAND_MODULES
-from designer.commands.common import UsageError, check_output, resolve_design
+from designer.commands.common import (
+    UsageError,
+    check_output,
+    is_checkpoint,
+    recover_design,
+    resolve_design,
+)
 from designer.commands.terminal import SafeStream
 from designer.core.analysis import Analysis, analyse
 from designer.core.design import DesignError
@@ -69,8 +75,18 @@ def _summary_json(result: Analysis, *, compact: bool) -> str:
 
 
 def _cmd_open(args: argparse.Namespace) -> int:
-    """Open in the app when there is a display; otherwise print or write the design."""
-    design = resolve_design(args.design)
+    """Open in the app when there is a display; otherwise print or write the design.
+
+    A checkpoint's recovered design comes with what was inferred and what assumed
+    (on stderr, so that stdout stays the design).
+    """
+    if is_checkpoint(args.design):
+        recovery = recover_design(args.design)
+        design = recovery.design
+        for line in recovery.lines():
+            print(line, file=sys.stderr)
+    else:
+        design = resolve_design(args.design)
     if args.output:
         from pathlib import Path
 

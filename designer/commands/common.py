@@ -9,6 +9,7 @@ from pathlib import Path
 from designer.core.design import Design, DesignError
 from designer.core.io import load, nearest
 from designer.core.presets import load_preset, preset_names
+from designer.core.recover import Recovery
 
 
 class UsageError(Exception):
@@ -40,9 +41,25 @@ def check_output(path: Path, force: bool, flag: str = "-o") -> None:
         raise UsageError(f"{flag}: '{path}' already exists (add --force to overwrite it)")
 
 
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".safetensors")
+
+
+def is_checkpoint(spec: str) -> bool:
+    return Path(spec).suffix.lower() in CHECKPOINT_SUFFIXES
+
+
+def recover_design(spec: str) -> Recovery:
+    """The design a checkpoint's names and shapes describe (its data is never read)."""
+    from designer.core.torch.checkpoint import recover_checkpoint
+
+    return recover_checkpoint(spec)
+
+
 def resolve_design(spec: str) -> Design:
-    """A design from a preset name, a design file, or a model.py exported by us."""
+    """A design from a preset name, a design file, a model.py exported by us, or a checkpoint."""
     path = Path(spec)
+    if is_checkpoint(spec):
+        return recover_design(spec).design
     if path.suffix == ".py":
         from designer.core.embedded import design_from_model_py
 

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from designer.core.design import Design, DesignError
+from designer.core.recover import key_map
 from designer.core.torch.build import build
 
 Shape = tuple[int, ...]
@@ -60,20 +61,42 @@ def load_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
                 "checkpoint", "reading .safetensors needs: pip install 'resnet-designer[export]'"
             ) from None
         try:
-            return dict(load_file(str(file)))
+            tensors = dict(load_file(str(file)))
         except Exception as exc:  # the library raises its own error types for corrupt files
             raise DesignError(
                 "checkpoint", f"{file}: not a readable safetensors file ({exc})"
             ) from None
+        return in_our_names(flatten_state(tensors, file))
     try:
         data = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as exc:  # corrupt zip, pickle refused by weights_only, ...
         reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
         raise DesignError("checkpoint", f"{file}: not a loadable weights file ({reason})") from None
-    return _flatten_state(data, file)
+    return in_our_names(flatten_state(data, file))
 
 
-def _flatten_state(data: object, file: Path) -> dict[str, torch.Tensor]:
+def in_our_names(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The tensors under our names where the checkpoint names the structure otherwise.
+
+    timm's ResNetV2 (``stages.0.blocks.0.norm1``) maps by structure to ours
+    (``layer1.0.bn1``), its 1x1-conv classifier to our linear one; torchvision's and
+    timm's ``resnet.py`` names are ours already, and anything else keeps its names.
+    """
+    try:
+        km = key_map({k: tuple(v.shape) for k, v in tensors.items()})
+    except DesignError:
+        return tensors
+    if km.scheme == "torchvision":
+        return tensors
+    out = {}
+    for key, tensor in tensors.items():
+        if key in km.ours:
+            mine = km.ours[key]
+            out[mine] = tensor.reshape(tensor.shape[:2]) if mine in km.reshape else tensor
+    return out
+
+
+def flatten_state(data: object, file: Path) -> dict[str, torch.Tensor]:
     # training checkpoints nest the weights: {"model": {...}} or {"state_dict": {...}}
     for key in ("model", "state_dict", "model_state_dict"):
         if isinstance(data, Mapping) and isinstance(data.get(key), Mapping):

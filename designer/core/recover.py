@@ -1,0 +1,390 @@
+"""A design recovered from a checkpoint's tensor names and shapes alone: no data, no torch.
+
+A ResNet writes its structure into its state dict: ``layer3.5.conv2.weight`` of shape
+(256, 8, 3, 3) says stage 3 has at least 6 blocks whose grouped 3x3 conv has 256
+channels in 32 groups. This module reads the naming schemes users have (torchvision's
+and timm's ``resnet.py``, timm's ``ResNetV2``, this project's own) into our names,
+then infers every field the shapes show and takes the source's convention for the
+rest, saying which is which. The torch side (:mod:`designer.core.torch.checkpoint`)
+reads the names and shapes and checks the result by building it on the meta device.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from designer.core.blocks import se_channels
+from designer.core.design import (
+    Design,
+    DesignError,
+    HeadSpec,
+    InputSpec,
+    StageSpec,
+    StemSpec,
+    validate,
+)
+
+Shape = tuple[int, ...]
+
+_LAYER = re.compile(r"layer(\d+)\.(\d+)\.(.+)")
+_V2_BLOCK = re.compile(r"stages\.(\d+)\.blocks\.(\d+)\.(.+)")
+_V2_STEM = {
+    "stem.conv.weight": "conv1.weight",
+    "stem.conv1.weight": "conv1.0.weight",
+    "stem.conv2.weight": "conv1.3.weight",
+    "stem.conv3.weight": "conv1.6.weight",
+}
+_V2_NORMS = {"norm1": "bn1", "norm2": "bn2", "norm3": "bn3"}
+SE_RATIOS = (1 / 16, 1 / 4, 1 / 8, 1 / 32, 1 / 2)  # the ratios the zoos use, in preference order
+
+
+@dataclass(frozen=True)
+class KeyMap:
+    """How a checkpoint's names become ours: ``ours[their key] = our key``.
+
+    ``reshape`` lists our keys whose tensor must be reshaped (timm ResNetV2's fc is a
+    1x1 conv: (classes, features, 1, 1) becomes (classes, features)).
+    """
+
+    scheme: str  # "torchvision" (also timm's resnet.py and ours) or "timm-resnetv2"
+    ours: dict[str, str]
+    reshape: frozenset[str] = frozenset()
+
+    def translate(self, shapes: Mapping[str, Shape]) -> dict[str, Shape]:
+        out = {}
+        for key, shape in shapes.items():
+            if key in self.ours:
+                mine = self.ours[key]
+                out[mine] = shape[:2] if mine in self.reshape else shape
+        return out
+
+
+@dataclass(frozen=True)
+class Recovery:
+    design: Design
+    key_map: KeyMap
+    inferred: tuple[str, ...]  # fields read from the shapes
+    assumed: tuple[str, ...] = field(default=())  # fields the shapes cannot show: "field: why"
+
+    def lines(self) -> list[str]:
+        d = self.design
+        out = [
+            f"recovered {d.name!r} from {self.key_map.scheme} names:"
+            f" {sum(s.depth for s in d.stages)} {d.block} blocks in {len(d.stages)} stages"
+        ]
+        out.append("  inferred from the shapes: " + ", ".join(self.inferred))
+        out += [f"  assumed  {line}" for line in self.assumed]
+        return out
+
+
+def _fail(message: str) -> DesignError:
+    return DesignError("checkpoint", message)
+
+
+def key_map(shapes: Mapping[str, Shape]) -> KeyMap:
+    """Our name for each tensor of the checkpoint (identity for torchvision-style names)."""
+    keys = list(shapes)
+    if any(_V2_BLOCK.match(k) for k in keys) and not any(_LAYER.match(k) for k in keys):
+        return _v2_map(shapes)
+    if not any(_LAYER.match(k) for k in keys):
+        raise _fail(f"no residual stages found: keys look like {_looks_like(keys)}")
+    return KeyMap("torchvision", {k: k for k in keys})
+
+
+def _looks_like(keys: list[str]) -> str:
+    """A guess at what a checkpoint without ResNet stages is, with the key that says so."""
+    for pattern, what in (
+        (r"\battn\b|\.qkv\.|attention", "a ViT or another transformer"),
+        (r"^features\.", "a VGG, DenseNet or MobileNet (features.*)"),
+        (r"^(encoder|decoder)\.", "an encoder-decoder"),
+    ):
+        hit = next((k for k in keys if re.search(pattern, k)), None)
+        if hit is not None:
+            return f"{what} ({hit})"
+    first = keys[0] if keys else "nothing"
+    return f"no ResNet ({len(keys)} tensors, the first {first})"
+
+
+def _v2_map(shapes: Mapping[str, Shape]) -> KeyMap:
+    """timm's ResNetV2 names -> ours (``stages.0.blocks.0.norm1`` -> ``layer1.0.bn1``).
+
+    Its downsample conv is ``downsample.conv`` whether or not an average pool precedes
+    it (the pool has no tensors); a deep stem means timm's ``d`` variant, which pools.
+    """
+    deep = "stem.conv1.weight" in shapes
+    ours: dict[str, str] = {}
+    reshape = set()
+    for key, shape in shapes.items():
+        if key in _V2_STEM:
+            ours[key] = _V2_STEM[key]
+        elif key.startswith(("stem.norm1.", "stem.norm2.", "stem.norm.")):
+            part, _, rest = key[5:].partition(".")
+            index = {"norm1": "conv1.1", "norm2": "conv1.4", "norm": "bn1"}[part]
+            ours[key] = f"{index}.{rest}"
+        elif m := _V2_BLOCK.match(key):
+            stage, block, rest = int(m[1]), m[2], m[3]
+            part, _, tail = rest.partition(".")
+            if part == "downsample":
+                sub, _, tail = tail.partition(".")
+                index = (1 if deep else 0) if sub == "conv" else (2 if deep else 1)
+                ours[key] = f"layer{stage + 1}.{block}.downsample.{index}.{tail}"
+            else:
+                ours[key] = f"layer{stage + 1}.{block}.{_V2_NORMS.get(part, part)}.{tail}"
+        elif key.startswith("norm."):
+            ours[key] = "bn_final." + key[5:]
+        elif key in ("head.fc.weight", "head.fc.bias"):
+            ours[key] = "fc." + key.rsplit(".", 1)[1]
+            if len(shape) == 4:
+                reshape.add(ours[key])
+    return KeyMap("timm-resnetv2", ours, frozenset(reshape))
+
+
+@dataclass
+class _Stage:
+    blocks: dict[int, dict[str, Shape]]
+
+    @property
+    def first(self) -> dict[str, Shape]:
+        return self.blocks[0]
+
+
+def _stages(shapes: Mapping[str, Shape]) -> list[_Stage]:
+    found: dict[int, dict[int, dict[str, Shape]]] = {}
+    for key, shape in shapes.items():
+        if m := _LAYER.match(key):
+            found.setdefault(int(m[1]), {}).setdefault(int(m[2]), {})[m[3]] = shape
+    numbers = sorted(found)
+    if numbers != list(range(1, len(numbers) + 1)):
+        raise _fail(f"stages {numbers} are not numbered layer1, layer2, ... without gaps")
+    stages = []
+    for n in numbers:
+        blocks = found[n]
+        if sorted(blocks) != list(range(len(blocks))):
+            raise _fail(
+                f"layer{n}'s blocks {sorted(blocks)} are not numbered 0, 1, ... without gaps"
+            )
+        stages.append(_Stage(blocks))
+    return stages
+
+
+def _need(block: Mapping[str, Shape], key: str, where: str) -> Shape:
+    shape = block.get(key)
+    if shape is None or len(shape) != 4:
+        raise _fail(f"{where}.{key} is missing or not a conv weight: not a ResNet block")
+    return shape
+
+
+def recover(shapes: Mapping[str, Shape], name: str = "Recovered") -> Recovery:
+    """The design whose state dict has exactly these names and shapes (after :func:`key_map`)."""
+    km = key_map(shapes)
+    ours = km.translate(shapes)
+    inferred: list[str] = []
+    assumed: list[str] = []
+    stages = _stages(ours)
+    preact = "bn_final.weight" in ours
+    stem, in_channels, stem_notes = _stem(ours, stages, preact)
+    inferred += stem_notes
+    first = stages[0].first
+    bottleneck = "conv3.weight" in first
+    block = ("preact_" if preact else "") + ("bottleneck" if bottleneck else "basic")
+    inferred += ["block", "depths", "widths"]
+    norm = _norm(ours)
+    inferred.append("norm")
+    if km.scheme == "timm-resnetv2" and norm == "group":
+        raise _fail(
+            "a timm ResNetV2 with GroupNorm is BiT, whose convs are weight-standardised"
+            " (StdConv2d): the design language cannot express that yet"
+        )
+    conv_bias = any(k.endswith("conv1.bias") for k in ours)
+    shortcut, shortcut_note = _shortcut(ours, stages, km)
+    (inferred if shortcut_note is None else assumed).append(shortcut_note or "shortcut")
+    specs, groups, wpg = _stage_specs(stages, bottleneck)
+    if bottleneck:
+        inferred.append("groups and width_per_group")
+    specs, strides_note = _strides(specs, stages, stem, shortcut)
+    assumed.append(strides_note)
+    se_ratio, se_divisor, specs = _squeeze_excite(stages, specs, bottleneck)
+    if se_ratio or any(s.se_ratio for s in specs):
+        inferred.append("se_ratio and se_divisor")
+    head, classes = _head(ours)
+    inferred.append("head and num_classes")
+    side = 32 if stem.kind in ("cifar", "none") else 224
+    assumed += [
+        f"input {side}x{side}: the weights fit any size ({'CIFAR' if side == 32 else 'ImageNet'}"
+        " convention)",
+        "activation relu, no dilation, no dropout or stochastic depth: weights cannot show them",
+    ]
+    if bottleneck:
+        assumed.append("stride_on 3x3 (torchvision's and timm's v1.5): weights cannot show it")
+    design = Design(
+        stages=tuple(specs),
+        name=name,
+        input=InputSpec(in_channels, side, side),
+        num_classes=classes,
+        block=block,  # type: ignore[arg-type]
+        stem=stem,
+        groups=groups,
+        width_per_group=wpg,
+        shortcut=shortcut,  # type: ignore[arg-type]
+        se_ratio=se_ratio,
+        se_divisor=se_divisor,
+        norm=norm,  # type: ignore[arg-type]
+        conv_bias=conv_bias,
+        head=head,
+    )
+    try:
+        validate(design)
+    except DesignError as exc:
+        raise _fail(f"the shapes describe no valid design ({exc})") from None
+    return Recovery(design, km, tuple(inferred), tuple(assumed))
+
+
+def _stem(
+    ours: Mapping[str, Shape], stages: list[_Stage], preact: bool
+) -> tuple[StemSpec, int, list[str]]:
+    norm_act = "bn1.weight" in ours or not preact
+    pool = "conv" if "maxpool.0.weight" in ours else "max"
+    if "conv1.0.weight" in ours:
+        first = ours["conv1.0.weight"]
+        second = ours.get("conv1.3.weight", ())
+        width = ours.get("conv1.6.weight", (0,))[0]
+        kind = "deep" if first[0] == width // 2 else "deep_tiered"
+        if len(second) != 4 or second[0] != width // 2:
+            raise _fail(
+                f"a three-conv stem of widths {first[0]}, {second[:1]}, {width} is not one we know"
+            )
+        return StemSpec(kind, width, pool, norm_act), first[1], ["stem kind and width"]
+    if "conv1.weight" in ours:
+        shape = ours["conv1.weight"]
+        if len(shape) != 4 or shape[2] not in (3, 7):
+            raise _fail(f"conv1.weight of shape {list(shape)} is no ResNet stem (7x7 or 3x3 conv)")
+        kind = "imagenet" if shape[2] == 7 else "cifar"
+        return StemSpec(kind, shape[0], pool, norm_act), shape[1], ["stem kind and width"]
+    conv1 = _need(stages[0].first, "conv1.weight", "layer1.0")
+    return StemSpec("none", 64), conv1[1], ["stem (none)"]
+
+
+def _norm(ours: Mapping[str, Shape]) -> str:
+    """BatchNorm keeps running statistics; GroupNorm has only its affine weights."""
+    has_norm = any(k.endswith(("bn1.weight", "bn2.weight")) for k in ours)
+    has_stats = any(k.endswith("running_mean") for k in ours)
+    return "group" if has_norm and not has_stats else "batch"
+
+
+def _shortcut(
+    ours: Mapping[str, Shape], stages: list[_Stage], km: KeyMap
+) -> tuple[str, str | None]:
+    """projection (1x1 conv at downsample.0), avg_down (at .1), zero_pad (no weights at all)."""
+    for stage in stages:
+        for block in stage.blocks.values():
+            if "downsample.0.weight" in block and len(block["downsample.0.weight"]) == 4:
+                return "projection", None
+            if "downsample.1.weight" in block and len(block["downsample.1.weight"]) == 4:
+                note = None
+                if km.scheme == "timm-resnetv2":
+                    note = (
+                        "shortcut avg_down: timm's ResNetV2 with a deep stem pools (its d variant)"
+                    )
+                return "avg_down", note
+    return "zero_pad", "shortcut zero_pad: no shortcut has weights, yet the widths change"
+
+
+def _stage_specs(stages: list[_Stage], bottleneck: bool) -> tuple[list[StageSpec], int, int]:
+    """Depth, width and the grouping of every stage; the network's groups from the first."""
+    if not bottleneck:
+        specs = []
+        for n, stage in enumerate(stages):
+            out = _need(stage.first, "conv2.weight", f"layer{n + 1}.0")[0]
+            specs.append(StageSpec(len(stage.blocks), out))
+        return specs, 1, 64
+    shapes = []
+    for n, stage in enumerate(stages):
+        where = f"layer{n + 1}.0"
+        conv2 = _need(stage.first, "conv2.weight", where)
+        inner, out = conv2[0], _need(stage.first, "conv3.weight", where)[0]
+        shapes.append((len(stage.blocks), inner, inner // conv2[1], out))
+    _, inner0, groups, out0 = shapes[0]
+    planes0 = max(out0 // 4, 1)
+    wpg = inner0 * 64 // (groups * planes0)
+    if int(planes0 * wpg / 64) * groups != inner0:
+        wpg = 64
+    specs = []
+    for depth, inner, g, out in shapes:
+        specs.append(_bottleneck_stage(depth, inner, g, out, groups, wpg))
+    return specs, groups, wpg
+
+
+def _bottleneck_stage(depth: int, inner: int, g: int, out: int, groups: int, wpg: int) -> StageSpec:
+    """A stage whose 3x3 has ``inner`` channels in ``g`` groups and whose output is ``out``."""
+    # the network's grouping, expansion 4 (torchvision's planes), if it gives these widths
+    for planes in (out // 4, inner * 64 // (g * wpg)):
+        if planes > 0 and g == groups and int(planes * wpg / 64) * g == inner:
+            if planes * 4 == out:
+                return StageSpec(depth, planes)
+            if out % planes == 0:
+                return StageSpec(depth, planes, expansion=out // planes)
+            return StageSpec(depth, planes, out_width=out)
+    # else the stage's own grouping: planes = inner / g at 64 per group
+    planes = inner // g
+    extra = {"groups": g} if g != groups else {}
+    if wpg != 64:
+        extra["width_per_group"] = 64
+    return StageSpec(depth, planes, out_width=out, **extra)
+
+
+def _strides(
+    specs: list[StageSpec], stages: list[_Stage], stem: StemSpec, shortcut: str
+) -> tuple[list[StageSpec], str]:
+    """Stride 2 from the second stage on (every zoo's convention), 1 where no shortcut is due.
+
+    With projection shortcuts a first block without one keeps its shape, so its stride is
+    1 for certain; the rest is the convention.
+    """
+    out = []
+    for n, (spec, stage) in enumerate(zip(specs, stages, strict=True)):
+        stride = 1 if n == 0 else 2
+        has_shortcut = any(k.startswith("downsample.") for k in stage.first)
+        if shortcut != "zero_pad" and not has_shortcut:
+            stride = 1
+        out.append(dataclasses.replace(spec, stride=stride))
+    return out, "strides 1, 2, 2, ... (the zoos' convention): a stride has no weights"
+
+
+def _squeeze_excite(
+    stages: list[_Stage], specs: list[StageSpec], bottleneck: bool
+) -> tuple[float, int, list[StageSpec]]:
+    """The ratio (and rounding) that gives every stage's squeezed width, else per stage."""
+    found = []
+    for stage in stages:
+        fc1 = stage.first.get("se.fc1.weight")
+        found.append((fc1[1], fc1[0]) if fc1 else None)
+    present = [f for f in found if f]
+    if not present:
+        return 0.0, 0, specs
+    if all(found):
+        for divisor in (0, 8):
+            for ratio in (*SE_RATIOS, *(rd / c for c, rd in present)):
+                if all(se_channels(c, ratio, divisor) == rd for c, rd in present):
+                    return ratio, divisor, specs
+    per_stage = [
+        dataclasses.replace(spec, se_ratio=(f[1] / f[0]) if f else 0.0)
+        for spec, f in zip(specs, found, strict=True)
+    ]
+    return 0.0, 0, per_stage
+
+
+def _head(ours: Mapping[str, Shape]) -> tuple[HeadSpec, int]:
+    fc = ours.get("fc.weight")
+    if fc is None or len(fc) != 2:
+        raise _fail(
+            "no classifier (fc.weight) found: a backbone without its head is not supported yet"
+        )
+    hidden = []
+    i = 0
+    while f"hidden.{i}.0.weight" in ours:
+        hidden.append(ours[f"hidden.{i}.0.weight"][0])
+        i += 1
+    return HeadSpec(hidden=tuple(hidden)), fc[0]

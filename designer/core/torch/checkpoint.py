@@ -1,0 +1,123 @@
+"""Read a checkpoint's names and shapes without its data, and recover its design.
+
+ResNet-152 is 240 MB and ResNet-RS-420 far more, yet recovering a design needs only
+the names and shapes: a safetensors header (parsed here, bounded), or a ``torch.load``
+with ``mmap=True`` and ``weights_only=True``, which maps the file instead of reading
+it and never runs code. The recovered design is then built on the meta device and its
+state dict compared with the checkpoint's, key by key and shape by shape.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from pathlib import Path
+
+import torch
+
+from designer.core.design import Design, DesignError
+from designer.core.recover import Recovery, Shape, recover
+from designer.core.torch.build import build
+from designer.core.torch.transfer import flatten_state
+
+MAX_HEADER_BYTES = 100 * 1024 * 1024  # safetensors' own limit on a header
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".safetensors")
+
+
+def _fail(file: Path, reason: str) -> DesignError:
+    return DesignError("checkpoint", f"{file}: {reason}")
+
+
+def read_shapes(path: str | os.PathLike[str]) -> dict[str, Shape]:
+    """Every tensor's name and shape, with our prefixes and nesting undone; no data read."""
+    file = Path(path)
+    if not file.exists():
+        raise _fail(file, "no such file")
+    if not file.is_file():
+        raise _fail(file, "is not a regular file: give a .pt, .pth or .safetensors checkpoint")
+    if file.suffix == ".safetensors":
+        return _safetensors_shapes(file)
+    try:
+        data = torch.load(file, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as exc:  # a legacy (non-zip) file cannot be mapped; pickles are refused
+        if "mmap" not in str(exc):
+            raise _fail(file, f"not a loadable weights file ({_first_line(exc)})") from None
+        try:
+            data = torch.load(file, map_location="cpu", weights_only=True)
+        except Exception as inner:
+            raise _fail(file, f"not a loadable weights file ({_first_line(inner)})") from None
+    return {k: tuple(v.shape) for k, v in flatten_state(data, file).items()}
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:160] if text else type(exc).__name__
+
+
+def _safetensors_shapes(file: Path) -> dict[str, Shape]:
+    """The header of a safetensors file: 8 bytes of length, then that much JSON."""
+    size = file.stat().st_size
+    with file.open("rb") as handle:
+        head = handle.read(8)
+        if len(head) < 8:
+            raise _fail(file, "too short for a safetensors file (truncated?)")
+        (length,) = struct.unpack("<Q", head)
+        if length > MAX_HEADER_BYTES or length > size - 8:
+            raise _fail(
+                file, f"its header claims {length:,} bytes but the file has {size - 8:,}: damaged"
+            )
+        raw = handle.read(length)
+    try:
+        header = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise _fail(file, "its safetensors header is not valid JSON: damaged") from None
+    if not isinstance(header, dict):
+        raise _fail(file, "its safetensors header is not a table of tensors")
+    shapes = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        shape = info.get("shape") if isinstance(info, dict) else None
+        if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+            raise _fail(file, f"tensor {name[:80]!r} has no valid shape in the header")
+        end = (info.get("data_offsets") or [0, 0])[-1]
+        if not isinstance(end, int) or end > size - 8 - length:
+            raise _fail(file, f"tensor {name[:80]!r} lies past the end of the file: truncated")
+        shapes[name] = tuple(shape)
+    for prefix in ("module.", "_orig_mod."):
+        if shapes and all(k.startswith(prefix) for k in shapes):
+            shapes = {k[len(prefix) :]: v for k, v in shapes.items()}
+    if not shapes:
+        raise _fail(file, "holds no tensors")
+    return shapes
+
+
+def recover_checkpoint(path: str | os.PathLike[str]) -> Recovery:
+    """A checkpoint's design, checked: built on meta, it has the same keys and shapes."""
+    file = Path(path)
+    shapes = read_shapes(file)
+    name = file.name.split(".")[0] or "Recovered"
+    try:
+        result = recover(shapes, name=name)
+    except DesignError as exc:
+        raise _fail(file, exc.reason) from None
+    check_reproduces(result.design, result.key_map.translate(shapes), file)
+    return result
+
+
+def check_reproduces(design: Design, shapes: dict[str, Shape], file: Path) -> None:
+    """Refuse a recovery whose network would not hold exactly the checkpoint's tensors."""
+    wanted = {k: tuple(v.shape) for k, v in build(design, device="meta").state_dict().items()}
+    for key, shape in wanted.items():
+        if key not in shapes:
+            raise _fail(file, f"the recovered design needs {key}, which the checkpoint lacks")
+        if shapes[key] != shape:
+            raise _fail(
+                file,
+                f"{key} has shape {list(shapes[key])} where the recovered design has"
+                f" {list(shape)}: not a network this design language can express",
+            )
+    extra = [k for k in shapes if k not in wanted]
+    if extra:
+        raise _fail(file, f"{extra[0]} has no place in the recovered design ({len(extra)} such)")
