@@ -31,6 +31,13 @@ PRESET_SOURCE: dict[str, str] = {
     "resnet152": "torchvision",
     "resnext50_32x4d": "torchvision",
     "wide_resnet50_2": "torchvision",
+    "resnet50_os8": "torchvision",  # resnet50(replace_stride_with_dilation=[False, True, True])
+    "resnet50d": "timm",
+    "resnet50t": "timm",
+    "resnet50_gn": "timm",
+    "seresnet50": "timm",
+    "resnetrs50": "timm",
+    "resnetv2_50": "timm",
     "resnet20_cifar": "papers",
     "resnet32_cifar": "papers",
     "resnet44_cifar": "papers",
