@@ -1,12 +1,18 @@
-"""Presets against numbers nobody here wrote: torchvision's models, torchinfo, the papers."""
+"""Presets against numbers nobody here wrote: torchvision's models, torchinfo, the papers, timm."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
 import pytest
 import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from designer.core.analysis import analyse
-from designer.core.presets import load_preset, preset_names
+from designer.core.design import Design, InputSpec
+from designer.core.presets import PRESET_SOURCE, SOURCES, load_preset, preset_names
 from designer.core.torch.build import build
 from tests.reference import torchvision_models
 
@@ -57,9 +63,17 @@ DEPTH_IN_NAME = {
 
 def test_all_required_presets_ship() -> None:
     required = (
-        set(TORCHVISION) | set(PAPER_MILLIONS) | {"preact_resnet1001_cifar", "resnetv2_builder"}
+        set(TORCHVISION)
+        | set(PAPER_MILLIONS)
+        | set(ZOO_VARIANTS)
+        | {"preact_resnet1001_cifar", "resnetv2_builder"}
     )
     assert required <= set(preset_names())
+
+
+def test_every_preset_has_a_known_source() -> None:
+    assert set(PRESET_SOURCE) == set(preset_names())
+    assert set(PRESET_SOURCE.values()) <= set(SOURCES)
 
 
 @pytest.mark.parametrize("name", TORCHVISION)
@@ -147,3 +161,157 @@ def test_resnetv2_builder_matches_the_seed_article() -> None:
     assert analyse(load_preset("resnetv2_builder")).params == _keras_resnet_v2_trainable_params(
         56, 10
     )
+
+
+# --- other zoos' variants: the reference network itself, its weights, its FLOPs --------------
+
+
+def _timm(name: str) -> Callable[[], nn.Module]:
+    def make() -> nn.Module:
+        torchvision_models()  # timm imports torchvision: this makes it importable on CPU torch
+        return pytest.importorskip("timm").create_model(name, pretrained=False)
+
+    return make
+
+
+def _resnet50_os8() -> nn.Module:
+    """DeepLabV3's backbone: output stride 8, stages 3 and 4 dilated instead of strided."""
+    return torchvision_models().resnet50(replace_stride_with_dilation=[False, True, True])
+
+
+ZOO_VARIANTS: dict[str, Callable[[], nn.Module]] = {
+    "resnet50_os8": _resnet50_os8,
+    "resnet50d": _timm("resnet50d"),
+    "resnet50t": _timm("resnet50t"),
+    "resnet50_gn": _timm("resnet50_gn"),
+    "seresnet50": _timm("seresnet50"),
+    "resnetrs50": _timm("resnetrs50"),
+    "resnetv2_50": _timm("resnetv2_50"),
+}
+"""Each preset's reference network, under the source ``PRESET_SOURCE`` gives it."""
+
+ZOO_SOURCE = {name: "torchvision" if name == "resnet50_os8" else "timm" for name in ZOO_VARIANTS}
+
+_RESNETV2_BLOCK = {
+    "norm1": "bn1",
+    "norm2": "bn2",
+    "norm3": "bn3",
+    "conv1": "conv1",
+    "conv2": "conv2",
+    "conv3": "conv3",
+    "downsample.conv": "downsample.0",
+}
+
+
+def _from_timm_resnetv2(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """timm's ResNetV2 state_dict under our names; its head's 1x1 conv becomes our Linear.
+
+    stem.conv -> conv1; stages.i.blocks.j.{norm1,norm2,norm3,conv1,conv2,conv3,
+    downsample.conv} -> layer{i+1}.j.{bn1,bn2,bn3,conv1,conv2,conv3,downsample.0};
+    norm -> bn_final; head.fc -> fc, its (classes, features, 1, 1) weight made 2-D.
+    """
+    out = {}
+    for key, value in state.items():
+        block = re.fullmatch(
+            r"stages\.(\d+)\.blocks\.(\d+)\.(norm[123]|conv[123]|downsample\.conv)\.(\w+)", key
+        )
+        if block:
+            stage, index, module, tensor = block.groups()
+            new = f"layer{int(stage) + 1}.{index}.{_RESNETV2_BLOCK[module]}.{tensor}"
+        elif key.startswith("stem.conv."):
+            new = "conv1." + key.removeprefix("stem.conv.")
+        elif key.startswith("norm."):
+            new = "bn_final." + key.removeprefix("norm.")
+        elif key == "head.fc.weight":
+            new, value = "fc.weight", value.flatten(1)
+        elif key == "head.fc.bias":
+            new = "fc.bias"
+        else:
+            raise AssertionError(f"timm's resnetv2_50 has a key the mapping misses: {key}")
+        out[new] = value
+    return out
+
+
+def _randomise(model: nn.Module) -> None:
+    """Seeded random values in every float tensor, norms' statistics included.
+
+    Fresh models make a weak comparison: timm zero-initialises each block's last norm
+    (or conv), and every norm starts as the identity, so a swapped norm would pass.
+    Convs and linears get He-scaled weights so 50 layers stay finite.
+    """
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if not tensor.is_floating_point():
+                continue
+            if tensor.dim() > 1:
+                tensor.normal_(0.0, (2.0 / tensor[0].numel()) ** 0.5, generator=generator)
+            elif name.endswith(("weight", "running_var")):
+                tensor.uniform_(0.5, 1.5, generator=generator)
+            else:
+                tensor.normal_(0.0, 0.1, generator=generator)
+
+
+def _run_counting_flops(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, int]:
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        y = model(x)
+    return y, counter.get_total_flops()
+
+
+def _weight_mult_adds(design: Design) -> int:
+    """The analysis' Conv2d and Linear mult-adds (batch 1), less what their biases add.
+
+    torchinfo's convention, which the analysis keeps, counts a bias as one mult-add per
+    output value; FlopCounterMode counts 2 FLOPs per weight mult-add and none for a bias.
+    """
+    total = 0
+    for row in analyse(design).layers:
+        if row.kind == "Conv2d":
+            c, h, w = row.output_shape
+            total += row.macs - (c * h * w if row.bias else 0)
+        elif row.kind == "Linear":
+            total += row.input_shape[0] * row.output_shape[0]
+    return total
+
+
+def test_zoo_variants_are_listed_under_their_source() -> None:
+    assert {name: PRESET_SOURCE[name] for name in ZOO_VARIANTS} == ZOO_SOURCE
+
+
+@pytest.mark.parametrize("name", sorted(ZOO_VARIANTS))
+def test_zoo_variant_is_its_reference(name: str) -> None:
+    """Same parameters, same FLOPs, same outputs on the reference's own (random) weights."""
+    design = load_preset(name)
+    theirs = ZOO_VARIANTS[name]().eval()
+    _randomise(theirs)
+    state = theirs.state_dict()
+    ours = build(design, device="meta").eval()  # no init: every tensor comes from theirs
+    if name == "resnetv2_50":
+        state = _from_timm_resnetv2(state)
+    else:  # the same names, in the same order
+        assert list(ours.state_dict()) == list(state)
+    count = sum(p.numel() for p in theirs.parameters())
+    assert sum(p.numel() for p in ours.parameters()) == count == analyse(design).params
+    ours.load_state_dict(state, strict=True, assign=True)
+
+    head_inputs: list[torch.Tensor] = []
+    ours.fc.register_forward_pre_hook(lambda _module, args: head_inputs.append(args[0]))
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    y_ours, flops_ours = _run_counting_flops(ours, x)
+    y_theirs, flops_theirs = _run_counting_flops(theirs, x)
+    assert flops_ours == flops_theirs
+    small = design.replace(input=InputSpec(3, 64, 64))
+    assert flops_ours == 2 * x.shape[0] * _weight_mult_adds(small)
+
+    assert torch.isfinite(y_ours).all() and y_ours.std() > 0.1
+    if name == "resnetv2_50":
+        # timm's head is a 1x1 conv, ours a Linear: the same sums in another order, so
+        # the logits agree to rounding, and what enters the head (the pooled features)
+        # exactly
+        with torch.no_grad():
+            features = theirs.forward_head(theirs.forward_features(x), pre_logits=True)
+        torch.testing.assert_close(head_inputs[0], features.flatten(1), rtol=0, atol=0)
+        scale = y_theirs.abs().max().item()
+        torch.testing.assert_close(y_ours, y_theirs, rtol=1e-5, atol=1e-6 * scale)
+    else:
+        torch.testing.assert_close(y_ours, y_theirs, rtol=0, atol=0)
