@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 import struct
+import warnings
+import zipfile
 from pathlib import Path
 
 import torch
@@ -26,7 +28,31 @@ CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".safetensors")
 
 
 def _fail(file: Path, reason: str) -> DesignError:
-    return DesignError("checkpoint", f"{file}: {reason}")
+    return DesignError("", f"{file}: {reason}")
+
+
+def torch_load(file: Path, *, mmap: bool) -> object:
+    """``torch.load`` as data only, quietly; its refusals become one line naming the file."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. "Detected pickle protocol 4"
+            return torch.load(file, map_location="cpu", weights_only=True, mmap=mmap)
+    except Exception as exc:
+        raise _fail(file, load_failure(exc)) from None
+
+
+def load_failure(exc: BaseException) -> str:
+    """Why torch.load refused a file, in a few words."""
+    text = str(exc)
+    if "Weights only load failed" in text:
+        return (
+            "it holds Python objects that would run code when loaded; checkpoints are read"
+            " as data only (save a state_dict: torch.save(model.state_dict(), path))"
+        )
+    if "zip archive" in text or "central directory" in text or "EOF" in text:
+        return "not a complete torch checkpoint (truncated or damaged?)"
+    first = text.strip().splitlines()[0][:160] if text.strip() else type(exc).__name__
+    return f"not a loadable weights file ({first})"
 
 
 def read_shapes(path: str | os.PathLike[str]) -> dict[str, Shape]:
@@ -38,21 +64,9 @@ def read_shapes(path: str | os.PathLike[str]) -> dict[str, Shape]:
         raise _fail(file, "is not a regular file: give a .pt, .pth or .safetensors checkpoint")
     if file.suffix == ".safetensors":
         return _safetensors_shapes(file)
-    try:
-        data = torch.load(file, map_location="cpu", weights_only=True, mmap=True)
-    except Exception as exc:  # a legacy (non-zip) file cannot be mapped; pickles are refused
-        if "mmap" not in str(exc):
-            raise _fail(file, f"not a loadable weights file ({_first_line(exc)})") from None
-        try:
-            data = torch.load(file, map_location="cpu", weights_only=True)
-        except Exception as inner:
-            raise _fail(file, f"not a loadable weights file ({_first_line(inner)})") from None
+    # torch's zip format (since 1.6) is mapped, not read; the legacy format cannot be
+    data = torch_load(file, mmap=zipfile.is_zipfile(file))
     return {k: tuple(v.shape) for k, v in flatten_state(data, file).items()}
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:160] if text else type(exc).__name__
 
 
 def _safetensors_shapes(file: Path) -> dict[str, Shape]:

@@ -67,12 +67,9 @@ def load_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
                 "checkpoint", f"{file}: not a readable safetensors file ({exc})"
             ) from None
         return in_our_names(flatten_state(tensors, file))
-    try:
-        data = torch.load(file, map_location="cpu", weights_only=True)
-    except Exception as exc:  # corrupt zip, pickle refused by weights_only, ...
-        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-        raise DesignError("checkpoint", f"{file}: not a loadable weights file ({reason})") from None
-    return in_our_names(flatten_state(data, file))
+    from designer.core.torch.checkpoint import torch_load
+
+    return in_our_names(flatten_state(torch_load(file, mmap=False), file))
 
 
 def in_our_names(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
