@@ -26,7 +26,7 @@ from designer.commands.terminal import SafeStream
 from designer.core.analysis import Analysis, analyse
 from designer.core.design import DesignError
 from designer.core.io import dumps
-from designer.core.presets import preset_names
+from designer.core.presets import SOURCES, load_preset, preset_groups, preset_names
 from designer.core.report import format_summary, summary_dict
 
 EXIT_USAGE = 2
@@ -38,9 +38,53 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _cmd_presets(args: argparse.Namespace) -> int:
-    for name in preset_names():
-        print(name)
+    """The presets under a heading per source, with their parameter counts and titles.
+
+    ``--names``: the names alone, one per line, sorted; ``--json``: one object per
+    preset (name, title, source, its title, params, macs), in the listing's order.
+    """
+    if args.names:
+        for name in preset_names():
+            print(name)
+        return 0
+    rows = [
+        (source, name, load_preset(name).name, analyse(load_preset(name)))
+        for source, names in preset_groups()
+        for name in names
+    ]
+    if args.json:
+        objects = [
+            json.dumps(
+                {
+                    "name": name,
+                    "title": title,
+                    "source": source,
+                    "source_title": _source_title(source),
+                    "params": result.params,
+                    "macs": result.macs,
+                },
+                ensure_ascii=False,
+            )
+            for source, name, title, result in rows
+        ]
+        sys.stdout.write("[\n" + ",\n".join("  " + o for o in objects) + "\n]\n")
+        return 0
+    name_width = max(len(name) for _, name, _, _ in rows)
+    count_width = max(len(f"{result.params:,}") for _, _, _, result in rows)
+    lines: list[str] = []
+    for i, (source, name, title, result) in enumerate(rows):
+        if i == 0 or rows[i - 1][0] != source:
+            lines += [""] if lines else []
+            lines.append(_source_title(source))
+        count = f"{result.params:,}"
+        lines.append(f"  {name:<{name_width}}  {count:>{count_width}}  {title}")
+    lines += ["", "name, parameters, title; --names: the names alone, --json: all as JSON"]
+    print("\n".join(lines))
     return 0
+
+
+def _source_title(source: str) -> str:
+    return SOURCES.get(source, "other presets")
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -118,7 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
-    p = sub.add_parser("presets", help="list the bundled presets, one per line")
+    p = sub.add_parser("presets", help="list the bundled presets by source, with their sizes")
+    form = p.add_mutually_exclusive_group()
+    form.add_argument("--names", action="store_true", help="the names alone, one per line")
+    form.add_argument("--json", action="store_true", help="one JSON object per preset")
     p.set_defaults(func=_cmd_presets)
 
     p = sub.add_parser("validate", help="check a design; exit 2 with the reason if invalid")

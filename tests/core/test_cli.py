@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,15 +12,102 @@ import pytest
 
 from designer.cli import main
 from designer.core.analysis import analyse
-from designer.core.io import load
-from designer.core.presets import load_preset, preset_names
+from designer.core.io import load, save
+from designer.core.presets import PRESET_SOURCE, SOURCES, load_preset, preset_groups, preset_names
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_presets_lists_one_name_per_line(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["presets"]) == 0
-    assert capsys.readouterr().out.split() == preset_names()
+def run_main(*args: str, code: str | None = None) -> subprocess.CompletedProcess[str]:
+    """``main.py ARGS`` (or ``python -c CODE ARGS``) in a child, its output read as strict UTF-8."""
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8", "QT_QPA_PLATFORM": "offscreen"}
+    env.pop("DISPLAY", None)
+    command = ["-c", code] if code is not None else [str(ROOT / "main.py")]
+    done = subprocess.run(
+        [sys.executable, *command, *args], capture_output=True, timeout=60, cwd=ROOT, env=env
+    )
+    return subprocess.CompletedProcess(
+        done.args, done.returncode, done.stdout.decode("utf-8"), done.stderr.decode("utf-8")
+    )
+
+
+def test_presets_are_listed_under_their_source_with_sizes_and_titles() -> None:
+    done = run_main("presets")
+    assert (done.returncode, done.stderr) == (0, "")
+    *body, blank, footer = done.stdout.splitlines()
+    assert blank == "" and "parameters" in footer and "--names" in footer
+    listed: dict[str, list[str]] = {}
+    heading = ""
+    for line in body:
+        if line.startswith("  "):
+            name, count, title = line.split(maxsplit=2)
+            design = load_preset(name)
+            assert (count, title) == (f"{analyse(design).params:,}", design.name)
+            listed[heading].append(name)
+        elif line:
+            heading = line
+            listed[heading] = []
+    assert listed == {SOURCES[source]: names for source, names in preset_groups()}
+    assert "  resnet50d                25,576,264  ResNet-50-D\n" in done.stdout
+
+
+def test_presets_names_is_one_name_per_line() -> None:
+    done = run_main("presets", "--names")
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == "".join(f"{name}\n" for name in preset_names())
+
+
+def test_presets_json_has_every_preset_in_listing_order() -> None:
+    done = run_main("presets", "--json")
+    assert (done.returncode, done.stderr) == (0, "")
+    data = json.loads(done.stdout)
+    assert [p["name"] for p in data] == [n for _, names in preset_groups() for n in names]
+    for entry in data:
+        design = load_preset(entry["name"])
+        result = analyse(design)
+        assert entry == {
+            "name": entry["name"],
+            "title": design.name,
+            "source": PRESET_SOURCE[entry["name"]],
+            "source_title": SOURCES[PRESET_SOURCE[entry["name"]]],
+            "params": result.params,
+            "macs": result.macs,
+        }
+    assert done.stdout.count("\n") == len(data) + 2  # one object per line
+
+
+def test_presets_unlisted_and_non_ascii_titles(tmp_path: Path) -> None:
+    """A preset no source lists comes last under "other presets"; titles print as UTF-8."""
+    for name in ("resnet18", "resnet20_cifar"):
+        save(load_preset(name), tmp_path / f"{name}.resnet.json")
+    mine = load_preset("resnet20_cifar").replace(name="Réseau résiduel — 20 couches \x1b[2J")
+    save(mine, tmp_path / "zz_mine.resnet.json")
+    code = (
+        "import sys; from pathlib import Path; import designer.core.presets as p;"
+        "p.PRESET_DIR = Path(sys.argv[1]); from designer.cli import main;"
+        "sys.exit(main(sys.argv[2:]))"
+    )
+    done = run_main(str(tmp_path), "presets", code=code)
+    assert (done.returncode, done.stderr) == (0, "")
+    blocks = done.stdout.split("\n\n")
+    assert blocks[0].splitlines() == [
+        SOURCES["torchvision"],
+        "  resnet18        11,689,512  ResNet-18",
+    ]
+    assert blocks[1].splitlines()[0] == SOURCES["papers"]
+    assert blocks[2].splitlines() == [
+        "other presets",
+        "  zz_mine            269,722  Réseau résiduel — 20 couches \\u001b[2J",
+    ]
+    done = run_main(str(tmp_path), "presets", "--json", code=code)
+    assert done.returncode == 0
+    assert json.loads(done.stdout)[-1]["title"] == mine.name  # the escape is JSON's own
+
+
+def test_presets_takes_one_form() -> None:
+    done = run_main("presets", "--names", "--json")
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "not allowed with" in done.stderr
 
 
 def test_summary_json_has_the_promised_fields(capsys: pytest.CaptureFixture[str]) -> None:
