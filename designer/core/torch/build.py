@@ -44,7 +44,16 @@ def build(design: Design, *, device: str | torch.device = "cpu") -> nn.Module:
         ensure_available(size + size // 8 + BUILD_OVERHEAD, "building the network")
     module = model_module(render_model_py(design))
     with torch.device(device):
+        if torch.device(device).type == "meta":
+            return _uninitialised(module.ResNet)()
         return module.build_model()
+
+
+@lru_cache(maxsize=16)
+def _uninitialised(network: type[nn.Module]) -> type[nn.Module]:
+    """The class without its weight init: on meta there are no values to draw, and torch's
+    meta ``normal_`` imports torch._dynamo on first use (4 s); the modules are the same."""
+    return type(network.__name__, (network,), {"_init_weights": lambda self: None})
 
 
 @lru_cache(maxsize=16)
