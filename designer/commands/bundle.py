@@ -22,6 +22,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("-o", "--out", metavar="DIR", required=True, help="the folder to write")
     p.add_argument("--seed", type=seed, default=0, help="seed of the initial weights (default 0)")
     p.add_argument("--force", action="store_true", help="write into a non-empty folder")
+    p.add_argument(
+        "--init-from",
+        metavar="CKPT",
+        help="start from a checkpoint's weights where they fit (by name and shape; timm's"
+        " ResNetV2 names are mapped by structure); the rest as --seed draws it",
+    )
     p.set_defaults(func=_cmd_bundle)
 
 
@@ -30,7 +36,9 @@ def _cmd_bundle(args: argparse.Namespace) -> int:
 
     design = resolve_design(args.design)
     try:
-        files = write_bundle(design, args.out, seed=args.seed, force=args.force)
+        files = write_bundle(
+            design, args.out, seed=args.seed, force=args.force, init_from=args.init_from
+        )
     except BundleError as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:

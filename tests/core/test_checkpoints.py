@@ -206,3 +206,28 @@ def test_cli_open_writes_the_design_and_says_what_it_assumed(tmp_path: Path) -> 
     from designer.core.io import load
 
     assert load(out).replace(name="x") == load_preset("resnet18").replace(name="x")
+
+
+def test_a_bundle_starts_from_the_checkpoint(tmp_path: Path) -> None:
+    """`bundle CKPT --init-from CKPT`: the recovered design, starting from those weights."""
+    theirs = _randomise(_timm("resnetv2_50")())
+    path = tmp_path / "v2.pth"
+    torch.save(theirs.state_dict(), path)
+    out = tmp_path / "bundle"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "bundle", str(path), "-o", str(out)]
+        + ["--init-from", str(path)],
+        capture_output=True,
+        timeout=180,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr.decode("utf-8")
+    weights = next(out.glob("weights.*"))
+    if weights.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        state = load_file(str(weights))
+    else:
+        state = torch.load(weights, weights_only=True)
+    assert torch.equal(state["layer2.0.conv2.weight"], theirs.stages[1].blocks[0].conv2.weight)
+    assert torch.equal(state["fc.weight"], theirs.head.fc.weight.flatten(1))

@@ -51,20 +51,30 @@ def render_model_source(design: Design) -> str:
     return render_model_py(design)
 
 
-def write_initial_weights(design: Design, out: Path, seed: int) -> Path:
+def write_initial_weights(
+    design: Design, out: Path, seed: int, init_from: str | os.PathLike[str] | None = None
+) -> Path:
     """The initial state dict under ``seed``, as designer.core.torch.export writes it.
 
     safetensors when installed (the seed and design in its metadata), else a
-    ``torch.save`` state dict; train.py reads either with torch alone.
+    ``torch.save`` state dict; train.py reads either with torch alone. With
+    ``init_from``, the checkpoint's tensors that fit replace the drawn ones.
     """
     from designer.core.torch.export import MissingExtra, export_weights
 
     try:
         return export_weights(
-            design, out / "weights.safetensors", "safetensors", seed, overwrite=True
+            design,
+            out / "weights.safetensors",
+            "safetensors",
+            seed,
+            overwrite=True,
+            init_from=init_from,
         )
     except MissingExtra:
-        return export_weights(design, out / "weights.pt", "pt", seed, overwrite=True)
+        return export_weights(
+            design, out / "weights.pt", "pt", seed, overwrite=True, init_from=init_from
+        )
 
 
 def write_bundle(
@@ -75,6 +85,7 @@ def write_bundle(
     force: bool = False,
     progress: Progress | None = None,
     cancel: Callable[[], bool] | None = None,
+    init_from: str | os.PathLike[str] | None = None,
 ) -> list[Path]:
     """Write the training bundle of ``design`` into ``out_dir``; return the files written.
 
@@ -87,7 +98,7 @@ def write_bundle(
     check_out_dir(out, force)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:
-        names = _write_files(design, staging, seed, progress, cancel)
+        names = _write_files(design, staging, seed, progress, cancel, init_from)
         return _publish(staging, out, names)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -110,6 +121,7 @@ def _write_files(
     seed: int,
     progress: Progress | None,
     cancel: Callable[[], bool] | None,
+    init_from: str | os.PathLike[str] | None = None,
 ) -> list[str]:
     result = analyse(design)
     shape = "x".join(
@@ -136,7 +148,7 @@ def _write_files(
     put("design.resnet.json", dumps(design).encode())
     put("model.py", render_model_source(design).encode())
     step("the initial weights")
-    weights = write_initial_weights(design, out, seed)
+    weights = write_initial_weights(design, out, seed, init_from)
     keep(weights)
     put("train.py", TRAIN_SCRIPT.read_bytes())
     info: dict[str, Any] = {
