@@ -530,17 +530,24 @@ def _block_params(plan: _Plan, variant: _Variant) -> list[str]:
     params.append("stride: int = 1")
     if plan.optional_pre and 0 in variant.stages:
         params.append("preactivate: bool = True")
+    return params + [declared for declared, _ in _block_options(plan, variant)]
+
+
+def _block_options(plan: _Plan, variant: _Variant) -> list[tuple[str, str]]:
+    """The block's per-stage keyword parameters: (declaration, what its stage builder passes)."""
+    out = []
     if variant.bottleneck and "groups" in plan.per_stage:
-        params.append("groups: int = 1")
+        out.append(("groups: int = 1", "groups=stage.groups"))
     if "se_ratio" in plan.per_stage:
-        params.append("se_ratio: float = 0.0")
-    if "dilation" in plan.per_stage:
-        params.append("dilation: int = 1")
-        if not variant.bottleneck:
-            params.append("first_dilation: int = 1")
+        out.append(("se_ratio: float = 0.0", "se_ratio=stage.se_ratio"))
+    if "dilation" in plan.per_stage and variant.bottleneck:
+        out.append(("dilation: int = 1", "dilation=dilation"))
+    elif "dilation" in plan.per_stage:
+        out.append(("dilation: int = 1", "dilation=stage.dilation"))
+        out.append(("first_dilation: int = 1", "first_dilation=first_dilation"))
     if plan.drop_path:
-        params.append("drop_path: float = 0.0")
-    return params
+        out.append(("drop_path: float = 0.0", "drop_path=next(drop_paths)"))
+    return out
 
 
 def _block(plan: _Plan, variant: _Variant) -> str:
@@ -649,20 +656,11 @@ def _stage_builder(plan: _Plan, variant: _Variant) -> str:
         params.append("preactivate_first: bool = True")
         loop.append("        preactivate = i > 0 or preactivate_first")
         args.append("preactivate")
-    if variant.bottleneck and "groups" in plan.per_stage:
-        args.append("groups=stage.groups")
-    if "se_ratio" in plan.per_stage:
-        args.append("se_ratio=stage.se_ratio")
     if "dilation" in plan.per_stage:
         params.append("previous_dilation: int = 1")
-        if variant.bottleneck:
-            loop.append("        dilation = previous_dilation if i == 0 else stage.dilation")
-            args.append("dilation=dilation")
-        else:
-            loop.append("        first_dilation = previous_dilation if i == 0 else stage.dilation")
-            args += ["dilation=stage.dilation", "first_dilation=first_dilation"]
-    if plan.drop_path:
-        args.append("drop_path=next(drop_paths)")
+        first = "dilation" if variant.bottleneck else "first_dilation"
+        loop.append(f"        {first} = previous_dilation if i == 0 else stage.dilation")
+    args += [passed for _, passed in _block_options(plan, variant)]
     lines = [
         *fit("", f"def {_stage_builder_name(plan, variant)}(", params, ") -> nn.Sequential:"),
         '    """A stage of blocks; only the first changes the stride and the channels."""',
