@@ -162,6 +162,15 @@ FIELDS: tuple[Field, ...] = (
         "Network",
     ),
     Field(
+        "stem.norm_act",
+        "Stem norm + act",
+        "Follow the stem's last conv with its own norm and activation, as every"
+        " post-activation ResNet does. Unchecked: timm's ResNetV2 leaves them to the first"
+        " pre-activation block, whose BN-activation comes first anyway. Only for"
+        " pre-activation (preact_*) blocks.",
+        "Network",
+    ),
+    Field(
         "norm",
         "Norm",
         "The normalisation after each conv. batch: BatchNorm (every ResNet paper); group:"
@@ -178,6 +187,29 @@ FIELDS: tuple[Field, ...] = (
         "Blocks",
         low=0,
         high=1024,
+    ),
+    Field(
+        "drop_path_rate",
+        "Stochastic depth",
+        "Stochastic depth (Huang et al. 2016; timm's drop_path_rate): in training, block i of"
+        " n skips its residual branch with probability rate x i / (n - 1), rising to the full"
+        " rate at the last block; inference uses every block. 0 turns it off (timm's recipes"
+        " use 0.05-0.2). No effect on size or cost.",
+        "Blocks",
+        low=0.0,
+        high=1.0,
+        step=0.05,
+    ),
+    Field(
+        "block_dropout",
+        "Block dropout",
+        "Dropout inside each block, before its last conv: Wide ResNet's dropout between the"
+        " two 3x3 convs (Zagoruyko & Komodakis use 0.3 on CIFAR). Training only; 0 turns it"
+        " off. No effect on size or cost.",
+        "Blocks",
+        low=0.0,
+        high=1.0,
+        step=0.05,
     ),
     Field(
         "conv_bias",
