@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -25,19 +26,23 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSpinBox,
+    QStyle,
     QTableWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from designer.core import design as d
-from designer.core.design import Design, DesignError, StageSpec
+from designer.core.blocks import BLOCK_KINDS
+from designer.core.design import Design, DesignError, StageSpec, show
 from designer.core.presets import load_preset, preset_names
 from designer.qt.document import Document
 from designer.qt.fields import (
     FIELDS,
+    STAGE_OPTIONS,
     Field,
     Kind,
+    StageOption,
     format_ints,
     get_value,
     parse_ints,
@@ -45,6 +50,7 @@ from designer.qt.fields import (
 )
 
 INVALID = "invalid"  # dynamic property the style sheet paints red
+INHERITED = "inherited"  # dynamic property: a per-stage cell shows the network's value (grey)
 CUSTOM = "Custom design"
 
 STAGE_COLUMNS: tuple[tuple[str, str, int, int, str], ...] = (
@@ -73,6 +79,7 @@ STAGE_COLUMNS: tuple[tuple[str, str, int, int, str], ...] = (
         "Output width = width x expansion. 'auto' is 4 for bottlenecks, 1 for basic blocks.",
     ),
 )
+OPTIONS_FROM = len(STAGE_COLUMNS)  # the per-stage options' first column
 
 
 def _spin(low: int, high: int, tooltip: str) -> QSpinBox:
@@ -84,31 +91,95 @@ def _spin(low: int, high: int, tooltip: str) -> QSpinBox:
     return box
 
 
-def mark_invalid(widget: QWidget, invalid: bool) -> None:
-    if bool(widget.property(INVALID)) == invalid:
+def _set_flag(widget: QWidget, name: str, on: bool) -> None:
+    """Set a dynamic property the style sheet reads, and repaint only when it changes."""
+    if bool(widget.property(name)) == on:
         return
-    widget.setProperty(INVALID, invalid)
+    widget.setProperty(name, on)
     widget.style().unpolish(widget)
     widget.style().polish(widget)
 
 
+def mark_invalid(widget: QWidget, invalid: bool) -> None:
+    _set_flag(widget, INVALID, invalid)
+
+
+def show_number(value: float) -> str:
+    """A cell's text for a number: floats as Python writes them, so the text reads back exact."""
+    return repr(float(value)) if isinstance(value, float) else str(value)
+
+
+def parse_option(row: int, option: StageOption, text: str) -> int | float | None:
+    """A per-stage number cell's text: blank is None (the network's value)."""
+    text = text.strip().replace("_", "")
+    if not text:
+        return None
+    try:
+        return int(text) if option.kind == "int" else float(text)
+    except ValueError:
+        what = "a whole number" if option.kind == "int" else "a number"
+        raise DesignError(
+            f"stages[{row}].{option.key}",
+            f"write {what}, or clear the cell to use the network's value (got {show(text)})",
+        ) from None
+
+
+def same_order_blocks(design: Design) -> list[str]:
+    """The blocks a stage of ``design`` may use: those of the network's activation order."""
+    return [name for name, kind in BLOCK_KINDS.items() if kind.preact == design.is_preact]
+
+
+class OptionCombo(QComboBox):
+    """A per-stage choice whose first item is the network's value; Delete returns to it."""
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and self.currentIndex() > 0:
+            self.setCurrentIndex(0)
+            return
+        super().keyPressEvent(event)
+
+
 class StageTable(QWidget):
-    """One row per stage; spin boxes per cell; add / remove / move up / move down."""
+    """One row per stage; add / remove / move up / move down.
+
+    Two sets of columns, one shown at a time: the stage's shape (depth, width,
+    stride, expansion: spin boxes) and, behind the "Per-stage options" toggle, the
+    options a stage may take from the network or override (block, groups, width
+    per group, SE, stride on, dilate). Both at once do not fit the panel at
+    1280x800 without squeezing the graph and the layer table, and most designs
+    never override a stage; the toggle counts the overrides set.
+    """
+
+    optionsShown = Signal(bool)
 
     def __init__(self, document: Document, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._document = document
-        self.table = QTableWidget(0, len(STAGE_COLUMNS))
-        self.table.setHorizontalHeaderLabels([c[1] for c in STAGE_COLUMNS])
+        self.table = QTableWidget(0, len(STAGE_COLUMNS) + len(STAGE_OPTIONS))
+        self.table.setHorizontalHeaderLabels(
+            [c[1] for c in STAGE_COLUMNS] + [o.title for o in STAGE_OPTIONS]
+        )
         for i, column in enumerate(STAGE_COLUMNS):
             self.table.horizontalHeaderItem(i).setToolTip(column[4])
+        for i, option in enumerate(STAGE_OPTIONS):
+            self.table.horizontalHeaderItem(OPTIONS_FROM + i).setToolTip(option.tooltip)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.setToolTip("The stages of residual blocks, from input to output.")
         self.spins: list[list[QSpinBox]] = []
+        self.options: list[dict[str, QWidget]] = []
+
+        self.options_toggle = QCheckBox("Per-stage options")
+        self.options_toggle.setToolTip(
+            "Show each stage's block, groups, width per group, SE ratio, stride position and"
+            " dilation instead of its depth and widths. A blank cell takes the network's value"
+            " (shown in grey); clearing a cell returns the stage to it."
+        )
+        self.options_toggle.toggled.connect(self.show_options)
 
         buttons = QHBoxLayout()
         buttons.setSpacing(4)
@@ -125,8 +196,11 @@ class StageTable(QWidget):
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.options_toggle)
         layout.addWidget(self.table)
         layout.addLayout(buttons)
+        self._option_widths = self._measure_options()
+        self.show_options(False)
 
     @staticmethod
     def _button(text: str, tooltip: str) -> QPushButton:
@@ -138,6 +212,57 @@ class StageTable(QWidget):
         rows = self.table.selectionModel().selectedRows()
         return rows[0].row() if rows else self.table.currentRow()
 
+    # -- the two sets of columns --------------------------------------------------
+    def options_visible(self) -> bool:
+        return self.options_toggle.isChecked()
+
+    def show_options(self, on: bool) -> None:
+        """Show the per-stage options (True) or the stage's shape (False)."""
+        if self.options_toggle.isChecked() != on:
+            self.options_toggle.setChecked(on)  # comes back here through toggled
+            return
+        header = self.table.horizontalHeader()
+        for col in range(len(STAGE_COLUMNS)):
+            self.table.setColumnHidden(col, on)
+        for i, width in enumerate(self._option_widths):
+            col = OPTIONS_FROM + i
+            self.table.setColumnHidden(col, not on)
+            # fixed widths that fit every value; the block column takes what is left
+            if STAGE_OPTIONS[i].key != "block":
+                header.setSectionResizeMode(col, QHeaderView.ResizeMode.Fixed)
+                header.resizeSection(col, width)
+        if on:
+            self.table.setMinimumWidth(
+                sum(self._option_widths)
+                + self.table.verticalHeader().sizeHint().width()
+                + 2 * self.table.frameWidth()
+            )
+        else:
+            self.table.setMinimumWidth(0)
+        self._fit_height()  # the options' two-line titles make a taller header
+        self.optionsShown.emit(on)
+
+    def _measure_options(self) -> list[int]:
+        """Each option column's width: its header or its widest possible value, if wider."""
+        header = self.table.horizontalHeader()
+        margin = 2 * self.style().pixelMetric(QStyle.PixelMetric.PM_HeaderMargin)
+        widths = []
+        for option in STAGE_OPTIONS:
+            lines = option.title.splitlines()
+            head = max(header.fontMetrics().horizontalAdvance(t) for t in lines) + margin + 8
+            if option.kind == "choice":
+                combo = QComboBox()
+                combo.addItems([f"({v})" for v in option.options])
+                content = combo.sizeHint().width()
+            elif option.kind == "bool":
+                content = QCheckBox().sizeHint().width() + margin
+            else:
+                sample = "0.0625" if option.kind == "float" else "1024"
+                content = self.fontMetrics().horizontalAdvance(sample) + 12
+            widths.append(max(head, content))
+        return widths
+
+    # -- view of the design -----------------------------------------------------------
     def sync(self, design: Design) -> None:
         stages = design.stages
         if len(stages) != len(self.spins):
@@ -150,15 +275,53 @@ class StageTable(QWidget):
                 box.setValue(0 if value is None else value)
                 box.blockSignals(False)
                 mark_invalid(box, False)
+            for option in STAGE_OPTIONS:
+                self._show_option(row, option, design, getattr(stage, option.key))
         self.remove_button.setEnabled(len(stages) > 1)
-        height = self.table.horizontalHeader().height() + 2 * self.table.frameWidth()
+        overrides = sum(
+            getattr(stage, o.key) not in (None, False) for stage in stages for o in STAGE_OPTIONS
+        )
+        self.options_toggle.setText(
+            f"Per-stage options ({overrides} set)" if overrides else "Per-stage options"
+        )
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        """Every row shown: the table is exactly as tall as its header and rows."""
+        self.table.verticalHeader().resizeSections()  # now, not at the next layout pass
+        height = self.table.horizontalHeader().sizeHint().height() + 2 * self.table.frameWidth()
         for row in range(self.table.rowCount()):
             height += self.table.rowHeight(row)
         self.table.setFixedHeight(height)
 
+    def _show_option(self, row: int, option: StageOption, design: Design, value: Any) -> None:
+        widget = self.options[row][option.key]
+        network = getattr(design, option.key, None)
+        widget.blockSignals(True)
+        if isinstance(widget, QComboBox):
+            values = same_order_blocks(design) if option.key == "block" else option.options
+            labels = [f"({network})", *values]
+            if [widget.itemText(i) for i in range(widget.count())] != labels:
+                widget.clear()
+                widget.addItem(labels[0], None)
+                for v in values:
+                    widget.addItem(v, v)
+            widget.setCurrentIndex(max(widget.findData(value), 0) if value is not None else 0)
+            _set_flag(widget, INHERITED, value is None)
+        elif isinstance(widget, QLineEdit):
+            widget.setPlaceholderText(show_number(network))
+            text = "" if value is None else show_number(value)
+            if widget.text() != text:
+                widget.setText(text)
+        elif isinstance(widget, QCheckBox):
+            widget.setChecked(bool(value))
+        widget.blockSignals(False)
+        mark_invalid(widget, False)
+
     def _rebuild(self, rows: int) -> None:
         self.table.setRowCount(rows)
         self.spins = []
+        self.options = []
         for row in range(rows):
             boxes = []
             for col, (key, label, low, high, tooltip) in enumerate(STAGE_COLUMNS):
@@ -170,7 +333,57 @@ class StageTable(QWidget):
                 self.table.setCellWidget(row, col, box)
                 boxes.append(box)
             self.spins.append(boxes)
+            editors: dict[str, QWidget] = {}
+            for i, option in enumerate(STAGE_OPTIONS):
+                editor, cell = self._make_option(row, option)
+                editor.setToolTip(f"Stage {row + 1} {option.label.lower()}: {option.tooltip}")
+                self.table.setCellWidget(row, OPTIONS_FROM + i, cell)
+                editors[option.key] = editor
+            self.options.append(editors)
         self.table.setVerticalHeaderLabels([f"Stage {i + 1}" for i in range(rows)])
+
+    def _make_option(self, row: int, option: StageOption) -> tuple[QWidget, QWidget]:
+        """The editor of one per-stage option cell, and the widget the cell holds."""
+        key = option.key
+        if option.kind == "choice":
+            combo = OptionCombo()
+            combo.setFrame(False)
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+            combo.currentIndexChanged.connect(
+                lambda index: self._set_option(row, option, combo.itemData(index))
+            )
+            return combo, combo
+        if option.kind == "bool":
+            check = QCheckBox()
+            check.toggled.connect(lambda on: self._set_option(row, option, on))
+            cell = QWidget()
+            box = QHBoxLayout(cell)
+            box.setContentsMargins(0, 0, 0, 0)
+            box.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            box.addWidget(check)
+            return check, cell
+        line = QLineEdit()
+        line.setFrame(False)
+        line.setObjectName(f"stage{row}_{key}")
+        line.editingFinished.connect(lambda: self._set_option(row, option, line.text()))
+        return line, line
+
+    def _set_option(self, row: int, option: StageOption, value: Any) -> None:
+        def change(design: Design) -> Design:
+            typed = option.kind in ("int", "float")  # a line edit's text
+            v = parse_option(row, option, value) if typed else value
+            return design.with_stage(row, **{option.key: v})
+
+        shown = "the network's" if value in (None, "") else value
+        self._document.edit(
+            f"stages[{row}].{option.key}",
+            change,
+            f"Stage {row + 1} {option.label.lower()} = {shown}",
+        )
+
+    def option(self, row: int, key: str) -> QWidget:
+        """The editor of a per-stage option: a QComboBox, a QLineEdit or a QCheckBox."""
+        return self.options[row][key]
 
     def _make_slot(self, row: int, key: str) -> Callable[[int], None]:
         def slot(value: int) -> None:
@@ -395,11 +608,22 @@ class DesignPanel(QWidget):
             key = field.split("].", 1)[1]
             if index < len(self.stages.spins) and key in [c[0] for c in STAGE_COLUMNS]:
                 return self.stages.spin(index, key)
+            if index < len(self.stages.options) and key in self.stages.options[index]:
+                return self.stages.option(index, key)
         if field.startswith("head.hidden"):
             return self.widgets["head.hidden"]
         if field.startswith("stages"):
             return self.stages.table
         return None
+
+    def reveal(self, field: str) -> None:
+        """Show the stage table's columns that hold ``field``'s control, if it has one."""
+        if field.startswith("stages[") and "]." in field:
+            key = field.split("].", 1)[1]
+            if key in [o.key for o in STAGE_OPTIONS]:
+                self.stages.show_options(True)
+            elif key in [c[0] for c in STAGE_COLUMNS]:
+                self.stages.show_options(False)
 
     def _show_error(self, key: str, field: str, message: str) -> None:
         self._clear_marks()
@@ -407,6 +631,8 @@ class DesignPanel(QWidget):
             widget = self.widget_for(name)
             if widget is not None:
                 mark_invalid(widget, True)
+        if not key.startswith("stages["):  # a network-wide edit a stage refuses: show the stage
+            self.reveal(field)
         self.error_label.setText(message)
         self.error_label.setToolTip(message)
         self.error_label.show()
@@ -421,6 +647,9 @@ class DesignPanel(QWidget):
         for row in self.stages.spins:
             for box in row:
                 mark_invalid(box, False)
+        for editors in self.stages.options:
+            for editor in editors.values():
+                mark_invalid(editor, False)
         mark_invalid(self.stages.table, False)
 
 

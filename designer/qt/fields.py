@@ -11,6 +11,7 @@ both ways; adding a field is one row here.
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from dataclasses import dataclass
 from functools import cache
@@ -276,6 +277,67 @@ FIELDS: tuple[Field, ...] = (
 )
 
 FIELD_BY_PATH = {f.path: f for f in FIELDS}
+
+
+@dataclass(frozen=True)
+class StageOption:
+    """A per-stage column of the stage table: a ``StageSpec`` field that overrides a
+    network-wide one (None: the network's value), described by that field's row above."""
+
+    key: str  # the StageSpec field, and the Design field it overrides
+    label: str
+    own_tooltip: str = ""  # only for an option with no network-wide field
+
+    @property
+    def title(self) -> str:
+        """The column's title, on two lines where it has two words: narrow columns."""
+        return self.label.replace("/", "/\n").replace(" ", "\n")
+
+    @property
+    def network(self) -> Field | None:
+        return FIELD_BY_PATH.get(self.key)
+
+    @property
+    def kind(self) -> Kind:
+        return self.network.kind if self.network else kind_of(stage_field_type(self.key))
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        """A choice option's values: the network-wide field's."""
+        return self.network.options if self.network else ()
+
+    @property
+    def tooltip(self) -> str:
+        if self.network is None:
+            return self.own_tooltip
+        return (
+            f"{self.network.tooltip} Blank: the stage uses the network's {self.network.label}"
+            " (shown in grey); clear the cell to return to it."
+        )
+
+
+STAGE_OPTIONS: tuple[StageOption, ...] = (
+    StageOption("block", "Block"),
+    StageOption("groups", "Groups"),
+    StageOption("width_per_group", "Width/group"),
+    StageOption("se_ratio", "SE"),
+    StageOption("stride_on", "Stride on"),
+    StageOption(
+        "dilate",
+        "Dilate",
+        "Dilate instead of striding (torchvision's replace_stride_with_dilation, DeepLab's"
+        " output stride 8 or 16): the stage keeps its input's resolution and its 3x3 convs"
+        " dilate by its stride instead. Needs stride > 1 and projection shortcuts.",
+    ),
+)
+"""The stage table's per-stage options, in column order (timm's byobnet per-stage config)."""
+
+
+def stage_field_type(key: str) -> Any:
+    """The annotated type of a ``StageSpec`` field, without its ``| None``."""
+    hint = typing.get_type_hints(d.StageSpec)[key]
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    return args[0] if typing.get_origin(hint) in (typing.Union, types.UnionType) else hint
 
 
 def get_value(design: Design, path: str) -> Any:

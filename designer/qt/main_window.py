@@ -79,12 +79,8 @@ class MainWindow(QMainWindow):
         scroll.setWidget(self.panel)
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.panel.ensurePolished()
-        scroll.setMinimumWidth(
-            self.panel.minimumSizeHint().width()
-            + scroll.verticalScrollBar().sizeHint().width()
-            + 2 * scroll.frameWidth()
-        )
+        self.panel_scroll = scroll
+        self._fit_panel()
         self.graph = GraphView()
         self.inspector = Inspector()
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -97,6 +93,8 @@ class MainWindow(QMainWindow):
         splitter.setChildrenCollapsible(False)
         self.splitter = splitter
         self.setCentralWidget(splitter)
+        # the per-stage options' columns need a wider panel than the stage shapes'
+        self.panel.stages.optionsShown.connect(lambda _on: self._fit_panel(resize=True))
 
         self.runner = Runner(parent=self)
         self.runner.done.connect(self._drawing_ready)
@@ -154,6 +152,25 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if not self._sized:  # the splitter knows its width only once shown
             self._sized = True
+            self.size_panes()
+
+    def _fit_panel(self, resize: bool = False) -> None:
+        """Make the design panel's pane as wide as the panel needs (never a clipped form)."""
+        scroll = self.panel_scroll
+        self.panel.ensurePolished()
+        # the layouts between the stage table and the panel learn of its new minimum one
+        # posted event per level; settle them now, innermost first
+        widget: QWidget | None = self.panel.stages.table
+        while widget is not None and widget is not scroll:
+            if widget.layout() is not None:
+                widget.layout().activate()
+            widget = widget.parentWidget()
+        scroll.setMinimumWidth(
+            self.panel.minimumSizeHint().width()
+            + scroll.verticalScrollBar().sizeHint().width()
+            + 2 * scroll.frameWidth()
+        )
+        if resize and self._sized:
             self.size_panes()
 
     def size_panes(self) -> None:
@@ -495,6 +512,7 @@ class MainWindow(QMainWindow):
 
     def focus_field(self, field: str) -> None:
         """Point the user at the control for ``field`` (a lint finding's design path)."""
+        self.panel.reveal(field)
         widget = self.panel.widget_for(field)
         if widget is None:
             self.statusBar().showMessage(f"Fix it at {field}", 6000)
