@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QKeyEvent, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 from designer.core import design as d
 from designer.core.blocks import BLOCK_KINDS
 from designer.core.design import Design, DesignError, StageSpec, show
-from designer.core.presets import load_preset, preset_names
+from designer.core.presets import SOURCES, load_preset, preset_groups, preset_names
 from designer.qt.document import Document
 from designer.qt.fields import (
     FIELDS,
@@ -52,6 +52,7 @@ from designer.qt.fields import (
 INVALID = "invalid"  # dynamic property the style sheet paints red
 INHERITED = "inherited"  # dynamic property: a per-stage cell shows the network's value (grey)
 CUSTOM = "Custom design"
+PRESET_ROLE = Qt.ItemDataRole.UserRole  # a preset's name, CUSTOM, or None on a source's title
 
 STAGE_COLUMNS: tuple[tuple[str, str, int, int, str], ...] = (
     ("depth", "Depth", 0, d.MAX_DEPTH, "Residual blocks in this stage (ResNet-50: 3, 4, 6, 3)."),
@@ -517,12 +518,11 @@ class DesignPanel(QWidget):
         self._editors: dict[str, Editor] = {}
         layout = QVBoxLayout(self)
 
-        self.preset = QComboBox()
-        self.preset.addItem(CUSTOM)
-        self.preset.addItems(preset_names())
+        self.preset = preset_combo()
         self.preset.setToolTip(
-            "Start from a published ResNet: torchvision's ImageNet models or the CIFAR"
-            " networks of the papers. Loading one is a single undoable edit."
+            "Start from a published ResNet, listed by where it comes from: torchvision's"
+            " ImageNet models, timm's variants, the CIFAR networks of the papers. Loading one"
+            " is a single undoable edit."
         )
         self.preset.activated.connect(self._preset_activated)
         preset_row = QFormLayout()
@@ -581,8 +581,9 @@ class DesignPanel(QWidget):
         return commit
 
     def _preset_activated(self, index: int) -> None:
-        name = self.preset.itemText(index)
-        if name == CUSTOM:
+        name = self.preset.itemData(index, PRESET_ROLE)
+        if name in (None, CUSTOM):  # nothing to load; a source's title (a script may pick one)
+            self._show_preset(self._document.design)
             return
         self._document.edit("preset", lambda _design: load_preset(name), f"Load preset {name}")
 
@@ -595,8 +596,11 @@ class DesignPanel(QWidget):
             widget.blockSignals(False)
             mark_invalid(widget, False)
         self.stages.sync(design)
+        self._show_preset(design)
+
+    def _show_preset(self, design: Design) -> None:
         self.preset.blockSignals(True)
-        self.preset.setCurrentText(_preset_of(design))
+        self.preset.setCurrentIndex(self.preset.findData(_preset_of(design), PRESET_ROLE))
         self.preset.blockSignals(False)
 
     def widget_for(self, field: str) -> QWidget | None:
@@ -659,6 +663,34 @@ def parse_ints_or_text(text: str) -> Any:
         return parse_ints(text)
     except DesignError:
         return text
+
+
+def preset_combo() -> QComboBox:
+    """The presets grouped by source under titles that cannot be chosen (nor reached by
+    the arrow keys, which skip disabled items); each preset's name is its PRESET_ROLE."""
+    combo = QComboBox()
+    model = QStandardItemModel(combo)
+    custom = QStandardItem(CUSTOM)
+    custom.setData(CUSTOM, PRESET_ROLE)
+    model.appendRow(custom)
+    for source, names in preset_groups():
+        title = QStandardItem(SOURCES.get(source, "Other presets"))
+        title.setFlags(Qt.ItemFlag.NoItemFlags)
+        font = title.font()
+        font.setBold(True)
+        title.setFont(font)
+        title.setToolTip(f"Presets from {title.text()}")
+        model.appendRow(title)
+        for name in names:
+            item = QStandardItem(name)
+            item.setData(name, PRESET_ROLE)
+            model.appendRow(item)
+    combo.setModel(model)
+    # the combo as wide as the longest name; the list as wide as the longest title
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(max(len(n) for n in [CUSTOM, *preset_names()]))
+    combo.view().setMinimumWidth(combo.view().sizeHintForColumn(0) + 24)
+    return combo
 
 
 def _preset_of(design: Design) -> str:
