@@ -42,6 +42,9 @@ TEXTS = [
     '"); import os #',
 ]
 
+# a per-stage number cell: blank (the network's value), good values, junk
+OPTION_TEXTS = ["", "", "1", "2", "4", "8", "32", "64", "0.25", "0.0625", "0", "-3", "1e9", "x"]
+
 
 def _int_values(rng: random.Random, low: int, high: int, cap: int | None = None) -> int:
     top = min(high, cap) if cap else high
@@ -59,6 +62,7 @@ class Monkey:
         actions = [
             (30, self.stage_spin),
             (30, self.field),
+            (12, self.stage_option),
             (8, self.stage_buttons),
             (4, self.preset),
             (8, self.undo),
@@ -95,6 +99,23 @@ class Monkey:
         elif isinstance(widget, QLineEdit):
             widget.setText(rng.choice(TEXTS))
             widget.editingFinished.emit()
+
+    def stage_option(self) -> None:
+        """A per-stage option cell: a choice, a typed number (or junk, or blank), dilate;
+        now and then the toggle between the shape and option columns."""
+        stages = self.w.panel.stages
+        rng = self.rng
+        if rng.random() < 0.05:
+            stages.options_toggle.toggle()
+            return
+        editor = rng.choice(list(rng.choice(stages.options).values()))
+        if isinstance(editor, QComboBox):
+            editor.setCurrentIndex(rng.randrange(editor.count()))
+        elif isinstance(editor, QCheckBox):
+            editor.toggle()
+        elif isinstance(editor, QLineEdit):
+            editor.setText(rng.choice(OPTION_TEXTS))
+            editor.editingFinished.emit()
 
     def stage_buttons(self) -> None:
         stages = self.w.panel.stages
