@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeyEvent, QStandardItem, QStandardItemModel
+from PySide6.QtGui import QKeyEvent, QPaintEvent, QPalette, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -27,6 +27,8 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QStyle,
+    QStyleOptionComboBox,
+    QStylePainter,
     QTableWidget,
     QVBoxLayout,
     QWidget,
@@ -50,7 +52,7 @@ from designer.qt.fields import (
 )
 
 INVALID = "invalid"  # dynamic property the style sheet paints red
-INHERITED = "inherited"  # dynamic property: a per-stage cell shows the network's value (grey)
+INHERITED = "inherited"  # a per-stage choice shows the network's value (drawn grey)
 CUSTOM = "Custom design"
 PRESET_ROLE = Qt.ItemDataRole.UserRole  # a preset's name, CUSTOM, or None on a source's title
 
@@ -131,13 +133,30 @@ def same_order_blocks(design: Design) -> list[str]:
 
 
 class OptionCombo(QComboBox):
-    """A per-stage choice whose first item is the network's value; Delete returns to it."""
+    """A per-stage choice whose first item is the network's value; Delete returns to it.
+
+    Showing that first item, the label is drawn in the placeholder colour, as a blank
+    line edit shows its placeholder (a style sheet colour would grey the list too).
+    """
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and self.currentIndex() > 0:
             self.setCurrentIndex(0)
             return
         super().keyPressEvent(event)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        if not self.property(INHERITED):
+            super().paintEvent(event)
+            return
+        painter = QStylePainter(self)
+        option = QStyleOptionComboBox()
+        self.initStyleOption(option)
+        grey = option.palette.color(QPalette.ColorRole.PlaceholderText)
+        for role in (QPalette.ColorRole.ButtonText, QPalette.ColorRole.Text):
+            option.palette.setColor(role, grey)
+        painter.drawComplexControl(QStyle.ComplexControl.CC_ComboBox, option)
+        painter.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, option)
 
 
 class StageTable(QWidget):
@@ -247,6 +266,7 @@ class StageTable(QWidget):
         """Each option column's width: its header or its widest possible value, if wider."""
         header = self.table.horizontalHeader()
         margin = 2 * self.style().pixelMetric(QStyle.PixelMetric.PM_HeaderMargin)
+        grid = 1 if self.table.showGrid() else 0  # a cell's widget leaves the grid line
         widths = []
         for option in STAGE_OPTIONS:
             lines = option.title.splitlines()
@@ -260,7 +280,7 @@ class StageTable(QWidget):
             else:
                 sample = "0.0625" if option.kind == "float" else "1024"
                 content = self.fontMetrics().horizontalAdvance(sample) + 12
-            widths.append(max(head, content))
+            widths.append(max(head, content + grid))
         return widths
 
     # -- view of the design -----------------------------------------------------------
@@ -349,7 +369,6 @@ class StageTable(QWidget):
         if option.kind == "choice":
             combo = OptionCombo()
             combo.setFrame(False)
-            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
             combo.currentIndexChanged.connect(
                 lambda index: self._set_option(row, option, combo.itemData(index))
             )
@@ -358,6 +377,10 @@ class StageTable(QWidget):
             check = QCheckBox()
             check.toggled.connect(lambda on: self._set_option(row, option, on))
             cell = QWidget()
+            # on the button colour, as the choice cells: a check box's box is drawn in the
+            # base colour, which a dark palette's table base would swallow
+            cell.setBackgroundRole(QPalette.ColorRole.Button)
+            cell.setAutoFillBackground(True)
             box = QHBoxLayout(cell)
             box.setContentsMargins(0, 0, 0, 0)
             box.setAlignment(Qt.AlignmentFlag.AlignCenter)

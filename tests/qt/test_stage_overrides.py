@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QLineEdit,
     QToolBar,
-    QWidget,
 )
 
 from designer.core.analysis import analyse
@@ -362,13 +361,19 @@ def _option_columns_fit(window) -> None:
         assert table.columnWidth(col) >= header.sectionSizeHint(col), col
         for row in range(table.rowCount()):
             cell = table.cellWidget(row, col)
-            need = cell.sizeHint().width() if isinstance(cell, QComboBox) else 0
-            if isinstance(cell, QWidget) and cell.findChild(QCheckBox):
-                need = cell.findChild(QCheckBox).sizeHint().width()
-            if isinstance(cell, QLineEdit):
+            # the cell's widget fills the cell (nothing resizes it behind the table's back)
+            assert cell.geometry() == table.visualRect(table.model().index(row, col)), (row, col)
+            if isinstance(cell, QComboBox):
+                sized = QComboBox()  # the width its items need, as Qt measures it
+                sized.addItems(_items(cell))
+                sized.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+                need = sized.sizeHint().width()
+            elif isinstance(cell, QLineEdit):
                 text = cell.text() or cell.placeholderText()
                 need = cell.fontMetrics().horizontalAdvance(text) + 4
-            assert table.columnWidth(col) >= need, (row, col)
+            else:
+                need = cell.findChild(QCheckBox).sizeHint().width()
+            assert cell.width() >= need, (row, col)
     # every row is shown
     rows = sum(table.rowHeight(r) for r in range(table.rowCount()))
     assert table.height() >= rows + header.height()
@@ -383,7 +388,10 @@ def test_options_fit_a_1280_by_800_window(qtbot, window):
     assert window.panel_scroll.minimumWidth() > narrow  # the pane widened for the options
     _option_columns_fit(window)
     _arrow(qtbot, window.panel.widgets["block"], times=2)  # the longest block names
-    qtbot.wait(10)
+    qtbot.wait(50)  # (a combo box that sized itself to its items did so after 20 ms)
+    _option_columns_fit(window)
+    _arrow(qtbot, window.panel.widgets["block"], Qt.Key.Key_Up, times=2)  # shorter again
+    qtbot.wait(50)
     _option_columns_fit(window)
     graph, inspector = window.splitter.sizes()[1:]
     assert graph > 200 and inspector > 300  # the graph and the layer table stay usable
