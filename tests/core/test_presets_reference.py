@@ -58,6 +58,14 @@ DEPTH_IN_NAME = {
     "preact_resnet164_cifar": 164,
     "preact_resnet1001_cifar": 1001,
     "resnetv2_builder": 56,
+    # the zoos' 50-layer variants: a deep stem or a conv pool counts as the one stem layer
+    "resnet50_os8": 50,
+    "resnet50d": 50,
+    "resnet50t": 50,
+    "resnet50_gn": 50,
+    "seresnet50": 50,
+    "resnetrs50": 50,
+    "resnetv2_50": 50,
 }
 
 
