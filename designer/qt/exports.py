@@ -2,6 +2,15 @@
 
 Every export module is imported when used (torch, onnx and Graphviz stay off
 the startup path); a module that is missing makes its action say so in one line.
+
+With a checkpoint attached (the Pretrained-weights dock, or File > Open Checkpoint)
+every export that writes weights (weights, program, ONNX, bundle) starts from its
+tensors that fit by name and shape (the core's ``init_from``), and says how many it
+took: "Exported model.pt: 65 of 65 tensors from resnet50.pth". model.py is code and
+carries no weights, and it says so rather than writing a weights file beside it:
+that would be a second file the user did not name, possibly over one of theirs,
+where Export > Weights… and the Training Bundle already write them; the CLI's
+``export --init-from`` refuses model.py for the same reason.
 """
 
 from __future__ import annotations
@@ -19,7 +28,9 @@ from designer.core.analysis import Analysis
 from designer.core.design import MAX_BUILD_BYTES, Design
 from designer.core.io import atomic_write_bytes
 from designer.core.report import human_bytes
+from designer.qt import checkpoints
 from designer.qt.analysis_model import AnalysisModel
+from designer.qt.checkpoints import Refusal
 from designer.qt.document import Document
 from designer.qt.workers import Job
 
@@ -84,7 +95,7 @@ class ExportSpec:
     default_name: str
     fn: Callable[..., Path]
     module: str  # imported when used; its absence disables the export with a message
-    builds: bool = False  # instantiates the network: size-checked before it starts
+    builds: bool = False  # instantiates the network: size-checked, and takes attached weights
     folder: bool = False  # asks for a folder, not a file
 
 
@@ -172,6 +183,34 @@ def size_check(analysis: Analysis) -> tuple[str, str]:
     return "", ""
 
 
+class CheckpointRefused(ValueError):
+    """The attached checkpoint cannot be read: the export stops before writing anything."""
+
+
+def export_job(
+    spec: ExportSpec, design: Design, target: Path, level: str, init_from: str
+) -> Callable[..., tuple[Path, str]]:
+    """The worker's function: the export, from ``init_from``'s weights when one is given.
+
+    Returns the file written and, with a checkpoint, "N of M tensors from NAME"; the
+    count comes from the torch helper, which has the file's tensors at hand already.
+    """
+
+    def work(progress: Callable[..., None], cancel: Callable[[], bool]) -> tuple[Path, str]:
+        fit = ""
+        extra: dict[str, Any] = {}
+        if init_from:
+            matched = checkpoints.match(init_from, design)
+            if isinstance(matched, Refusal):
+                raise CheckpointRefused(f"{checkpoints.short_name(init_from)}: {matched.message}")
+            fit = checkpoints.fit_line(matched[1], init_from)
+            extra["init_from"] = init_from
+        written = spec.fn(design, target, level=level, progress=progress, cancel=cancel, **extra)
+        return Path(written), fit
+
+    return work
+
+
 def module_available(name: str) -> bool:
     import importlib.util
 
@@ -186,7 +225,8 @@ class Exporter(QObject):
 
     It exports the document's design, checks sizes against the live analysis, parents
     its dialogs to ``parent`` and reports through ``say`` (status line) and ``warn``
-    (a refusal the user must see); ``level`` is the graph level a diagram is drawn at.
+    (a refusal the user must see); ``level`` is the graph level a diagram is drawn at
+    and ``weights`` the attached checkpoint's path ("" when none).
     """
 
     def __init__(
@@ -198,6 +238,7 @@ class Exporter(QObject):
         level: Callable[[], str],
         say: Callable[[str], None],
         warn: Callable[[str], None],
+        weights: Callable[[], str] = lambda: "",
     ) -> None:
         super().__init__(parent)
         self._document = document
@@ -206,6 +247,7 @@ class Exporter(QObject):
         self._level = level
         self._status = say
         self._warn = warn
+        self._weights = weights
         self._job: Job | None = None
         self._dialog: QProgressDialog | None = None
         self.last_result: str = ""  # the last message shown (tests read it)
@@ -227,6 +269,9 @@ class Exporter(QObject):
             )
             return None
         design = self._document.design
+        attached = self._weights()
+        init_from = attached if spec.builds else ""
+        source = f" (weights from {checkpoints.short_name(init_from)})" if init_from else ""
         if spec.builds:
             analysis = self._analyses.analysis
             if analysis is None or not self._analyses.is_current():
@@ -243,7 +288,7 @@ class Exporter(QObject):
         if path is None and spec.folder:
             chosen = QFileDialog.getExistingDirectory(
                 self._parent,
-                f"Export {spec.menu_text.replace('&', '').rstrip('…')}",
+                f"Export {spec.menu_text.replace('&', '').rstrip('…')}{source}",
                 str(Path.cwd()),
             )
             if not chosen:
@@ -253,7 +298,7 @@ class Exporter(QObject):
             folder = Path.cwd()
             chosen, _ = QFileDialog.getSaveFileName(
                 self._parent,
-                f"Export {spec.default_name}",
+                f"Export {spec.default_name}{source}",
                 str(folder / spec.default_name),
                 spec.file_filter,
             )
@@ -262,15 +307,10 @@ class Exporter(QObject):
             path = chosen
         target = Path(path)
         level = self._level()
-        job = Job(
-            0,
-            lambda progress, cancel: spec.fn(
-                design, target, level=level, progress=progress, cancel=cancel
-            ),
-            report=True,
-        )
+        job = Job(0, export_job(spec, design, target, level, init_from), report=True)
         self._job = job
-        dialog = QProgressDialog(f"Exporting {target.name}…", "Cancel", 0, 100, self._parent)
+        label = f"Exporting {target.name}{source}…"
+        dialog = QProgressDialog(label, "Cancel", 0, 100, self._parent)
         dialog.setWindowTitle("Export")
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
         dialog.setMinimumDuration(300)  # quick exports never flash a dialog
@@ -278,7 +318,17 @@ class Exporter(QObject):
         dialog.canceled.connect(job.cancel_event.set)
         self._dialog = dialog
         job.signals.progress.connect(lambda _g, f: dialog.setValue(int(f * 100)))
-        job.signals.done.connect(lambda _g, p: self._finished(f"Exported {Path(p)}"))
+        no_weights = (
+            f": code only, no weights (Export > Weights… or a Training Bundle writes those"
+            f" from {checkpoints.short_name(attached)})"
+            if attached and spec.key == "model_py"
+            else ""
+        )
+        job.signals.done.connect(
+            lambda _g, r: self._finished(
+                f"Exported {r[0]}: {r[1]}" if r[1] else f"Exported {r[0]}{no_weights}"
+            )
+        )
         job.signals.failed.connect(lambda _g, m: self._finished(f"Export failed: {m}"))
         job.signals.cancelled.connect(lambda _g: self._finished("Export cancelled"))
         QThreadPool.globalInstance().start(job)
