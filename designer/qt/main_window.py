@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import (
@@ -40,6 +41,7 @@ from designer.core.analysis import Analysis
 from designer.core.design import Design
 from designer.core.presets import load_preset
 from designer.qt.analysis_model import AnalysisModel
+from designer.qt.checkpoints import short_name
 from designer.qt.collector import Collector
 from designer.qt.confirm import Confirmer
 from designer.qt.design_panel import DesignPanel
@@ -52,6 +54,9 @@ from designer.qt.inspector import Inspector
 from designer.qt.pipeline import Drawing, draw, warm_helper
 from designer.qt.throttle import Throttle
 from designer.qt.workers import Runner
+
+if TYPE_CHECKING:
+    from designer.core.recover import Recovery
 
 EDIT_INTERVAL_MS = 40  # bursts of edits are drawn at most once per interval
 NO_DOT_NOTE = "Graphviz not found: using the built-in layout"
@@ -114,6 +119,7 @@ class MainWindow(QMainWindow):
             level=lambda: self.level,
             say=lambda m: self.statusBar().showMessage(m, 10000),
             warn=lambda m: self.warn(m),
+            weights=lambda: self.insights.transfer.path,
         )
         self.confirmer = Confirmer(self.analyses, self.inspector.set_confirmation, self)
 
@@ -122,6 +128,12 @@ class MainWindow(QMainWindow):
         self._build_menus_and_toolbar()
         self.insights = install_insights(self, self.document, self.analyses, self.view_menu)
         self.insights.lint.fieldRequested.connect(self.focus_field)
+        # the checkpoint attached in the Pretrained-weights dock goes into every export;
+        # a whole new design (New, Open) lets go of it, Open Checkpoint attaches its own
+        transfer = self.insights.transfer
+        transfer.attachedChanged.connect(lambda _path: self._update_title())
+        self.files.replaced.connect(transfer.detach)
+        self.files.checkpointOpened.connect(self._checkpoint_opened)
         self.inspector.layerSelected.connect(self.insights.numbers.select_layer)
 
         d = self.document
@@ -235,6 +247,13 @@ class MainWindow(QMainWindow):
         self.open_action = self._action(
             "&Open…", files.open_dialog, key.Open, "Open a design file", sp.SP_DialogOpenButton
         )
+        self.open_checkpoint_action = self._action(
+            "Open &Checkpoint…",
+            files.open_checkpoint_dialog,
+            "Ctrl+Shift+O",
+            "Recover a design from a checkpoint (.pt, .pth, .safetensors…) and attach its weights",
+            sp.SP_DriveHDIcon,
+        )
         self.save_action = self._action(
             "&Save", files.save, key.Save, "Save the design", sp.SP_DialogSaveButton
         )
@@ -309,7 +328,7 @@ class MainWindow(QMainWindow):
     def _build_menus_and_toolbar(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
-        file_menu.addActions([self.new_action, self.open_action])
+        file_menu.addActions([self.new_action, self.open_action, self.open_checkpoint_action])
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(lambda: self.files.fill_recent(self.recent_menu))
         file_menu.addActions([self.save_action, self.save_as_action])
@@ -336,7 +355,9 @@ class MainWindow(QMainWindow):
         tools.setMovable(False)
         tools.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         tools.setIconSize(QSize(16, 16))
-        tools.addActions([self.new_action, self.open_action, self.save_action])
+        tools.addActions(
+            [self.new_action, self.open_action, self.open_checkpoint_action, self.save_action]
+        )
         tools.addSeparator()
         tools.addActions([self.undo_action, self.redo_action])
         tools.addSeparator()
@@ -503,8 +524,15 @@ class MainWindow(QMainWindow):
 
     # -- files -----------------------------------------------------------------------------------
     def _update_title(self) -> None:
-        self.setWindowTitle(f"{self.document.display_name()}[*] — {APP_NAME}")
+        weights = self.insights.transfer.path if hasattr(self, "insights") else ""
+        attached = f" — weights from {short_name(weights)}" if weights else ""
+        self.setWindowTitle(f"{self.document.display_name()}[*]{attached} — {APP_NAME}")
         self.setWindowModified(not self.document.is_clean())
+
+    def _checkpoint_opened(self, path: str, recovery: Recovery) -> None:
+        """File > Open Checkpoint put ``path``'s design in the document: attach its weights."""
+        self.insights.transfer.load(path, recovery)
+        self.insights.show("transfer")
 
     def _warn_box(self, message: str) -> None:
         if not _headless():
@@ -532,7 +560,7 @@ class MainWindow(QMainWindow):
         urls = event.mimeData().urls()
         if urls and urls[0].isLocalFile() and self.files.maybe_save():
             event.acceptProposedAction()
-            self.files.open_path(urls[0].toLocalFile())
+            self.files.open_any(urls[0].toLocalFile())  # a design, or a checkpoint's
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.files.close():
