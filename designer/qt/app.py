@@ -58,9 +58,21 @@ def run(
     screenshot: str | None = None,
     ask_restore: AskRestore | None = None,
 ) -> int:
-    """Open the app; offer back unsaved work of a run that died (never in screenshot mode)."""
+    """Open the app; offer back unsaved work of a run that died (never in screenshot mode).
+
+    A checkpoint opens as File > Open Checkpoint does: the window comes up at once and
+    the design is recovered in the background, its weights attached. Only a design file
+    is bound as the file Save writes: saving a checkpoint's or a model.py's design there
+    would overwrite the user's weights or code with a design's JSON.
+    """
+    from designer.qt.checkpoints import is_checkpoint
+
+    checkpoint = spec if spec is not None and is_checkpoint(spec) else None
+    if checkpoint is not None and not Path(checkpoint).is_file():
+        print(f"error: {checkpoint}: no such file", file=sys.stderr)
+        return 2
     try:
-        design = resolve(spec)
+        design = None if checkpoint is not None else resolve(spec)
     except DesignError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -68,7 +80,12 @@ def run(
     from designer.qt.main_window import MainWindow
 
     window = MainWindow(design)
-    if spec is not None and Path(spec).is_file():
+    if (
+        spec is not None
+        and checkpoint is None
+        and Path(spec).suffix != ".py"
+        and Path(spec).is_file()
+    ):
         window.document.reset(window.document.design, Path(spec))
     if screenshot:
         window.resize(*SCREENSHOT_SIZE)
@@ -77,6 +94,8 @@ def run(
     # startup's objects (Qt wrappers, modules) never die: keep the collector's full
     # passes, which scan everything, short enough not to stall the UI on big graphs
     gc.freeze()
+    if checkpoint is not None:
+        window.files.open_checkpoint(checkpoint)
     if screenshot:
         return _screenshot(app, window, Path(screenshot))
     from designer.qt import processes, recovery
@@ -114,7 +133,8 @@ def _screenshot(app: QApplication, window: MainWindow, path: Path) -> int:
     status = {"code": 1}
 
     def save() -> None:
-        if window.is_busy() or window.drawing is None:
+        reading = window.files.is_reading() or window.insights.transfer.is_busy()
+        if window.is_busy() or window.drawing is None or reading:
             QTimer.singleShot(20, save)
             return
         image = window.grab()
