@@ -231,3 +231,9 @@ def test_a_bundle_starts_from_the_checkpoint(tmp_path: Path) -> None:
         state = torch.load(weights, weights_only=True)
     assert torch.equal(state["layer2.0.conv2.weight"], theirs.stages[1].blocks[0].conv2.weight)
     assert torch.equal(state["fc.weight"], theirs.head.fc.weight.flatten(1))
+
+
+def test_a_text_file_named_pth_is_named_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "notes.pth"
+    path.write_text("hello\n", encoding="utf-8")
+    _cli_open(path, tmp_path, "not a torch checkpoint")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import struct
 import warnings
 import zipfile
@@ -51,6 +52,8 @@ def load_failure(exc: BaseException) -> str:
         )
     if "zip archive" in text or "central directory" in text or "EOF" in text:
         return "not a complete torch checkpoint (truncated or damaged?)"
+    if isinstance(exc, (KeyError, pickle.UnpicklingError)) or "load key" in text:
+        return "not a torch checkpoint (neither torch.save's format nor a pickle of tensors)"
     first = text.strip().splitlines()[0][:160] if text.strip() else type(exc).__name__
     return f"not a loadable weights file ({first})"
 
