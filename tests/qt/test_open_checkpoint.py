@@ -260,7 +260,7 @@ def test_new_and_open_detach_the_weights(window, qtbot, monkeypatch, checkpoint,
 @pytest.mark.parametrize(
     ("name", "words"),
     [
-        ("notes.pth", "not a loadable weights file"),
+        ("notes.pth", "not a torch checkpoint"),
         ("vit.pth", "ViT"),
         ("missing.pth", "no such file"),
     ],
