@@ -25,6 +25,7 @@ from designer.core.torch.build import build
 from designer.core.torch.transfer import flatten_state
 
 MAX_HEADER_BYTES = 100 * 1024 * 1024  # safetensors' own limit on a header
+NOT_TORCH = "not a torch checkpoint (neither torch.save's format nor a pickle of tensors)"
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".safetensors")
 
 
@@ -34,6 +35,10 @@ def _fail(file: Path, reason: str) -> DesignError:
 
 def torch_load(file: Path, *, mmap: bool) -> object:
     """``torch.load`` as data only, quietly; its refusals become one line naming the file."""
+    with file.open("rb") as handle:
+        magic = handle.read(2)
+    if magic != b"PK" and not magic.startswith(b"\x80"):  # neither a zip nor a pickle
+        raise _fail(file, NOT_TORCH)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. "Detected pickle protocol 4"
@@ -53,7 +58,7 @@ def load_failure(exc: BaseException) -> str:
     if "zip archive" in text or "central directory" in text or "EOF" in text:
         return "not a complete torch checkpoint (truncated or damaged?)"
     if isinstance(exc, (KeyError, pickle.UnpicklingError)) or "load key" in text:
-        return "not a torch checkpoint (neither torch.save's format nor a pickle of tensors)"
+        return NOT_TORCH
     first = text.strip().splitlines()[0][:160] if text.strip() else type(exc).__name__
     return f"not a loadable weights file ({first})"
 
