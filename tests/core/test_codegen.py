@@ -37,16 +37,8 @@ _counter = itertools.count()
 
 # big enough that building them on the CPU would slow the suite: checked on ``meta``
 LARGE = {
-    "resnet34",
-    "resnet50",
-    "resnet101",
-    "resnet152",
-    "wide_resnet50_2",
-    "resnext50_32x4d",
-    "wrn28_10_cifar",
-    "resnet1202_cifar",
-    "preact_resnet1001_cifar",
-}
+    name for name in preset_names() if analyse(load_preset(name)).params > 15_000_000
+} | {"resnet1202_cifar", "preact_resnet1001_cifar"}
 
 
 def se_deep_design() -> Design:
