@@ -36,9 +36,8 @@ RUFF = Path(sys.executable).parent / "ruff"
 _counter = itertools.count()
 
 # big enough that building them on the CPU would slow the suite: checked on ``meta``
-LARGE = {
-    name for name in preset_names() if analyse(load_preset(name)).params > 15_000_000
-} | {"resnet1202_cifar", "preact_resnet1001_cifar"}
+DEEP = {"resnet1202_cifar", "preact_resnet1001_cifar"}
+LARGE = DEEP | {n for n in preset_names() if analyse(load_preset(n)).params > 15_000_000}
 
 
 def se_deep_design() -> Design:
