@@ -8,6 +8,7 @@ nn.Module model code import; no op from that library is ever called here.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from types import ModuleType
 
@@ -62,3 +63,44 @@ def torchinfo_leaf_rows(model: nn.Module, input_shape: tuple[int, ...], device: 
             )
         )
     return stats, rows
+
+
+_V2_STEM = {"conv": "conv1", "conv1": "conv1.0", "norm1": "conv1.1", "conv2": "conv1.3"}
+_V2_STEM |= {"norm2": "conv1.4", "conv3": "conv1.6"}
+_V2_BLOCK = re.compile(r"stages\.(\d+)\.blocks\.(\d+)\.(.+)")
+
+
+def timm_resnetv2_to_ours(
+    state: dict[str, torch.Tensor], ours: set[str]
+) -> dict[str, torch.Tensor]:
+    """timm's ResNetV2 state dict with our (torchvision's) names.
+
+    stem.conv -> conv1; a deep stem's stem.conv1/2/3 -> conv1.0/.3/.6 and stem.norm1/2
+    -> conv1.1/.4; stages.i.blocks.j.normK/convK -> layer{i+1}.j.bnK/convK, its
+    downsample.conv -> downsample.<the index of our shortcut's conv>; norm -> bn_final;
+    head.fc, a 1x1 conv -> fc, its weight flattened to 2-D.
+    """
+    out = {}
+    for key, value in state.items():
+        module, _, leaf = key.rpartition(".")
+        if module.startswith("stem."):
+            new = f"{_V2_STEM[module.removeprefix('stem.')]}.{leaf}"
+        elif match := _V2_BLOCK.fullmatch(module):
+            stage, block, part = match.groups()
+            prefix = f"layer{int(stage) + 1}.{block}."
+            if part == "downsample.conv":
+                (new,) = (
+                    k
+                    for k in ours
+                    if re.fullmatch(re.escape(prefix) + r"downsample\.\d+\." + leaf, k)
+                )
+            else:
+                new = prefix + part.replace("norm", "bn") + "." + leaf
+        elif module == "norm":
+            new = f"bn_final.{leaf}"
+        elif module == "head.fc":
+            new, value = f"fc.{leaf}", value.flatten(1) if leaf == "weight" else value
+        else:
+            raise AssertionError(f"no mapping for timm's {key}")
+        out[new] = value
+    return out

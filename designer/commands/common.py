@@ -9,7 +9,7 @@ from pathlib import Path
 from designer.core.design import Design, DesignError
 from designer.core.io import load, nearest
 from designer.core.presets import load_preset, preset_names
-from designer.core.recover import Recovery
+from designer.core.recover import Recovery, is_checkpoint
 
 
 class UsageError(Exception):
@@ -39,13 +39,6 @@ def check_output(path: Path, force: bool, flag: str = "-o") -> None:
         raise UsageError(f"{flag}: the folder '{parent}' does not exist; create it first")
     if path.exists() and not force:
         raise UsageError(f"{flag}: '{path}' already exists (add --force to overwrite it)")
-
-
-CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".safetensors")
-
-
-def is_checkpoint(spec: str) -> bool:
-    return Path(spec).suffix.lower() in CHECKPOINT_SUFFIXES
 
 
 def recover_design(spec: str) -> Recovery:

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
 
 from designer.core.blocks import se_channels
 from designer.core.design import (
@@ -28,6 +30,26 @@ from designer.core.design import (
 )
 
 Shape = tuple[int, ...]
+T = TypeVar("T")
+
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".safetensors")
+"""The files read as checkpoints (everywhere: CLI arguments, the app's dialogs and drops)."""
+CHECKPOINT_FILTER = f"Checkpoints ({' '.join('*' + s for s in CHECKPOINT_SUFFIXES)});;All files (*)"
+WRAPPER_PREFIXES = ("module.", "_orig_mod.")  # DistributedDataParallel's, torch.compile's
+
+
+def is_checkpoint(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in CHECKPOINT_SUFFIXES
+
+
+def unwrapped(named: Mapping[str, T]) -> dict[str, T]:
+    """``named`` without the prefix DDP or torch.compile put before every key."""
+    out = dict(named)
+    for prefix in WRAPPER_PREFIXES:
+        if out and all(k.startswith(prefix) for k in out):
+            out = {k[len(prefix) :]: v for k, v in out.items()}
+    return out
+
 
 _LAYER = re.compile(r"layer(\d+)\.(\d+)\.(.+)")
 _V2_BLOCK = re.compile(r"stages\.(\d+)\.blocks\.(\d+)\.(.+)")
@@ -53,12 +75,15 @@ class KeyMap:
     ours: dict[str, str]
     reshape: frozenset[str] = frozenset()
 
-    def translate(self, shapes: Mapping[str, Shape]) -> dict[str, Shape]:
+    def translate(
+        self, named: Mapping[str, T], flatten: Callable[[T], T] = lambda shape: shape[:2]
+    ) -> dict[str, T]:
+        """``named`` (shapes, or tensors with their ``flatten``) under our names."""
         out = {}
-        for key, shape in shapes.items():
+        for key, value in named.items():
             if key in self.ours:
                 mine = self.ours[key]
-                out[mine] = shape[:2] if mine in self.reshape else shape
+                out[mine] = flatten(value) if mine in self.reshape else value
         return out
 
 

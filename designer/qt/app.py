@@ -65,7 +65,7 @@ def run(
     is bound as the file Save writes: saving a checkpoint's or a model.py's design there
     would overwrite the user's weights or code with a design's JSON.
     """
-    from designer.qt.checkpoints import is_checkpoint
+    from designer.core.recover import is_checkpoint
 
     checkpoint = spec if spec is not None and is_checkpoint(spec) else None
     if checkpoint is not None and not Path(checkpoint).is_file():

@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from designer.core.design import Design, DesignError
+from designer.core.recover import CHECKPOINT_FILTER
 from designer.qt.processes import HelperUnavailable, run_in_helper
 
 if TYPE_CHECKING:
     from designer.core.recover import Recovery
     from designer.core.torch.transfer import TransferReport
 
-SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".safetensors")  # the core's CHECKPOINT_SUFFIXES
-FILTER = "Checkpoints (*.pt *.pth *.bin *.ckpt *.safetensors);;All files (*)"
+FILTER = CHECKPOINT_FILTER
 
 _cache_lock = threading.Lock()
 _cache: dict[tuple[str, int, int], Any] = {}  # (path, mtime_ns, size) -> tensors; one entry
@@ -49,10 +49,6 @@ def short_name(path: str | Path, limit: int = 36) -> str:
         return name
     keep = limit - 1
     return f"{name[: keep - keep // 2]}…{name[-(keep // 2) :]}"
-
-
-def is_checkpoint(path: str | Path) -> bool:
-    return Path(path).suffix.lower() in SUFFIXES
 
 
 def reason(exc: BaseException, path: str | Path) -> str:

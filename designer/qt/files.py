@@ -26,6 +26,7 @@ from designer.core.design import Design, DesignError
 from designer.core.io import FILE_SUFFIX
 from designer.core.io import load as io_load
 from designer.core.presets import load_preset
+from designer.core.recover import CHECKPOINT_FILTER, is_checkpoint
 from designer.qt import checkpoints, recovery
 from designer.qt.checkpoints import Refusal
 from designer.qt.document import Document
@@ -39,8 +40,7 @@ APP_NAME = "ResNet Designer"
 MAX_RECENT = 8
 FILE_FILTER = f"ResNet designs (*{FILE_SUFFIX} *.json);;All files (*)"
 OPEN_FILTER = (
-    f"ResNet designs (*{FILE_SUFFIX} *.json);;Exported model.py (*.py);;"
-    "Checkpoints (*.pt *.pth *.bin *.ckpt *.safetensors);;All files (*)"
+    f"ResNet designs (*{FILE_SUFFIX} *.json);;Exported model.py (*.py);;" + CHECKPOINT_FILTER
 )
 OPEN_ERRORS = (DesignError, OSError, ValueError, RecursionError)
 
@@ -151,7 +151,7 @@ class FileController(QObject):
 
     def open_any(self, path: str) -> None:
         """Open a design file, or recover a checkpoint's design (the caller has asked)."""
-        if checkpoints.is_checkpoint(path):
+        if is_checkpoint(path):
             self.open_checkpoint(path)
         else:
             self.open_path(path)

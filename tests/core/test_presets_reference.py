@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 import pytest
@@ -14,7 +13,7 @@ from designer.core.analysis import analyse
 from designer.core.design import Design, InputSpec
 from designer.core.presets import PRESET_SOURCE, SOURCES, load_preset, preset_names
 from designer.core.torch.build import build
-from tests.reference import torchvision_models
+from tests.reference import timm_resnetv2_to_ours, torchvision_models
 
 TORCHVISION = [
     "resnet18",
@@ -200,45 +199,6 @@ ZOO_VARIANTS: dict[str, Callable[[], nn.Module]] = {
 
 ZOO_SOURCE = {name: "torchvision" if name == "resnet50_os8" else "timm" for name in ZOO_VARIANTS}
 
-_RESNETV2_BLOCK = {
-    "norm1": "bn1",
-    "norm2": "bn2",
-    "norm3": "bn3",
-    "conv1": "conv1",
-    "conv2": "conv2",
-    "conv3": "conv3",
-    "downsample.conv": "downsample.0",
-}
-
-
-def _from_timm_resnetv2(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """timm's ResNetV2 state_dict under our names; its head's 1x1 conv becomes our Linear.
-
-    stem.conv -> conv1; stages.i.blocks.j.{norm1,norm2,norm3,conv1,conv2,conv3,
-    downsample.conv} -> layer{i+1}.j.{bn1,bn2,bn3,conv1,conv2,conv3,downsample.0};
-    norm -> bn_final; head.fc -> fc, its (classes, features, 1, 1) weight made 2-D.
-    """
-    out = {}
-    for key, value in state.items():
-        block = re.fullmatch(
-            r"stages\.(\d+)\.blocks\.(\d+)\.(norm[123]|conv[123]|downsample\.conv)\.(\w+)", key
-        )
-        if block:
-            stage, index, module, tensor = block.groups()
-            new = f"layer{int(stage) + 1}.{index}.{_RESNETV2_BLOCK[module]}.{tensor}"
-        elif key.startswith("stem.conv."):
-            new = "conv1." + key.removeprefix("stem.conv.")
-        elif key.startswith("norm."):
-            new = "bn_final." + key.removeprefix("norm.")
-        elif key == "head.fc.weight":
-            new, value = "fc.weight", value.flatten(1)
-        elif key == "head.fc.bias":
-            new = "fc.bias"
-        else:
-            raise AssertionError(f"timm's resnetv2_50 has a key the mapping misses: {key}")
-        out[new] = value
-    return out
-
 
 def _randomise(model: nn.Module) -> None:
     """Seeded random values in every float tensor, norms' statistics included.
@@ -295,7 +255,7 @@ def test_zoo_variant_is_its_reference(name: str) -> None:
     state = theirs.state_dict()
     ours = build(design, device="meta").eval()  # no init: every tensor comes from theirs
     if name == "resnetv2_50":
-        state = _from_timm_resnetv2(state)
+        state = timm_resnetv2_to_ours(state, set(ours.state_dict()))
     else:  # the same names, in the same order
         assert list(ours.state_dict()) == list(state)
     count = sum(p.numel() for p in theirs.parameters())

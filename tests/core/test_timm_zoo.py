@@ -14,8 +14,8 @@ weights. Three checks per variant, each its own test so that a failure names bot
   the same outputs in eval mode.
 
 Names are timm's model names; ``tv_`` ones are torchvision's. timm's ResNetV2 names
-its modules its own way: ``_from_resnetv2`` maps them onto ours. Each variant's pair
-of networks is built once, the cases running variant by variant.
+its modules its own way: ``tests.reference.timm_resnetv2_to_ours`` maps them onto
+ours. Each variant's pair of networks is built once, the cases running variant by variant.
 A variant whose architecture the design language cannot express has its failing
 checks marked ``xfail(strict=True)``, the reason naming what the core lacks.
 """
@@ -23,7 +23,6 @@ checks marked ``xfail(strict=True)``, the reason naming what the core lacks.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -36,7 +35,7 @@ from designer.core.analysis import analyse
 from designer.core.design import Design, InputSpec, StageSpec, StemSpec
 from designer.core.presets import load_preset
 from designer.core.torch.build import build
-from tests.reference import torchvision_models
+from tests.reference import timm_resnetv2_to_ours, torchvision_models
 
 SIZE = 64  # small inputs keep the big networks fast on CI's two cores
 SE = {"se_ratio": 1 / 16, "se_divisor": 8}  # timm's attn_layer='se': make_divisible(C / 16, 8)
@@ -328,45 +327,6 @@ def _randomise(model: nn.Module) -> None:
     assert not zero, f"parameters still all zero: {zero[:5]}"
 
 
-_V2_STEM = {"conv": "conv1", "conv1": "conv1.0", "norm1": "conv1.1", "conv2": "conv1.3"}
-_V2_STEM |= {"norm2": "conv1.4", "conv3": "conv1.6"}
-_V2_BLOCK = re.compile(r"stages\.(\d+)\.blocks\.(\d+)\.(.+)")
-
-
-def _from_resnetv2(state: dict[str, torch.Tensor], ours: set[str]) -> dict[str, torch.Tensor]:
-    """timm's ResNetV2 state dict with our (torchvision's) names.
-
-    stem.conv -> conv1; a deep stem's stem.conv1/2/3 -> conv1.0/.3/.6 and stem.norm1/2
-    -> conv1.1/.4; stages.i.blocks.j.normK/convK -> layer{i+1}.j.bnK/convK, its
-    downsample.conv -> downsample.<the index of our shortcut's conv>; norm -> bn_final;
-    head.fc, a 1x1 conv -> fc, its weight flattened to 2-D.
-    """
-    out = {}
-    for key, value in state.items():
-        module, _, leaf = key.rpartition(".")
-        if module.startswith("stem."):
-            new = f"{_V2_STEM[module.removeprefix('stem.')]}.{leaf}"
-        elif match := _V2_BLOCK.fullmatch(module):
-            stage, block, part = match.groups()
-            prefix = f"layer{int(stage) + 1}.{block}."
-            if part == "downsample.conv":
-                (new,) = (
-                    k
-                    for k in ours
-                    if re.fullmatch(re.escape(prefix) + r"downsample\.\d+\." + leaf, k)
-                )
-            else:
-                new = prefix + part.replace("norm", "bn") + "." + leaf
-        elif module == "norm":
-            new = f"bn_final.{leaf}"
-        elif module == "head.fc":
-            new, value = f"fc.{leaf}", value.flatten(1) if leaf == "weight" else value
-        else:
-            raise AssertionError(f"no mapping for timm's {key}")
-        out[new] = value
-    return out
-
-
 @pytest.mark.parametrize(("name", "check"), _cases())
 def test_zoo_variant(name: str, check: str) -> None:
     design = _design(name)
@@ -383,7 +343,7 @@ def test_zoo_variant(name: str, check: str) -> None:
         ours, theirs = _pair(name)
         state = theirs.state_dict()
         if VARIANTS[name].resnetv2:
-            state = _from_resnetv2(state, set(ours.state_dict()))
+            state = timm_resnetv2_to_ours(state, set(ours.state_dict()))
         ours.load_state_dict(state, strict=True, assign=True)  # meta -> their tensors
         x = torch.randn(2, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(2))
         with torch.no_grad():

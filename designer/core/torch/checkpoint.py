@@ -20,13 +20,12 @@ from pathlib import Path
 import torch
 
 from designer.core.design import Design, DesignError
-from designer.core.recover import Recovery, Shape, recover
+from designer.core.recover import Recovery, Shape, recover, unwrapped
 from designer.core.torch.build import build
 from designer.core.torch.transfer import flatten_state
 
 MAX_HEADER_BYTES = 100 * 1024 * 1024  # safetensors' own limit on a header
 NOT_TORCH = "not a torch checkpoint (neither torch.save's format nor a pickle of tensors)"
-CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".safetensors")
 
 
 def _fail(file: Path, reason: str) -> DesignError:
@@ -107,9 +106,7 @@ def _safetensors_shapes(file: Path) -> dict[str, Shape]:
         if not isinstance(end, int) or end > size - 8 - length:
             raise _fail(file, f"tensor {name[:80]!r} lies past the end of the file: truncated")
         shapes[name] = tuple(shape)
-    for prefix in ("module.", "_orig_mod."):
-        if shapes and all(k.startswith(prefix) for k in shapes):
-            shapes = {k[len(prefix) :]: v for k, v in shapes.items()}
+    shapes = unwrapped(shapes)
     if not shapes:
         raise _fail(file, "holds no tensors")
     return shapes

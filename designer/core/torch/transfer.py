@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from designer.core.design import Design, DesignError
-from designer.core.recover import key_map
+from designer.core.recover import key_map, unwrapped
 from designer.core.torch.build import build
 
 Shape = tuple[int, ...]
@@ -85,12 +85,7 @@ def in_our_names(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return tensors
     if km.scheme == "torchvision":
         return tensors
-    out = {}
-    for key, tensor in tensors.items():
-        if key in km.ours:
-            mine = km.ours[key]
-            out[mine] = tensor.reshape(tensor.shape[:2]) if mine in km.reshape else tensor
-    return out
+    return km.translate(tensors, lambda tensor: tensor.reshape(tensor.shape[:2]))
 
 
 def flatten_state(data: object, file: Path) -> dict[str, torch.Tensor]:
@@ -101,11 +96,7 @@ def flatten_state(data: object, file: Path) -> dict[str, torch.Tensor]:
             break
     if not isinstance(data, Mapping):
         raise DesignError("checkpoint", f"{file}: holds no state dict")
-    tensors = {str(k): v for k, v in data.items() if isinstance(v, torch.Tensor)}
-    # DistributedDataParallel and torch.compile prefix every key
-    for prefix in ("module.", "_orig_mod."):
-        if tensors and all(k.startswith(prefix) for k in tensors):
-            tensors = {k[len(prefix) :]: v for k, v in tensors.items()}
+    tensors = unwrapped({str(k): v for k, v in data.items() if isinstance(v, torch.Tensor)})
     if not tensors:
         raise DesignError("checkpoint", f"{file}: holds no tensors")
     return tensors
