@@ -146,11 +146,33 @@ class _Walker:
         self.norm = NORMS[design.norm].module
         self.act_name = design.activation
 
-    def row(self, name: str, kind: str, x: Shape, y: Shape, params: int = 0) -> Shape:
+    def row(
+        self,
+        name: str,
+        kind: str,
+        x: Shape,
+        y: Shape,
+        params: int = 0,
+        *,
+        kernel: int = 0,
+        stride: int = 1,
+    ) -> Shape:
         # torchinfo: a layer with parameters (norm, linear) counts them once;
         # convs, which count them at every output pixel, go through conv()
         self.layers.append(
-            Layer(name, kind, x, y, params, params, self.block, self.branch, role=self.role)
+            Layer(
+                name,
+                kind,
+                x,
+                y,
+                params,
+                params,
+                self.block,
+                self.branch,
+                kernel,
+                stride,
+                role=self.role,
+            )
         )
         return y
 
@@ -224,13 +246,13 @@ class _Walker:
                 conv_out(x[1], op.kernel, op.stride, op.padding),
                 conv_out(x[2], op.kernel, op.stride, op.padding),
             )
-            self.row(prefix + op.name, "MaxPool2d", x, y)
+            self.row(prefix + op.name, "MaxPool2d", x, y, kernel=op.kernel, stride=op.stride)
             self._spatial(op.kernel, op.stride)
             return y
         if isinstance(op, AvgPool):
             s = _value(op.stride, env)
             y = (x[0], ceil_div(x[1], s), ceil_div(x[2], s))
-            self.row(prefix + op.name, "AvgPool2d", x, y)
+            self.row(prefix + op.name, "AvgPool2d", x, y, kernel=s, stride=s)
             self._spatial(s, s)
             return y
         if isinstance(op, Identity):

@@ -119,7 +119,17 @@ class Walker(Protocol):
         *,
         bias: bool | None = None,
     ) -> Shape: ...  # noqa: E501
-    def row(self, name: str, kind: str, x: Shape, y: Shape, params: int = 0) -> Shape: ...
+    def row(
+        self,
+        name: str,
+        kind: str,
+        x: Shape,
+        y: Shape,
+        params: int = 0,
+        *,
+        kernel: int = 0,
+        stride: int = 1,
+    ) -> Shape: ...
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 def _walk(w: Walker, name: str, x: Shape, args: tuple[int, ...], design: Design) -> Shape:
     extra, stride = args
     y = (x[0] + extra, -(-x[1] // stride), -(-x[2] // stride))
-    return w.row(name, "ZeroPadShortcut", x, y)
+    return w.row(name, "ZeroPadShortcut", x, y, stride=stride)
 
 
 _SOURCE = '''class ZeroPadShortcut(nn.Module):

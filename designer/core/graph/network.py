@@ -61,15 +61,19 @@ def _kind(op: str) -> str:
     return _KINDS.get(op, "act")
 
 
-def _stride(layer: Layer) -> int:
-    if len(layer.input_shape) < 3 or len(layer.output_shape) < 3 or layer.output_shape[1] == 0:
+def block_stride(analysis: Analysis, block: Block) -> int:
+    """The stride the design gives ``block``: its stage's, on the stage's first block,
+    unless the stage dilates instead (never a ratio of sizes: stride 9 on a 224 input
+    reads 9, not 8)."""
+    if not 0 <= block.stage < len(analysis.design.stages) or block.index != 0:
         return 1
-    return max(1, round(layer.input_shape[1] / layer.output_shape[1]))
+    stage = analysis.design.stages[block.stage]
+    return 1 if stage.dilate else stage.stride
 
 
 def _layer_label(layer: Layer, analysis: Analysis) -> str:
     op = layer.kind
-    stride = _stride(layer)
+    stride = layer.stride if op in ("Conv2d", "MaxPool2d", "AvgPool2d", "ZeroPadShortcut") else 1
     by = f"/{stride}" if stride > 1 else ""
     if op == "Conv2d":
         k, groups = layer.kernel, layer.groups
@@ -109,7 +113,7 @@ def _block_label(analysis: Analysis, block: Block) -> str:
         return f"head: avgpool, {hidden}fc {block.output_shape[0]}"
     stage = design.stages[block.stage]
     kind = stage_design(design, stage).block_kind.label
-    stride = max(1, round(block.input_shape[1] / block.output_shape[1]))
+    stride = block_stride(analysis, block)
     text = f"{block.name}: {kind}, {block.output_shape[0]}"
     text += f", stride {stride}" if stride > 1 else ""
     dilation = max(r.dilation for r in analysis.layers[block.first_layer : block.end_layer])
@@ -277,6 +281,8 @@ def build_graph(analysis: Analysis, level: Level = "block") -> nx.DiGraph:
                 block=block.name,
                 branch="main",
                 shortcut=block.shortcut,
+                index=block.index,
+                stride=block_stride(analysis, block),
                 input_shape=block.input_shape,
                 output_shape=block.output_shape,
             )
