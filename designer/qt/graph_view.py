@@ -2,7 +2,10 @@
 
 It draws a finished ``(graph, layout)`` pair made by a worker; it computes
 nothing itself. Zoom with the wheel, pan by dragging, double-click a stage
-frame (or a collapsed stage) to collapse or expand it.
+frame (or a collapsed stage) to collapse or expand it. Editing is asked for,
+not done, here: a right-click, the Delete key, a double-click on a node or a
+stage's title buttons emit what was aimed at (the node's attributes), and
+``designer.qt.graph_edit`` turns that into a document edit.
 """
 
 from __future__ import annotations
@@ -12,12 +15,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, QPointF, QRectF, QSizeF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
     QFont,
     QFontMetricsF,
+    QKeyEvent,
     QPainter,
     QPainterPath,
     QPalette,
@@ -31,6 +35,7 @@ from PySide6.QtWidgets import (
     QGraphicsPolygonItem,
     QGraphicsRectItem,
     QGraphicsScene,
+    QGraphicsSceneContextMenuEvent,
     QGraphicsSceneMouseEvent,
     QGraphicsSimpleTextItem,
     QGraphicsView,
@@ -59,6 +64,8 @@ KIND_HUES: dict[str, tuple[int, int]] = {  # kind -> (hue, saturation)
     "pad": (0, 0),
 }
 SKIP_COLOR = QColor(230, 120, 20)
+MAX_FIT_SCALE = 1.5  # a fitted tiny graph is never blown up past this
+READABLE_SCALE = 0.6  # below it a new drawing is fitted by width, not whole
 NODE_FONT_PX = 10
 # Below these zoom levels a node is drawn as a plain box, or without its label.
 LOD_BOX_ONLY = 0.2
@@ -155,10 +162,13 @@ class NodeItem(QGraphicsRectItem):
             painter.fillRect(r, c.accent if self.isSelected() else fill)
             return
         selected = self.isSelected()
+        # selected: a thick solid accent outline; hovered: a lighter fill and a dotted
+        # accent outline, so the two never look alike
         pen = QPen(c.accent if selected else fill.darker(150 if not c.dark else 60))
-        pen.setWidthF(3.0 if selected else (1.8 if self._hover else 1.0))
+        pen.setWidthF(3.0 if selected else 1.0)
         if self._hover and not selected:
-            pen.setColor(c.accent)
+            pen = QPen(c.accent, 1.6, Qt.PenStyle.DotLine)
+            fill = fill.lighter(112) if not c.dark else fill.lighter(135)
         painter.setPen(pen)
         painter.setBrush(QBrush(fill))
         if self.kind in ("add", "mul"):
@@ -197,37 +207,94 @@ class NodeItem(QGraphicsRectItem):
     def mouseDoubleClickEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         stage = self.attrs.get("stage")
         scene = self.scene()
-        if self.kind == "stage" and isinstance(scene, GraphScene) and stage is not None:
+        if not isinstance(scene, GraphScene) or stage is None:
+            super().mouseDoubleClickEvent(event)
+        elif self.kind == "stage":
             scene.stageToggled.emit(int(stage))
-            return
-        super().mouseDoubleClickEvent(event)
+        else:
+            scene.editRequested.emit(self.attrs, event.screenPos())
+
+    def contextMenuEvent(self, event: QGraphicsSceneContextMenuEvent) -> None:
+        scene = self.scene()
+        if isinstance(scene, GraphScene) and self.attrs.get("stage") is not None:
+            if not self.isSelected():
+                scene.clearSelection()
+                self.setSelected(True)
+            scene.menuRequested.emit(self.attrs, event.screenPos())
 
 
 class ClusterItem(QGraphicsRectItem):
-    """The frame around one stage, titled beside its top right; double-click collapses it."""
+    """The frame around one stage, titled beside its top right (above it, left to right)
+    with its edit buttons; double-click collapses it, right-click opens its menu."""
 
-    def __init__(self, stage: int, label: str, rect: QRectF, colors: Colors, font: QFont) -> None:
+    def __init__(
+        self,
+        stage: int,
+        label: str,
+        rect: QRectF,
+        colors: Colors,
+        font: QFont,
+        *,
+        above: bool = False,
+        editable: bool = True,
+    ) -> None:
         super().__init__(rect)
         self.stage = stage
         self._label = label
         self._colors = colors
         self._font = font
         metrics = QFontMetricsF(font)
-        # dot leaves no room for a title inside the frame, so it sits just outside, right
-        self._title = QRectF(
-            rect.right() + 8, rect.top(), metrics.horizontalAdvance(label) + 4, metrics.height()
+        size = QSizeF(metrics.horizontalAdvance(label) + 4, metrics.height())
+        # dot leaves no room for a title inside the frame, so it sits just outside
+        corner = (
+            QPointF(rect.left(), rect.top() - size.height() - 4)
+            if above
+            else QPointF(rect.right() + 8, rect.top())
         )
+        self._title = QRectF(corner, size)
+        self.buttons: list[TitleButton] = []
+        x = self._title.right()
+        if editable:
+            x += 6
+            for text, action, tip in TITLE_BUTTONS:
+                button = TitleButton(text, action, tip, colors, font, self)
+                button.setPos(x, self._title.top() + (size.height() - button.side) / 2)
+                x += button.side + 3
+                self.buttons.append(button)
+        titles = self._title.adjusted(0, -2, x - self._title.right(), 2)  # with the buttons
+        self._extent = super().boundingRect().united(titles)
         self.setZValue(0)
-        self.setToolTip(f"{label}<br><i>double-click to collapse this stage</i>")
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
+        self.setToolTip(
+            f"{label}<br><i>double-click to collapse this stage; right-click for its menu;"
+            " click it and press Delete to remove it</i>"
+        )
+
+    @property
+    def title_rect(self) -> QRectF:
+        return QRectF(self._title)
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        """What the frame stands for, in a graph node's terms (graph_edit.target_of)."""
+        return {"kind": "stage", "op": "Stage", "stage": self.stage}
 
     def boundingRect(self) -> QRectF:
-        return super().boundingRect().united(self._title)
+        return self._extent
+
+    def shape(self) -> QPainterPath:
+        path = QPainterPath()
+        path.addRect(self.rect())
+        path.addRect(self._title)
+        return path
 
     def paint(
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
     ) -> None:
         c = self._colors
-        painter.setPen(QPen(c.cluster_border, 1.0, Qt.PenStyle.DashLine))
+        selected = self.isSelected()
+        pen = QPen(c.accent, 2.0) if selected else QPen(c.cluster_border, 1.0, Qt.PenStyle.DashLine)
+        painter.setPen(pen)
         painter.setBrush(c.cluster)
         painter.drawRoundedRect(self.rect(), 10, 10)
         painter.setPen(c.text)
@@ -240,6 +307,84 @@ class ClusterItem(QGraphicsRectItem):
         scene = self.scene()
         if isinstance(scene, GraphScene):
             scene.stageToggled.emit(self.stage)
+
+    def contextMenuEvent(self, event: QGraphicsSceneContextMenuEvent) -> None:
+        scene = self.scene()
+        if isinstance(scene, GraphScene):
+            scene.clearSelection()
+            self.setSelected(True)
+            scene.menuRequested.emit(self.attrs, event.screenPos())
+
+
+TITLE_BUTTONS: tuple[tuple[str, str, str], ...] = (
+    ("+", "add", "Add a block to this stage"),
+    ("−", "remove", "Remove a block from this stage"),
+    ("⋯", "menu", "Edit this stage: stride, width, block, insert, move, split, remove…"),
+)
+
+
+class TitleButton(QGraphicsRectItem):
+    """A small button beside a stage's title: always visible, so editing is discoverable."""
+
+    def __init__(
+        self, text: str, action: str, tip: str, colors: Colors, font: QFont, frame: ClusterItem
+    ) -> None:
+        side = QFontMetricsF(font).height() + 2
+        super().__init__(QRectF(0, 0, side, side), frame)
+        self.side = side
+        self.action = action
+        self._text = text
+        self._colors = colors
+        self._font = font
+        self._frame = frame
+        self._hover = False
+        self.setAcceptHoverEvents(True)
+        self.setToolTip(tip)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
+        c = self._colors
+        painter.setPen(QPen(c.accent if self._hover else c.cluster_border, 1.0))
+        painter.setBrush(c.accent.lighter(170) if self._hover and not c.dark else c.background)
+        painter.drawRoundedRect(self.rect(), 3, 3)
+        painter.setPen(c.text)
+        painter.setFont(self._font)
+        painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self._text)
+
+    def hoverEnterEvent(self, event: Any) -> None:
+        self._hover = True
+        self.update()
+
+    def hoverLeaveEvent(self, event: Any) -> None:
+        self._hover = False
+        self.update()
+
+    def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        event.accept()  # the click is the button's, not the start of a pan
+
+    def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        scene = self.scene()
+        if isinstance(scene, GraphScene) and self.rect().contains(event.pos()):
+            scene.titleButtonClicked.emit(self._frame.stage, self.action, event.screenPos())
+
+
+def skip_arc(rect: QRectF, across: bool) -> QPainterPath:
+    """A block's shortcut drawn beside it, from the edge into it to the edge out of it:
+    right of the box top to bottom, or (left to right) under it."""
+    path = QPainterPath()
+    if across:
+        a = QPointF(rect.left() + 10, rect.bottom())
+        b = QPointF(rect.right() - 10, rect.bottom())
+        path.moveTo(a)
+        path.cubicTo(a + QPointF(0, 16), b + QPointF(0, 16), b)
+    else:
+        a = QPointF(rect.right(), rect.top() + 4)
+        b = QPointF(rect.right(), rect.bottom() - 4)
+        path.moveTo(a)
+        path.cubicTo(a + QPointF(16, 0), b + QPointF(16, 0), b)
+    return path
 
 
 class EdgeItem(QGraphicsPathItem):
@@ -275,24 +420,41 @@ class EdgeItem(QGraphicsPathItem):
         arrow.setPen(QPen(Qt.PenStyle.NoPen))
         arrow.setBrush(color)
         self._color = color
+        self._background = colors.background
         self._shape_value = shape
-        self._label: QGraphicsSimpleTextItem | None = None
+        self._label: QGraphicsRectItem | None = None
+        # one label per tensor: of the edges leaving a node (the main path and the skip
+        # carry the same tensor) only one is labelled; set by the view
+        self.labelled = True
 
     def show_label(self, on: bool, font: QFont) -> None:
-        if not on:
+        if not on or not self.labelled:
             if self._label is not None:
                 self._label.hide()
             return
         if self._label is None:
             text = shape_text(self._shape_value) if self._shape_value is not None else ""
-            label = QGraphicsSimpleTextItem(text, self)
+            # on a backing of the scene's colour, so a label legible across a frame's
+            # border or another edge; above the nodes, so never hidden under one
+            plate = QGraphicsRectItem(self)
+            plate.setPen(QPen(Qt.PenStyle.NoPen))
+            back = QColor(self._background)
+            back.setAlpha(225)
+            plate.setBrush(back)
+            label = QGraphicsSimpleTextItem(text, plate)
             label.setFont(font)
             label.setBrush(self.pen().color())
-            path = self.path()
-            mid = path.pointAtPercent(0.5)
-            label.setPos(mid.x() + 4, mid.y() - label.boundingRect().height() / 2)
-            self._label = label
+            size = label.boundingRect()
+            plate.setRect(QRectF(-2, -1, size.width() + 4, size.height() + 2))
+            mid = self.path().pointAtPercent(0.5)
+            plate.setPos(mid.x() + 5, mid.y() - size.height() / 2)
+            plate.setZValue(3)
+            self._label = plate
         self._label.show()
+
+
+def _only_skips(graph: Any, node: str) -> bool:
+    return all(d.get("skip") for _, _, d in graph.out_edges(node, data=True))
 
 
 def _arrow_head(tail: QPointF, tip: QPointF) -> QPolygonF:
@@ -308,6 +470,9 @@ def _arrow_head(tail: QPointF, tip: QPointF) -> QPolygonF:
 
 class GraphScene(QGraphicsScene):
     stageToggled = Signal(int)
+    menuRequested = Signal(object, QPoint)  # node attributes, screen position
+    editRequested = Signal(object, QPoint)
+    titleButtonClicked = Signal(int, str, QPoint)  # stage, "add" / "remove" / "menu"
 
 
 class GraphView(QGraphicsView):
@@ -316,11 +481,18 @@ class GraphView(QGraphicsView):
     nodeSelected = Signal(str)  # node id, "" when cleared
     stageToggled = Signal(int)
     drawn = Signal()
+    menuRequested = Signal(object, QPoint)  # the aimed-at node's attributes, where
+    editRequested = Signal(object, QPoint)
+    deleteRequested = Signal(object)
+    titleButtonClicked = Signal(int, str, QPoint)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._scene = GraphScene(self)
         self._scene.stageToggled.connect(self.stageToggled)
+        self._scene.menuRequested.connect(self.menuRequested)
+        self._scene.editRequested.connect(self.editRequested)
+        self._scene.titleButtonClicked.connect(self.titleButtonClicked)
         self._scene.selectionChanged.connect(self._selection_changed)
         self.setScene(self._scene)
         self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
@@ -422,23 +594,36 @@ class GraphView(QGraphicsView):
         self._scene.addItem(root)
         self._building_root = root
         labels = graph.graph.get("stage_labels", {})
+        n_stages = graph.graph.get("n_stages", 0)
+        across = getattr(layout, "direction", "TB") == "LR"
         # the layout's own extent (asking 20,000 items for theirs would stall 100 ms)
         bounds = QRectF(0, 0, layout.width, layout.height)
         for stage, box in layout.clusters.items():
             rect = box_rect(box)
             cluster = ClusterItem(
-                int(stage), labels.get(stage, str(stage)), rect, colors, header_font
+                int(stage),
+                labels.get(stage, str(stage)),
+                rect,
+                colors,
+                header_font,
+                above=across,
+                editable=0 <= int(stage) < n_stages,
             )
             cluster.setParentItem(root)
             bounds = bounds.united(cluster.boundingRect())
         yield
         edges: list[EdgeItem] = []
+        labelled: dict[str, bool] = {}  # source -> its labelled edge is on the main path
         for i, ((u, v), points) in enumerate(layout.edges.items()):
             if not points or not graph.has_edge(u, v):
                 continue
             data = graph.edges[u, v]
-            edge = EdgeItem(tuple(points), data.get("shape"), bool(data.get("skip")), colors)
+            skip = bool(data.get("skip"))
+            edge = EdgeItem(tuple(points), data.get("shape"), skip, colors)
             edge.setParentItem(root)
+            edge.labelled = u not in labelled and (not skip or _only_skips(graph, u))
+            if edge.labelled:
+                labelled[u] = True
             if self.edge_labels:
                 edge.show_label(True, font)
             edges.append(edge)
@@ -450,8 +635,19 @@ class GraphView(QGraphicsView):
         by_stage: dict[int, str] = {}
         for i, (node_id, box) in enumerate(layout.nodes.items()):
             attrs = graph.nodes[node_id]
-            item = NodeItem(node_id, attrs, box_rect(box), colors, font)
+            rect = box_rect(box)
+            item = NodeItem(node_id, attrs, rect, colors, font)
             item.setParentItem(root)
+            shortcut = attrs.get("shortcut")
+            if shortcut and attrs.get("kind") == "block":
+                arc = QGraphicsPathItem(skip_arc(rect, across), item)
+                identity = shortcut == "identity"
+                arc.setPen(
+                    QPen(
+                        SKIP_COLOR, 1.6, Qt.PenStyle.SolidLine if identity else Qt.PenStyle.DashLine
+                    )
+                )
+                arc.setToolTip(f"shortcut: {shortcut.replace('_', '-')}")
             nodes[node_id] = item
             by_name.setdefault(str(attrs.get("name", node_id)), node_id)
             by_block.setdefault(str(attrs.get("block", "")), node_id)
@@ -477,7 +673,7 @@ class GraphView(QGraphicsView):
             self.nodes[selected].setSelected(True)
         self._muting = False
         if refit or not self.user_zoomed:
-            self.fit()
+            self.fit_readable()
 
     def set_edge_labels(self, on: bool) -> None:
         """Show each edge's tensor shape beside it (View > Edge Shapes)."""
@@ -494,22 +690,42 @@ class GraphView(QGraphicsView):
             self._root.setOpacity(0.35 if stale else 1.0)
 
     def fit(self) -> None:
+        """The whole graph in the view (never blown up past 1.5x)."""
         rect = self._scene.sceneRect()
         if rect.isEmpty():
             return
         self.resetTransform()
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
-        # never blow a tiny graph up past 1.5x, and keep long ones readable: fit the width
-        scale = self.transform().m11()
-        if scale > 1.5:
+        if self.transform().m11() > MAX_FIT_SCALE:
             self.resetTransform()
-            self.scale(1.5, 1.5)
-        elif scale < 0.8:  # too small to read: fit the width instead and start at the top
-            width_scale = min(1.0, self.viewport().width() / max(rect.width(), 1))
-            self.resetTransform()
-            self.scale(width_scale, width_scale)
-            self.centerOn(rect.center().x(), rect.top())
+            self.scale(MAX_FIT_SCALE, MAX_FIT_SCALE)
         self.user_zoomed = False
+
+    def fit_width(self) -> None:
+        """The graph's width (its height, left to right) in the view, from its start."""
+        rect = self._scene.sceneRect()
+        if rect.isEmpty():
+            return
+        port = self.viewport()
+        tall = rect.height() / max(rect.width(), 1) >= port.height() / max(port.width(), 1)
+        scale = (
+            port.width() / max(rect.width(), 1) if tall else port.height() / max(rect.height(), 1)
+        )
+        scale = min(scale, MAX_FIT_SCALE)
+        self.resetTransform()
+        self.scale(scale, scale)
+        if tall:
+            self.centerOn(rect.center().x(), rect.top() + port.height() / scale / 2)
+        else:
+            self.centerOn(rect.left() + port.width() / scale / 2, rect.center().y())
+        self.user_zoomed = False
+
+    def fit_readable(self) -> None:
+        """A new drawing's first view: the whole graph when its text stays readable,
+        else the fitted width from the start (a ResNet-152 whole would be 3 px text)."""
+        self.fit()
+        if self.transform().m11() < READABLE_SCALE:
+            self.fit_width()
 
     def zoom(self, factor: float) -> None:
         scale = self.transform().m11() * factor
@@ -525,7 +741,23 @@ class GraphView(QGraphicsView):
         if delta:
             self.zoom(1.0015**delta)
 
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+            attrs = self.selected_attrs()
+            if attrs is not None:
+                self.deleteRequested.emit(attrs)
+                event.accept()
+                return
+        super().keyPressEvent(event)
+
     # -- selection ----------------------------------------------------------------------
+    def selected_attrs(self) -> dict[str, Any] | None:
+        """What is selected (a node or a stage frame), in a node's attribute terms."""
+        for item in self._scene.selectedItems():
+            if isinstance(item, NodeItem | ClusterItem):
+                return dict(item.attrs)
+        return None
+
     def selected_node(self) -> str:
         items = [i for i in self._scene.selectedItems() if isinstance(i, NodeItem)]
         return items[0].node_id if items else ""

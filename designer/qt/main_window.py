@@ -48,6 +48,7 @@ from designer.qt.design_panel import DesignPanel
 from designer.qt.document import Document
 from designer.qt.exports import EXPORTS, Exporter
 from designer.qt.files import APP_NAME, FileController
+from designer.qt.graph_edit import GraphEditor, Target, target_of
 from designer.qt.graph_view import GraphView
 from designer.qt.insights import install as install_insights
 from designer.qt.inspector import Inspector
@@ -147,6 +148,20 @@ class MainWindow(QMainWindow):
         self.graph.drawn.connect(self.collector.settle)
         d.designChanged.connect(lambda _design: self.collector.activity())
         self.graph.stageToggled.connect(self._toggle_stage)
+        self.graph_editor = GraphEditor(
+            d, lambda m: self.statusBar().showMessage(m, 8000), self.graph
+        )
+        self.graph_editor.collapseRequested.connect(self._toggle_stage)
+        self.graph.menuRequested.connect(
+            lambda attrs, at: self._on_target(attrs, lambda t: self.graph_editor.popup(t, at))
+        )
+        self.graph.editRequested.connect(
+            lambda attrs, at: self._on_target(attrs, lambda t: self.graph_editor.open_editor(t, at))
+        )
+        self.graph.deleteRequested.connect(
+            lambda attrs: self._on_target(attrs, self.graph_editor.delete)
+        )
+        self.graph.titleButtonClicked.connect(self._title_button)
         self.inspector.layerSelected.connect(self._layer_selected)
         self.inspector.pinRequested.connect(self.pin_baseline)
         self.analyses.subscribe(self.inspector.set_analysis)
@@ -284,6 +299,12 @@ class MainWindow(QMainWindow):
             "Show the whole graph",
             sp.SP_TitleBarMaxButton,
         )
+        self.fit_width_action = self._action(
+            "Fit &Width",
+            self.graph.fit_width,
+            "Ctrl+9",
+            "Fit the graph's width to the window and show its start",
+        )
         self.zoom_in_action = self._action(
             "Zoom &In", lambda: self.graph.zoom(1.25), key.ZoomIn, "Zoom in"
         )
@@ -344,7 +365,9 @@ class MainWindow(QMainWindow):
         view.addActions([self.collapse_action, self.expand_action])
         view.addAction(self.edge_shapes_action)
         view.addSeparator()
-        view.addActions([self.fit_action, self.zoom_in_action, self.zoom_out_action])
+        view.addActions(
+            [self.fit_action, self.fit_width_action, self.zoom_in_action, self.zoom_out_action]
+        )
         export = bar.addMenu("E&xport")
         export.addActions(self.export_actions)
         help_menu = bar.addMenu("&Help")
@@ -466,6 +489,25 @@ class MainWindow(QMainWindow):
         self.collapsed = set()
         self._refit = True
         self.request_drawing()
+
+    # -- editing on the graph ----------------------------------------------------------------
+    def _on_target(self, attrs: dict, act: Callable[[Target], object]) -> None:
+        target = target_of(attrs, len(self.document.design.stages))
+        if target is not None:
+            act(target)
+
+    def _title_button(self, stage: int, action: str, at: object) -> None:
+        from designer.core import edits
+
+        editor = self.graph_editor
+        if action == "add":
+            editor.apply(f"Add a block to layer{stage + 1}", lambda x: edits.add_blocks(x, stage))
+        elif action == "remove":
+            editor.apply(
+                f"Remove a block from layer{stage + 1}", lambda x: edits.remove_block(x, stage)
+            )
+        else:
+            editor.popup(Target("stage", stage), at)
 
     # -- selection linking -----------------------------------------------------------------
     def _layer_selected(self, name: str) -> None:

@@ -296,6 +296,7 @@ def build_graph(analysis: Analysis, level: Level = "block") -> nx.DiGraph:
     g.graph["level"] = level
     g.graph["name"] = analysis.design.name
     g.graph["stages"] = b.stages
+    g.graph["n_stages"] = len(analysis.design.stages)
     g.graph["stage_labels"] = _stage_labels(analysis)
     g.graph["stage_names"] = {
         s: _stage_name(s, len(analysis.design.stages)) for s in g.graph["stage_labels"]
