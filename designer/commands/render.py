@@ -31,11 +31,14 @@ def _cmd_render(args: argparse.Namespace) -> int:
     if suffix in (".png", ".pdf") and not dot_available():  # .svg: drawn by us then
         raise UsageError(f"--output: Graphviz 'dot' is needed for {suffix}; {INSTALL_HINT}")
     try:
-        diagram = render_design(design, args.level, suffix, full=args.full)
+        diagram = render_design(
+            design, args.level, suffix, full=args.full, direction=args.direction
+        )
     except LayoutError as exc:
         raise UsageError(f"--output: {exc}") from None
     atomic_write_bytes(out, diagram.data, backup=False)
-    print(f"wrote {out} ({len(diagram.data):,} bytes, {args.level} level)")
+    flow = ", left to right" if args.direction == "LR" else ""
+    print(f"wrote {out} ({len(diagram.data):,} bytes, {args.level} level{flow})")
     if diagram.elided:
         print(
             f"note: {diagram.elided:,} repeated blocks are drawn as one node per stage"
@@ -45,7 +48,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add `render DESIGN -o FILE [--level block|layer] [--force]`."""
+    """Add `render DESIGN -o FILE [--level block|layer] [--direction TB|LR] [--force]`."""
     p = sub.add_parser("render", help="draw the network as .svg, .png, .pdf or .dot")
     p.add_argument("design", metavar="DESIGN", help="a preset name or a *.resnet.json file")
     p.add_argument(
@@ -56,6 +59,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         choices=("block", "layer"),
         default="block",
         help="one node per residual block (default) or per layer",
+    )
+    p.add_argument(
+        "--direction",
+        choices=("TB", "LR"),  # designer.core.graph.geometry.DIRECTIONS (kept off import)
+        default="TB",
+        help="TB: the network flows top to bottom (default); LR: left to right, for wide"
+        " screens and slides",
     )
     p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     p.add_argument(

@@ -2,7 +2,9 @@
 graph, collapse stages, lay it out.
 
 Pure functions over the core (no widgets), so they can run on any thread, or in a
-helper process for big graphs (see ``designer.qt.processes``).
+helper process for big graphs (see ``designer.qt.processes``). ``direction`` is the
+layout's flow, "TB" (top to bottom) or "LR" (left to right); the drawing's
+``layout.direction`` says which one it has.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ class Drawing:
     layout_ms: float
 
 
-def lay_out(analysis: Analysis, level: str, collapsed: frozenset[int]) -> Drawing:
+def lay_out(
+    analysis: Analysis, level: str, collapsed: frozenset[int], direction: str = "TB"
+) -> Drawing:
     from designer.core.graph import build_graph, collapse_stages
     from designer.core.graph.layout import compute_layout
 
@@ -36,7 +40,7 @@ def lay_out(analysis: Analysis, level: str, collapsed: frozenset[int]) -> Drawin
     if present:
         graph = collapse_stages(graph, set(present))
     mid = time.perf_counter()
-    layout = compute_layout(graph, "auto")
+    layout = compute_layout(graph, "auto", direction)  # type: ignore[arg-type]
     end = time.perf_counter()
     return Drawing(analysis, level, graph, layout, (mid - start) * 1e3, (end - mid) * 1e3)
 
@@ -84,33 +88,37 @@ def analyse_remembered(design: Design) -> Analysis:
 
 
 def _lay_out_remembered(
-    design: Design, level: str, collapsed: frozenset[int]
+    design: Design, level: str, collapsed: frozenset[int], direction: str = "TB"
 ) -> tuple[Any, Any, float, float] | None:
     """The drawing's parts if this process holds ``design``'s analysis, else None."""
     known = _remembered
     if known is None or not (known.design is design or known.design == design):
         return None
-    drawing = lay_out(known, level, collapsed)
+    drawing = lay_out(known, level, collapsed, direction)
     return drawing.graph, drawing.layout, drawing.graph_ms, drawing.layout_ms
 
 
 def _lay_out_sent(
-    analysis: Analysis, level: str, collapsed: frozenset[int]
+    analysis: Analysis, level: str, collapsed: frozenset[int], direction: str = "TB"
 ) -> tuple[Any, Any, float, float]:
-    drawing = lay_out(remember(analysis), level, collapsed)
+    drawing = lay_out(remember(analysis), level, collapsed, direction)
     return drawing.graph, drawing.layout, drawing.graph_ms, drawing.layout_ms
 
 
-def draw(analysis: Analysis, level: str, collapsed: frozenset[int]) -> Drawing:
+def draw(
+    analysis: Analysis, level: str, collapsed: frozenset[int], direction: str = "TB"
+) -> Drawing:
     """``lay_out``, in the helper process for big graphs (the analysis is sent only if
     the helper does not hold it already); the caller's analysis object is kept, since
     views compare identity."""
     if graph_size(analysis, level) <= PROCESS_NODES:
-        return lay_out(analysis, level, collapsed)
+        return lay_out(analysis, level, collapsed, direction)
     try:
-        parts = run_in_helper("draw", _lay_out_remembered, analysis.design, level, collapsed)
+        parts = run_in_helper(
+            "draw", _lay_out_remembered, analysis.design, level, collapsed, direction
+        )
         if parts is None:
-            parts = run_in_helper("draw", _lay_out_sent, analysis, level, collapsed)
+            parts = run_in_helper("draw", _lay_out_sent, analysis, level, collapsed, direction)
     except HelperUnavailable:
-        return lay_out(analysis, level, collapsed)
+        return lay_out(analysis, level, collapsed, direction)
     return Drawing(analysis, level, *parts)

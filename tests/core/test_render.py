@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
+import os
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from designer.cli import main
+from designer.commands import render as render_command
 from designer.core.graph import layout as layout_module
 from designer.core.graph.layout import dot_available
 
@@ -125,3 +130,111 @@ def test_big_graphs_are_laid_out_by_us_and_drawn_by_graphviz(
     assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size > 50_000
     assert main(["render", "resnet20_cifar", "-o", str(svg), "--level", "layer"]) == 0
     assert "3 blocks" in " ".join(ET.parse(svg).getroot().itertext())
+
+
+# -- left to right (issue 14) ------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def render_in_child(*args: str, path: str | None = None) -> subprocess.CompletedProcess[str]:
+    """``main.py render ARGS`` in a real child process (``path``: its PATH, to hide dot)."""
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    if path is not None:
+        env["PATH"] = path
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "render", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env=env,
+        check=False,
+    )
+
+
+def svg_size(path: Path) -> tuple[float, float]:
+    root = ET.parse(path).getroot()
+    return float(root.get("width", "").removesuffix("pt")), float(
+        root.get("height", "").removesuffix("pt")
+    )
+
+
+@pytest.mark.parametrize(
+    "graphviz",
+    [pytest.param(True, marks=needs_dot), False],
+    ids=["dot", "builtin"],
+)
+def test_left_to_right_svg_is_wide_through_the_real_cli(tmp_path: Path, graphviz: bool) -> None:
+    # without Graphviz on PATH the SVG is drawn from the built-in layout
+    path = None if graphviz else str(Path(sys.executable).parent)
+    wide, tall = tmp_path / "lr.svg", tmp_path / "tb.svg"
+    done = render_in_child("resnet18", "-o", str(wide), "--direction", "LR", path=path)
+    assert done.returncode == 0, done.stderr
+    assert "left to right" in done.stdout
+    done = render_in_child("resnet18", "-o", str(tall), path=path)  # TB by default
+    assert done.returncode == 0, done.stderr
+    (w, h), (tw, th) = svg_size(wide), svg_size(tall)
+    assert w > h and th > tw
+    text = " ".join(ET.parse(wide).getroot().itertext())
+    for stage in ("stem", "layer1", "layer4", "head", "2 blocks"):
+        assert stage in text
+    drawn_by_us = b"<polyline" in wide.read_bytes()  # Graphviz draws edges as <path>
+    assert drawn_by_us != graphviz
+
+
+def test_direction_is_in_the_help_and_a_bad_one_is_one_line(tmp_path: Path) -> None:
+    done = render_in_child("--help")
+    assert done.returncode == 0 and "--direction {TB,LR}" in done.stdout
+    assert "left to right" in " ".join(done.stdout.split())
+    out = tmp_path / "a.svg"
+    done = render_in_child("resnet18", "-o", str(out), "--direction", "RL")
+    assert done.returncode == 2 and not out.exists()
+    assert done.stderr.count("\n") == 1 and "--direction" in done.stderr, done.stderr
+    assert "'TB', 'LR'" in done.stderr
+
+
+def test_direction_choices_are_the_cores() -> None:
+    from designer.core.graph.geometry import DIRECTIONS
+
+    parser = argparse.ArgumentParser()
+    render_command.register(parser.add_subparsers())
+    action = next(
+        a
+        for sub in parser._subparsers._group_actions  # type: ignore[union-attr]
+        for a in sub.choices["render"]._actions
+        if a.dest == "direction"
+    )
+    assert tuple(action.choices) == DIRECTIONS and action.default == "TB"
+
+
+def test_left_to_right_dot_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(layout_module, "_dot_path", lambda: None)
+    out = tmp_path / "net.dot"
+    assert main(["render", "resnet18", "-o", str(out), "--direction", "LR"]) == 0
+    text = out.read_text()
+    assert "rankdir=LR" in text and "rankdir=TB" not in text
+    assert "<b>layer2</b>" in text  # the stage's title is its cluster's label
+
+
+@needs_dot
+def test_left_to_right_png_is_wide_and_big_graphs_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from designer.core.graph import diagram
+
+    def png_size(path: Path) -> tuple[int, int]:
+        data = path.read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n")
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+    png = tmp_path / "net.png"
+    assert main(["render", "resnet20_cifar", "-o", str(png), "--direction", "LR"]) == 0
+    width, height = png_size(png)
+    assert width > 3 * height
+    monkeypatch.setattr(diagram, "PINNED_MIN_NODES", 1)  # laid out by us, drawn by Graphviz
+    big = tmp_path / "big.png"
+    args = ["render", "resnet20_cifar", "-o", str(big), "--level", "layer", "--direction", "LR"]
+    assert main(args) == 0
+    width, height = png_size(big)
+    assert width > 3 * height

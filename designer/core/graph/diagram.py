@@ -4,6 +4,9 @@ Style choices, for print: colour by layer kind (with a legend-free scheme that
 survives greyscale thanks to distinct borders), stages as titled clusters,
 residual adds as round "+" nodes, skip paths dashed in red, tensor shapes on
 the edges where the shape changes (labelling every edge is noise at layer level).
+
+Top to bottom ("TB", the default) or left to right ("LR", for wide screens and
+slides): left to right, each stage's title sits above its members.
 """
 
 from __future__ import annotations
@@ -14,7 +17,14 @@ import networkx as nx
 
 from designer.core.analysis import Analysis, analyse
 from designer.core.design import Design
-from designer.core.graph.geometry import Layout
+from designer.core.graph.geometry import (
+    TITLE_GAP,
+    TITLE_LINE,
+    Direction,
+    Layout,
+    check_direction,
+    title_parts,
+)
 from designer.core.graph.layout import (
     LayoutError,
     cluster_name,
@@ -97,11 +107,14 @@ def _labelled_edges(graph: nx.DiGraph) -> set[tuple[str, str]]:
     return out
 
 
-def to_dot(graph: nx.DiGraph, title: str | None = None) -> str:
+def to_dot(graph: nx.DiGraph, title: str | None = None, direction: Direction = "TB") -> str:
     """Styled DOT source for ``graph`` (what ``render --format dot`` writes)."""
+    check_direction(direction)
+    lr = direction == "LR"
     lines = [
         "digraph resnet {",
-        '  graph [rankdir=TB, fontname="Helvetica", fontsize=11, nodesep=0.3, ranksep=0.22,',
+        f'  graph [rankdir={direction}, fontname="Helvetica", fontsize=11, nodesep=0.3, '
+        "ranksep=0.22,",
         '         bgcolor="white", pad=0.25, labelloc=t, labeljust=c];',
         '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=10,',
         '        height=0.3, margin="0.12,0.04", penwidth=1.1];',
@@ -115,25 +128,32 @@ def to_dot(graph: nx.DiGraph, title: str | None = None) -> str:
     labels = graph.graph.get("stage_labels", {})
     for i, (stage, members) in enumerate(sorted(graph.graph.get("stages", {}).items())):
         name = names.get(stage, str(stage))
-        parts = labels.get(stage, name).split(" · ")
+        parts = title_parts(labels.get(stage, name))
         detail = "".join(f"{_html(p)}<br align='left'/>" for p in parts[1:])
+        heading = (
+            f"<b>{_html(name)}</b><br align='left'/>"
+            f"<font point-size='9' color='{_LABEL_COLOUR}'>{detail}</font>"
+        )
         lines.append(f"  subgraph {cluster_name(stage)} {{")
+        # left to right, the title is the cluster's own label, above its members
+        label = f"<{heading}>; labeljust=l; labelloc=t; fontsize=11" if lr else '""'
         lines.append(
-            f'    label=""; style="rounded,filled"; fillcolor="{_CLUSTER_FILLS[i % 2]}"; '
+            f'    label={label}; style="rounded,filled"; fillcolor="{_CLUSTER_FILLS[i % 2]}"; '
             'color="#cbd5e1"; margin=10;'
         )
-        # the title is a node left of the stage's first row, so no edge ever crosses it
+        # top to bottom, the title is a node left of the stage's first row, so no edge
+        # ever crosses it
         title = f"title:{stage}"
-        lines.append(
-            f"    {dot_quote(title)} [shape=plaintext, style=solid, fontsize=11, "
-            f"label=<<b>{_html(name)}</b><br align='left'/>"
-            f"<font point-size='9' color='{_LABEL_COLOUR}'>{detail}</font>>];"
-        )
+        if not lr:
+            lines.append(
+                f"    {dot_quote(title)} [shape=plaintext, style=solid, fontsize=11, "
+                f"label=<{heading}>];"
+            )
         for n in members:
             lines.append("    " + _node_line(n, graph.nodes[n]))
             clustered.add(n)
         first = next((n for n in members if graph.nodes[n].get("branch") == "main"), None)
-        if first is not None:
+        if first is not None and not lr:
             lines.append(
                 f"    {{rank=same; {dot_quote(title)} -> {dot_quote(first)} [style=invis];}}"
             )
@@ -161,6 +181,14 @@ def diagram_title(graph: nx.DiGraph, params: int, macs: int) -> str:
     )
 
 
+def _title_top(layout: Layout, box_top: float, lines: int) -> float:
+    """y where a stage title of ``lines`` lines starts: inside its frame's top left
+    (TB), or just above the frame (LR)."""
+    if layout.direction == "LR":
+        return box_top - TITLE_GAP - lines * TITLE_LINE
+    return box_top + 8
+
+
 def _pinned_dot(graph: nx.DiGraph, layout: Layout, title: str | None) -> str:
     """DOT with every position, edge route and cluster frame fixed, for ``-Kneato -n2``.
 
@@ -173,7 +201,7 @@ def _pinned_dot(graph: nx.DiGraph, layout: Layout, title: str | None) -> str:
     def xy(x: float, y: float) -> str:
         return f"{x:.1f},{height - y - top:.1f}"
 
-    lines = to_dot(graph, title).splitlines()
+    lines = to_dot(graph, title, layout.direction).splitlines()
     head = [line for line in lines[:7]]
     head.append(f'  graph [bb="0,0,{layout.width:.1f},{height:.1f}", splines=true];')
     if title:
@@ -183,10 +211,10 @@ def _pinned_dot(graph: nx.DiGraph, layout: Layout, title: str | None) -> str:
     names = graph.graph.get("stage_names", {})
     labels = graph.graph.get("stage_labels", {})
     for i, (stage, box) in enumerate(sorted(layout.clusters.items())):
-        parts = labels.get(stage, names.get(stage, str(stage))).split(" · ")
+        parts = title_parts(labels.get(stage, names.get(stage, str(stage))))
         text = "\\l".join(dot_quote(p)[1:-1] for p in parts) + "\\l"
         lw, lh = max(len(p) for p in parts) * 6.2, len(parts) * 13.0
-        lp = xy(box.x + 10 + lw / 2, box.y + 8 + lh / 2)
+        lp = xy(box.x + 10 + lw / 2, _title_top(layout, box.y, len(parts)) + lh / 2)
         body.append(
             f'  subgraph {cluster_name(stage)} {{ graph [bb="{box.x:.1f},'
             f'{height - box.bottom - top:.1f},{box.right:.1f},{height - box.y - top:.1f}", '
@@ -228,7 +256,9 @@ def _pinned_dot(graph: nx.DiGraph, layout: Layout, title: str | None) -> str:
     return "\n".join([*head, *body, "}"]) + "\n"
 
 
-def render(graph: nx.DiGraph, suffix: str, title: str | None = None) -> bytes:
+def render(
+    graph: nx.DiGraph, suffix: str, title: str | None = None, direction: Direction = "TB"
+) -> bytes:
     """The diagram as bytes for ``suffix`` (one of FORMATS); LayoutError if dot fails.
 
     Graphs above PINNED_MIN_NODES are laid out by us and only drawn by Graphviz:
@@ -236,17 +266,18 @@ def render(graph: nx.DiGraph, suffix: str, title: str | None = None) -> bytes:
     """
     if suffix not in FORMATS:
         raise ValueError(f"suffix: '{suffix}' is not one of {', '.join(FORMATS)}")
+    check_direction(direction)
     if suffix == ".dot":
-        return to_dot(graph, title).encode()
+        return to_dot(graph, title, direction).encode()
     big = graph.number_of_nodes() >= PINNED_MIN_NODES
     if suffix == ".svg" and (big or not dot_available()):
-        return layout_svg(graph, compute_layout(graph, "builtin"), title).encode()
+        return layout_svg(graph, compute_layout(graph, "builtin", direction), title).encode()
     if not dot_available():
         raise LayoutError("Graphviz 'dot' is not installed")
     if big:
-        source = _pinned_dot(graph, compute_layout(graph, "builtin"), title)
+        source = _pinned_dot(graph, compute_layout(graph, "builtin", direction), title)
     else:
-        source = to_dot(graph, title)
+        source = to_dot(graph, title, direction)
     fmt = suffix[1:]
     if fmt == "png":
         source = source.replace(
@@ -262,7 +293,12 @@ class Diagram:
 
 
 def render_design(
-    source: Design | Analysis, level: Level = "block", suffix: str = ".svg", *, full: bool = False
+    source: Design | Analysis,
+    level: Level = "block",
+    suffix: str = ".svg",
+    *,
+    full: bool = False,
+    direction: Direction = "TB",
 ) -> Diagram:
     """The titled diagram of a design (or of its analysis, if the caller has one) as
     ``suffix`` bytes: the one analyse -> graph -> render path the CLI and the app share.
@@ -276,7 +312,7 @@ def render_design(
     if not full and needs_eliding(graph):
         graph, elided = elide_repeats(graph)
     title = diagram_title(graph, analysis.params, analysis.macs)
-    return Diagram(render(graph, suffix, title), elided)
+    return Diagram(render(graph, suffix, title, direction), elided)
 
 
 def _svg_text(x: float, y: float, text: str, size: float, **attrs: str) -> str:
@@ -315,10 +351,11 @@ def layout_svg(graph: nx.DiGraph, layout: Layout, title: str | None = None) -> s
             f'<rect x="{box.x:.1f}" y="{box.y:.1f}" width="{box.w:.1f}" height="{box.h:.1f}" '
             f'rx="8" fill="{_CLUSTER_FILLS[i % 2]}" stroke="#cbd5e1"/>'
         )
-        parts = labels.get(stage, str(stage)).split(" · ")
-        out.append(_svg_text(box.x + 10, box.y + 18, parts[0], 11, font_weight="bold"))
+        parts = title_parts(labels.get(stage, str(stage)))
+        y = _title_top(layout, box.y, len(parts))
+        out.append(_svg_text(box.x + 10, y + 10, parts[0], 11, font_weight="bold"))
         for j, part in enumerate(parts[1:]):
-            out.append(_svg_text(box.x + 10, box.y + 30 + 11 * j, part, 9, fill=_LABEL_COLOUR))
+            out.append(_svg_text(box.x + 10, y + 22 + 11 * j, part, 9, fill=_LABEL_COLOUR))
     labelled = _labelled_edges(graph)
     for (u, v), points in layout.edges.items():
         skip = graph.edges[u, v].get("skip")

@@ -1,9 +1,10 @@
 """Coordinates for a design graph: Graphviz ``dot`` when it is there, our own layered layout always.
 
 Everything is in points (1/72 inch), y grows downward, the network flows top to
-bottom. A :class:`Box` is a top-left corner plus a size. Edges are polylines
-(dot's Bézier splines are sampled into points) that start on the source's border
-and end on the target's border, so a view can draw them without knowing the engine.
+bottom ("TB", the default) or left to right ("LR"). A :class:`Box` is a top-left
+corner plus a size. Edges are polylines (dot's Bézier splines are sampled into
+points) that start on the source's border and end on the target's border, so a
+view can draw them without knowing the engine.
 
 "auto" picks ``dot`` for small graphs, where its output is classic and cheap,
 and the built-in layered layout for big ones, where dot's crossing minimisation
@@ -22,9 +23,12 @@ import networkx as nx
 
 from designer.core.graph.geometry import (
     Box,
+    Direction,
     Layout,
     Point,
+    check_direction,
     node_size,
+    title_room,
 )
 
 Engine = Literal["auto", "dot", "builtin"]
@@ -50,22 +54,26 @@ class LayoutError(RuntimeError):
     """``dot`` was asked for and failed (missing, crashed or timed out)."""
 
 
-def compute_layout(graph: nx.DiGraph, engine: Engine = "auto") -> Layout:
-    """Lay ``graph`` out top to bottom; ``auto`` falls back to the built-in layout."""
+def compute_layout(
+    graph: nx.DiGraph, engine: Engine = "auto", direction: Direction = "TB"
+) -> Layout:
+    """Lay ``graph`` out top to bottom ("TB") or left to right ("LR"); ``auto`` falls
+    back to the built-in layout."""
     if engine not in ENGINES:
         raise ValueError(f"engine: '{engine}' is not one of {', '.join(ENGINES)}")
+    check_direction(direction)
     from designer.core.graph.layout_builtin import builtin_layout
 
     if engine == "builtin":
-        return builtin_layout(graph)
+        return builtin_layout(graph, direction)
     if engine == "auto" and (graph.number_of_nodes() > AUTO_DOT_MAX_NODES or not dot_available()):
-        return builtin_layout(graph)
+        return builtin_layout(graph, direction)
     try:
-        return dot_layout(graph)
+        return dot_layout(graph, direction)
     except LayoutError:
         if engine == "dot":
             raise
-        return builtin_layout(graph)
+        return builtin_layout(graph, direction)
 
 
 def dot_quote(text: str) -> str:
@@ -77,11 +85,20 @@ def cluster_name(stage: int) -> str:
     return f"cluster_s{stage}" if stage >= 0 else f"cluster_sm{-stage}"
 
 
-def layout_dot_source(graph: nx.DiGraph) -> str:
-    """Plain geometry-only DOT: fixed node sizes, stage clusters, heavy main-path edges."""
+# Left to right, ranks sit further apart: a shape label goes above an edge, not beside it.
+RANKSEP_IN = {"TB": 0.22, "LR": 0.6}
+
+
+def layout_dot_source(graph: nx.DiGraph, direction: Direction = "TB") -> str:
+    """Plain geometry-only DOT: fixed node sizes, stage clusters, heavy main-path edges.
+
+    Node widths and heights are the page's in either direction (dot turns the
+    ranks, not the boxes), so the labels stay horizontal text.
+    """
+    check_direction(direction)
     lines = [
         "digraph G {",
-        "graph [rankdir=TB, nodesep=0.25, ranksep=0.22];",
+        f"graph [rankdir={direction}, nodesep=0.25, ranksep={RANKSEP_IN[direction]}];",
         'node [shape=box, fixedsize=true, label=""];',
     ]
     stages = graph.graph.get("stages", {})
@@ -149,15 +166,21 @@ def _bezier(points: list[Point], samples: int = 4) -> list[Point]:
     return out
 
 
-def dot_layout(graph: nx.DiGraph) -> Layout:
-    """Run ``dot -Tjson0`` and read the coordinates back (y flipped to grow downward)."""
-    data = json.loads(run_dot(layout_dot_source(graph), "json0"))
+def dot_layout(graph: nx.DiGraph, direction: Direction = "TB") -> Layout:
+    """Run ``dot -Tjson0`` and read the coordinates back (y flipped to grow downward).
+
+    Left to right, everything moves down by ``title_room`` so each stage's title
+    fits above its frame.
+    """
+    data = json.loads(run_dot(layout_dot_source(graph, direction), "json0"))
     x0, y0, x1, y1 = (float(v) for v in data["bb"].split(","))
+    room = title_room(graph) if direction == "LR" else 0.0
     height = y1 - y0
+    top = height + room  # y of dot's bottom edge on the page
 
     def pt(text: str) -> Point:
         x, y = text.split(",")[-2:]
-        return float(x) - x0, height - (float(y) - y0)
+        return float(x) - x0, top - (float(y) - y0)
 
     names: dict[int, str] = {}
     nodes: dict[str, Box] = {}
@@ -168,7 +191,7 @@ def dot_layout(graph: nx.DiGraph) -> Layout:
         if "nodes" in obj or name.startswith("cluster_"):
             if name in by_cluster and "bb" in obj:
                 a, b, c, d = (float(v) for v in obj["bb"].split(","))
-                clusters[by_cluster[name]] = Box(a - x0, height - (d - y0), c - a, d - b)
+                clusters[by_cluster[name]] = Box(a - x0, top - (d - y0), c - a, d - b)
             continue
         names[obj["_gvid"]] = name
         cx, cy = pt(obj["pos"])
@@ -191,4 +214,4 @@ def dot_layout(graph: nx.DiGraph) -> Layout:
         if end is not None:
             points.append(end)
         edges[(names[e["tail"]], names[e["head"]])] = tuple(points)
-    return Layout(nodes, edges, clusters, x1 - x0, height, "dot")
+    return Layout(nodes, edges, clusters, x1 - x0, height + room, "dot", direction)

@@ -6,6 +6,13 @@ branch: the main path in one column, the shortcut branch (projection conv/BN,
 zero-pad, avg-pool) in a column to its right, the squeeze-excite branch to its
 left. Identity skips run down a lane just right of the main column, so no
 edge ever crosses a node. Stages become full-width bands with room for a title.
+
+Left to right ("LR") is the same placement transposed: ranks become columns that
+go left to right, the main path one row, the shortcut branch (and the skip lane)
+below it, squeeze-excite above; stages become full-height bands, each at least as
+wide as its title, with ``title_room`` free above them for it. Node boxes keep
+their size (labels stay horizontal text). The code works in flow coordinates
+("along" the flow, "across" it: y and x top to bottom) and swaps them at the end.
 """
 
 from __future__ import annotations
@@ -14,9 +21,19 @@ from bisect import bisect_right
 
 import networkx as nx
 
-from designer.core.graph.geometry import Box, Layout, Point, node_size
+from designer.core.graph.geometry import (
+    Box,
+    Direction,
+    Layout,
+    Point,
+    check_direction,
+    node_size,
+    title_parts,
+    title_room,
+)
 
 RANK_GAP = 16.0  # vertical space between rows (room for a shape label beside an edge)
+RANK_GAP_LR = 44.0  # horizontal space between columns, left to right (a shape label above)
 COLUMN_GAP = 28.0  # horizontal space between columns; the skip lane runs in its middle
 CLUSTER_PAD = 10.0
 CLUSTER_TITLE = 6.0  # extra space above a stage's first row
@@ -77,35 +94,65 @@ def title_width(graph: nx.DiGraph) -> float:
     return longest * TITLE_FONT_WIDTH + CLUSTER_PAD
 
 
-def builtin_layout(graph: nx.DiGraph) -> Layout:
+def _stage_title_widths(graph: nx.DiGraph) -> dict[object, float]:
+    """Left to right: the width each stage's frame needs for its title above it."""
+    labels = graph.graph.get("stage_labels", {})
+    return {
+        stage: max((len(p) for p in title_parts(text)), default=0) * TITLE_FONT_WIDTH
+        + 2 * CLUSTER_PAD
+        for stage, text in labels.items()
+    }
+
+
+def builtin_layout(graph: nx.DiGraph, direction: Direction = "TB") -> Layout:
     """The ResNet-aware layered layout (see the module docstring)."""
+    check_direction(direction)
+    lr = direction == "LR"
     order = list(nx.topological_sort(graph))
     nodes = graph.nodes
     rank = _ranks(graph, order)
     column = _columns(graph, order, rank)
+    # (across, along) extents: a box's width runs across the flow top to bottom, along it
+    # left to right
     sizes = {n: node_size(nodes[n]) for n in order}
+    if lr:
+        sizes = {n: (h, w) for n, (w, h) in sizes.items()}
     centre, lane = _column_centres(sizes, column)
+    gap = RANK_GAP_LR if lr else RANK_GAP
+    title_along = 0.0 if lr else CLUSTER_TITLE  # TB: room above a stage's first row
+    needs = _stage_title_widths(graph) if lr else {}
 
     rows: dict[int, list[str]] = {}
     for n in order:
         rows.setdefault(rank[n], []).append(n)
-    # y of each row; a change of stage between rows opens a gap for the cluster frames
+    # where each row starts along the flow; a change of stage between rows opens a gap
+    # for the cluster frames; "ends" is where each stage's frame ends along the flow
     row_top: dict[int, float] = {}
-    row_stage: dict[int, object] = {}
+    starts: dict[object, float] = {}
+    ends: dict[object, float] = {}
     y = 0.0
     previous: object = "none"
+    start = 0.0  # along, where the current stage's frame starts
+
+    def close(stage: object, end: float) -> float:
+        """End ``stage``'s frame at ``end`` or further (LR: wide enough for its title)."""
+        ends[stage] = max(end + CLUSTER_PAD, start + needs.get(stage, 0.0))
+        return ends[stage]
+
     for r in sorted(rows):
         stage = next((nodes[n].get("stage") for n in rows[r]), None)
         if stage != previous:
             if previous is not None and previous != "none":
-                y += CLUSTER_PAD + CLUSTER_GAP
+                y = close(previous, y - gap) + CLUSTER_GAP + gap
             if stage is not None:
-                y += CLUSTER_TITLE + CLUSTER_PAD
+                start = starts[stage] = y
+                y += title_along + CLUSTER_PAD
             previous = stage
         row_top[r] = y
-        row_stage[r] = stage
-        y += max(sizes[n][1] for n in rows[r]) + RANK_GAP
-    bottom = y - RANK_GAP + (CLUSTER_PAD if previous not in (None, "none") else 0.0)
+        y += max(sizes[n][1] for n in rows[r]) + gap
+    bottom = y - gap
+    if previous is not None and previous != "none":
+        bottom = close(previous, bottom)
 
     boxes: dict[str, Box] = {}
     row_height = {r: max(sizes[n][1] for n in rows[r]) for r in rows}
@@ -147,11 +194,14 @@ def builtin_layout(graph: nx.DiGraph) -> Layout:
             pts = ((a.cx, a.bottom), (a.cx, b.cy), (side, b.cy))
         edges[(u, v)] = pts
 
-    # shift everything so the drawing starts at (MARGIN, MARGIN)
+    # shift everything so the drawing starts at (MARGIN, MARGIN); the titles go in a
+    # column left of the network inside the frames (TB), or above the frames (LR)
+    title = title_room(graph) if lr else title_width(graph)
     xs = [b.x for b in boxes.values()] + [lane]
     xe = [b.right for b in boxes.values()] + [lane]
-    left = min(xs) - CLUSTER_PAD - title_width(graph)
+    left = min(xs) - CLUSTER_PAD - title
     right = max(xe) + CLUSTER_PAD
+    inset = title if lr else 0.0  # from the drawing's left (top) to the frames'
     dx = MARGIN - left
     dy = MARGIN
     boxes = {n: Box(b.x + dx, b.y + dy, b.w, b.h) for n, b in boxes.items()}
@@ -162,9 +212,16 @@ def builtin_layout(graph: nx.DiGraph) -> Layout:
         present = [boxes[n] for n in members if n in boxes]
         if not present:
             continue
-        top = min(b.y for b in present) - CLUSTER_PAD - CLUSTER_TITLE
+        top = min(b.y for b in present) - CLUSTER_PAD - title_along
         low = max(b.bottom for b in present) + CLUSTER_PAD
-        clusters[stage] = Box(MARGIN, top, right - left, low - top)
+        if lr and stage in starts:  # the whole band, as wide as its title needs
+            top, low = min(top, starts[stage] + dy), max(low, ends[stage] + dy)
+        clusters[stage] = Box(MARGIN + inset, top, right - left - inset, low - top)
     width = right - left + 2 * MARGIN
     height = bottom + 2 * MARGIN
-    return Layout(boxes, edges, clusters, width, height, "builtin")
+    if lr:  # flow coordinates to the page's: swap x and y
+        boxes = {n: Box(b.y, b.x, b.h, b.w) for n, b in boxes.items()}
+        edges = {k: tuple((y, x) for x, y in pts) for k, pts in edges.items()}
+        clusters = {s: Box(b.y, b.x, b.h, b.w) for s, b in clusters.items()}
+        width, height = height, width
+    return Layout(boxes, edges, clusters, width, height, "builtin", direction)
