@@ -13,7 +13,8 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSize, Qt, QThreadPool, QTimer, Signal
+import shiboken6
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -59,6 +60,9 @@ from designer.qt.workers import Runner
 if TYPE_CHECKING:
     from designer.core.recover import Recovery
 
+GRAPH_SHARE = 0.6  # of the width beside the form: the graph's; the inspector gets the rest
+SPLITTER_KEY = "window/splitter"
+DOCKS_KEY = "window/docks"
 EDIT_INTERVAL_MS = 40  # bursts of edits are drawn at most once per interval
 NO_DOT_NOTE = "Graphviz not found: using the built-in layout"
 HELPER_WARMUP_MS = 1000
@@ -93,9 +97,10 @@ class MainWindow(QMainWindow):
         splitter.addWidget(scroll)
         splitter.addWidget(self.graph)
         splitter.addWidget(self.inspector)
+        # when the window changes size, the graph and the inspector share the change
         splitter.setStretchFactor(0, 0)
-        splitter.setStretchFactor(1, 1)
-        splitter.setStretchFactor(2, 0)
+        splitter.setStretchFactor(1, 3)
+        splitter.setStretchFactor(2, 2)
         splitter.setChildrenCollapsible(False)
         self.splitter = splitter
         self.setCentralWidget(splitter)
@@ -180,6 +185,7 @@ class MainWindow(QMainWindow):
         if not self._sized:  # the splitter knows its width only once shown
             self._sized = True
             self.size_panes()
+            self._restore_layout()
 
     def _fit_panel(self, resize: bool = False) -> None:
         """Make the design panel's pane as wide as the panel needs (never a clipped form)."""
@@ -201,10 +207,29 @@ class MainWindow(QMainWindow):
             self.size_panes()
 
     def size_panes(self) -> None:
-        # the layer table needs its six columns more than a block graph needs width
+        """The form as wide as it needs, then the graph (the centre of the designer) gets
+        GRAPH_SHARE of the rest and the inspector the remainder, at least its minimum."""
         panel = self.splitter.widget(0).minimumWidth()
         rest = max(self.splitter.width() - panel, 0)
-        self.splitter.setSizes([panel, int(rest * 0.42), rest - int(rest * 0.42)])
+        inspector = max(rest - int(rest * GRAPH_SHARE), self.inspector.minimumSizeHint().width())
+        self.splitter.setSizes([panel, rest - inspector, inspector])
+
+    def _restore_layout(self) -> None:
+        """The user's pane and dock sizes from the last session, where they fit."""
+        settings = QSettings()
+        state = settings.value(SPLITTER_KEY)
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self.splitter.restoreState(state)
+            if self.splitter.sizes()[0] < self.splitter.widget(0).minimumWidth():
+                self.size_panes()  # a narrower screen than last time: start afresh
+        docks = settings.value(DOCKS_KEY)
+        if isinstance(docks, QByteArray) and not docks.isEmpty():
+            self.restoreState(docks)
+
+    def _save_layout(self) -> None:
+        settings = QSettings()
+        settings.setValue(SPLITTER_KEY, self.splitter.saveState())
+        settings.setValue(DOCKS_KEY, self.saveState())
 
     # -- building the chrome -------------------------------------------------------------
     def _build_status_bar(self) -> None:
@@ -382,7 +407,9 @@ class MainWindow(QMainWindow):
             [self.new_action, self.open_action, self.open_checkpoint_action, self.save_action]
         )
         tools.addSeparator()
-        tools.addActions([self.undo_action, self.redo_action])
+        self.undo_button_action = self._fixed_text(self.undo_action, "Undo")
+        self.redo_button_action = self._fixed_text(self.redo_action, "Redo")
+        tools.addActions([self.undo_button_action, self.redo_button_action])
         tools.addSeparator()
         tools.addActions([self.block_action, self.layer_action, self.fit_action])
         tools.addSeparator()
@@ -395,6 +422,12 @@ class MainWindow(QMainWindow):
         if isinstance(button, QToolButton):
             button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.addToolBar(tools)
+
+    def _fixed_text(self, action: QAction, text: str) -> QAction:
+        """A toolbar twin of an action whose text changes ("Undo Change width"): the same
+        effect, icon and state under a fixed label, so the buttons after it stay put;
+        the full text is its tooltip."""
+        return _Twin(action, text, self)
 
     # -- the live pipeline -----------------------------------------------------------------
     def request_drawing(self) -> int | None:
@@ -606,6 +639,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.files.close():
+            self._save_layout()
             self.graph.cancel_build()
             event.accept()
         else:
@@ -614,6 +648,24 @@ class MainWindow(QMainWindow):
     # -- help ----------------------------------------------------------------------------------
     def about(self) -> None:
         QMessageBox.about(self, f"About {APP_NAME}", about_text())
+
+
+class _Twin(QAction):
+    """An action that triggers another and follows its state, under its own text."""
+
+    def __init__(self, action: QAction, text: str, parent: QWidget) -> None:
+        super().__init__(action.icon(), text, parent)
+        self._action = action
+        self.triggered.connect(action.trigger)
+        action.changed.connect(self.follow)  # a bound slot: disconnected when deleted
+        self.follow()
+
+    def follow(self) -> None:
+        a = self._action
+        if not shiboken6.isValid(a):  # the window is being torn down
+            return
+        self.setEnabled(a.isEnabled())
+        self.setToolTip(f"{a.text().replace('&', '')} ({a.shortcut().toString()})")
 
 
 def about_text() -> str:

@@ -1,0 +1,93 @@
+"""The graph gets the room: pane shares at 1280x800, remembered splitters, a toolbar that
+stays put, tooltips that wrap."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QToolBar, QToolTip
+
+from designer.core.presets import load_preset
+
+
+def _tool_x(window, text: str) -> int:
+    bar = window.findChild(QToolBar, "mainToolbar")
+    action = next(a for a in bar.actions() if a.text().replace("&", "") == text)
+    return bar.widgetForAction(action).geometry().x()
+
+
+def _open(qtbot, size=(1280, 800)):
+    from designer.qt.main_window import MainWindow
+
+    win = MainWindow(load_preset("resnet50"))
+    win.resize(*size)
+    win.show()
+    qtbot.waitUntil(lambda: win.drawing is not None and not win.is_busy(), timeout=10_000)
+    return win
+
+
+def _close(qtbot, win) -> None:
+    qtbot.waitUntil(lambda: not win.is_busy(), timeout=10_000)
+    win.document.undo_stack.setClean()
+    win.close()
+    win.deleteLater()
+
+
+def test_the_graph_is_the_widest_pane_at_1280x800(qtbot):
+    win = _open(qtbot)
+    try:
+        panel, graph, inspector = win.splitter.sizes()
+        assert graph > inspector and graph > panel
+        assert graph >= 0.35 * win.width()
+    finally:
+        _close(qtbot, win)
+
+
+def test_splitter_positions_are_remembered(qtbot):
+    win = _open(qtbot)
+    try:
+        handle = win.splitter.handle(2)  # between the graph and the inspector
+        middle = handle.rect().center()
+        qtbot.mousePress(handle, Qt.MouseButton.LeftButton, pos=middle)
+        qtbot.mouseMove(handle, middle - QPoint(120, 0))
+        qtbot.mouseRelease(handle, Qt.MouseButton.LeftButton, pos=middle - QPoint(120, 0))
+        dragged = win.splitter.sizes()
+    finally:
+        _close(qtbot, win)
+    again = _open(qtbot)
+    try:
+        assert again.splitter.sizes() == dragged
+    finally:
+        _close(qtbot, again)
+
+
+def test_toolbar_buttons_stay_put_as_the_undo_text_changes(qtbot, window):
+    before = _tool_x(window, "Blocks")
+    frame_buttons = [
+        b
+        for item in window.graph.scene().items()
+        for b in getattr(item, "buttons", [])
+        if b.action == "add"
+    ]
+    button = frame_buttons[0]
+    window.graph.ensureVisible(button)
+    at = window.graph.mapFromScene(button.sceneBoundingRect().center())
+    qtbot.mouseClick(window.graph.viewport(), Qt.MouseButton.LeftButton, pos=at)
+    assert window.document.undo_stack.undoText().startswith("Add a block")
+    assert _tool_x(window, "Blocks") == before
+    assert "Add a block" in window.undo_button_action.toolTip()
+
+
+def test_long_plain_tooltips_wrap(qtbot, window):
+    from PySide6.QtGui import QHelpEvent
+    from PySide6.QtWidgets import QApplication
+
+    widget = window.inspector
+    widget.setToolTip("word " * 60)
+    spot = widget.rect().center()
+    QApplication.sendEvent(
+        widget, QHelpEvent(QHelpEvent.Type.ToolTip, spot, widget.mapToGlobal(spot))
+    )
+    qtbot.waitUntil(QToolTip.isVisible, timeout=3000)
+    assert QToolTip.text().startswith("<p>")
+    label = next(w for w in QApplication.topLevelWidgets() if w.inherits("QTipLabel"))
+    assert label.width() < 700
