@@ -11,6 +11,10 @@ carries no weights, and it says so rather than writing a weights file beside it:
 that would be a second file the user did not name, possibly over one of theirs,
 where Export > Weights… and the Training Bundle already write them; the CLI's
 ``export --init-from`` refuses model.py for the same reason.
+
+The file dialogs start in the design's folder when it has been saved, else in the
+folder of the last export, else in the user's home: never in the folder the
+program was started from.
 """
 
 from __future__ import annotations
@@ -32,7 +36,10 @@ from designer.qt import checkpoints
 from designer.qt.analysis_model import AnalysisModel
 from designer.qt.checkpoints import Refusal
 from designer.qt.document import Document
+from designer.qt.files import settings
 from designer.qt.workers import Job
+
+LAST_EXPORT_KEY = "last_export_dir"  # QSettings: the folder the last export went to
 
 
 def _call(fn: Callable[..., Any], *args: Any, **extra: Any) -> Any:
@@ -78,11 +85,14 @@ def export_bundle(design: Design, path: Path, **extra: Any) -> Path:
     return path
 
 
-def export_diagram(design: Design, path: Path, level: str = "block", **_: Any) -> Path:
+def export_diagram(
+    design: Design, path: Path, level: str = "block", direction: str = "TB", **_: Any
+) -> Path:
     from designer.core.graph.diagram import FORMATS, render_design
 
     suffix = path.suffix.lower() if path.suffix.lower() in FORMATS else ".svg"
-    atomic_write_bytes(path, render_design(design, level, suffix).data, backup=False)
+    diagram = render_design(design, level, suffix, direction=direction)  # type: ignore[arg-type]
+    atomic_write_bytes(path, diagram.data, backup=False)
     return path
 
 
@@ -188,9 +198,15 @@ class CheckpointRefused(ValueError):
 
 
 def export_job(
-    spec: ExportSpec, design: Design, target: Path, level: str, init_from: str
+    spec: ExportSpec,
+    design: Design,
+    target: Path,
+    level: str,
+    init_from: str,
+    direction: str = "TB",
 ) -> Callable[..., tuple[Path, str]]:
-    """The worker's function: the export, from ``init_from``'s weights when one is given.
+    """The worker's function: the export, from ``init_from``'s weights when one is given
+    (a diagram is drawn at ``level``, flowing ``direction``: "TB" or "LR").
 
     Returns the file written and, with a checkpoint, "N of M tensors from NAME"; the
     count comes from the torch helper, which has the file's tensors at hand already.
@@ -205,10 +221,28 @@ def export_job(
                 raise CheckpointRefused(f"{checkpoints.short_name(init_from)}: {matched.message}")
             fit = checkpoints.fit_line(matched[1], init_from)
             extra["init_from"] = init_from
+        if spec.key == "diagram":
+            extra["direction"] = direction
         written = spec.fn(design, target, level=level, progress=progress, cancel=cancel, **extra)
         return Path(written), fit
 
     return work
+
+
+def start_folder(document: Document) -> Path:
+    """Where an export's file dialog opens: the design's folder if it has been saved,
+    else the folder of the last export (if it is still there), else the home folder."""
+    if document.path is not None:
+        return Path(document.path).resolve().parent
+    last = settings().value(LAST_EXPORT_KEY, "")
+    if isinstance(last, str) and last and Path(last).is_dir():
+        return Path(last)
+    return Path.home()
+
+
+def remember_export(target: str | Path) -> None:
+    """Keep the folder an export went to (a bundle's parent folder) for the next dialog."""
+    settings().setValue(LAST_EXPORT_KEY, str(Path(target).resolve().parent))
 
 
 def module_available(name: str) -> bool:
@@ -225,8 +259,9 @@ class Exporter(QObject):
 
     It exports the document's design, checks sizes against the live analysis, parents
     its dialogs to ``parent`` and reports through ``say`` (status line) and ``warn``
-    (a refusal the user must see); ``level`` is the graph level a diagram is drawn at
-    and ``weights`` the attached checkpoint's path ("" when none).
+    (a refusal the user must see); ``level`` is the graph level a diagram is drawn at,
+    ``direction`` the way it flows ("TB" or "LR") and ``weights`` the attached
+    checkpoint's path ("" when none).
     """
 
     def __init__(
@@ -239,6 +274,7 @@ class Exporter(QObject):
         say: Callable[[str], None],
         warn: Callable[[str], None],
         weights: Callable[[], str] = lambda: "",
+        direction: Callable[[], str] = lambda: "TB",
     ) -> None:
         super().__init__(parent)
         self._document = document
@@ -248,6 +284,7 @@ class Exporter(QObject):
         self._status = say
         self._warn = warn
         self._weights = weights
+        self._direction = direction
         self._job: Job | None = None
         self._dialog: QProgressDialog | None = None
         self.last_result: str = ""  # the last message shown (tests read it)
@@ -289,13 +326,13 @@ class Exporter(QObject):
             chosen = QFileDialog.getExistingDirectory(
                 self._parent,
                 f"Export {spec.menu_text.replace('&', '').rstrip('…')}{source}",
-                str(Path.cwd()),
+                str(start_folder(self._document)),
             )
             if not chosen:
                 return None
             path = chosen
         if path is None:
-            folder = Path.cwd()
+            folder = start_folder(self._document)
             chosen, _ = QFileDialog.getSaveFileName(
                 self._parent,
                 f"Export {spec.default_name}{source}",
@@ -307,7 +344,8 @@ class Exporter(QObject):
             path = chosen
         target = Path(path)
         level = self._level()
-        job = Job(0, export_job(spec, design, target, level, init_from), report=True)
+        work = export_job(spec, design, target, level, init_from, self._direction())
+        job = Job(0, work, report=True)
         self._job = job
         label = f"Exporting {target.name}{source}…"
         dialog = QProgressDialog(label, "Cancel", 0, 100, self._parent)
@@ -324,6 +362,7 @@ class Exporter(QObject):
             if attached and spec.key == "model_py"
             else ""
         )
+        job.signals.done.connect(lambda _g, r: remember_export(r[0]))
         job.signals.done.connect(
             lambda _g, r: self._finished(
                 f"Exported {r[0]}: {r[1]}" if r[1] else f"Exported {r[0]}{no_weights}"
