@@ -4,6 +4,9 @@ Targets (issue 3): build + layout under 30 ms for any design at block level,
 under 120 ms for resnet152 at layer level, under 1 s for preact_resnet1001_cifar
 at layer level. "plain dot" is ``dot -Tplain`` on the same nodes, sizes and
 clusters (process start included, as the app would pay it).
+
+Then left to right (issue 14) beside top to bottom: layout time only (the graph is
+built once), for the built-in layout and for dot, as LR/TB ratios.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from designer.core.graph.layout import (  # noqa: E402
 from designer.core.presets import load_preset  # noqa: E402
 
 DESIGNS = ("resnet18", "resnet50", "resnet152", "preact_resnet1001_cifar")
+DIRECTION_DESIGNS = ("resnet50", "resnet152")
 TARGET_MS = {
     "block": 30.0,
     ("resnet152", "layer"): 120.0,
@@ -64,6 +68,33 @@ def main() -> None:
                 f"{name:24} {level:5} {graph.number_of_nodes():5d} {engine:>7} "
                 f"{ours:10.2f} ms {builtin:9.2f} ms {dot_text:>10} {ratio:>8} {verdict:>8}{ok}"
             )
+    directions()
+
+
+def directions() -> None:
+    """Layout alone, TB and LR, per engine, on the same graph: LR should cost what TB does."""
+    engines = ("builtin", "dot") if dot_available() else ("builtin",)
+    print()
+    print(
+        f"{'design':24} {'level':5} {'nodes':>5} {'engine':>7} {'TB':>10} {'LR':>10} {'LR/TB':>6}"
+    )
+    for name in DIRECTION_DESIGNS:
+        result = analyse(load_preset(name))
+        for level in ("block", "layer"):
+            graph = build_graph(result, level)
+            for engine in engines:
+                repeat = 9 if engine == "dot" else 30
+                times: dict[str, float] = {}
+                for direction in ("TB", "LR"):
+                    times[direction] = median_ms(
+                        lambda g=graph, e=engine, d=direction: compute_layout(g, e, d),  # type: ignore[arg-type]
+                        repeat=repeat,
+                    )
+                print(
+                    f"{name:24} {level:5} {graph.number_of_nodes():5d} {engine:>7} "
+                    f"{times['TB']:7.2f} ms {times['LR']:7.2f} ms "
+                    f"{times['LR'] / times['TB']:5.2f}x"
+                )
 
 
 if __name__ == "__main__":

@@ -201,27 +201,33 @@ def builtin_layout(graph: nx.DiGraph, direction: Direction = "TB") -> Layout:
     xe = [b.right for b in boxes.values()] + [lane]
     left = min(xs) - CLUSTER_PAD - title
     right = max(xe) + CLUSTER_PAD
-    inset = title if lr else 0.0  # from the drawing's left (top) to the frames'
     dx = MARGIN - left
     dy = MARGIN
+    width = right - left + 2 * MARGIN
+    height = bottom + 2 * MARGIN
+    clusters: dict[int, Box] = {}
+    stages = graph.graph.get("stages", {})
+    if lr:  # flow coordinates to the page's: shift, and swap x and y, in one pass
+        boxes = {n: Box(b.y + dy, b.x + dx, b.h, b.w) for n, b in boxes.items()}
+        edges = {k: tuple((y + dy, x + dx) for x, y in pts) for k, pts in edges.items()}
+        for stage, members in stages.items():
+            present = [boxes[n] for n in members if n in boxes]
+            if not present:
+                continue
+            # the whole band, as wide as its title needs, under the titles' row
+            x0 = min(b.x for b in present) - CLUSTER_PAD
+            x1 = max(b.right for b in present) + CLUSTER_PAD
+            if stage in starts:
+                x0, x1 = min(x0, starts[stage] + dy), max(x1, ends[stage] + dy)
+            clusters[stage] = Box(x0, MARGIN + title, x1 - x0, right - left - title)
+        return Layout(boxes, edges, clusters, height, width, "builtin", direction)
     boxes = {n: Box(b.x + dx, b.y + dy, b.w, b.h) for n, b in boxes.items()}
     edges = {k: tuple((x + dx, y + dy) for x, y in pts) for k, pts in edges.items()}
-
-    clusters: dict[int, Box] = {}
-    for stage, members in graph.graph.get("stages", {}).items():
+    for stage, members in stages.items():
         present = [boxes[n] for n in members if n in boxes]
         if not present:
             continue
-        top = min(b.y for b in present) - CLUSTER_PAD - title_along
+        top = min(b.y for b in present) - CLUSTER_PAD - CLUSTER_TITLE
         low = max(b.bottom for b in present) + CLUSTER_PAD
-        if lr and stage in starts:  # the whole band, as wide as its title needs
-            top, low = min(top, starts[stage] + dy), max(low, ends[stage] + dy)
-        clusters[stage] = Box(MARGIN + inset, top, right - left - inset, low - top)
-    width = right - left + 2 * MARGIN
-    height = bottom + 2 * MARGIN
-    if lr:  # flow coordinates to the page's: swap x and y
-        boxes = {n: Box(b.y, b.x, b.h, b.w) for n, b in boxes.items()}
-        edges = {k: tuple((y, x) for x, y in pts) for k, pts in edges.items()}
-        clusters = {s: Box(b.y, b.x, b.h, b.w) for s, b in clusters.items()}
-        width, height = height, width
+        clusters[stage] = Box(MARGIN, top, right - left, low - top)
     return Layout(boxes, edges, clusters, width, height, "builtin", direction)
