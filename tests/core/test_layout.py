@@ -149,3 +149,9 @@ def test_dot_engine_without_dot_is_an_error(monkeypatch: pytest.MonkeyPatch) -> 
 def test_unknown_engine_names_the_choices() -> None:
     with pytest.raises(ValueError, match="engine: 'neato' is not one of auto, dot, builtin"):
         compute_layout(graph_of("resnet18", "block"), "neato")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_top_to_bottom_is_the_default_and_says_so(engine: str) -> None:
+    result = compute_layout(graph_of("resnet18", "block"), engine)  # type: ignore[arg-type]
+    assert result.direction == "TB"
