@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from designer.core.graph.geometry import title_parts
 from designer.core.report import human_count, shape_text
 
 # fill hues per node kind (graph.py's drawing categories); lightness follows the palette
@@ -244,25 +245,33 @@ class ClusterItem(QGraphicsRectItem):
         self._colors = colors
         self._font = font
         metrics = QFontMetricsF(font)
-        size = QSizeF(metrics.horizontalAdvance(label) + 4, metrics.height())
-        # dot leaves no room for a title inside the frame, so it sits just outside
+        # dot leaves no room for a title inside the frame, so it sits just outside: right
+        # of the frame's top, or (left to right) above it, one part a line, in the room the
+        # layout keeps there
+        self._text = "\n".join(title_parts(label)) if above else label
+        lines = self._text.split("\n")
+        width = max(metrics.horizontalAdvance(line) for line in lines) + 4
+        size = QSizeF(width, metrics.height() * len(lines))
         corner = (
             QPointF(rect.left(), rect.top() - size.height() - 4)
             if above
             else QPointF(rect.right() + 8, rect.top())
         )
         self._title = QRectF(corner, size)
+        first_line = QRectF(
+            corner, QSizeF(metrics.horizontalAdvance(lines[0]) + 4, metrics.height())
+        )
         self.buttons: list[TitleButton] = []
-        x = self._title.right()
+        x = first_line.right()
         if editable:
             x += 6
             for text, action, tip in TITLE_BUTTONS:
                 button = TitleButton(text, action, tip, colors, font, self)
-                button.setPos(x, self._title.top() + (size.height() - button.side) / 2)
+                button.setPos(x, first_line.top() + (first_line.height() - button.side) / 2)
                 x += button.side + 3
                 self.buttons.append(button)
-        titles = self._title.adjusted(0, -2, x - self._title.right(), 2)  # with the buttons
-        self._extent = super().boundingRect().united(titles)
+        buttons = first_line.adjusted(0, -2, x - first_line.right(), 2)
+        self._extent = super().boundingRect().united(self._title).united(buttons)
         self.setZValue(0)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
         self.setToolTip(
@@ -300,7 +309,7 @@ class ClusterItem(QGraphicsRectItem):
         painter.setPen(c.text)
         painter.setFont(self._font)
         painter.drawText(
-            self._title, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, self._label
+            self._title, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, self._text
         )
 
     def mouseDoubleClickEvent(self, event: QGraphicsSceneMouseEvent) -> None:
@@ -409,6 +418,7 @@ class EdgeItem(QGraphicsPathItem):
         self.setPen(pen)
         self.setPath(path)
         self.setZValue(1)
+        self.across = False  # left to right: the label goes above the (horizontal) edge
         kind = "skip (shortcut) path" if skip else "tensor"
         self.setToolTip(f"{kind}: {shape_text(shape) if shape is not None else '?'}")
         self.setAcceptHoverEvents(True)
@@ -447,7 +457,10 @@ class EdgeItem(QGraphicsPathItem):
             size = label.boundingRect()
             plate.setRect(QRectF(-2, -1, size.width() + 4, size.height() + 2))
             mid = self.path().pointAtPercent(0.5)
-            plate.setPos(mid.x() + 5, mid.y() - size.height() / 2)
+            if self.across:
+                plate.setPos(mid.x() - size.width() / 2, mid.y() - size.height() - 3)
+            else:
+                plate.setPos(mid.x() + 5, mid.y() - size.height() / 2)
             plate.setZValue(3)
             self._label = plate
         self._label.show()
@@ -621,6 +634,7 @@ class GraphView(QGraphicsView):
             skip = bool(data.get("skip"))
             edge = EdgeItem(tuple(points), data.get("shape"), skip, colors)
             edge.setParentItem(root)
+            edge.across = across
             edge.labelled = u not in labelled and (not skip or _only_skips(graph, u))
             if edge.labelled:
                 labelled[u] = True
@@ -711,7 +725,7 @@ class GraphView(QGraphicsView):
         scale = (
             port.width() / max(rect.width(), 1) if tall else port.height() / max(rect.height(), 1)
         )
-        scale = min(scale, MAX_FIT_SCALE)
+        scale = min(scale, 1.0)  # the start of a long graph at its natural size at most
         self.resetTransform()
         self.scale(scale, scale)
         if tall:

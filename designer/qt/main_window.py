@@ -63,6 +63,7 @@ if TYPE_CHECKING:
 GRAPH_SHARE = 0.6  # of the width beside the form: the graph's; the inspector gets the rest
 SPLITTER_KEY = "window/splitter"
 DOCKS_KEY = "window/docks"
+DIRECTION_KEY = "graph/direction"
 EDIT_INTERVAL_MS = 40  # bursts of edits are drawn at most once per interval
 NO_DOT_NOTE = "Graphviz not found: using the built-in layout"
 HELPER_WARMUP_MS = 1000
@@ -78,6 +79,8 @@ class MainWindow(QMainWindow):
         self.analyses = AnalysisModel(self.document, self)
         self.baseline: Analysis | None = None
         self.level = "block"
+        # left to right suits wide screens (torchview's and hiddenlayer's option)
+        self.direction = "LR" if QSettings().value(DIRECTION_KEY) == "LR" else "TB"
         self.collapsed: set[int] = set()
         self.drawing: Drawing | None = None
         self.timings: dict[str, float] = {}
@@ -123,6 +126,7 @@ class MainWindow(QMainWindow):
             self.analyses,
             self,
             level=lambda: self.level,
+            direction=lambda: self.direction,
             say=lambda m: self.statusBar().showMessage(m, 10000),
             warn=lambda m: self.warn(m),
             weights=lambda: self.insights.transfer.path,
@@ -363,6 +367,14 @@ class MainWindow(QMainWindow):
             "Write each edge's tensor shape beside it",
         )
         self.edge_shapes_action.setCheckable(True)
+        self.left_to_right_action = self._action(
+            "Left to &Right",
+            self.set_left_to_right,
+            "Ctrl+4",
+            "Lay the graph out left to right (for wide screens) instead of top to bottom",
+        )
+        self.left_to_right_action.setCheckable(True)
+        self.left_to_right_action.setChecked(self.direction == "LR")
         self.about_action = self._action("&About", self.about, None, "Versions and credits")
         self.export_actions = [
             self._action(
@@ -388,7 +400,7 @@ class MainWindow(QMainWindow):
         view.addActions([self.block_action, self.layer_action])
         view.addSeparator()
         view.addActions([self.collapse_action, self.expand_action])
-        view.addAction(self.edge_shapes_action)
+        view.addActions([self.edge_shapes_action, self.left_to_right_action])
         view.addSeparator()
         view.addActions(
             [self.fit_action, self.fit_width_action, self.zoom_in_action, self.zoom_out_action]
@@ -436,7 +448,9 @@ class MainWindow(QMainWindow):
         analysis = self.analyses.analysis
         if analysis is None or not self.analyses.is_current():
             return None
-        return self.runner.submit(draw, analysis, self.level, frozenset(self.collapsed))
+        return self.runner.submit(
+            draw, analysis, self.level, frozenset(self.collapsed), self.direction
+        )
 
     def _drawing_ready(self, _generation: int, drawing: Drawing) -> None:
         self.drawing = drawing
@@ -506,6 +520,16 @@ class MainWindow(QMainWindow):
             return
         self.level = level
         (self.block_action if level == "block" else self.layer_action).setChecked(True)
+        self._refit = True
+        self.request_drawing()
+
+    def set_left_to_right(self, on: bool) -> None:
+        direction = "LR" if on else "TB"
+        self.left_to_right_action.setChecked(on)
+        if direction == self.direction:
+            return
+        self.direction = direction
+        QSettings().setValue(DIRECTION_KEY, direction)
         self._refit = True
         self.request_drawing()
 
