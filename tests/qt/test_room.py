@@ -91,3 +91,40 @@ def test_long_plain_tooltips_wrap(qtbot, window):
     assert QToolTip.text().startswith("<p>")
     label = next(w for w in QApplication.topLevelWidgets() if w.inherits("QTipLabel"))
     assert label.width() < 700
+
+
+def _key(qtbot, window, key, modifier=Qt.KeyboardModifier.ControlModifier) -> None:
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=3000)
+    qtbot.keyClick(window.graph, key, modifier)
+
+
+def test_fit_shows_the_whole_graph_and_fit_width_its_width(qtbot, window):
+    window.set_level("layer")
+    qtbot.waitUntil(lambda: not window.is_busy(), timeout=10_000)
+    view = window.graph
+    _key(qtbot, window, Qt.Key.Key_0)
+    shown = view.mapToScene(view.viewport().rect()).boundingRect()
+    whole = view.scene().sceneRect()
+    assert shown.contains(whole.adjusted(1, 1, -1, -1))  # the whole layer-level ResNet-50
+    _key(qtbot, window, Qt.Key.Key_9)
+    shown = view.mapToScene(view.viewport().rect()).boundingRect()
+    assert shown.width() >= whole.width() - 2 and shown.height() < whole.height() / 3
+    assert shown.top() <= whole.top() + 2  # from the start: the input and stem
+
+
+def test_left_to_right_is_a_view_option_that_is_remembered(qtbot):
+    win = _open(qtbot)
+    try:
+        _key(qtbot, win, Qt.Key.Key_4)
+        qtbot.waitUntil(lambda: not win.is_busy(), timeout=10_000)
+        layout = win.drawing.layout
+        assert layout.direction == "LR" and layout.width > layout.height
+        assert win.left_to_right_action.isChecked()
+    finally:
+        _close(qtbot, win)
+    again = _open(qtbot)
+    try:
+        assert again.drawing.layout.direction == "LR"
+    finally:
+        _close(qtbot, again)
