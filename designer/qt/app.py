@@ -7,15 +7,14 @@ well under a second after launch.
 from __future__ import annotations
 
 import gc
-import html
 import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QObject, QTimer
-from PySide6.QtGui import QHelpEvent, QIcon, Qt
-from PySide6.QtWidgets import QApplication, QToolTip, QWidget
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
 
 from designer.core.design import Design, DesignError
 from designer.core.resources import resource_dir
@@ -29,32 +28,10 @@ SCREENSHOT_SIZE = (1600, 1000)
 SCREENSHOT_TIMEOUT_MS = 30_000
 
 
-WRAP_TOOLTIPS_OVER = 80  # characters: a longer plain tooltip is shown as a wrapped paragraph
-
-
-class TooltipWrapper(QObject):
-    """Shows long plain-text tooltips as rich text, which Qt wraps (a plain one is a
-    single line as wide as its text: 1,400 px for a field's explanation)."""
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.ToolTip and isinstance(watched, QWidget):
-            text = watched.toolTip()
-            long_plain = len(text) > WRAP_TOOLTIPS_OVER and not Qt.mightBeRichText(text)
-            if long_plain and isinstance(event, QHelpEvent):
-                wrapped = "<p>" + html.escape(text).replace("\n", "<br>") + "</p>"
-                QToolTip.showText(event.globalPos(), wrapped, watched)
-                return True
-        return False
-
-
 def application(argv: list[str] | None = None) -> QApplication:
     app = QApplication.instance()
     if not isinstance(app, QApplication):
         app = QApplication(argv or [sys.argv[0]])
-    if app.property("tooltipWrapper") is None:
-        wrapper = TooltipWrapper(app)
-        app.installEventFilter(wrapper)
-        app.setProperty("tooltipWrapper", True)
     app.setApplicationName("ResNet Designer")
     app.setOrganizationName("resnet-designer")
     icon = RESOURCES / "icons" / "app.svg"

@@ -55,6 +55,7 @@ from designer.qt.insights import install as install_insights
 from designer.qt.inspector import Inspector
 from designer.qt.pipeline import Drawing, draw, warm_helper
 from designer.qt.throttle import Throttle
+from designer.qt.tooltips import wrap_all
 from designer.qt.workers import Runner
 
 if TYPE_CHECKING:
@@ -178,6 +179,7 @@ class MainWindow(QMainWindow):
         self.analyses.failed.connect(self._analysis_failed)
 
         self.setAcceptDrops(True)
+        wrap_all(self)
         self._update_title()
         self.resize(1440, 900)
         self._sized = False

@@ -81,8 +81,11 @@ def test_long_plain_tooltips_wrap(qtbot, window):
     from PySide6.QtGui import QHelpEvent
     from PySide6.QtWidgets import QApplication
 
-    widget = window.inspector
-    widget.setToolTip("word " * 60)
+    from designer.qt.fields import FIELDS
+
+    longest = max(FIELDS, key=lambda f: len(f.tooltip))  # a field's long explanation
+    assert len(longest.tooltip) > 200
+    widget = window.panel.widget_for(longest.path)
     spot = widget.rect().center()
     QApplication.sendEvent(
         widget, QHelpEvent(QHelpEvent.Type.ToolTip, spot, widget.mapToGlobal(spot))
