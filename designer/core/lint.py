@@ -12,6 +12,7 @@ from typing import Literal
 
 from designer.core.analysis import Analysis, analyse
 from designer.core.design import (
+    MAX_BUILD_BYTES,
     Design,
     bottleneck_width,
     stage_design,
@@ -19,6 +20,8 @@ from designer.core.design import (
     stage_out_width,
     stem_out_width,
 )
+from designer.core.explain import training_bytes
+from designer.core.report import human_bytes, human_count
 from designer.core.stages import StageFigures, stage_figures
 
 Severity = Literal["warning", "info"]
@@ -27,6 +30,16 @@ RF_FAR_LARGER = 16  # receptive field this many times the input side: mostly pad
 MIN_GROUP_CHANNELS = 4  # ResNeXt's narrowest groups (32x4d) have 4 channels each
 MAX_BOTTLENECK_RATIO = 8  # output width over 3x3 width; torchvision uses 4
 LARGE_FINAL_MAP = 16  # final map side above which the head pools a lot of pixels
+
+# Sizes beyond any real network: the design is valid, but its numbers are not worth
+# confirming or trusting as a plan. Weights: the builder's own limit (MAX_BUILD_BYTES,
+# 16 GiB of fp32 = 4.3 B parameters): such a network cannot be built or exported here.
+# The biggest published ResNet, BiT-L's ResNet-152x4, has 0.94 B.
+ABSURD_MACS = 10**13  # per image: 10x BiT-L R152x4 at 480 px (~0.85 T), 2,400x ResNet-50
+# training memory at batch 1 (weights, gradients, momentum, activations): several times
+# what the largest single accelerators hold (under 300 GB)
+ABSURD_MEMORY = 1 << 40  # 1 TiB
+LARGE_INPUT_SIDE = 1024  # an input side from which the input is the likelier culprit
 
 
 @dataclass(frozen=True)
@@ -238,6 +251,84 @@ def _classifier(ctx: _Context) -> Iterator[Finding]:
         )
 
 
+def _big_count(n: int) -> str:
+    return human_count(n) if n < 10**15 else f"{n:.2e}"
+
+
+def _big_bytes(n: int) -> str:
+    if n < 1 << 40:
+        return human_bytes(n)
+    for unit, shift in (("EiB", 60), ("PiB", 50), ("TiB", 40)):
+        if n >= 1 << shift:
+            return f"{n / (1 << shift):,.1f} {unit}"
+    return human_bytes(n)  # pragma: no cover
+
+
+def size_limits(result: Analysis) -> list[str]:
+    """What makes ``result``'s network absurdly large, one phrase each ([] if nothing):
+    weights the builder refuses, multiply-adds or batch-1 training memory beyond any
+    real network (the thresholds above)."""
+    reasons = []
+    weights = 4 * result.params
+    if weights > MAX_BUILD_BYTES:
+        reasons.append(
+            f"{_big_count(result.params)} parameters ({_big_bytes(weights)} of fp32 weights;"
+            f" nothing over {human_bytes(MAX_BUILD_BYTES)} can be built)"
+        )
+    if result.macs > ABSURD_MACS:
+        reasons.append(
+            f"{_big_count(result.macs)} multiply-adds per image (over {ABSURD_MACS // 10**12:,} T)"
+        )
+    memory = training_bytes(result, 1)
+    if memory > ABSURD_MEMORY:
+        reasons.append(
+            f"{_big_bytes(memory)} to train at batch 1 (over {ABSURD_MEMORY >> 40:,} TiB)"
+        )
+    return reasons
+
+
+def size_warning(result: Analysis) -> str:
+    """One line for a network beyond any real one ("" if it is not): what the inspector
+    notes under its totals and why no torchinfo check runs."""
+    reasons = size_limits(result)
+    return f"Beyond any real network: {'; '.join(reasons)}" if reasons else ""
+
+
+def _size_culprit(ctx: _Context, by_params: bool) -> str:
+    """The field most to blame for the size: the part with the most parameters (or
+    multiply-adds), or the input when it is huge and the parameters are not the problem."""
+    design = ctx.design
+    if not by_params and max(design.input.height, design.input.width) >= LARGE_INPUT_SIDE:
+        return "input.height" if design.input.height >= design.input.width else "input.width"
+    part = max(ctx.stages, key=lambda s: s.params if by_params else s.macs)
+    if part.name.startswith("layer"):
+        return f"stages[{int(part.name[len('layer') :]) - 1}].width"
+    if part.name == "head":
+        hidden = design.head.hidden
+        return "head.hidden" if hidden and max(hidden) > design.num_classes else "num_classes"
+    return "stem.width"
+
+
+def _absurd_size(ctx: _Context) -> Iterator[Finding]:
+    reasons = size_limits(ctx.result)
+    if not reasons:
+        return
+    by_params = 4 * ctx.result.params > MAX_BUILD_BYTES
+    field = _size_culprit(ctx, by_params)
+    fix = (
+        "use a smaller input"
+        if field.startswith("input.")
+        else f"lower {field}, or the depths and widths of the largest stages"
+    )
+    yield Finding(
+        "absurd-size",
+        "warning",
+        field,
+        f"{'; '.join(reasons)}: beyond any real network (a width or the input size mistyped?)",
+        fix,
+    )
+
+
 RULES: tuple[Rule, ...] = (
     _collapse_early,
     _receptive_field,
@@ -246,6 +337,7 @@ RULES: tuple[Rule, ...] = (
     _downsampling,
     _resolution,
     _classifier,
+    _absurd_size,
 )
 
 

@@ -9,11 +9,18 @@ import torch
 from torch import nn
 
 from designer.core.analysis import analyse
-from designer.core.design import Design, DesignError, InputSpec, StageSpec, StemSpec
+from designer.core.design import (
+    MAX_BUILD_BYTES,
+    Design,
+    DesignError,
+    InputSpec,
+    StageSpec,
+    StemSpec,
+)
 from designer.core.explain import training_bytes
 from designer.core.fit import Budget, fit, parse_bytes, parse_count
-from designer.core.lint import lint
-from designer.core.presets import load_preset
+from designer.core.lint import ABSURD_MACS, ABSURD_MEMORY, lint, size_limits, size_warning
+from designer.core.presets import load_preset, preset_names
 from designer.core.stages import stage_figures
 from designer.core.torch.build import build
 from tests.core.test_presets_reference import TORCHVISION
@@ -190,3 +197,44 @@ def test_fit_keeps_custom_proportions() -> None:
     best = fit(odd, Budget(max_params=5 * 10**6), top=1)[0]
     depths = [s.depth for s in best.design.stages]
     assert depths == sorted(depths[:3]) + [depths[3]] and depths[2] >= depths[0]
+
+
+def test_absurd_sizes_are_flagged_naming_the_culprit() -> None:
+    # issue 14: a width typed as 9,999,999 gave 4.5 quadrillion parameters, unflagged
+    huge = load_preset("resnet18").with_stage(3, width=9_999_999)
+    findings = [f for f in lint(huge) if f.code == "absurd-size"]
+    assert len(findings) == 1
+    finding = findings[0]
+    assert finding.severity == "warning"
+    assert finding.field == "stages[3].width"
+    assert "nothing over 16.0 GiB can be built" in finding.message
+    assert "\n" not in str(finding)
+    assert size_warning(analyse(huge)).startswith("Beyond any real network: ")
+
+
+def test_a_huge_input_is_blamed_for_absurd_compute() -> None:
+    design = load_preset("resnet50").replace(input=InputSpec(3, 20_000, 20_000))
+    result = analyse(design)
+    assert 4 * result.params <= MAX_BUILD_BYTES and result.macs > ABSURD_MACS
+    (finding,) = [f for f in lint(design, result) if f.code == "absurd-size"]
+    assert finding.field == "input.height"
+    assert "multiply-adds per image" in finding.message
+
+
+@pytest.mark.parametrize("name", preset_names())
+def test_no_preset_is_absurdly_large(name: str) -> None:
+    result = analyse(load_preset(name))
+    assert size_limits(result) == [] and size_warning(result) == ""
+
+
+def test_size_thresholds_sit_just_beyond_the_builder_and_real_networks() -> None:
+    # the largest real design the app should call sensible: BiT-L's ResNet-152x4 at 480 px
+    base = load_preset("resnet152")
+    bit = base.replace(
+        stem=StemSpec("imagenet", 256),
+        stages=tuple(dataclasses.replace(s, width=s.width * 4) for s in base.stages),
+        input=InputSpec(3, 480, 480),
+    )
+    result = analyse(bit)
+    assert 0.9e9 < result.params < 1e9 and size_limits(result) == []
+    assert training_bytes(result, 1) < ABSURD_MEMORY and result.macs < ABSURD_MACS
