@@ -5,6 +5,10 @@ export that writes weights starts from its tensors that fit, and the window's
 title names it. Matching reads the file and imports torch, so it runs in the torch
 helper process (``designer.qt.checkpoints``), which keeps the tensors so an edit
 re-matches quickly. A report for a design the user has since changed is dropped.
+
+"Choose checkpoint…" opens in the design's folder when the design has a file, else
+in the folder a checkpoint was last chosen from (remembered in the settings), else
+in the home folder: never in the program's working directory.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from designer.core.design import Design
 from designer.qt import checkpoints
 from designer.qt.checkpoints import Refusal
 from designer.qt.document import Document
+from designer.qt.files import settings
 from designer.qt.insights.common import hint
 from designer.qt.throttle import Throttle
 from designer.qt.workers import Runner
@@ -37,6 +42,7 @@ if TYPE_CHECKING:
     from designer.core.torch.transfer import TransferReport
 
 FILTER = checkpoints.FILTER
+LAST_FOLDER_KEY = "insights/checkpointFolder"  # where a checkpoint was last chosen from
 NO_CHECKPOINT = "Choose a checkpoint to see which of its tensors fit this design by name and shape."
 
 
@@ -108,9 +114,21 @@ class TransferPanel(QWidget):
         layout.addWidget(self.tree, 1)
         document.designChanged.connect(self._design_changed)
 
+    def start_folder(self) -> str:
+        """Where the checkpoint dialog opens: the design's folder, the last one, or home."""
+        if self.document.path is not None:
+            return str(self.document.path.parent)
+        last = str(settings().value(LAST_FOLDER_KEY, "") or "")
+        if last and Path(last).is_dir():
+            return last
+        return str(Path.home())
+
     def choose_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a checkpoint", "", FILTER)
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Choose a checkpoint", self.start_folder(), FILTER
+        )
         if path:
+            settings().setValue(LAST_FOLDER_KEY, str(Path(path).parent))
             self.load(path)
 
     def load(self, path: str | Path, recovery: Recovery | None = None) -> None:
