@@ -1,35 +1,52 @@
-"""The compare dock: pinned designs side by side per stage, with deltas, and a Pareto plot.
+"""The compare tab: pinned designs side by side per stage, with deltas, and a Pareto plot.
 
-The table reuses ``compare.columns`` (figures, not text). The plot is matplotlib
-(Agg, PNG bytes) rendered on the thread pool, since importing matplotlib and
-drawing take most of a second; it is redrawn only while the dock is visible.
+The table reuses ``compare.columns`` (figures, not text). The plot
+(``ParetoPlot``) paints params against MACs of every bundled preset and the
+pinned designs itself, sized to the tab: hover a point for its name and figures,
+click it to load that preset or pinned design as one undoable edit. Nothing is
+analysed for it beyond the table's columns, the presets (once per process) and,
+with nothing pinned, the live analysis the app already has. "Save plot…" writes
+the same plot with matplotlib (``write_pareto``) on the thread pool.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QBrush, QColor, QPixmap, QResizeEvent, QShowEvent
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QHBoxLayout,
-    QLabel,
     QPushButton,
-    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
-from designer.core.compare import Column, columns, pareto_figure, write_pareto
+from designer.core.analysis import Analysis, analyse
+from designer.core.compare import Column, columns, write_pareto
 from designer.core.design import Design
 from designer.core.presets import load_preset, preset_names
 from designer.core.report import delta_text, human_bytes, human_count
+from designer.qt.analysis_model import AnalysisModel
 from designer.qt.document import Document
 from designer.qt.insights.common import cell, hint, table
+from designer.qt.insights.pareto_plot import ParetoPlot, Point
 from designer.qt.workers import Runner
+
+PLOT_HINT = "Hover a point for its figures; click it to load that design (undoable)."
+
+
+@cache
+def _preset_point(name: str) -> Point:
+    """A bundled preset's marker (presets never change: analysed once per process)."""
+    design = load_preset(name)
+    result = analyse(design)
+    return Point(name, design.name, result.params, result.macs, design)
+
 
 GROWS = QColor("#c2410c")  # same colours as the inspector's baseline deltas
 SHRINKS = QColor("#15803d")
@@ -63,20 +80,20 @@ def _text(value: float, fmt: str) -> str:
     return human_count(value)
 
 
-def _render(highlight: list[tuple[str, Design]]) -> bytes:
-    return pareto_figure(highlight, fmt="png")
-
-
 class ComparePanel(QWidget):
-    def __init__(self, document: Document, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        document: Document,
+        analyses: AnalysisModel | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.document = document
         self.pins: list[tuple[str, Design]] = []
-        self.png: bytes = b""
+        self._columns: list[Column] = []
+        self._analyses = analyses
+        self._live: Analysis | None = None  # the app's analysis of the document's design
         self._plot_dirty = True
-        self.runner = Runner(parent=self)
-        self.runner.done.connect(self._plotted)
-        self.runner.failed.connect(lambda _g, m: self.plot.setText(f"Could not plot: {m}"))
         self.save_runner = Runner(parent=self)
         self.save_runner.failed.connect(lambda _g, m: self.status.setText(f"⚠ {m}"))
         self.save_runner.done.connect(lambda _g, path: self.status.setText(f"Saved {path}"))
@@ -114,14 +131,13 @@ class ComparePanel(QWidget):
         left_layout.addWidget(self.empty)
         left_layout.addWidget(self.table, 1)
 
-        self.plot = QLabel("The plot appears here")
-        self.plot.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.plot.setMinimumSize(QSize(240, 160))
-        self.plot.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.plot = ParetoPlot()
+        self.plot.setToolTip("")
+        self.plot.pointClicked.connect(self.load_point)
         self.save_button = QPushButton("Save plot…")
         self.save_button.setToolTip("Write the plot as PNG, SVG or PDF")
         self.save_button.clicked.connect(self.save_dialog)
-        self.status = hint("")
+        self.status = hint(PLOT_HINT)
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
@@ -140,6 +156,9 @@ class ComparePanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(split)
+        if analyses is not None:
+            analyses.subscribe(self._analysed)
+        document.designChanged.connect(self._design_changed)
         self._refresh()
 
     # -- pins ------------------------------------------------------------------------------
@@ -175,10 +194,11 @@ class ComparePanel(QWidget):
         self.empty.setVisible(not self.pins)
         self.remove_button.setEnabled(bool(self.pins))
         self.clear_button.setEnabled(bool(self.pins))
-        self._fill_table(columns(self.pins) if self.pins else [])
+        self._columns = columns(self.pins) if self.pins else []
+        self._fill_table(self._columns)
         self._plot_dirty = True
         if self.isVisible():
-            self.request_plot()
+            self.update_plot()
 
     def _fill_table(self, cols: list[Column]) -> None:
         view = self.table
@@ -225,28 +245,56 @@ class ComparePanel(QWidget):
         design = self.document.design
         return [(f"{design.name} (current)", design)]
 
-    def request_plot(self) -> None:
-        self._plot_dirty = False
-        self.status.setText("Plotting…")
-        self.runner.submit(_render, self.highlight())
-
-    def _plotted(self, _generation: int, png: bytes) -> None:
-        self.png = png
-        self.status.setText("")
-        self._scale_plot()
-
-    def _scale_plot(self) -> None:
-        if not self.png:
-            return
-        pixmap = QPixmap()
-        pixmap.loadFromData(self.png, "PNG")
-        self.plot.setPixmap(
-            pixmap.scaled(
-                self.plot.size(),
-                Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.SmoothTransformation,
+    def points(self) -> list[Point]:
+        """The plot's markers: every preset not pinned, then the pinned designs (or current)."""
+        if self.pins:
+            marked = [
+                Point(c.label, design.name, c.result.params, c.result.macs, design, pinned=True)
+                for c, (_label, design) in zip(self._columns, self.pins, strict=True)
+            ]
+        else:
+            design, live = self.document.design, self._live
+            if live is not None and live.design == design:
+                result: Analysis | None = live
+            else:  # the app's analysis is on its way (a huge design): marked when it comes
+                result = analyse(design) if self._analyses is None else None
+            label = f"{design.name} (current)"
+            marked = (
+                [Point(label, design.name, result.params, result.macs, design, current=True)]
+                if result is not None
+                else []
             )
-        )
+        shown = {p.design for p in marked}
+        presets = [_preset_point(name) for name in preset_names()]
+        return [p for p in presets if p.design not in shown] + marked
+
+    def update_plot(self) -> None:
+        self._plot_dirty = False
+        self.plot.set_points(self.points())
+
+    def request_plot(self) -> None:  # the older name: the plot is drawn here, at once
+        self.update_plot()
+
+    def load_point(self, point: Point) -> None:
+        """Load the clicked preset or pinned design into the document: one undoable edit."""
+        if point.design == self.document.design:
+            return
+        design = point.design
+        self.document.edit("design", lambda _d: design, f"Load {point.label} from Compare")
+
+    def _analysed(self, analysis: Analysis) -> None:
+        self._live = analysis
+        if not self.pins:
+            self._plot_dirty = True
+            if self.isVisible():
+                self.update_plot()
+
+    def _design_changed(self, _design: Design) -> None:
+        # with nothing pinned the plot marks the current design: its analysis follows
+        if not self.pins:
+            self._plot_dirty = True
+            if self._analyses is None and self.isVisible():
+                self.update_plot()
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
@@ -255,11 +303,7 @@ class ComparePanel(QWidget):
             half = max(self.split.width() // 2, 1)
             self.split.setSizes([half, half])
         if self._plot_dirty:
-            self.request_plot()
-
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        super().resizeEvent(event)
-        self._scale_plot()
+            self.update_plot()
 
     def save_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(

@@ -3,10 +3,21 @@
 ``fit`` analyses a few hundred scalings (0.3 s for ResNet-50, seconds for a
 1001-layer net), so it runs on the thread pool. A result computed for a design
 the user has since changed is dropped, never offered.
+
+The applied design is named after the budget it fits ("ResNet-50 (fit 2G MACs)"),
+so the Compare columns of the original and the fitted design differ; applying
+again replaces the earlier "(fit ...)" suffix. The memory limit's batch size is
+the app's one training batch size (the inspector's and the Numbers tab's): the
+limit means training memory at that batch, the figure they show, so a change
+typed here is announced (``batchChanged``) and ``set_batch`` shows theirs.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
@@ -17,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from designer.core.design import Design, DesignError
+from designer.core.design import MAX_NAME_LENGTH, Design, DesignError
 from designer.core.explain import training_bytes
 from designer.core.fit import Budget, Candidate, fit, parse_bytes, parse_count
 from designer.core.report import human_bytes, human_count
@@ -29,11 +40,53 @@ TOP = 8
 HEADERS = ["Depth ×", "Width ×", "Params", "MACs", "Train memory", "Binds", "Uses"]
 
 
+FIT_SUFFIX = re.compile(r"\s*\(fit [^()]*\)\s*$")
+
+
+def _short(n: float, units: tuple[tuple[str, float], ...]) -> str:
+    """2e9 -> '2G', 1.5e9 -> '1.5G', 4 << 30 -> '4 GiB': a limit as the user would type it."""
+    for unit, scale in units:
+        if n >= scale:
+            return f"{n / scale:.3g}{unit}"
+    return f"{n:.3g}"
+
+
+COUNT_UNITS = (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3))
+BYTE_UNITS = (
+    (" TiB", float(1 << 40)),
+    (" GiB", float(1 << 30)),
+    (" MiB", float(1 << 20)),
+    (" KiB", float(1 << 10)),
+)
+
+
+def budget_text(budget: Budget) -> str:
+    """The stated limits, short: '2G MACs, 10M params, 4 GiB at batch 32'."""
+    parts = []
+    if budget.max_macs:
+        parts.append(f"{_short(budget.max_macs, COUNT_UNITS)} MACs")
+    if budget.max_params:
+        parts.append(f"{_short(budget.max_params, COUNT_UNITS)} params")
+    if budget.max_memory_bytes:
+        memory = _short(budget.max_memory_bytes, BYTE_UNITS)
+        parts.append(f"{memory} at batch {budget.batch_size}")
+    return ", ".join(parts)
+
+
+def fitted_name(name: str, budget: Budget) -> str:
+    """``name`` with "(fit <limits>)", replacing the suffix of an earlier fit."""
+    base = FIT_SUFFIX.sub("", name) or name
+    suffix = f" (fit {budget_text(budget)})"
+    return base[: MAX_NAME_LENGTH - len(suffix)].rstrip() + suffix
+
+
 def _fit_job(design: Design, budget: Budget) -> tuple[Design, list[Candidate]]:
     return design, fit(design, budget, top=TOP)
 
 
 class FitPanel(QWidget):
+    batchChanged = Signal(int)  # the user changed the batch size here (not set_batch)
+
     def __init__(self, document: Document, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.document = document
@@ -55,7 +108,12 @@ class FitPanel(QWidget):
         self.batch = QSpinBox()
         self.batch.setRange(1, 1 << 16)
         self.batch.setValue(32)
-        self.batch.setToolTip("Batch size for the training-memory limit.")
+        self.batch.setToolTip(
+            "Batch size for the training-memory limit: the same batch size as the"
+            " inspector's and the Numbers tab's."
+        )
+        self._quiet = False  # set_batch is changing the batch: do not announce it
+        self.batch.valueChanged.connect(self._batch_changed)
         form.addRow("Max MACs", self.max_macs)
         form.addRow("Max params", self.max_params)
         form.addRow("Max train memory", self.max_memory)
@@ -105,6 +163,24 @@ class FitPanel(QWidget):
         line.returnPressed.connect(self.run_fit)
         line.textChanged.connect(lambda _t: show_error(self.error, ""))
         return line
+
+    def set_batch(self, n: int) -> None:
+        """Show batch size ``n`` (chosen elsewhere) without emitting ``batchChanged``."""
+        self._quiet = True
+        try:
+            self.batch.setValue(n)
+        finally:
+            self._quiet = False
+
+    def _batch_changed(self, value: int) -> None:
+        used = self.budget_used
+        if self.candidates and used and used.max_memory_bytes and used.batch_size != value:
+            self.explanation.setText(
+                f"These candidates meet the memory limit at batch {used.batch_size}:"
+                f" press Fit again for batch {value}."
+            )
+        if not self._quiet:
+            self.batchChanged.emit(value)
 
     def budget(self) -> Budget:
         """The limits typed so far; DesignError names the field that does not parse."""
@@ -196,6 +272,8 @@ class FitPanel(QWidget):
         if row < 0:
             return
         chosen = self.candidates[row].design
+        if self.budget_used is not None:
+            chosen = chosen.replace(name=fitted_name(chosen.name, self.budget_used))
         self.document.edit(
             "fit",
             lambda _design: chosen,
@@ -205,7 +283,10 @@ class FitPanel(QWidget):
 
     def _design_changed(self, design: Design) -> None:
         # candidates are scalings of the design they were fitted to: stale once it changes
-        if self.candidates and not any(c.design == design for c in self.candidates):
+        # (an applied candidate is named after the budget: compare it without the name)
+        if self.candidates and not any(
+            dataclasses.replace(c.design, name=design.name) == design for c in self.candidates
+        ):
             self.candidates = []
             self.table.setRowCount(0)
             self.apply_button.setEnabled(False)

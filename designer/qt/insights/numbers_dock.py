@@ -2,12 +2,14 @@
 
 MACs follow torchinfo's convention and FLOPs are 2 × MACs; both are shown and
 labelled. Memory toggles (mixed precision, checkpointing, optimiser, batch) only
-change the estimate shown here, never the design.
+change the estimate shown here, never the design. The batch size is the app's one
+training batch size: a change typed here is announced (``batchChanged``) for the
+inspector and the budget fit to follow, and ``set_batch`` shows theirs without echoing.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -54,12 +56,15 @@ def _selectable(text: str = "–") -> QLabel:
 class NumbersPanel(LazyAnalysisPanel):
     """A layer's formula and the training-memory breakdown, from the live analysis."""
 
+    batchChanged = Signal(int)  # the user changed the batch size here (not set_batch)
+
     def __init__(self, analyses: AnalysisModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.layer_name = ""
 
         layer_box = QGroupBox("Selected layer")
         form = QFormLayout(layer_box)
+        form.setVerticalSpacing(2)  # seven rows in the Insights area's modest height
         self.layer_title = _selectable("Select a layer in the inspector's table")
         self.formula = _selectable("")
         self.formula.setWordWrap(True)
@@ -79,6 +84,7 @@ class NumbersPanel(LazyAnalysisPanel):
 
         memory_box = QGroupBox("Training memory")
         memory = QFormLayout(memory_box)
+        memory.setVerticalSpacing(2)
         toggles = QHBoxLayout()
         self.batch = QSpinBox()
         self.batch.setRange(1, 1 << 16)
@@ -112,9 +118,9 @@ class NumbersPanel(LazyAnalysisPanel):
             name.setToolTip(tip)
             memory.addRow(name, value)
             self.memory[key] = value
-        for widget in (self.batch, self.optimiser):
-            signal = widget.valueChanged if widget is self.batch else widget.currentIndexChanged
-            signal.connect(lambda _v: self._show_memory())
+        self._quiet = False  # set_batch is changing the batch: do not announce it
+        self.batch.valueChanged.connect(self._batch_changed)
+        self.optimiser.currentIndexChanged.connect(lambda _v: self._show_memory())
         self.mixed.toggled.connect(lambda _v: self._show_memory())
         self.checkpointing.toggled.connect(lambda _v: self._show_memory())
 
@@ -124,6 +130,19 @@ class NumbersPanel(LazyAnalysisPanel):
         layout.addWidget(memory_box, 2)
         self.follow(analyses)
         self.refresh()  # hidden panels draw lazily, but breakdown() must answer from the start
+
+    def set_batch(self, n: int) -> None:
+        """Show batch size ``n`` (chosen elsewhere) without emitting ``batchChanged``."""
+        self._quiet = True
+        try:
+            self.batch.setValue(n)
+        finally:
+            self._quiet = False
+
+    def _batch_changed(self, value: int) -> None:
+        self._show_memory()
+        if not self._quiet:
+            self.batchChanged.emit(value)
 
     def refresh(self) -> None:
         self._dirty = False
