@@ -139,6 +139,10 @@ class MainWindow(QMainWindow):
         self._build_menus_and_toolbar()
         self.insights = install_insights(self, self.document, self.analyses, self.view_menu)
         self.insights.lint.fieldRequested.connect(self.focus_field)
+        # one batch size: the totals', the Numbers tab's and the Budget fit's follow each other
+        self.insights.set_batch(self.inspector.batch.value())
+        self.inspector.batchChanged.connect(self.insights.set_batch)
+        self.insights.on_batch_changed(self.inspector.set_batch)
         # the checkpoint attached in the Pretrained-weights dock goes into every export;
         # a whole new design (New, Open) lets go of it, Open Checkpoint attaches its own
         transfer = self.insights.transfer

@@ -76,7 +76,7 @@ def _arrow(qtbot, combo: QComboBox, key: Qt.Key = Qt.Key.Key_Down, times: int = 
 
 def _undo(qtbot, window) -> None:
     toolbar = window.findChild(QToolBar, "mainToolbar")
-    button = toolbar.widgetForAction(window.undo_action)
+    button = toolbar.widgetForAction(window.undo_button_action)
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
 
 
