@@ -131,3 +131,20 @@ def test_left_to_right_is_a_view_option_that_is_remembered(qtbot):
         assert again.drawing.layout.direction == "LR"
     finally:
         _close(qtbot, again)
+
+
+def _type_number(qtbot, box, text: str) -> None:
+    box.setFocus()
+    box.selectAll()
+    qtbot.keyClicks(box, text)
+    qtbot.keyClick(box, Qt.Key.Key_Return)
+
+
+def test_one_batch_size_for_the_totals_and_the_numbers(qtbot, window):
+    numbers = window.insights.numbers
+    fit = window.insights.fit
+    _type_number(qtbot, window.inspector.batch, "256")
+    assert numbers.batch.value() == 256 and fit.batch.value() == 256
+    window.insights.show("numbers")
+    _type_number(qtbot, numbers.batch, "64")
+    assert window.inspector.batch.value() == 64 and fit.batch.value() == 64
