@@ -40,6 +40,11 @@ def application(argv: list[str] | None = None) -> QApplication:
     style = RESOURCES / "styles" / "app.qss"
     if style.is_file():
         app.setStyleSheet(style.read_text(encoding="utf-8"))
+    from designer.qt.appearance import apply_scheme, saved_scheme
+
+    scheme = saved_scheme()
+    if scheme != "system":
+        apply_scheme(app, scheme)
     return app
 
 

@@ -25,6 +25,7 @@ from PySide6.QtGui import (
     QShowEvent,
 )
 from PySide6.QtWidgets import (
+    QApplication,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -42,6 +43,7 @@ from designer.core.analysis import Analysis
 from designer.core.design import Design
 from designer.core.presets import load_preset
 from designer.qt.analysis_model import AnalysisModel
+from designer.qt.appearance import SCHEMES, apply_scheme, remember, saved_scheme
 from designer.qt.checkpoints import short_name
 from designer.qt.collector import Collector
 from designer.qt.confirm import Confirmer
@@ -407,6 +409,17 @@ class MainWindow(QMainWindow):
         view.addSeparator()
         view.addActions([self.collapse_action, self.expand_action])
         view.addActions([self.edge_shapes_action, self.left_to_right_action])
+        appearance = view.addMenu("&Appearance")
+        schemes = QActionGroup(self)
+        self.scheme_actions: dict[str, QAction] = {}
+        for scheme in SCHEMES:
+            action = appearance.addAction(
+                scheme.title(), lambda _c=False, s=scheme: self.set_scheme(s)
+            )
+            action.setCheckable(True)
+            action.setChecked(scheme == saved_scheme())
+            schemes.addAction(action)
+            self.scheme_actions[scheme] = action
         view.addSeparator()
         view.addActions(
             [self.fit_action, self.fit_width_action, self.zoom_in_action, self.zoom_out_action]
@@ -528,6 +541,16 @@ class MainWindow(QMainWindow):
         (self.block_action if level == "block" else self.layer_action).setChecked(True)
         self._refit = True
         self.request_drawing()
+
+    def set_scheme(self, scheme: str) -> None:
+        """Light, dark or the desktop's colours (View ▸ Appearance), remembered."""
+        app = QApplication.instance()
+        if not isinstance(app, QApplication):
+            return
+        apply_scheme(app, scheme)
+        remember(scheme)
+        self.scheme_actions[scheme].setChecked(True)
+        self.request_drawing()  # the graph's colours come from the palette
 
     def set_left_to_right(self, on: bool) -> None:
         direction = "LR" if on else "TB"

@@ -148,3 +148,23 @@ def test_one_batch_size_for_the_totals_and_the_numbers(qtbot, window):
     window.insights.show("numbers")
     _type_number(qtbot, numbers.batch, "64")
     assert window.inspector.batch.value() == 64 and fit.batch.value() == 64
+
+
+def test_dark_and_light_are_a_view_choice_that_redraws_and_is_remembered(qtbot, window):
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from designer.qt.appearance import KEY
+
+    original = QApplication.palette().color(QApplication.palette().ColorRole.Base)
+    try:
+        window.scheme_actions["dark"].trigger()
+        qtbot.waitUntil(lambda: not window.is_busy(), timeout=10_000)
+        assert window.graph.backgroundBrush().color().lightness() < 80
+        assert QSettings().value(KEY) == "dark"
+        window.scheme_actions["light"].trigger()
+        qtbot.waitUntil(lambda: not window.is_busy(), timeout=10_000)
+        assert window.graph.backgroundBrush().color().lightness() > 200
+    finally:
+        window.scheme_actions["system"].trigger()
+    assert QApplication.palette().color(QApplication.palette().ColorRole.Base) == original
