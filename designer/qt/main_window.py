@@ -187,10 +187,16 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         wrap_all(self)
         self._update_title()
-        self.resize(1440, 900)
+        self.resize(self._first_size())
         self._sized = False
         # the helper process for big drawings starts in the background, before it is needed
         QTimer.singleShot(HELPER_WARMUP_MS, lambda: QThreadPool.globalInstance().start(warm_helper))
+
+    def _first_size(self) -> QSize:
+        """1440x900, or what the screen has room for (a 1280x800 laptop: all of it)."""
+        screen = self.screen()
+        room = screen.availableGeometry().size() if screen is not None else QSize(1440, 900)
+        return QSize(min(1440, room.width()), min(900, room.height()))
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
