@@ -196,7 +196,8 @@ class MainWindow(QMainWindow):
         """1440x900, or what the screen has room for (a 1280x800 laptop: all of it)."""
         screen = self.screen()
         room = screen.availableGeometry().size() if screen is not None else QSize(1440, 900)
-        return QSize(min(1440, room.width()), min(900, room.height()))
+        title_bar = 32  # the window manager's frame is not part of the size set here
+        return QSize(min(1440, room.width()), min(900, room.height() - title_bar))
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
