@@ -5,6 +5,10 @@ pauses, a helper process builds the design on the meta device and runs torchinfo
 on it; the inspector then says "confirmed by torchinfo" or shows the mismatch.
 torch is imported only in that process: importing it in a thread of this one
 would hold the GIL for long stretches and freeze the window.
+
+A network beyond any real one (``designer.core.lint.size_limits``: weights the builder
+refuses, absurd multiply-adds or memory) is not checked: "confirmed" would lend its
+numbers a credibility they do not deserve, and the inspector notes why instead.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from PySide6.QtCore import QObject, QTimer
 
 from designer.core.analysis import Analysis
 from designer.core.design import Design
+from designer.core.lint import size_limits
 from designer.core.torch.verify import torchinfo_totals
 from designer.qt.analysis_model import AnalysisModel
 from designer.qt.processes import HelperUnavailable, run_in_helper
@@ -24,6 +29,7 @@ from designer.qt.workers import Runner
 DELAY_ENV = "RESNET_DESIGNER_CONFIRM_MS"  # 0 turns the confirmation off
 DELAY_MS = 1500
 MAX_BLOCKS = 200  # bigger designs take seconds of torchinfo: not worth a busy CPU
+TOO_BIG = "too big to confirm: beyond any real network"
 
 
 def totals_in_helper(design: Design) -> tuple[int, int]:
@@ -95,6 +101,10 @@ class Confirmer(QObject):
             self._timer.start()  # still being analysed: try again after the next pause
             return
         design = analysis.design
+        if size_limits(analysis):
+            self.last = (False, TOO_BIG)
+            self._show(TOO_BIG, ok=False)
+            return
         if sum(s.depth for s in design.stages) > MAX_BLOCKS:
             self._show("not checked by torchinfo (large design)")
             return

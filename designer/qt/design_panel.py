@@ -11,10 +11,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeyEvent, QPaintEvent, QPalette, QStandardItem, QStandardItemModel
+from PySide6.QtCore import QEvent, QObject, QPoint, QRect, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QColor,
+    QKeyEvent,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QPen,
+    QStandardItem,
+    QStandardItemModel,
+    QValidator,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QAbstractSpinBox,
+    QApplication,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
@@ -25,11 +37,13 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QStyle,
     QStyleOptionComboBox,
     QStylePainter,
     QTableWidget,
+    QToolTip,
     QVBoxLayout,
     QWidget,
 )
@@ -50,8 +64,14 @@ from designer.qt.fields import (
     parse_ints,
     set_value,
 )
+from designer.qt.shortcuts import guard
+from designer.qt.tooltips import wrapped
 
 INVALID = "invalid"  # dynamic property the style sheet paints red
+POINTED = "pointed"  # dynamic property: the control a lint finding points at (for a while)
+POINT_MS = 2500  # how long a pointed-at control stays highlighted
+NOTE_MS = 6000  # how long a refused keystroke's note stays in the error line
+SHOWN_TEXT = "shownText"  # a line edit's property: the design's text as last shown in it
 INHERITED = "inherited"  # a per-stage choice shows the network's value (drawn grey)
 CUSTOM = "Custom design"
 PRESET_ROLE = Qt.ItemDataRole.UserRole  # a preset's name, CUSTOM, or None on a source's title
@@ -85,11 +105,68 @@ STAGE_COLUMNS: tuple[tuple[str, str, int, int, str], ...] = (
 OPTIONS_FROM = len(STAGE_COLUMNS)  # the per-stage options' first column
 
 
-def _spin(low: int, high: int, tooltip: str) -> QSpinBox:
-    box = QSpinBox()
+def limit_message(box: QAbstractSpinBox, label: str, text: str) -> str:
+    """What to say when ``text`` typed into ``box`` is outside its range ("" if it is not:
+    the text is not a number, or it is a number the box takes)."""
+    if not isinstance(box, (QSpinBox, QDoubleSpinBox)):
+        return ""
+    body = text
+    if box.prefix() and body.startswith(box.prefix()):
+        body = body[len(box.prefix()) :]
+    if box.suffix() and body.endswith(box.suffix()):
+        body = body[: -len(box.suffix())]
+    for separator in {box.locale().groupSeparator(), ",", "_", " "}:
+        body = body.replace(separator, "")
+    body = body.replace(box.locale().decimalPoint(), ".")
+    try:
+        value = float(body)
+    except ValueError:
+        return ""
+    low, high = box.minimum(), box.maximum()
+
+    def shown(x: float) -> str:
+        return f"{x:,.0f}" if isinstance(box, QSpinBox) else f"{x:g}"
+
+    if value > high:
+        return f"{label} is at most {shown(high)} ({body} was not taken)"
+    if value < low:
+        if low == 0:
+            return f"{label} cannot be negative ({body} was not taken)"
+        return f"{label} is at least {shown(low)} ({body} was not taken)"
+    return ""
+
+
+class _LimitNotes:
+    """A spin box that says when a keystroke is refused for leaving its range: Qt drops
+    the key silently (typing 99 into a box of at most 64 leaves 9), so ``limitHit``
+    carries one line naming the limit, which the panel shows."""
+
+    limit_label = ""
+
+    def validate(self, text: str, pos: int) -> object:
+        result = super().validate(text, pos)  # type: ignore[misc]
+        state = result[0] if isinstance(result, tuple) else result
+        if state == QValidator.State.Invalid:
+            message = limit_message(self, self.limit_label, text)  # type: ignore[arg-type]
+            if message:
+                self.limitHit.emit(message)  # type: ignore[attr-defined]
+        return result
+
+
+class LimitSpinBox(_LimitNotes, QSpinBox):
+    limitHit = Signal(str)
+
+
+class LimitDoubleSpinBox(_LimitNotes, QDoubleSpinBox):
+    limitHit = Signal(str)
+
+
+def _spin(low: int, high: int, tooltip: str, label: str = "") -> QSpinBox:
+    box = LimitSpinBox()
+    box.limit_label = label
     box.setRange(low, high)
     box.setKeyboardTracking(False)  # one edit on Enter, not one per keystroke
-    box.setToolTip(tooltip)
+    box.setToolTip(wrapped(tooltip))
     box.setAccelerated(True)
     return box
 
@@ -171,18 +248,26 @@ class StageTable(QWidget):
     """
 
     optionsShown = Signal(bool)
+    limitHit = Signal(str)  # a cell refused a keystroke: the limit it hit, in one line
+    rebuilt = Signal()  # the rows' editors were made anew (the Tab order must follow)
+    typed = Signal()  # a cell's text was typed (not applied yet)
 
     def __init__(self, document: Document, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._document = document
         self.table = QTableWidget(0, len(STAGE_COLUMNS) + len(STAGE_OPTIONS))
+        # Tab goes from cell to cell through the editors in the panel's Tab order (and out
+        # to the buttons after the last), not round the table's cells forever; a row is
+        # selected by focusing one of its editors or clicking its header
+        self.table.setTabKeyNavigation(False)
+        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.table.setHorizontalHeaderLabels(
             [c[1] for c in STAGE_COLUMNS] + [o.title for o in STAGE_OPTIONS]
         )
         for i, column in enumerate(STAGE_COLUMNS):
-            self.table.horizontalHeaderItem(i).setToolTip(column[4])
+            self.table.horizontalHeaderItem(i).setToolTip(wrapped(column[4]))
         for i, option in enumerate(STAGE_OPTIONS):
-            self.table.horizontalHeaderItem(OPTIONS_FROM + i).setToolTip(option.tooltip)
+            self.table.horizontalHeaderItem(OPTIONS_FROM + i).setToolTip(wrapped(option.tooltip))
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -231,6 +316,29 @@ class StageTable(QWidget):
     def selected_row(self) -> int:
         rows = self.table.selectionModel().selectedRows()
         return rows[0].row() if rows else self.table.currentRow()
+
+    def editors(self) -> list[QWidget]:
+        """Every cell's editor, row by row: the shape's spin boxes, then the options'."""
+        return [
+            widget
+            for boxes, options in zip(self.spins, self.options, strict=True)
+            for widget in (*boxes, *options.values())
+        ]
+
+    def focus_chain(self) -> list[QWidget]:
+        """The stage controls in Tab order: the toggle, the cells row by row, the buttons."""
+        buttons = [self.add_button, self.remove_button, self.up_button, self.down_button]
+        return [self.options_toggle, *self.editors(), *buttons]
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """A cell's editor taking the focus selects its row: the one Remove, Up and Down act
+        on, for keyboard users as for those who click a row's header."""
+        if event.type() == QEvent.Type.FocusIn:
+            row = watched.property("stageRow")
+            rows = self.table.rowCount()
+            if isinstance(row, int) and 0 <= row < rows and self.selected_row() != row:
+                self.table.selectRow(row)
+        return False
 
     # -- the two sets of columns --------------------------------------------------
     def options_visible(self) -> bool:
@@ -331,9 +439,7 @@ class StageTable(QWidget):
             _set_flag(widget, INHERITED, value is None)
         elif isinstance(widget, QLineEdit):
             widget.setPlaceholderText(show_number(network))
-            text = "" if value is None else show_number(value)
-            if widget.text() != text:
-                widget.setText(text)
+            _show_text(widget, "" if value is None else show_number(value))
         elif isinstance(widget, QCheckBox):
             widget.setChecked(bool(value))
         widget.blockSignals(False)
@@ -346,7 +452,9 @@ class StageTable(QWidget):
         for row in range(rows):
             boxes = []
             for col, (key, label, low, high, tooltip) in enumerate(STAGE_COLUMNS):
-                box = _spin(low, high, f"Stage {row + 1} {label.lower()}: {tooltip}")
+                name = f"Stage {row + 1} {label.lower()}"
+                box = _spin(low, high, f"{name}: {tooltip}", name)
+                box.limitHit.connect(self.limitHit)
                 box.setFrame(False)
                 if key == "expansion":
                     box.setSpecialValueText("auto")
@@ -357,11 +465,20 @@ class StageTable(QWidget):
             editors: dict[str, QWidget] = {}
             for i, option in enumerate(STAGE_OPTIONS):
                 editor, cell = self._make_option(row, option)
-                editor.setToolTip(f"Stage {row + 1} {option.label.lower()}: {option.tooltip}")
+                tip = f"Stage {row + 1} {option.label.lower()}: {option.tooltip}"
+                editor.setToolTip(wrapped(tip))
                 self.table.setCellWidget(row, OPTIONS_FROM + i, cell)
                 editors[option.key] = editor
             self.options.append(editors)
+            for editor in (*boxes, *editors.values()):
+                line = editor.lineEdit() if isinstance(editor, QAbstractSpinBox) else editor
+                if isinstance(line, QLineEdit):
+                    line.textEdited.connect(self.typed)
+                editor.setProperty("stageRow", row)
+                editor.installEventFilter(self)
+                guard(editor)
         self.table.setVerticalHeaderLabels([f"Stage {i + 1}" for i in range(rows)])
+        self.rebuilt.emit()
 
     def _make_option(self, row: int, option: StageOption) -> tuple[QWidget, QWidget]:
         """The editor of one per-stage option cell, and the widget the cell holds."""
@@ -478,14 +595,15 @@ def _combo(f: Field, commit: Commit) -> QComboBox:
 
 
 def _int_box(f: Field, commit: Commit) -> QSpinBox:
-    box = _spin(int(f.low), int(f.high), f.tooltip)
+    box = _spin(int(f.low), int(f.high), f.tooltip, f.label)
     box.setGroupSeparatorShown(True)
     box.valueChanged.connect(commit)
     return box
 
 
 def _float_box(f: Field, commit: Commit) -> QDoubleSpinBox:
-    box = QDoubleSpinBox()
+    box = LimitDoubleSpinBox()
+    box.limit_label = f.label
     box.setRange(f.low, f.high)
     box.setSingleStep(f.step)
     box.setDecimals(4)
@@ -516,6 +634,7 @@ def _text_line(_f: Field, commit: Commit) -> QLineEdit:
 def _show_text(line: QLineEdit, text: str) -> None:
     if line.text() != text:  # keeps the cursor where the user left it
         line.setText(text)
+    line.setProperty(SHOWN_TEXT, text)  # any other text was typed and not applied yet
 
 
 # the field kind (read from the design's types by fields.kind_of) -> its editor
@@ -529,10 +648,70 @@ EDITORS: dict[Kind, Editor] = {
 }
 
 
+class Halo(QWidget):
+    """A coloured frame drawn over a control for a while, fading out: where a lint
+    finding points. It follows the control if the form moves, and takes no clicks."""
+
+    COLOUR = QColor("#f59e0b")  # amber: reads on light and dark palettes, unlike red errors
+    TICK_MS = 40
+    FADE_MS = 800
+
+    def __init__(self, target: QWidget, host: QWidget, duration_ms: int) -> None:
+        super().__init__(host)
+        self.target = target
+        self._host = host
+        self._left = duration_ms
+        self._duration = duration_ms
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self._timer = QTimer(self)
+        self._timer.setInterval(self.TICK_MS)
+        self._timer.timeout.connect(self._tick)
+        self._timer.start()
+        self.follow()
+        self.show()
+        self.raise_()
+
+    def follow(self) -> None:
+        if not self._host.isAncestorOf(self.target):
+            return
+        at = self.target.mapTo(self._host, QPoint(0, 0))
+        self.setGeometry(QRect(at, self.target.size()).adjusted(-3, -3, 3, 3))
+
+    def alpha(self) -> float:
+        return min(1.0, self._left / self.FADE_MS)
+
+    def _tick(self) -> None:
+        self._left -= self.TICK_MS
+        if self._left <= 0:
+            self.finish()
+            return
+        self.follow()
+        self.update()
+
+    def finish(self) -> None:
+        self._timer.stop()
+        _set_flag(self.target, POINTED, False)
+        self.hide()
+        self.deleteLater()
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        colour = QColor(self.COLOUR)
+        colour.setAlphaF(self.alpha())
+        painter.setPen(QPen(colour, 3))
+        fill = QColor(self.COLOUR)
+        fill.setAlphaF(0.18 * self.alpha())
+        painter.setBrush(fill)
+        painter.drawRoundedRect(self.rect().adjusted(1, 1, -2, -2), 4, 4)
+
+
 class DesignPanel(QWidget):
     """Preset picker, the field table's widgets, and the stage table."""
 
     presetChosen = Signal(str)
+    limitHit = Signal(str)  # a field refused a keystroke: "Stride is at most 64 (99 ...)"
 
     def __init__(self, document: Document, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -548,6 +727,7 @@ class DesignPanel(QWidget):
             " is a single undoable edit."
         )
         self.preset.activated.connect(self._preset_activated)
+        guard(self.preset)
         preset_row = QFormLayout()
         preset_row.addRow("Preset", self.preset)
         layout.addLayout(preset_row)
@@ -557,12 +737,20 @@ class DesignPanel(QWidget):
         self.error_label.setWordWrap(True)
         self.error_label.hide()
         layout.addWidget(self.error_label)
+        self._note_timer = QTimer(self)
+        self._note_timer.setSingleShot(True)
+        self._note_timer.setInterval(NOTE_MS)
+        self._note_timer.timeout.connect(self._hide_note)
+        self._noting = False  # the error line shows a refused keystroke's note
+        self.halo: Halo | None = None
 
         forms: dict[str, QFormLayout] = {}
         for group in ("Network", "Stages", "Blocks", "Head", "Input"):
             box = QGroupBox(group)
             if group == "Stages":
                 self.stages = StageTable(document)
+                self.stages.limitHit.connect(self._note_limit)
+                self.stages.rebuilt.connect(self._order_tabs)
                 QVBoxLayout(box).addWidget(self.stages)
             else:
                 form = QFormLayout(box)
@@ -577,12 +765,40 @@ class DesignPanel(QWidget):
             label.setBuddy(widget)
             forms[f.group].addRow(label, widget)
             self.widgets[f.path] = widget
+            self._watch_typing(widget)
+            guard(widget)
+            if isinstance(widget, (LimitSpinBox, LimitDoubleSpinBox)):
+                widget.limitHit.connect(self._note_limit)
         layout.addStretch(1)
 
         document.designChanged.connect(self.sync)
         document.editFailed.connect(self._show_error)
         document.errorCleared.connect(self._clear_error)
+        document.pendingDiscarded.connect(lambda: self.sync(self._document.design))
+        document.add_pending(self.commit_pending, self.holds_pending)
+        self.stages.typed.connect(document.note_typing)
         self.sync(document.design)
+        self._order_tabs()
+
+    def _watch_typing(self, widget: QWidget) -> None:
+        line = widget.lineEdit() if isinstance(widget, QAbstractSpinBox) else widget
+        if isinstance(line, QLineEdit):
+            line.textEdited.connect(lambda _text: self._document.note_typing())
+
+    def focus_chain(self) -> list[QWidget]:
+        """Every control in Tab order: as the form reads, top to bottom, the stage table's
+        cells and buttons in their place between the network's fields and the blocks'."""
+        chain: list[QWidget] = [self.preset]
+        for group in ("Network", "Stages", "Blocks", "Head", "Input"):
+            if group == "Stages":
+                chain += self.stages.focus_chain()
+            chain += [self.widgets[f.path] for f in FIELDS if f.group == group]
+        return chain
+
+    def _order_tabs(self) -> None:
+        chain = self.focus_chain()
+        for first, second in zip(chain, chain[1:], strict=False):
+            QWidget.setTabOrder(first, second)
 
     # -- widgets from the table -------------------------------------------------
     def _make_widget(self, f: Field) -> QWidget:
@@ -610,6 +826,73 @@ class DesignPanel(QWidget):
             return
         self._document.edit("preset", lambda _design: load_preset(name), f"Load preset {name}")
 
+    # -- input typed but not applied yet -------------------------------------------
+    def commit_pending(self) -> bool:
+        """Apply what was typed into the focused control but not applied yet, as the edit
+        Enter would have made; True if there was such text (the edit may be refused).
+
+        Only the focused control can hold such text: leaving a field applies it. A spin
+        box's text is pending while it differs from its value (typing does not change the
+        value: ``keyboardTracking`` is off); a line edit's while it differs from the text
+        the design last showed in it. A refused value still shown is not pending (it was
+        applied, and refused): ``Document.undo`` discards it. Document.undo and redo call
+        this first (``Document.add_pending``), so Undo never loses typed text.
+        """
+        widget = self._typed_into()
+        if isinstance(widget, QAbstractSpinBox):
+            widget.interpretText()  # emits valueChanged: the box's commit
+            return True
+        if isinstance(widget, QLineEdit):
+            widget.editingFinished.emit()  # the line's commit, as Enter or Tab runs it
+            return True
+        return False
+
+    def holds_pending(self) -> bool:
+        """Whether the focused control holds typed text not applied yet."""
+        return self._typed_into() is not None
+
+    def _typed_into(self) -> QWidget | None:
+        """The focused control of this panel, if its text is typed and not applied yet."""
+        widget = QApplication.focusWidget()
+        if widget is None or not self.isAncestorOf(widget):
+            return None
+        if isinstance(widget, (QSpinBox, QDoubleSpinBox)):
+            special = widget.specialValueText()
+            at_special = special and widget.value() == widget.minimum()
+            shown = special if at_special else widget.textFromValue(widget.value())
+            return widget if widget.text() != shown else None
+        if isinstance(widget, QLineEdit):
+            shown = widget.property(SHOWN_TEXT)
+            return widget if shown is not None and widget.text() != shown else None
+        return None
+
+    # -- limits a keystroke hit ------------------------------------------------------
+    def _note_limit(self, message: str) -> None:
+        """A spin box refused a keystroke for leaving its range: say which limit, in the
+        error line, beside the box (a tooltip) and to ``limitHit``'s listeners."""
+        self.error_label.setText(message)
+        self.error_label.setToolTip(message)
+        self.error_label.show()
+        self._noting = True
+        self._note_timer.start()
+        box = self.sender()
+        widget = box if isinstance(box, QWidget) else QApplication.focusWidget()
+        if isinstance(widget, QWidget) and widget.isVisible():
+            QToolTip.showText(widget.mapToGlobal(QPoint(0, widget.height())), message, widget)
+        self.limitHit.emit(message)
+
+    def _hide_note(self) -> None:
+        if not self._noting:
+            return
+        self._noting = False
+        self._note_timer.stop()
+        error = self._document.error
+        if error is not None:  # the design's own refusal shows again
+            self.error_label.setText(error[2])
+            self.error_label.setToolTip(error[2])
+        else:
+            self.error_label.hide()
+
     # -- view of the document ----------------------------------------------------
     def sync(self, design: Design) -> None:
         """Show ``design`` in every widget without emitting edits."""
@@ -620,6 +903,7 @@ class DesignPanel(QWidget):
             mark_invalid(widget, False)
         self.stages.sync(design)
         self._show_preset(design)
+        self._hide_note()
 
     def _show_preset(self, design: Design) -> None:
         self.preset.blockSignals(True)
@@ -652,7 +936,53 @@ class DesignPanel(QWidget):
             elif key in [c[0] for c in STAGE_COLUMNS]:
                 self.stages.show_options(False)
 
+    def point_at(self, field: str) -> bool:
+        """Show the user the control that edits ``field`` (a lint finding's or an error's
+        design path): reveal it (the per-stage options if it is one), scroll the form to
+        it, focus it and highlight it for a while (``POINTED``, drawn by a ``Halo``).
+        False if no control shows that field."""
+        self.reveal(field)
+        widget = self.widget_for(field)
+        if widget is None:
+            return False
+        self._settle_layouts(widget)
+        self._scroll_to(widget)
+        # the options' columns just shown are laid out at the next turn: scroll again then
+        QTimer.singleShot(0, lambda: self._scroll_to(widget))
+        widget.setFocus(Qt.FocusReason.OtherFocusReason)
+        if self.halo is not None:
+            self.halo.finish()
+        _set_flag(widget, POINTED, True)
+        self.halo = Halo(widget, self, POINT_MS)
+        self.halo.destroyed.connect(lambda: setattr(self, "halo", None))
+        return True
+
+    def _settle_layouts(self, widget: QWidget) -> None:
+        """Lay out now what changed (columns shown, the panel widened), innermost first."""
+        node: QWidget | None = widget
+        while node is not None:
+            if node.layout() is not None:
+                node.layout().activate()
+            if isinstance(node, QAbstractItemView):
+                node.updateGeometries()
+                node.doItemsLayout()
+            node = node.parentWidget()
+
+    def _scroll_to(self, widget: QWidget) -> None:
+        try:
+            node = widget.parentWidget()
+        except RuntimeError:  # deleted meanwhile (the stage rows were rebuilt)
+            return
+        while node is not None and not isinstance(node, QScrollArea):
+            node = node.parentWidget()
+        if node is not None and node.widget() is not None and node.widget().isAncestorOf(widget):
+            node.ensureWidgetVisible(widget, 24, 24)
+        if self.halo is not None and self.halo.target is widget:
+            self.halo.follow()
+
     def _show_error(self, key: str, field: str, message: str) -> None:
+        self._noting = False
+        self._note_timer.stop()
         self._clear_marks()
         for name in {key, field}:
             widget = self.widget_for(name)
@@ -716,16 +1046,47 @@ def preset_combo() -> QComboBox:
     return combo
 
 
-def _preset_of(design: Design) -> str:
-    """The preset this design is, or CUSTOM (compares everything but the name).
+def canonical(design: Design) -> Design:
+    """``design`` as presets are compared: without its name, and with what restates the
+    network's own value written as unset (an expansion equal to the block's, a stage's
+    override equal to the network-wide option). Two designs with the same canonical
+    form build the same network. Not validated: only compared."""
+    stages = []
+    for stage in design.stages:
+        changes: dict[str, Any] = {
+            key: None
+            for key in d.STAGE_OVERRIDES
+            if getattr(stage, key) is not None and getattr(stage, key) == getattr(design, key)
+        }
+        resolved = dataclasses.replace(stage, **changes)
+        if stage.expansion is not None:
+            auto = dataclasses.replace(resolved, expansion=None)
+            if d.stage_expansion(design, auto) == stage.expansion:
+                changes["expansion"] = None
+        stages.append(dataclasses.replace(stage, **changes) if changes else stage)
+    return dataclasses.replace(design, name="", stages=tuple(stages))
 
-    ``load_preset`` caches each preset, so this is one comparison per preset.
-    """
-    for name in preset_names():
-        try:
-            preset = load_preset(name)
-        except (DesignError, KeyError, OSError):
-            continue
-        if preset == design:
+
+_PRESET_FORMS: dict[str, Design] = {}
+
+
+def _preset_forms() -> dict[str, Design]:
+    """Each preset's canonical form, read once (the preset files do not change)."""
+    if not _PRESET_FORMS:
+        for name in preset_names():
+            try:
+                _PRESET_FORMS[name] = canonical(load_preset(name))
+            except (DesignError, KeyError, OSError):
+                continue
+    return _PRESET_FORMS
+
+
+def _preset_of(design: Design) -> str:
+    """The preset this design builds, or CUSTOM: the name is ignored (New's "Untitled"
+    and a renamed ResNet-50 are still resnet50), and so are values that restate the
+    network's own (see ``canonical``)."""
+    form = canonical(design)
+    for name, preset in _preset_forms().items():
+        if preset == form:
             return name
     return CUSTOM
