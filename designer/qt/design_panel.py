@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QPoint, QRect, Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QKeyEvent,
@@ -258,7 +258,7 @@ class StageTable(QWidget):
         self.table = QTableWidget(0, len(STAGE_COLUMNS) + len(STAGE_OPTIONS))
         # Tab goes from cell to cell through the editors in the panel's Tab order (and out
         # to the buttons after the last), not round the table's cells forever; a row is
-        # selected by focusing one of its editors or clicking its header
+        # selected by focusing one of its editors (the view makes it current) or its header
         self.table.setTabKeyNavigation(False)
         self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.table.setHorizontalHeaderLabels(
@@ -329,16 +329,6 @@ class StageTable(QWidget):
         """The stage controls in Tab order: the toggle, the cells row by row, the buttons."""
         buttons = [self.add_button, self.remove_button, self.up_button, self.down_button]
         return [self.options_toggle, *self.editors(), *buttons]
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        """A cell's editor taking the focus selects its row: the one Remove, Up and Down act
-        on, for keyboard users as for those who click a row's header."""
-        if event.type() == QEvent.Type.FocusIn:
-            row = watched.property("stageRow")
-            rows = self.table.rowCount()
-            if isinstance(row, int) and 0 <= row < rows and self.selected_row() != row:
-                self.table.selectRow(row)
-        return False
 
     # -- the two sets of columns --------------------------------------------------
     def options_visible(self) -> bool:
@@ -474,8 +464,6 @@ class StageTable(QWidget):
                 line = editor.lineEdit() if isinstance(editor, QAbstractSpinBox) else editor
                 if isinstance(line, QLineEdit):
                     line.textEdited.connect(self.typed)
-                editor.setProperty("stageRow", row)
-                editor.installEventFilter(self)
                 guard(editor)
         self.table.setVerticalHeaderLabels([f"Stage {i + 1}" for i in range(rows)])
         self.rebuilt.emit()

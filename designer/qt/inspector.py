@@ -4,7 +4,7 @@ and the sortable, filterable per-layer table (which folds away, leaving the tota
 from __future__ import annotations
 
 from functools import lru_cache
-from operator import attrgetter
+from operator import itemgetter
 from typing import Any
 
 from PySide6.QtCore import (
@@ -44,6 +44,11 @@ SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 Index = QModelIndex | QPersistentModelIndex
 
 COLUMNS = ("Layer", "Kind", "Input", "Output", "Params", "MACs")
+# each column's field of a Layer (a named tuple): read by index, the fastest way in C
+LAYER_FIELD = tuple(
+    Layer._fields.index(f)
+    for f in ("name", "kind", "input_shape", "output_shape", "params", "macs")
+)
 COLUMN_TIPS = (
     "The module's path in the built network (torchvision's attribute names).",
     "The torch.nn module class.",
@@ -54,6 +59,9 @@ COLUMN_TIPS = (
 )
 
 
+# the order columns get room in when the inspector is narrow (Layer, MACs, Params,
+# Output, Kind, Input): the figures matter most, a layer's input is the row above's output
+PRIORITY = (0, 5, 4, 3, 1, 2)
 LAYERS_COLLAPSED = "inspector/layers_collapsed"  # QSettings key: the layer table folded away
 
 
@@ -126,16 +134,12 @@ class LayerTableModel(QAbstractTableModel):
         without Qt's scan of every cell. Loops run in C: names and kinds by ``max`` over
         the column, shapes over the few distinct shapes only (a ResNet-152 has about 30
         among its 1,200 rows), so a 90,000-layer design still takes a few milliseconds."""
-        layers = self._layers
-        if column == 4:
-            return f"{max(map(attrgetter('params'), layers), default=0):,}"
-        if column == 5:
-            return f"{max(map(attrgetter('macs'), layers), default=0):,}"
-        if column in (0, 1):
-            texts = map(attrgetter("name" if column == 0 else "kind"), layers)
-            return max(texts, key=len, default="")
-        shapes = set(map(attrgetter("input_shape" if column == 2 else "output_shape"), layers))
-        return max(map(compact_shape, shapes), key=len, default="")
+        values = map(itemgetter(LAYER_FIELD[column]), self._layers)  # a Layer is a tuple
+        if column >= 4:
+            return f"{max(values, default=0):,}"
+        if column < 2:
+            return max(values, key=len, default="")
+        return max(map(compact_shape, set(values)), key=len, default="")
 
 
 @lru_cache(maxsize=4096)
@@ -203,6 +207,7 @@ class Inspector(QWidget):
         self.batch = QSpinBox()
         self.batch.setRange(1, 1 << 16)
         self.batch.setValue(32)
+        self.batch.setKeyboardTracking(False)  # one change on Enter, not one per keystroke
         self.batch.setToolTip("Batch size for the training-memory estimate.")
         self.batch.setMaximumWidth(self.fontMetrics().horizontalAdvance("M") * 8)
         self.batch.valueChanged.connect(self._batch_changed)
@@ -278,7 +283,6 @@ class Inspector(QWidget):
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
         self.table.viewport().installEventFilter(self)  # its width: refit the columns
         layout.addWidget(self.table, 1)
@@ -317,19 +321,40 @@ class Inspector(QWidget):
         self._fit_columns()
 
     def _fit_columns(self) -> None:
-        """Every column but the Layer one at its width; the Layer column gets what is left
-        (its names elided in the middle, never narrower than a short name), and the MACs,
-        last, stretches over the rest: never cut off while the table has the room."""
+        """Fit the columns to the table's width, the figures first: the Layer column and
+        then, in ``PRIORITY`` order, every column that fits whole (at its longest text);
+        those that do not are hidden, the rest follow as the table widens. The Layer
+        column gives way down to a short name (eliding in the middle; the row's tooltip
+        names it whole), and the MACs, last, stretch over what is left: never cut off."""
         if not self._widths:
             return
         header = self.table.horizontalHeader()
+        widths = self._widths
         room = self.table.viewport().width()
-        others = sum(self._widths[1:])
         shortest = self.table.fontMetrics().horizontalAdvance("layer4.0.conv1")
-        name = max(min(self._widths[0], room - others), min(shortest, self._widths[0]))
-        for col, width in enumerate([name, *self._widths[1:-1]]):
+        used = min(shortest, widths[0])
+        shown = {0}
+        for col in PRIORITY[1:]:
+            if used + widths[col] > room:
+                break  # this and every later one wait for more room
+            shown.add(col)
+            used += widths[col]
+        others = sum(widths[c] for c in shown if c != 0)
+        name = max(min(widths[0], room - others), min(shortest, widths[0]))
+        for col in range(len(COLUMNS)):
+            if self.table.isColumnHidden(col) == (col in shown):
+                self.table.setColumnHidden(col, col not in shown)
+        last = len(COLUMNS) - 1  # the MACs: what is left (Qt's stretch keeps a minimum)
+        sizes = {0: name, last: max(widths[last], room - name - others + widths[last])}
+        for col in shown:
+            width = sizes.get(col, widths[col])
             if header.sectionSize(col) != width:
                 header.resizeSection(col, width)
+        hidden = [COLUMNS[c] for c in range(len(COLUMNS)) if c not in shown]
+        self.layers_toggle.setToolTip(
+            "Show or hide the layer table: hidden, the inspector is only the totals."
+            + (f" Widen the inspector to see {' and '.join(hidden)} too." if hidden else "")
+        )
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.Resize and watched is self.table.viewport():

@@ -113,7 +113,7 @@ GESTURES: tuple[tuple[str, str, str], ...] = (
 """What the mouse and the keys do that no menu shows: (where, gesture, effect)."""
 
 
-def _plain(text: str) -> str:
+def plain(text: str) -> str:
     """A menu text without its mnemonic ampersand and trailing ellipsis."""
     return text.replace("&&", "\0").replace("&", "").replace("\0", "&").rstrip("…").strip()
 
@@ -122,14 +122,14 @@ def _menu_of(action: QAction) -> str:
     """The title of the first menu that holds ``action`` ("Other" if none)."""
     for owner in action.associatedObjects():
         if isinstance(owner, QMenu) and owner.title():
-            return _plain(owner.title())
+            return plain(owner.title())
     return "Other"
 
 
 def shortcut_rows(window: QMainWindow) -> list[tuple[str, str, str]]:
     """(menu, action, its shortcuts) for every action of ``window`` that has a shortcut,
     in menu-bar order, then any action no menu holds."""
-    order = [_plain(a.text()) for a in window.menuBar().actions()] if window.menuBar() else []
+    order = [plain(a.text()) for a in window.menuBar().actions()] if window.menuBar() else []
     rows: list[tuple[str, str, str]] = []
     seen: set[int] = set()
     for action in window.findChildren(QAction):
@@ -137,7 +137,7 @@ def shortcut_rows(window: QMainWindow) -> list[tuple[str, str, str]]:
         if not keys or id(action) in seen:
             continue
         seen.add(id(action))
-        text = _plain(action.text()) or action.toolTip()
+        text = plain(action.text()) or action.toolTip()
         shown = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in keys)
         rows.append((_menu_of(action), text, shown))
 

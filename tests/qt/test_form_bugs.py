@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QPoint, QPointF, QRect, Qt
-from PySide6.QtGui import QWheelEvent
-from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLineEdit, QWidget
+from PySide6.QtGui import QAction, QWheelEvent
+from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLineEdit, QTreeWidget, QWidget
 
 from designer.core.lint import lint
 from designer.core.presets import load_preset
 from designer.qt import confirm
 from designer.qt.design_panel import INVALID, POINTED
+from designer.qt.shortcuts import plain, shortcuts_dialog
 
 CTRL = Qt.KeyboardModifier.ControlModifier
 SHIFT = Qt.KeyboardModifier.ShiftModifier
@@ -343,3 +344,25 @@ def test_the_per_stage_options_are_in_the_tab_order_when_shown(qtbot, win):
     stages.show_options(True)
     chain = _tab_chain(qtbot, stages.options_toggle, 3)
     assert chain[1:] == [stages.option(0, key) for key in ("block", "groups", "width_per_group")]
+
+
+# -- Help > Keyboard Shortcuts -------------------------------------------------------------------
+def test_the_shortcuts_page_lists_the_window_actions_and_the_gestures(qtbot, window):
+    dialog = shortcuts_dialog(window)
+    qtbot.addWidget(dialog)
+    tree = dialog.findChild(QTreeWidget, "shortcuts")
+    tops = [tree.topLevelItem(i) for i in range(tree.topLevelItemCount())]
+    groups = {
+        top.text(0): {top.child(j).text(0): top.child(j).text(1) for j in range(top.childCount())}
+        for top in tops
+    }
+    assert list(groups)[:3] == ["File", "Edit", "View"]  # the menu bar's order
+    assert groups["File"]["Save"] == window.save_action.shortcut().toString()
+    assert groups["View"]["Fit to Window"] == "Ctrl+0"
+    assert "Ctrl+Shift+Z" in groups["Edit"][plain(window.redo_action.text())]
+    gestures = groups["Mouse and keys: Graph"]
+    assert gestures["Collapse the stage into one node"] == "Double-click a stage's frame"
+    listed = {text for rows in groups.values() for text in rows}
+    for action in window.findChildren(QAction):
+        if any(not key.isEmpty() for key in action.shortcuts()):
+            assert plain(action.text()) in listed, action.text()
