@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QPoint, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
@@ -661,7 +662,7 @@ class Halo(QWidget):
         self.raise_()
 
     def follow(self) -> None:
-        if not self._host.isAncestorOf(self.target):
+        if not shiboken6.isValid(self.target) or not self._host.isAncestorOf(self.target):
             return
         at = self.target.mapTo(self._host, QPoint(0, 0))
         self.setGeometry(QRect(at, self.target.size()).adjusted(-3, -3, 3, 3))
@@ -671,15 +672,16 @@ class Halo(QWidget):
 
     def _tick(self) -> None:
         self._left -= self.TICK_MS
-        if self._left <= 0:
-            self.finish()
+        if self._left <= 0 or not shiboken6.isValid(self.target):
+            self.finish()  # done, or the control went (the stage rows were rebuilt)
             return
         self.follow()
         self.update()
 
     def finish(self) -> None:
         self._timer.stop()
-        _set_flag(self.target, POINTED, False)
+        if shiboken6.isValid(self.target):
+            _set_flag(self.target, POINTED, False)
         self.hide()
         self.deleteLater()
 
@@ -863,8 +865,8 @@ class DesignPanel(QWidget):
         self.error_label.show()
         self._noting = True
         self._note_timer.start()
-        box = self.sender()
-        widget = box if isinstance(box, QWidget) else QApplication.focusWidget()
+        box = self.sender()  # a field's box, or the stage table passing a cell's note on
+        widget = box if isinstance(box, QAbstractSpinBox) else QApplication.focusWidget()
         if isinstance(widget, QWidget) and widget.isVisible():
             QToolTip.showText(widget.mapToGlobal(QPoint(0, widget.height())), message, widget)
         self.limitHit.emit(message)
@@ -957,10 +959,9 @@ class DesignPanel(QWidget):
             node = node.parentWidget()
 
     def _scroll_to(self, widget: QWidget) -> None:
-        try:
-            node = widget.parentWidget()
-        except RuntimeError:  # deleted meanwhile (the stage rows were rebuilt)
+        if not shiboken6.isValid(widget):  # deleted meanwhile (the stage rows were rebuilt)
             return
+        node = widget.parentWidget()
         while node is not None and not isinstance(node, QScrollArea):
             node = node.parentWidget()
         if node is not None and node.widget() is not None and node.widget().isAncestorOf(widget):

@@ -11,7 +11,14 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QPoint, QPointF, QRect, Qt
 from PySide6.QtGui import QAction, QWheelEvent
-from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLineEdit, QTreeWidget, QWidget
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
+    QLineEdit,
+    QToolTip,
+    QTreeWidget,
+    QWidget,
+)
 
 from designer.core.lint import lint
 from designer.core.presets import load_preset
@@ -170,6 +177,7 @@ def test_a_keystroke_over_the_limit_is_named_not_dropped_silently(qtbot, win):
     expected = "Stage 3 stride is at most 64 (99 was not taken)"
     assert win.panel.error_label.isVisible() and win.panel.error_label.text() == expected
     assert heard == [expected]
+    assert QToolTip.isVisible() and QToolTip.text() == expected  # beside the box too
     qtbot.keyClick(stride, Qt.Key.Key_Return)  # the 9 applies and the note goes
     assert win.document.design.stages[2].stride == 9
     assert not win.panel.error_label.isVisible()
@@ -270,6 +278,13 @@ def test_point_at_a_stage_option_reveals_it_and_says_so_for_unknown_fields(qtbot
     qtbot.waitUntil(lambda: cell.isVisible() and _in_viewport(win, cell), timeout=2000)
     assert cell.hasFocus()
     assert win.panel.point_at("no.such.field") is False
+
+
+def test_a_highlight_outlives_the_stage_rows_it_pointed_into(qtbot, win):
+    assert win.panel.point_at("stages[1].depth") is True
+    qtbot.mouseClick(win.panel.stages.add_button, Qt.MouseButton.LeftButton)  # rows rebuilt
+    assert len(win.document.design.stages) == 5
+    qtbot.waitUntil(lambda: win.panel.halo is None, timeout=4000)  # it goes, quietly
 
 
 # -- 6. the preset box names the preset the design is ----------------------------------------
