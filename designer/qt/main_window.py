@@ -142,6 +142,7 @@ class MainWindow(QMainWindow):
         self._build_menus_and_toolbar()
         self.insights = install_insights(self, self.document, self.analyses, self.view_menu)
         self.insights.lint.fieldRequested.connect(self.focus_field)
+        self.panel.limitHit.connect(lambda message: self.statusBar().showMessage(message, 6000))
         # one batch size: the totals', the Numbers tab's and the Budget fit's follow each other
         self.insights.set_batch(self.inspector.batch.value())
         self.inspector.batchChanged.connect(self.insights.set_batch)
@@ -321,11 +322,12 @@ class MainWindow(QMainWindow):
             "Save &As…", files.save_as, key.SaveAs, "Save the design under a new name"
         )
         self.quit_action = self._action("&Quit", self.close, key.Quit, "Close the window")
-        stack = self.document.undo_stack
-        self.undo_action = stack.createUndoAction(self, "&Undo")
+        # the document's own: they apply a field's typed text first, and an Undo while a
+        # field holds a refused value only throws that value away
+        self.undo_action = self.document.create_undo_action(self, "&Undo")
         self.undo_action.setShortcut(QKeySequence(key.Undo))
         self.undo_action.setIcon(self.style().standardIcon(sp.SP_ArrowBack))
-        self.redo_action = stack.createRedoAction(self, "&Redo")
+        self.redo_action = self.document.create_redo_action(self, "&Redo")
         self.redo_action.setShortcuts([QKeySequence(key.Redo), QKeySequence("Ctrl+Shift+Z")])
         self.redo_action.setIcon(self.style().standardIcon(sp.SP_ArrowForward))
         self.pin_action = self._action(
@@ -392,6 +394,12 @@ class MainWindow(QMainWindow):
         self.left_to_right_action.setCheckable(True)
         self.left_to_right_action.setChecked(self.direction == "LR")
         self.about_action = self._action("&About", self.about, None, "Versions and credits")
+        self.shortcuts_action = self._action(
+            "&Keyboard Shortcuts",
+            self.show_shortcuts,
+            key.HelpContents,
+            "Every shortcut and mouse gesture",
+        )
         self.export_actions = [
             self._action(
                 spec.menu_text, lambda _c=False, s=spec: self.exporter.start(s), None, spec.tip
@@ -435,7 +443,7 @@ class MainWindow(QMainWindow):
         export = bar.addMenu("E&xport")
         export.addActions(self.export_actions)
         help_menu = bar.addMenu("&Help")
-        help_menu.addAction(self.about_action)
+        help_menu.addActions([self.shortcuts_action, self.about_action])
 
         tools = QToolBar("Main")
         tools.setObjectName("mainToolbar")
@@ -675,17 +683,19 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, APP_NAME, message)
 
     def focus_field(self, field: str) -> None:
-        """Point the user at the control for ``field`` (a lint finding's design path)."""
-        self.panel.reveal(field)
-        widget = self.panel.widget_for(field)
-        if widget is None:
+        """Point the user at the control for ``field`` (a lint finding's design path):
+        scrolled into view, focused and outlined for a few seconds."""
+        if self.panel.point_at(field):
+            self.statusBar().showMessage(f"Fix it at {field}: the outlined control", 6000)
+        else:
             self.statusBar().showMessage(f"Fix it at {field}", 6000)
-            return
-        scroll = self.splitter.widget(0)
-        if isinstance(scroll, QScrollArea):
-            scroll.ensureWidgetVisible(widget)
-        widget.setFocus(Qt.FocusReason.OtherFocusReason)
-        self.statusBar().showMessage(f"Fix it at {field}: the highlighted control", 6000)
+
+    def show_shortcuts(self) -> None:
+        from designer.qt.shortcuts import shortcuts_dialog
+
+        dialog = shortcuts_dialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         urls = event.mimeData().urls()

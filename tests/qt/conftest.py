@@ -28,6 +28,7 @@ def window(qtbot):
 
     application()
     win = MainWindow(load_preset("resnet50"))
+    win.resize(1440, 900)  # the offscreen screen is 800x800: test the layout users have
     win.show()
     qtbot.waitUntil(lambda: win.drawing is not None and not win.is_busy(), timeout=10_000)
     yield win

@@ -32,21 +32,7 @@ SHIFT = Qt.KeyboardModifier.ShiftModifier
 
 @pytest.fixture
 def win(window):
-    """The window, its Undo and Redo running the document's policy (``Document.undo``).
-
-    main_window makes them with ``Document.create_undo_action``; while it still uses the
-    undo stack's own, they get twins here with the same keys (the stack's keep none).
-    """
-    make = getattr(window.document, "create_undo_action", None)
-    if make is not None and type(window.undo_action).__name__ != "HistoryAction":
-        twins = (
-            (window.undo_action, make(window)),
-            (window.redo_action, window.document.create_redo_action(window)),
-        )
-        for old, new in twins:
-            new.setShortcuts(old.shortcuts())
-            old.setShortcuts([])
-            window.addAction(new)
+    """The window, active, so its shortcuts (Undo, Redo) reach it."""
     window.activateWindow()
     return window
 
