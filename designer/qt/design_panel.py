@@ -437,37 +437,43 @@ class StageTable(QWidget):
         mark_invalid(widget, False)
 
     def _rebuild(self, rows: int) -> None:
-        self.table.setRowCount(rows)
-        self.spins = []
-        self.options = []
-        for row in range(rows):
-            boxes = []
-            for col, (key, label, low, high, tooltip) in enumerate(STAGE_COLUMNS):
-                name = f"Stage {row + 1} {label.lower()}"
-                box = _spin(low, high, f"{name}: {tooltip}", name)
-                box.limitHit.connect(self.limitHit)
-                box.setFrame(False)
-                if key == "expansion":
-                    box.setSpecialValueText("auto")
-                box.valueChanged.connect(self._make_slot(row, key))
-                self.table.setCellWidget(row, col, box)
-                boxes.append(box)
-            self.spins.append(boxes)
-            editors: dict[str, QWidget] = {}
-            for i, option in enumerate(STAGE_OPTIONS):
-                editor, cell = self._make_option(row, option)
-                tip = f"Stage {row + 1} {option.label.lower()}: {option.tooltip}"
-                editor.setToolTip(wrapped(tip))
-                self.table.setCellWidget(row, OPTIONS_FROM + i, cell)
-                editors[option.key] = editor
-            self.options.append(editors)
-            for editor in (*boxes, *editors.values()):
-                line = editor.lineEdit() if isinstance(editor, QAbstractSpinBox) else editor
-                if isinstance(line, QLineEdit):
-                    line.textEdited.connect(self.typed)
-                guard(editor)
+        """``rows`` rows of editors: the rows kept keep their widgets (a preset with one
+        stage fewer must not rebuild the other 60 editors), new rows get theirs."""
+        kept = min(rows, len(self.spins))
+        self.table.setRowCount(rows)  # deletes the cell widgets of the rows cut off
+        del self.spins[kept:]
+        del self.options[kept:]
+        for row in range(kept, rows):
+            self._build_row(row)
         self.table.setVerticalHeaderLabels([f"Stage {i + 1}" for i in range(rows)])
         self.rebuilt.emit()
+
+    def _build_row(self, row: int) -> None:
+        boxes = []
+        for col, (key, label, low, high, tooltip) in enumerate(STAGE_COLUMNS):
+            name = f"Stage {row + 1} {label.lower()}"
+            box = _spin(low, high, f"{name}: {tooltip}", name)
+            box.limitHit.connect(self.limitHit)
+            box.setFrame(False)
+            if key == "expansion":
+                box.setSpecialValueText("auto")
+            box.valueChanged.connect(self._make_slot(row, key))
+            self.table.setCellWidget(row, col, box)
+            boxes.append(box)
+        self.spins.append(boxes)
+        editors: dict[str, QWidget] = {}
+        for i, option in enumerate(STAGE_OPTIONS):
+            editor, cell = self._make_option(row, option)
+            tip = f"Stage {row + 1} {option.label.lower()}: {option.tooltip}"
+            editor.setToolTip(wrapped(tip))
+            self.table.setCellWidget(row, OPTIONS_FROM + i, cell)
+            editors[option.key] = editor
+        self.options.append(editors)
+        for editor in (*boxes, *editors.values()):
+            line = editor.lineEdit() if isinstance(editor, QAbstractSpinBox) else editor
+            if isinstance(line, QLineEdit):
+                line.textEdited.connect(self.typed)
+            guard(editor)
 
     def _make_option(self, row: int, option: StageOption) -> tuple[QWidget, QWidget]:
         """The editor of one per-stage option cell, and the widget the cell holds."""
