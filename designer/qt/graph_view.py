@@ -27,6 +27,7 @@ from PySide6.QtGui import (
     QPalette,
     QPen,
     QPolygonF,
+    QResizeEvent,
     QWheelEvent,
 )
 from PySide6.QtWidgets import (
@@ -746,6 +747,12 @@ class GraphView(QGraphicsView):
         if 0.02 <= scale <= 8:
             self.scale(factor, factor)
             self.user_zoomed = True
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Until the user zooms, the view stays fitted as its pane or a dock changes size."""
+        super().resizeEvent(event)
+        if not self.user_zoomed and self._root is not None and not self.building:
+            self.fit_readable()
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:

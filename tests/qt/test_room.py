@@ -168,3 +168,13 @@ def test_dark_and_light_are_a_view_choice_that_redraws_and_is_remembered(qtbot, 
     finally:
         window.scheme_actions["system"].trigger()
     assert QApplication.palette().color(QApplication.palette().ColorRole.Base) == original
+
+
+def test_opening_the_insights_area_keeps_the_graph_fitted(qtbot, window):
+    view = window.graph
+    window.insights.show("compare")
+    qtbot.waitUntil(lambda: window.insights.area.isVisible(), timeout=3000)
+    qtbot.wait(50)
+    shown = view.mapToScene(view.viewport().rect()).boundingRect()
+    assert shown.top() <= view.scene().sceneRect().top() + 2  # the input is still in view
+    assert shown.width() >= view.scene().sceneRect().width() - 2
