@@ -38,6 +38,10 @@ from designer.qt.fields import FIELD_BY_PATH, STAGE_OPTIONS, format_ints, parse_
 
 NETWORK = "network's"
 DILATE_TIP = next(o.tooltip for o in STAGE_OPTIONS if o.key == "dilate")
+# the per-stage options typed as text in the inline editor, and how each is read
+OVERRIDE_KINDS: dict[str, type] = {
+    o.key: (int if o.kind == "int" else float) for o in STAGE_OPTIONS if o.kind in ("int", "float")
+}
 
 
 @dataclass(frozen=True)
@@ -312,13 +316,29 @@ class InlineEditor(QFrame):
             block.setCurrentIndex(0 if stage.block is None else block.findText(stage.block))
             dilate = QCheckBox()
             dilate.setChecked(stage.dilate)
-            return [
+            rows: list[tuple[str, str, QWidget]] = [
                 ("depth", "Depth", _int_box(stage.depth, 1, d.MAX_DEPTH)),
                 ("width", "Width", _int_box(stage.width, 1, d.MAX_CHANNELS)),
                 ("stride", "Stride", _int_box(stage.stride, 1, d.MAX_STRIDE)),
                 ("block", "Block", block),
-                ("dilate", "Dilate", dilate),
             ]
+            # the other per-stage options: blank (or "network's") is the network's value
+            for option in STAGE_OPTIONS:
+                if option.key in ("block", "dilate"):
+                    continue
+                value = getattr(stage, option.key)
+                network = getattr(design, option.key)
+                if option.kind == "choice":
+                    box = QComboBox()
+                    box.addItems([f"{NETWORK} ({network})", *option.options])
+                    box.setCurrentIndex(0 if value is None else box.findText(str(value)))
+                    rows.append((option.key, option.label, box))
+                else:
+                    line = QLineEdit("" if value is None else f"{value:g}")
+                    line.setPlaceholderText(f"{NETWORK}: {network:g}")
+                    rows.append((option.key, option.label, line))
+            rows.append(("dilate", "Dilate", dilate))
+            return rows
         if target.kind == "stem":
             return [
                 ("stem.kind", "Kind", _choice(design, "stem.kind")),
@@ -356,6 +376,16 @@ class InlineEditor(QFrame):
         values = self.values()
         t = self.target
         if t.kind in ("stage", "block"):
+            for key, kind in OVERRIDE_KINDS.items():
+                text = str(values.get(key) or "").strip()
+                try:
+                    values[key] = kind(text) if text else None
+                except ValueError:
+                    number = "a whole number" if kind is int else "a number"
+                    raise DesignError(
+                        f"stages[{t.stage}].{key}",
+                        f"write {number}, or leave it blank for the network's (got {text!r})",
+                    ) from None
             return edits.set_stage(design, t.stage, **values)
         for path, value in values.items():
             design = _set(design, path, parse_ints(value) if path == "head.hidden" else value)

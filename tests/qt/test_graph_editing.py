@@ -190,3 +190,24 @@ def test_layer_level_nodes_open_their_blocks_menu(qtbot, window):
     assert menu.actions()[0].text() == "Block layer2.1"
     _choose(qtbot, menu, "Add a Block")
     assert _depths(window) == [3, 5, 6, 3]
+
+
+def test_the_block_editor_sets_the_stages_own_options(qtbot, window):
+    view = window.graph
+    qtbot.mouseDClick(
+        view.viewport(), Qt.MouseButton.LeftButton, pos=_point(window, view.nodes["layer3.1"])
+    )
+    editor = window.graph_editor.editor
+    qtbot.keyClicks(editor.fields["groups"], "32")
+    qtbot.keyClicks(editor.fields["width_per_group"], "4")
+    qtbot.keyClicks(editor.fields["se_ratio"], "x")
+    qtbot.keyClick(editor.fields["se_ratio"], Qt.Key.Key_Return)
+    assert "write a number" in editor.error.text()  # one line, and the editor stays
+    editor.fields["se_ratio"].clear()
+    qtbot.keyClick(editor.fields["se_ratio"], Qt.Key.Key_Return)
+    stage = window.document.design.stages[2]
+    assert (stage.groups, stage.width_per_group, stage.se_ratio) == (32, 4, None)
+    # the stage is now as in torchvision's resnext50_32x4d: its 3x3 is 512 wide, 32 groups
+    qtbot.waitUntil(lambda: not window.is_busy(), timeout=10_000)
+    conv = next(x for x in window.analyses.analysis.layers if x.name == "layer3.1.conv2")
+    assert (conv.groups, conv.input_shape[0]) == (32, 512)
