@@ -55,7 +55,7 @@ from designer.qt.graph_edit import GraphEditor, Target, target_of
 from designer.qt.graph_view import GraphView
 from designer.qt.insights import install as install_insights
 from designer.qt.inspector import Inspector
-from designer.qt.pipeline import Drawing, draw, warm_helper, warm_imports
+from designer.qt.pipeline import Drawing, draw, warm_helper
 from designer.qt.throttle import Throttle
 from designer.qt.tooltips import wrap_all
 from designer.qt.workers import Runner
@@ -77,7 +77,6 @@ class MainWindow(QMainWindow):
 
     def __init__(self, design: Design | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        QThreadPool.globalInstance().start(warm_imports)
         self.setObjectName("MainWindow")
         self.document = Document(design or load_preset("resnet50"), self)
         self.analyses = AnalysisModel(self.document, self)

@@ -50,14 +50,6 @@ def lay_out(
 PROCESS_NODES = 300
 
 
-def warm_imports() -> None:
-    """Import the graph builder and layouts (networkx: a quarter of a second) on a worker
-    thread while the window is being built: most of that building is Qt's C++, which
-    lets go of the GIL, so the two overlap and the first drawing does not wait."""
-    import designer.core.graph.layout
-    import designer.core.graph.network  # noqa: F401
-
-
 def warm_helper() -> None:
     """Start the drawing helper process ahead of need (from a worker thread)."""
     warm("draw")

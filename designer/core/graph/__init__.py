@@ -2,8 +2,7 @@
 
 Pure Python over the analysis (no torch): the app redraws from here on every edit.
 The names below are loaded on first use: networkx takes a quarter of a second to
-import, which the app spends off its UI thread (``designer.qt.app``), not before its
-window can appear.
+import, which the app's window need not wait for (its first drawing does).
 """
 
 from __future__ import annotations
