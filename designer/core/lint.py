@@ -251,19 +251,6 @@ def _classifier(ctx: _Context) -> Iterator[Finding]:
         )
 
 
-def _big_count(n: int) -> str:
-    return human_count(n) if n < 10**15 else f"{n:.2e}"
-
-
-def _big_bytes(n: int) -> str:
-    if n < 1 << 40:
-        return human_bytes(n)
-    for unit, shift in (("EiB", 60), ("PiB", 50), ("TiB", 40)):
-        if n >= 1 << shift:
-            return f"{n / (1 << shift):,.1f} {unit}"
-    return human_bytes(n)  # pragma: no cover
-
-
 def size_limits(result: Analysis) -> list[str]:
     """What makes ``result``'s network absurdly large, one phrase each ([] if nothing):
     weights the builder refuses, multiply-adds or batch-1 training memory beyond any
@@ -272,17 +259,17 @@ def size_limits(result: Analysis) -> list[str]:
     weights = 4 * result.params
     if weights > MAX_BUILD_BYTES:
         reasons.append(
-            f"{_big_count(result.params)} parameters ({_big_bytes(weights)} of fp32 weights;"
+            f"{human_count(result.params)} parameters ({human_bytes(weights)} of fp32 weights;"
             f" nothing over {human_bytes(MAX_BUILD_BYTES)} can be built)"
         )
     if result.macs > ABSURD_MACS:
         reasons.append(
-            f"{_big_count(result.macs)} multiply-adds per image (over {ABSURD_MACS // 10**12:,} T)"
+            f"{human_count(result.macs)} multiply-adds per image (over {ABSURD_MACS // 10**12:,} T)"
         )
     memory = training_bytes(result, 1)
     if memory > ABSURD_MEMORY:
         reasons.append(
-            f"{_big_bytes(memory)} to train at batch 1 (over {ABSURD_MEMORY >> 40:,} TiB)"
+            f"{human_bytes(memory)} to train at batch 1 (over {ABSURD_MEMORY >> 40:,} TiB)"
         )
     return reasons
 

@@ -238,3 +238,18 @@ def test_size_thresholds_sit_just_beyond_the_builder_and_real_networks() -> None
     result = analyse(bit)
     assert 0.9e9 < result.params < 1e9 and size_limits(result) == []
     assert training_bytes(result, 1) < ABSURD_MEMORY and result.macs < ABSURD_MACS
+
+
+def test_absurd_sizes_read_in_the_units_that_fit_them():
+    # issue 14: a width of 9,999,999 showed "4500.00T" parameters and GiB of five-digit
+    # millions; the short forms go up to exa and exbibytes
+    from designer.core.analysis import analyse
+    from designer.core.presets import load_preset
+    from designer.core.report import human_bytes, human_count
+
+    design = load_preset("resnet18").with_stage(3, width=9_999_999)
+    params = analyse(design).params
+    assert 1e15 < params < 1e18
+    assert human_count(params) == f"{params / 1e15:.2f}P"
+    assert human_bytes(4 * params) == f"{4 * params / 2**50:.1f} PiB"
+    assert human_count(25_557_032) == "25.56M" and human_bytes(4.1 * 2**30) == "4.1 GiB"
