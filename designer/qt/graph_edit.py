@@ -8,7 +8,6 @@ form, made by the pure functions of ``designer.core.edits``. An impossible actio
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +33,14 @@ from designer.core import design as d
 from designer.core import edits
 from designer.core.design import Design, DesignError
 from designer.qt.document import Document
-from designer.qt.fields import FIELD_BY_PATH, STAGE_OPTIONS, format_ints, parse_ints
+from designer.qt.fields import (
+    FIELD_BY_PATH,
+    STAGE_OPTIONS,
+    format_ints,
+    get_value,
+    parse_ints,
+    set_value,
+)
 
 NETWORK = "network's"
 DILATE_TIP = next(o.tooltip for o in STAGE_OPTIONS if o.key == "dilate")
@@ -219,11 +225,11 @@ class GraphEditor(QObject):
 
     def _choice_items(self, menu: QMenu, path: str, title: str) -> None:
         field = FIELD_BY_PATH[path]
-        current = _get(self._document.design, path)
+        current = get_value(self._document.design, path)
         sub = menu.addMenu(title)
         sub.setToolTipsVisible(True)
         for value in field.options:
-            action = self._add(sub, value, lambda x, v=value: _set(x, path, v), field.tooltip)
+            action = self._add(sub, value, lambda x, v=value: set_value(x, path, v), field.tooltip)
             action.setCheckable(True)
             action.setChecked(value == current)
 
@@ -244,21 +250,6 @@ class GraphEditor(QObject):
 def _scale_width(design: Design, s: int, factor: float) -> Design:
     width = max(1, round(design.stages[s].width * factor))
     return edits.set_stage(design, s, width=width)
-
-
-def _get(design: Design, path: str) -> Any:
-    value: Any = design
-    for part in path.split("."):
-        value = getattr(value, part)
-    return value
-
-
-def _set(design: Design, path: str, value: Any) -> Design:
-    owner, _, name = path.rpartition(".")
-    if not owner:
-        return design.replace(**{name: value})
-    part = getattr(design, owner)
-    return design.replace(**{owner: dataclasses.replace(part, **{name: value})})
 
 
 class InlineEditor(QFrame):
@@ -388,7 +379,7 @@ class InlineEditor(QFrame):
                     ) from None
             return edits.set_stage(design, t.stage, **values)
         for path, value in values.items():
-            design = _set(design, path, parse_ints(value) if path == "head.hidden" else value)
+            design = set_value(design, path, parse_ints(value) if path == "head.hidden" else value)
         return design
 
     def accept(self) -> None:
@@ -421,5 +412,5 @@ def _int_box(value: int, low: int, high: int) -> QSpinBox:
 def _choice(design: Design, path: str) -> QComboBox:
     box = QComboBox()
     box.addItems(list(FIELD_BY_PATH[path].options))
-    box.setCurrentText(str(_get(design, path)))
+    box.setCurrentText(str(get_value(design, path)))
     return box
