@@ -13,4 +13,5 @@ COMMAND_MODULES = (
     "designer.commands.fit",
     "designer.commands.transfer",
     "designer.commands.compare",
+    "designer.commands.measure",
 )

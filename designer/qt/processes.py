@@ -15,7 +15,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
@@ -89,8 +89,25 @@ def shutdown() -> None:
 
 def run_in_helper(kind: str, fn: Callable[..., T], *args: Any) -> T:
     """``fn(*args)`` in the ``kind`` helper process (started on first use)."""
+    return result_of(kind, submit(kind, fn, *args))
+
+
+def submit(kind: str, fn: Callable[..., T], *args: Any) -> Future[T]:
+    """Start ``fn(*args)`` in the ``kind`` helper; the caller polls (e.g. for progress)."""
     try:
-        return _pool(kind).submit(fn, *args).result()
+        return _pool(kind).submit(fn, *args)
+    except (BrokenProcessPool, OSError, RuntimeError) as exc:
+        with _lock:
+            _pools.pop(kind, None)
+        raise HelperUnavailable(str(exc)) from exc
+
+
+def result_of(kind: str, future: Future[T], timeout: float | None = None) -> T:
+    """The answer of ``submit``; TimeoutError while it is still running after ``timeout``."""
+    try:
+        return future.result(timeout)
+    except TimeoutError:  # an OSError since 3.11: still running, not broken
+        raise
     except (BrokenProcessPool, OSError) as exc:
         with _lock:
             _pools.pop(kind, None)  # a fresh process next time
