@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from designer.commands.common import UsageError, check_output, resolve_design
+from designer.commands.measure import add_device_options
+from designer.core.design import Design
 from designer.core.explain import training_bytes
-from designer.core.fit import Budget, fit, parse_bytes, parse_count
+from designer.core.fit import Budget, Candidate, fit, fit_measured, parse_bytes, parse_count
 from designer.core.io import FILE_SUFFIX, save
+from designer.core.measure import MeasureSettings
 from designer.core.report import human_bytes, human_count
 
 
@@ -22,16 +26,21 @@ def _run(args: argparse.Namespace) -> int:
         max_memory_bytes=parse_bytes(args.max_memory, "--max-memory") if args.max_memory else None,
         batch_size=args.batch,
     )
-    candidates = fit(design, budget, top=args.top)
+    if args.max_latency_ms is None:
+        candidates = fit(design, budget, top=args.top)
+    else:
+        candidates = _fit_measured(design, budget, args)
     if not candidates:
         print("no scaling of this design meets the budget; relax a limit or shrink the input")
         return 1
     for i, c in enumerate(candidates, 1):
         stages = " ".join(f"{s.depth}x{s.width}" for s in c.design.stages)
+        measured = f", {c.latency_ms:.2f} ms measured" if c.latency_ms is not None else ""
         print(
             f"{i}. stages {stages} (depth x width): {human_count(c.result.params)} params,"
             f" {human_count(c.result.macs)} MACs,"
             f" {human_bytes(training_bytes(c.result, budget.batch_size))} at batch {args.batch}"
+            f"{measured}"
         )
         print(f"   {c.explain()}")
         if args.output:
@@ -43,14 +52,65 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fit_measured(design: Design, budget: Budget, args: argparse.Namespace) -> list[Candidate]:
+    """Closed-form candidates first, then the few best measured at batch 1 on the device."""
+    from designer.core.torch.measure import measure
+
+    if not 1 <= args.measure_top <= 20:
+        raise UsageError("--measure-top: must be between 1 and 20")
+    settings = MeasureSettings(
+        device=args.device,
+        batch=1,
+        amp=args.amp,
+        channels_last=args.channels_last,
+        compile=args.compile,
+    )
+    count = 0
+
+    def latency_of(candidate: Design) -> float:
+        nonlocal count
+        what = f"candidate {count}" if count else f"{design.name} itself, to calibrate"
+        print(f"measuring {what} ...", file=sys.stderr, flush=True)
+        count += 1
+        result = measure(candidate, settings)
+        if count == 1:  # the first: the design itself
+            print(f"on {result.device_name}: {settings.describe()}", file=sys.stderr)
+        return result.latency.median_s * 1000
+
+    limit = args.max_latency_ms
+    return fit_measured(
+        design, budget, limit, latency_of, top=args.top, measure_top=args.measure_top
+    )
+
+
+def _milliseconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text[:30]}' is not a number of milliseconds") from None
+    if not 0 < value <= 1e6:
+        raise argparse.ArgumentTypeError(f"must be above 0 and at most 1e6 (got {text[:30]})")
+    return value
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("fit", help="propose depths and widths that meet MAC/param/memory limits")
     p.add_argument("design", metavar="DESIGN", help="a preset name or a *.resnet.json file")
     p.add_argument("--max-macs", metavar="N", help="e.g. 2G (mult-adds, torchinfo convention)")
     p.add_argument("--max-params", metavar="N", help="e.g. 10M")
     p.add_argument("--max-memory", metavar="SIZE", help="training memory at --batch, e.g. 4GiB")
+    p.add_argument(
+        "--max-latency-ms",
+        type=_milliseconds,
+        metavar="MS",
+        help="measured inference latency at batch 1 on --device (measures the best few)",
+    )
     p.add_argument("--batch", type=int, default=32, help="batch size for --max-memory (32)")
     p.add_argument("--top", type=int, default=5, help="how many candidates to print (5)")
     p.add_argument("-o", "--output", metavar="DIR", help="also write each candidate's design file")
     p.add_argument("--force", action="store_true", help="overwrite existing candidate files")
+    p.add_argument(
+        "--measure-top", type=int, default=3, metavar="K", help="candidates measured per round (3)"
+    )
+    add_device_options(p)
     p.set_defaults(func=_run)

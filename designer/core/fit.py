@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from designer.core.analysis import Analysis, analyse
@@ -49,6 +50,7 @@ class Candidate:
     depth_factor: float
     width_factor: float
     usage: dict[str, float]
+    latency_ms: float | None = None  # measured, by ``fit_measured``
 
     @property
     def binding(self) -> str:
@@ -129,7 +131,8 @@ def fit(design: Design, budget: Budget, *, top: int = 5) -> list[Candidate]:
     """The ``top`` candidates that meet every limit, those using most of the budget first."""
     if not (budget.max_macs or budget.max_params or budget.max_memory_bytes):
         raise DesignError(
-            "budget", "state at least one limit: --max-macs, --max-params or --max-memory"
+            "budget",
+            "state at least one limit: --max-macs, --max-params, --max-memory or --max-latency-ms",
         )
     found: dict[tuple, Candidate] = {}
     for d in FACTORS:
@@ -146,3 +149,51 @@ def fit(design: Design, budget: Budget, *, top: int = 5) -> list[Candidate]:
                 found[key] = Candidate(candidate_design, result, d, w, usage)
     ranked = sorted(found.values(), key=_rank)
     return ranked[:top]
+
+
+LatencyOf = Callable[[Design], float]  # a design -> its measured latency in ms
+MEASURE_ROUNDS = 3
+
+
+def fit_measured(
+    design: Design,
+    budget: Budget,
+    max_latency_ms: float,
+    latency_of: LatencyOf,
+    *,
+    top: int = 5,
+    measure_top: int = 3,
+) -> list[Candidate]:
+    """Candidates that meet the closed-form limits and a measured latency, measured ones only.
+
+    Latency follows MACs only roughly, so MACs serve as a proxy to pick what to
+    measure: the design itself is measured once, its MACs scaled by the latency
+    budget give a MAC limit, the closed-form fit proposes ``measure_top`` candidates
+    under it, and those are measured. When none is fast enough, the MAC limit
+    shrinks by the worst miss and the search repeats (at most MEASURE_ROUNDS times).
+    """
+    if not max_latency_ms > 0:
+        raise DesignError("--max-latency-ms", "must be a positive number of milliseconds")
+    base_ms = latency_of(design)
+    base_macs = analyse(design).macs
+    proxy = base_macs * max_latency_ms / base_ms
+    measured: dict[tuple, Candidate] = {}
+    for _ in range(MEASURE_ROUNDS):
+        limit = int(min(proxy, budget.max_macs or proxy))
+        proposals = fit(
+            design, dataclasses.replace(budget, max_macs=max(1, limit)), top=measure_top
+        )
+        slowest = 0.0
+        for c in proposals:
+            key = tuple((s.depth, s.width) for s in c.design.stages)
+            if key not in measured:
+                ms = latency_of(c.design)
+                usage = budget.usage(c.result) | {"latency": ms / max_latency_ms}
+                measured[key] = dataclasses.replace(c, usage=usage, latency_ms=ms)
+            slowest = max(slowest, measured[key].usage["latency"])
+        fitting = [c for c in measured.values() if max(c.usage.values()) <= 1.0]
+        if len(fitting) >= min(top, measure_top) or not proposals:
+            break
+        proxy = limit / max(slowest, 1.05)  # aim under the worst miss
+    fitting = [c for c in measured.values() if max(c.usage.values()) <= 1.0]
+    return sorted(fitting, key=_rank)[:top]

@@ -24,6 +24,7 @@ MAX_BATCH = 4096
 DEFAULT_BATCH = {"cpu": 8, "cuda": 64, "mps": 32}  # a CPU saturates at small batches
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:[0-9]{1,2})?")
 FORMAT = 1  # of a cached measurement's JSON
+NOISY = 0.10  # an IQR above this share of the median: not a figure to rely on
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,8 @@ class Measurement:
     compile_s: float | None = None  # the first compiled call (compile included)
     peak_bytes: int | None = None  # the device's peak allocation (CUDA only)
     estimate_bytes: int | None = None  # the app's estimate for the same settings
+    params: int | None = None  # the design's parameters and multiply-adds (the app's Compare
+    macs: int | None = None  # plot puts measured designs against them; None in older caches)
 
     @property
     def estimate_error(self) -> float | None:
@@ -131,6 +134,12 @@ class Measurement:
                     f"; estimate {human_bytes(self.estimate_bytes)} ({self.estimate_error:+.1%})"
                 )
             out.append(line)
+        noisy = [t for t in (self.latency, self.throughput, self.train) if t and t.spread > NOISY]
+        if noisy:
+            out.append(
+                f"  note: a spread over {NOISY:.0%} means the machine was busy; close other work"
+                " and measure again for a figure to rely on"
+            )
         return out
 
     def to_dict(self) -> dict[str, Any]:

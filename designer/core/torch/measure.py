@@ -33,7 +33,7 @@ from designer.core.measure import (
 )
 from designer.core.report import human_bytes
 from designer.core.torch.build import build
-from designer.core.torch.memory import ensure_available
+from designer.core.torch.memory import available_bytes
 
 Progress = Callable[[float, str], None]
 Cancelled = Callable[[], bool]
@@ -158,17 +158,17 @@ def measure(
 
 def _check_room(device: str, estimate: int, settings: MeasureSettings) -> None:
     """Refuse before allocating what the device cannot hold, with both figures."""
-    what = f"{'training' if settings.train else 'inference'} at batch {settings.batch}"
     if device.startswith("cuda"):
-        free, _ = torch.cuda.mem_get_info(torch.device(device))
-        if estimate > free:
-            raise DesignError(
-                "--batch",
-                f"needs about {human_bytes(estimate)} for {what}; {device} has"
-                f" {human_bytes(free)} free: lower --batch",
-            )
-    elif device == "cpu":
-        ensure_available(estimate, what)
+        free: int | None = torch.cuda.mem_get_info(torch.device(device))[0]
+    else:
+        free = available_bytes() if device == "cpu" else None
+    if free is not None and estimate > free:
+        what = f"{'training' if settings.train else 'inference'} at batch {settings.batch}"
+        raise DesignError(
+            "--batch",
+            f"needs about {human_bytes(estimate)} for {what}; {device} has"
+            f" {human_bytes(free)} free: lower --batch",
+        )
 
 
 @contextlib.contextmanager
