@@ -143,7 +143,10 @@ class Measurement:
         return out
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain data: it crosses from the helper process to the app, which never imports torch
+        (``torch.__version__`` is a ``TorchVersion``, whose unpickling would import it)."""
         data = dataclasses.asdict(self)
+        data["torch_version"] = str(self.torch_version)
         data["format"] = FORMAT
         return data
 
