@@ -711,6 +711,7 @@ class MainWindow(QMainWindow):
         if self.files.close():
             self._save_layout()
             self.graph.cancel_build()
+            self.insights.measure.stop()  # a running measurement is cancelled, not awaited
             event.accept()
         else:
             event.ignore()

@@ -1,16 +1,18 @@
 """The Insights area: one dock at the bottom whose tabs explain and improve a design.
 
-The five panels (lint, budget fit, compare, numbers, transfer) are tabs of one
-``QDockWidget`` ("Insights"), so the area opens and closes as a whole and takes
-one modest strip of the window. View > Insights holds the toggle for the whole
-area (``Ctrl+Alt+0``) and one action per tab (``Ctrl+Alt+1`` .. ``Ctrl+Alt+5``)
-that opens the area on that tab.
+The six panels (lint, budget fit, compare, numbers, transfer, measure) are tabs
+of one ``QDockWidget`` ("Insights"), so the area opens and closes as a whole and
+takes one modest strip of the window. View > Insights holds the toggle for the
+whole area (``Ctrl+Alt+0``) and one action per tab (``Ctrl+Alt+1`` ..
+``Ctrl+Alt+6``) that opens the area on that tab.
 
 The panels hang off the main window through ``install`` and never see the window:
 the panels that show numbers (lint, numbers) redraw from the analysis model's
 ``analysisChanged`` while their tab shows; the others follow the document's
 ``designChanged``, and their edits (applying a fit, loading a design from the
 Compare plot) go back through the document's undo stack, like any other edit.
+The Measure panel times the design in the torch helper process; each measurement
+it keeps is announced to the Compare panel, which can plot measured figures.
 """
 
 from __future__ import annotations
@@ -35,13 +37,14 @@ from designer.qt.document import Document
 from designer.qt.insights.compare_dock import ComparePanel
 from designer.qt.insights.fit_dock import FitPanel
 from designer.qt.insights.lint_dock import LintPanel
+from designer.qt.insights.measure_dock import MeasurePanel
 from designer.qt.insights.numbers_dock import NumbersPanel
 from designer.qt.insights.transfer_dock import TransferPanel
 
 AREA = Qt.DockWidgetArea.BottomDockWidgetArea
 AREA_HEIGHT = 240  # px when first opened: a stage table's rows without starving the graph
 MAX_SHARE = 0.3  # ...and never more than this share of the window's height
-TOGGLE_SHORTCUT = "Ctrl+Alt+0"  # the whole area; Ctrl+Alt+1..5 open it on a tab
+TOGGLE_SHORTCUT = "Ctrl+Alt+0"  # the whole area; Ctrl+Alt+1..6 open it on a tab
 
 TITLES = {
     "lint": "Lint and stages",
@@ -49,6 +52,7 @@ TITLES = {
     "compare": "Compare",
     "numbers": "Numbers",
     "transfer": "Pretrained weights",
+    "measure": "Measure",
 }
 TIPS = {
     "lint": "What a careful reviewer would flag, and per-stage stride and receptive field",
@@ -56,6 +60,7 @@ TIPS = {
     "compare": "Designs side by side per stage, and a params-vs-MACs plot",
     "numbers": "The formula behind a layer's figures; training memory by part",
     "transfer": "Which tensors of a checkpoint fit this design",
+    "measure": "Time the design on this machine: latency, throughput, a training step",
 }
 NAMES = tuple(TITLES)
 
@@ -69,6 +74,7 @@ class Insights:
     compare: ComparePanel
     numbers: NumbersPanel
     transfer: TransferPanel
+    measure: MeasurePanel
     area: QDockWidget  # the Insights dock
     tabs: QTabWidget  # its tabs, one per panel, in NAMES order
     toggle: QAction  # View > Insights > Insights: opens and closes the whole area
@@ -80,7 +86,7 @@ class Insights:
         return dict.fromkeys(NAMES, self.area)
 
     def show(self, name: str) -> None:
-        """Open the area on the tab ``name`` ("lint", "fit", "compare", "numbers", "transfer")."""
+        """Open the area on the tab ``name`` (one of ``NAMES``: "lint", "fit", ... "measure")."""
         self.tabs.setCurrentIndex(NAMES.index(name))
         self.area.show()
         self.area.raise_()
@@ -156,12 +162,14 @@ def install(
     compare = ComparePanel(document, analyses)
     numbers = NumbersPanel(analyses)
     transfer = TransferPanel(document)
+    measure = MeasurePanel(document)
     panels: dict[str, QWidget] = {
         "lint": lint,
         "fit": fit,
         "compare": compare,
         "numbers": numbers,
         "transfer": transfer,
+        "measure": measure,
     }
     tabs = QTabWidget()
     tabs.setObjectName("insightsTabs")
@@ -200,11 +208,13 @@ def install(
     toggle = area.toggleViewAction()
     toggle.setText("Insights")
     toggle.setShortcut(QKeySequence(TOGGLE_SHORTCUT))
-    toggle.setStatusTip("Open or close the Insights area: lint, budget fit, compare, numbers")
+    toggle.setStatusTip(
+        "Open or close the Insights area: lint, budget fit, compare, numbers, weights, measure"
+    )
     toggle.setToolTip(f"Open or close the Insights area ({TOGGLE_SHORTCUT})")
     menu.addAction(toggle)
     menu.addSeparator()
-    insights = Insights(lint, fit, compare, numbers, transfer, area, tabs, toggle, {})
+    insights = Insights(lint, fit, compare, numbers, transfer, measure, area, tabs, toggle, {})
     for number, name in enumerate(NAMES, start=1):
         action = QAction(TITLES[name], window)
         action.setShortcut(QKeySequence(f"Ctrl+Alt+{number}"))
@@ -216,4 +226,6 @@ def install(
     # one batch size: a change in either panel shows in the other
     numbers.batchChanged.connect(fit.set_batch)
     fit.batchChanged.connect(numbers.set_batch)
+    # a measurement kept: the Compare plot's measured axes gain a point
+    measure.measured.connect(compare.measurements_changed)
     return insights
