@@ -7,6 +7,11 @@ click it to load that preset or pinned design as one undoable edit. Nothing is
 analysed for it beyond the table's columns, the presets (once per process) and,
 with nothing pinned, the live analysis the app already has. "Save plot…" writes
 the same plot with matplotlib (``write_pareto``) on the thread pool.
+
+The plot's x axis can instead show measured latency or throughput: every design
+kept in the Measure tab's cache (its newest figures per device and settings),
+with its parameters on the y axis, the current, pinned and preset designs marked
+as on the MACs axis. A design not measured has no point there.
 """
 
 from __future__ import annotations
@@ -29,15 +34,64 @@ from PySide6.QtWidgets import (
 from designer.core.analysis import Analysis, analyse
 from designer.core.compare import Column, columns, write_pareto
 from designer.core.design import Design
+from designer.core.measure import MeasureCache, Measurement, MeasureSettings, fingerprint
 from designer.core.presets import load_preset, preset_names
 from designer.core.report import delta_text, human_bytes, human_count
 from designer.qt.analysis_model import AnalysisModel
 from designer.qt.document import Document
 from designer.qt.insights.common import cell, hint, table
-from designer.qt.insights.pareto_plot import ParetoPlot, Point
+from designer.qt.insights.measure_dock import local_time, measure_dir
+from designer.qt.insights.pareto_plot import MACS, Axis, ParetoPlot, Point
 from designer.qt.workers import Runner
 
 PLOT_HINT = "Hover a point for its figures; click it to load that design (undoable)."
+MEASURED_HINT = (
+    "Designs measured in the Measure tab (Ctrl+Alt+6), newest figures per device and"
+    " settings; hover a point for them."
+)
+NOTHING_MEASURED = (
+    "Nothing measured yet: press Measure in the Measure tab (Ctrl+Alt+6), and each design"
+    " measured appears here."
+)
+# the x axis: (choice in the combo, axis)
+AXES = {
+    "macs": ("MACs", MACS),
+    "latency": (
+        "Measured latency (ms)",
+        Axis(
+            (
+                "measured latency at batch 1 (ms per image, log scale)",
+                "latency (ms, log scale)",
+                "ms",
+            ),
+            NOTHING_MEASURED,
+        ),
+    ),
+    "throughput": (
+        "Measured throughput (images/s)",
+        Axis(
+            ("measured throughput (images per second, log scale)", "images/s (log scale)", "im/s"),
+            NOTHING_MEASURED,
+        ),
+    ),
+}
+SAVE_TIP = "Write the plot as PNG, SVG or PDF"
+
+
+@cache
+def _preset_fingerprints() -> dict[str, str]:
+    """Each bundled preset's network fingerprint -> its name (a measured preset is named)."""
+    return {fingerprint(load_preset(name)): name for name in preset_names()}
+
+
+def _measured_figure(m: Measurement, axis: str) -> tuple[float, str]:
+    """The x value of measurement ``m`` on the ``axis`` ("latency", "throughput"), and its text."""
+    on = f"on {m.settings.describe()}, measured {local_time(m.when)}"
+    if axis == "latency":
+        ms = m.latency.median_s * 1000
+        return ms, f"{ms:.2f} ms at batch 1 {on}"
+    batch = m.settings.batch if m.throughput else 1
+    return m.best_throughput, f"{m.best_throughput:,.0f} images/s at batch {batch} {on}"
 
 
 @cache
@@ -135,8 +189,16 @@ class ComparePanel(QWidget):
         self.plot.setToolTip("")
         self.plot.pointClicked.connect(self.load_point)
         self.save_button = QPushButton("Save plot…")
-        self.save_button.setToolTip("Write the plot as PNG, SVG or PDF")
+        self.save_button.setToolTip(SAVE_TIP)
         self.save_button.clicked.connect(self.save_dialog)
+        self.axis = QComboBox()
+        for key, (text, _axis) in AXES.items():
+            self.axis.addItem(text, key)
+        self.axis.setToolTip(
+            "The x axis: multiply-adds, or a figure measured in the Measure tab"
+            " (only measured designs are plotted then)"
+        )
+        self.axis.currentIndexChanged.connect(self._axis_changed)
         self.status = hint(PLOT_HINT)
         right = QWidget()
         right_layout = QVBoxLayout(right)
@@ -144,6 +206,7 @@ class ComparePanel(QWidget):
         right_layout.addWidget(self.plot, 1)
         row = QHBoxLayout()
         row.addWidget(self.status, 1)
+        row.addWidget(self.axis)
         row.addWidget(self.save_button)
         right_layout.addLayout(row)
 
@@ -268,16 +331,90 @@ class ComparePanel(QWidget):
         presets = [_preset_point(name) for name in preset_names()]
         return [p for p in presets if p.design not in shown] + marked
 
+    def axis_key(self) -> str:
+        """What the x axis shows: "macs", "latency" or "throughput"."""
+        return str(self.axis.currentData())
+
+    def measured_points(self, axis: str) -> list[Point]:
+        """One marker per measured design and settings (its newest figures), x the figure.
+
+        The current, pinned and preset designs are marked and named as on the MACs
+        axis; any other design (an earlier edit, say) by its name, and clicking it loads
+        nothing (the cache keeps figures, not designs).
+        """
+        newest: dict[tuple[str, MeasureSettings], Measurement] = {}
+        for m in MeasureCache(measure_dir()).all():  # newest first
+            newest.setdefault((m.fingerprint, m.settings), m)
+        current = self.document.design
+        mine = fingerprint(current)
+        pins = {fingerprint(design): (label, design) for label, design in reversed(self.pins)}
+        presets = _preset_fingerprints()
+        found: list[tuple[str, Measurement, dict]] = []
+        for m in newest.values():
+            params, macs = m.params, m.macs
+            if m.fingerprint in pins:
+                label, design = pins[m.fingerprint]
+                marks = {"design": design, "pinned": True}
+            elif m.fingerprint == mine:
+                label, marks = f"{current.name} (current)", {"design": current, "current": True}
+            elif m.fingerprint in presets:
+                point = _preset_point(presets[m.fingerprint])
+                label, marks = point.label, {"design": point.design}
+                params, macs = point.params, point.macs
+            else:
+                label, marks = m.design_name, {"design": None}
+            if params is None or macs is None:  # no figures to place it by
+                continue
+            found.append((label, m, {**marks, "params": params, "macs": macs}))
+        labels = [label for label, _m, _marks in found]
+        out: list[Point] = []
+        taken: set[str] = set()
+        for label, m, marks in found:
+            if labels.count(label) > 1:  # the same design on several devices or settings
+                label = f"{label} ({m.settings.describe()})"
+            unique, n = label, 2
+            while unique in taken:  # earlier edits of the same name: the newest is plain
+                unique, n = f"{label} ({n})", n + 1
+            taken.add(unique)
+            x, detail = _measured_figure(m, axis)
+            out.append(Point(unique, m.design_name, x=x, detail=detail, **marks))
+        # presets under the others, as on the MACs axis
+        return sorted(out, key=lambda p: p.pinned or p.current)
+
     def update_plot(self) -> None:
         self._plot_dirty = False
-        self.plot.set_points(self.points())
+        key = self.axis_key()
+        if key == "macs":
+            self.plot.set_points(self.points())
+        else:
+            self.plot.set_points(self.measured_points(key), AXES[key][1])
+
+    def measurements_changed(self, *_args: object) -> None:
+        """A measurement was stored: replot when the x axis shows measured figures."""
+        if self.axis_key() != "macs":
+            self._plot_dirty = True
+            if self.isVisible():
+                self.update_plot()
+
+    def _axis_changed(self, _index: int) -> None:
+        measured = self.axis_key() != "macs"
+        self.status.setText(MEASURED_HINT if measured else PLOT_HINT)
+        self.save_button.setEnabled(not measured)
+        self.save_button.setToolTip(
+            "Saving writes the params-against-MACs plot: choose MACs for the x axis"
+            if measured
+            else SAVE_TIP
+        )
+        self._plot_dirty = True
+        if self.isVisible():
+            self.update_plot()
 
     def request_plot(self) -> None:  # the older name: the plot is drawn here, at once
         self.update_plot()
 
     def load_point(self, point: Point) -> None:
         """Load the clicked preset or pinned design into the document: one undoable edit."""
-        if point.design == self.document.design:
+        if point.design is None or point.design == self.document.design:
             return
         design = point.design
         self.document.edit("design", lambda _d: design, f"Load {point.label} from Compare")

@@ -1,13 +1,15 @@
 """The Compare tab's params-against-MACs plot, painted by the widget itself.
 
 Both axes are logarithmic, as in ``designer.core.compare.pareto_figure`` (the
-exported figure). The plot fills whatever room its tab gives it and writes its
-labels in the widget's own font, so it reads like the rest of the app; colours
-come from the palette (light or dark), except the pinned designs' markers, which
-use colours that read on both. Hovering a point rings it and names it, with its
-figures, in a tooltip (every point under the mouse, nearest first); clicking
-emits ``pointClicked`` with the nearest point, and the Compare panel loads that
-design as one undoable edit.
+exported figure). The x axis may instead show a measured figure, latency or
+throughput (an ``Axis``), each point carrying its own ``x``. The plot fills
+whatever room its tab gives it and writes its labels in the widget's own font,
+so it reads like the rest of the app; colours come from the palette (light or
+dark), except the pinned designs' markers, which use colours that read on both.
+Hovering a point rings it and names it, with its figures, in a tooltip (every
+point under the mouse, nearest first); clicking emits ``pointClicked`` with the
+nearest point that has a design, and the Compare panel loads that design as one
+undoable edit.
 """
 
 from __future__ import annotations
@@ -41,6 +43,17 @@ PIN_RADIUS = 7
 
 
 @dataclass(frozen=True)
+class Axis:
+    """What the x axis shows: its titles, longest first, and the line shown with no points."""
+
+    titles: tuple[str, ...] = X_TITLES
+    empty: str = ""
+
+
+MACS = Axis()
+
+
+@dataclass(frozen=True)
 class Point:
     """One marker: a bundled preset (grey) or a pinned design (coloured diamond)."""
 
@@ -48,13 +61,20 @@ class Point:
     title: str  # the design's own name ("ResNet-34")
     params: int
     macs: int
-    design: Design
+    design: Design | None  # None: a measured design the app no longer has (not loadable)
     pinned: bool = False
     current: bool = False  # the document's own design, shown when nothing is pinned
+    x: float | None = None  # a measured figure; None: the MACs
+    detail: str = ""  # what x is, for the tooltip
+
+    @property
+    def x_value(self) -> float:
+        return self.macs if self.x is None else self.x
 
     def describe(self) -> str:
         name = self.title if self.title == self.label else f"{self.title} ({self.label})"
-        return f"{name}: {human_count(self.params)} params · {human_count(self.macs)} MACs"
+        figure = f"{human_count(self.macs)} MACs" if self.x is None else self.detail
+        return f"{name}: {human_count(self.params)} params · {figure}"
 
 
 def _nice_ticks(low: float, high: float) -> list[float]:
@@ -86,6 +106,7 @@ class ParetoPlot(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.points: list[Point] = []
+        self.axis = MACS
         self.hovered: list[int] = []  # indices of the points under the mouse, nearest first
         self._placed: list[QPointF] = []  # each point's centre at the last layout
         self._plot = QRectF()
@@ -96,8 +117,9 @@ class ParetoPlot(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
 
     # -- data ---------------------------------------------------------------------------
-    def set_points(self, points: list[Point]) -> None:
+    def set_points(self, points: list[Point], axis: Axis = MACS) -> None:
         self.points = list(points)
+        self.axis = axis
         self.hovered = []
         self._layout()
         self.update()
@@ -114,7 +136,7 @@ class ParetoPlot(QWidget):
             return ""
         lines = [self.points[i].describe() for i in self.hovered]
         first = self.points[self.hovered[0]]
-        if not first.current:
+        if not first.current and first.design is not None:
             lines.append(f"Click to load {first.label}")
         return "\n".join(lines)
 
@@ -123,7 +145,7 @@ class ParetoPlot(QWidget):
         """Axis ranges with a margin, the plot rectangle, and each point's centre."""
         fm = QFontMetrics(self.font())
         if self.points:
-            xs = [math.log10(max(p.macs, 1)) for p in self.points]
+            xs = [math.log10(_positive(p.x_value)) for p in self.points]
             ys = [math.log10(max(p.params, 1)) for p in self.points]
             x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
         else:
@@ -143,7 +165,7 @@ class ParetoPlot(QWidget):
                 r.bottom() - (y - y0) / (y1 - y0) * r.height(),
             )
             for x, y in zip(
-                (math.log10(max(p.macs, 1)) for p in self.points),
+                (math.log10(_positive(p.x_value)) for p in self.points),
                 (math.log10(max(p.params, 1)) for p in self.points),
                 strict=True,
             )
@@ -165,6 +187,15 @@ class ParetoPlot(QWidget):
         grid.setAlpha(110)
         r = self._plot
         if r.width() < 20 or r.height() < 20:
+            painter.end()
+            return
+        if not self.points and self.axis.empty:
+            painter.setPen(muted)
+            painter.drawText(
+                self.rect().adjusted(16, 16, -16, -16),
+                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                self.axis.empty,
+            )
             painter.end()
             return
         fm = QFontMetrics(self.font())
@@ -193,7 +224,7 @@ class ParetoPlot(QWidget):
 
         # axis titles, shortened where the plot is small
         painter.setPen(text)
-        x_title = _fitting(fm, r.width(), X_TITLES)
+        x_title = _fitting(fm, r.width(), self.axis.titles)
         painter.drawText(
             QPointF(
                 r.center().x() - fm.horizontalAdvance(x_title) / 2,
@@ -287,11 +318,17 @@ class ParetoPlot(QWidget):
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
             under = self._under(event.position())
-            if under:
-                self.pointClicked.emit(self.points[under[0]])
+            loadable = [i for i in under if self.points[i].design is not None]
+            if loadable:
+                self.pointClicked.emit(self.points[loadable[0]])
                 event.accept()
                 return
         super().mouseReleaseEvent(event)
+
+
+def _positive(value: float) -> float:
+    """A value a log axis can place: MACs of a tiny net may be 0, and must not break it."""
+    return value if value > 0 else 1.0
 
 
 def _fitting(fm: QFontMetrics, room: float, titles: tuple[str, ...]) -> str:
