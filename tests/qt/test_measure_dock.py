@@ -167,6 +167,7 @@ def test_a_missing_device_is_one_line_in_the_tab(qtbot, panel):
         pytest.skip("this machine has a CUDA device")
     message = panel.error.text()
     assert "no CUDA device" in message and "\n" not in message
+    assert "--device" not in message  # worded for the tab, not the command line
     assert _kept() == []
 
 

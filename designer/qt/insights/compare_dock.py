@@ -45,10 +45,7 @@ from designer.qt.insights.pareto_plot import MACS, Axis, ParetoPlot, Point
 from designer.qt.workers import Runner
 
 PLOT_HINT = "Hover a point for its figures; click it to load that design (undoable)."
-MEASURED_HINT = (
-    "Designs measured in the Measure tab (Ctrl+Alt+6), newest figures per device and"
-    " settings; hover a point for them."
-)
+MEASURED_HINT = "Designs measured in the Measure tab (Ctrl+Alt+6): hover a point for its figures."
 NOTHING_MEASURED = (
     "Nothing measured yet: press Measure in the Measure tab (Ctrl+Alt+6), and each design"
     " measured appears here."
@@ -57,7 +54,7 @@ NOTHING_MEASURED = (
 AXES = {
     "macs": ("MACs", MACS),
     "latency": (
-        "Measured latency (ms)",
+        "Latency",
         Axis(
             (
                 "measured latency at batch 1 (ms per image, log scale)",
@@ -68,7 +65,7 @@ AXES = {
         ),
     ),
     "throughput": (
-        "Measured throughput (images/s)",
+        "Throughput",
         Axis(
             ("measured throughput (images per second, log scale)", "images/s (log scale)", "im/s"),
             NOTHING_MEASURED,
@@ -195,8 +192,9 @@ class ComparePanel(QWidget):
         for key, (text, _axis) in AXES.items():
             self.axis.addItem(text, key)
         self.axis.setToolTip(
-            "The x axis: multiply-adds, or a figure measured in the Measure tab"
-            " (only measured designs are plotted then)"
+            "The x axis: multiply-adds, or latency (ms per image at batch 1) or throughput"
+            " (images per second) measured in the Measure tab, the newest figures per design,"
+            " device and settings; only measured designs are plotted then"
         )
         self.axis.currentIndexChanged.connect(self._axis_changed)
         self.status = hint(PLOT_HINT)

@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -89,6 +90,22 @@ def local_time(when: str) -> str:
     except ValueError:
         return when
     return stamp.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+# the measuring code words its refusals for the command line: the tab names its controls
+_CLI_WORDS = (
+    ("--device: ", "Device: "),
+    ("--batch: ", "Batch: "),
+    ("use --device cpu", "choose CPU"),
+    ("lower --batch", "lower the batch"),
+)
+
+
+def in_app_words(line: str) -> str:
+    """A refusal of the measuring code, worded for this tab rather than the command line."""
+    for cli, app in _CLI_WORDS:
+        line = line.replace(cli, app)
+    return line
 
 
 class HelperFunction:
@@ -258,13 +275,10 @@ class MeasurePanel(QWidget):
         form.addRow("Batch", self.batch)
         form.addRow("Precision", self.precision)
         form.addRow(self.train)
-        options = QHBoxLayout()
-        options.addWidget(self.channels_last)
-        options.addWidget(self.compile)
-        options.addStretch(1)
-        form.addRow(options)
+        form.addRow(self.channels_last)
+        form.addRow(self.compile)
         left = QWidget()
-        left.setMaximumWidth(self.fontMetrics().horizontalAdvance("M") * 20)
+        left.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Preferred)
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addLayout(form)
@@ -276,6 +290,7 @@ class MeasurePanel(QWidget):
             " throughput at the batch, and the training step when asked"
         )
         self.button.clicked.connect(self._clicked)
+        self.button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.button.setMinimumWidth(self.fontMetrics().horizontalAdvance("Cancelling…") + 32)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
@@ -346,10 +361,8 @@ class MeasurePanel(QWidget):
         folder = tempfile.mkdtemp(prefix="resnet-designer-measure-")
         self.job = MeasureJob(self.generation, self.document.design, settings, folder)
         show_error(self.error, "")
-        self.status.hide()
         self.progress.setValue(0)
         self.progress.setFormat("starting the torch helper…")
-        self.progress.show()
         self._set_running(True)
         self._started = time.monotonic()
         threading.Thread(
@@ -373,6 +386,8 @@ class MeasurePanel(QWidget):
             self.job = None
 
     def _set_running(self, running: bool) -> None:
+        self.progress.setVisible(running)  # the progress, or what became of the last run
+        self.status.setVisible(not running)
         for widget in self._controls:
             widget.setEnabled(not running)
         self.button.setEnabled(True)
@@ -395,12 +410,12 @@ class MeasurePanel(QWidget):
         if job is None or generation != job.generation:
             return  # a run that was cancelled for an edit, or abandoned
         self.job = None
-        self.progress.hide()
+        self._say("")
         self._set_running(False)
         if outcome.get("cancelled"):
             self._say("Measurement cancelled" + (f": {job.reason}." if job.reason else "."))
         elif "error" in outcome:
-            show_error(self.error, str(outcome["error"]))
+            show_error(self.error, in_app_words(str(outcome["error"])))
         else:
             self._keep(job, outcome)
         self.refresh()
@@ -424,7 +439,6 @@ class MeasurePanel(QWidget):
     def _say(self, text: str) -> None:
         self.status.setText(text)
         self.status.setToolTip(text)
-        self.status.show()
 
     # -- showing -------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -472,7 +486,7 @@ class MeasurePanel(QWidget):
 
     def _settings_changed(self, *_args: object) -> None:
         if self.job is None:
-            self.status.hide()
+            self._say("")  # shown, empty: it keeps the room beside the button
             show_error(self.error, "")
         self._later()
 
@@ -483,9 +497,11 @@ class MeasurePanel(QWidget):
             # the next Measure start at once (a late answer of this run is dropped)
             job.cancel("the design changed")
             self.job = None
-            self.progress.hide()
             self._set_running(False)
             self._say("Measurement cancelled: the design changed.")
+        elif job is None:
+            self._say("")  # "Measured in 8 s." was about the design before the edit
+            show_error(self.error, "")
         self._later()
 
     def _later(self) -> None:
