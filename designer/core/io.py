@@ -309,7 +309,7 @@ def atomic_write(
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         # mkstemp creates 0600 files: give the result the usual (or the previous) mode
-        os.fchmod(fd, _mode_for(target))
+        _set_mode(fd, _mode_for(target))
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
@@ -351,6 +351,22 @@ def _read_umask() -> int:
 
 
 _UMASK = _read_umask()
+
+
+def _set_mode(fd: int, mode: int) -> None:
+    """Give the open file ``mode`` where the platform can; never fail a save over it.
+
+    ``os.fchmod`` is POSIX (on Windows only from Python 3.13, where a mode is just the
+    read-only flag, which a new temporary file never has); a file system without modes
+    (FAT, some network shares) refuses it. Either way the content still gets written.
+    """
+    fchmod = getattr(os, "fchmod", None)
+    if fchmod is None:
+        return
+    try:
+        fchmod(fd, mode)
+    except OSError:
+        return  # the file keeps mkstemp's 0600: private, and its owner can still read it
 
 
 def _mode_for(target: Path) -> int:
