@@ -171,6 +171,20 @@ def test_a_missing_device_is_one_line_in_the_tab(qtbot, panel):
     assert _kept() == []
 
 
+def test_no_helper_process_is_one_line_in_the_tab(qtbot, panel, monkeypatch):
+    from designer.qt import processes
+
+    def refuse(*_args):
+        raise processes.HelperUnavailable("no processes may start here")
+
+    monkeypatch.setattr(processes, "submit", refuse)
+    qtbot.mouseClick(panel.button, LEFT)
+    qtbot.waitUntil(lambda: not panel.is_busy(), timeout=10_000)
+    message = panel.error.text()
+    assert "torch helper process could not start: no processes may start here" in message
+    assert panel.button.text() == "Measure" and _kept() == []
+
+
 def test_closing_the_window_while_measuring_cancels_without_waiting(qtbot, window, panel, capfd):
     qtbot.mouseClick(panel.button, LEFT)
     _timing(qtbot, panel)
