@@ -153,6 +153,8 @@ def measure(
         compile_s=compile_s,
         peak_bytes=peak,
         estimate_bytes=estimate if peak is not None else None,
+        params=result.params,
+        macs=result.macs,
     )
 
 
