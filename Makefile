@@ -11,7 +11,7 @@ TORCHVISION_SPEC ?= torchvision==0.28.0
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint bench dot qt-libs clean
+.PHONY: run test lint bench dot qt-libs clean install-desktop uninstall-desktop icons
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,38 @@ test: $(STAMP) dot lint
 
 bench: $(STAMP) dot
 	for f in bench/bench_*.py; do $(BIN)/python $$f || exit 1; done
+
+# The desktop entry and its icons, for this user only (no root), where XDG says: the entry
+# runs this checkout's app (.venv, made here first) or else resnet-designer-gui on PATH
+# (pip or pipx install).
+XDG_DATA_HOME ?= $(HOME)/.local/share
+DESKTOP_APPS = $(XDG_DATA_HOME)/applications
+DESKTOP_ICONS = $(XDG_DATA_HOME)/icons/hicolor
+ICON_SIZES := 48 64 128 256 512
+install-desktop: $(STAMP)
+	@exe="$(abspath $(BIN))/resnet-designer-gui"; \
+	[ -x "$$exe" ] || exe=$$(command -v resnet-designer-gui) || exe=resnet-designer-gui; \
+	mkdir -p "$(DESKTOP_APPS)" "$(DESKTOP_ICONS)/scalable/apps" \
+	  && sed -e "s|^Exec=resnet-designer-gui|Exec=\"$$exe\"|" -e "s|^TryExec=.*|TryExec=$$exe|" \
+	    resources/resnet-designer.desktop > "$(DESKTOP_APPS)/resnet-designer.desktop" \
+	  && cp resources/icons/app.svg "$(DESKTOP_ICONS)/scalable/apps/resnet-designer.svg" \
+	  && for size in $(ICON_SIZES); do \
+	    mkdir -p "$(DESKTOP_ICONS)/$${size}x$${size}/apps" && cp resources/icons/app-$$size.png \
+	      "$(DESKTOP_ICONS)/$${size}x$${size}/apps/resnet-designer.png" || exit 1; done \
+	  && { command -v update-desktop-database >/dev/null \
+	    && update-desktop-database -q "$(DESKTOP_APPS)" || true; } \
+	  && { command -v gtk-update-icon-cache >/dev/null \
+	    && gtk-update-icon-cache -q -t "$(DESKTOP_ICONS)" 2>/dev/null || true; } \
+	  && echo "installed $(DESKTOP_APPS)/resnet-designer.desktop (runs $$exe) and its icons"
+
+uninstall-desktop:
+	rm -f "$(DESKTOP_APPS)/resnet-designer.desktop" \
+	  "$(DESKTOP_ICONS)/scalable/apps/resnet-designer.svg" \
+	  $(foreach size,$(ICON_SIZES),"$(DESKTOP_ICONS)/$(size)x$(size)/apps/resnet-designer.png")
+
+# After editing resources/icons/app.svg: redraw the PNG icons (then commit them)
+icons: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python resources/icons/render_png.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import ctypes.util
 import os
+import shlex
 import sys
+from pathlib import Path
 
-HEADLESS_COMMANDS = "'python main.py presets | summary | validate | export | render' (see --help)"
-HEADLESS_HINT = (
-    "error: no display found, so the desktop app cannot open; use the headless commands"
-    f" instead: {HEADLESS_COMMANDS}"
-)
+SCRIPT = "resnet-designer"
+MAIN_MODULES = ("designer", "designer.__main__", "designer.cli")
 # Qt's xcb plugin (X11) links these; Debian package names (`make run` as root installs them)
 XCB_LIBRARIES = {
     "xcb-cursor": "libxcb-cursor0",
@@ -23,6 +22,29 @@ XCB_LIBRARIES = {
     "xcb-keysyms": "libxcb-keysyms1",
     "xkbcommon-x11": "libxkbcommon-x11-0",
 }
+
+
+def invoked_as() -> str:
+    """The command the user ran, for hints: ``resnet-designer`` (the installed scripts),
+    ``python -m designer`` (or ``designer.cli``) or ``python main.py`` (a checkout)."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if spec is not None and spec.name in MAIN_MODULES:
+        return f"python -m {spec.name.removesuffix('.__main__')}"
+    argv0 = sys.argv[0] if sys.argv and sys.argv[0] else ""
+    if Path(argv0).name == "main.py":
+        return f"python {shlex.quote(argv0)}"
+    return SCRIPT  # resnet-designer, resnet-designer-gui, or an embedding program
+
+
+def headless_commands() -> str:
+    return f"'{invoked_as()} presets | summary | validate | export | render' (see --help)"
+
+
+def headless_hint() -> str:
+    return (
+        "error: no display found, so the desktop app cannot open; use the headless commands"
+        f" instead: {headless_commands()}"
+    )
 
 
 def has_display() -> bool:
@@ -46,7 +68,7 @@ def missing_x11_packages() -> list[str]:
 
 def launch(design: str | None, *, screenshot: str | None = None) -> int:
     if not has_display():
-        print(HEADLESS_HINT, file=sys.stderr)
+        print(headless_hint(), file=sys.stderr)
         return 2
     missing = missing_x11_packages()
     if missing:
@@ -54,7 +76,7 @@ def launch(design: str | None, *, screenshot: str | None = None) -> int:
         print(
             f"error: Qt needs system libraries to open a window: sudo apt-get install {packages}"
             f" (or run 'make run' as root); the headless commands work without them: "
-            f"{HEADLESS_COMMANDS}",
+            f"{headless_commands()}",
             file=sys.stderr,
         )
         return 2
@@ -64,3 +86,14 @@ def launch(design: str | None, *, screenshot: str | None = None) -> int:
         print(f"error: the desktop app is not available ({exc})", file=sys.stderr)
         return 2
     return run(design, screenshot=screenshot)
+
+
+def gui_main() -> int:
+    """``resnet-designer-gui [DESIGN]``: the desktop app alone, as a gui-script (Windows
+    starts it with no console; with no console there are no standard streams either)."""
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115
+    from designer.cli import main
+
+    return main(["gui", *sys.argv[1:]])

@@ -228,3 +228,7 @@ def _run(argv: list[str]) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
+
+
+if __name__ == "__main__":  # python -m designer.cli
+    sys.exit(main())

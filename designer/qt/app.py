@@ -34,6 +34,9 @@ def application(argv: list[str] | None = None) -> QApplication:
         app = QApplication(argv or [sys.argv[0]])
     app.setApplicationName("ResNet Designer")
     app.setOrganizationName("resnet-designer")
+    # resnet-designer.desktop (resources/, `make install-desktop`): Wayland's app id, which
+    # lets the desktop show the entry's name and icon for the window
+    app.setDesktopFileName("resnet-designer")
     icon = RESOURCES / "icons" / "app.svg"
     if icon.is_file():
         app.setWindowIcon(QIcon(str(icon)))
