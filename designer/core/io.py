@@ -7,6 +7,7 @@ network. Files are data only; nothing in them is ever evaluated.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import shutil
@@ -85,13 +86,29 @@ def edit_distance(a: str, b: str) -> int:
 
 
 def nearest(word: str, candidates: tuple[str, ...] | list[str]) -> str | None:
-    """The closest candidate within a typo's reach, or None."""
-    if len(word) > 100:
+    """The candidate ``word`` most likely meant, or None (case is ignored).
+
+    A start of a name wins first (``se`` -> ``se_ratio``, ``resnext50`` ->
+    ``resnext50_32x4d``; among several, the closest); else difflib's closest match,
+    which weighs the letters in common rather than counting edits, so that a short
+    word is not matched to any other short word (``se`` is not ``stem``).
+    """
+    if len(word) > 100 or not word:
         return None
-    scored = sorted((edit_distance(word.lower(), c.lower()), c) for c in candidates)
-    if scored and scored[0][0] <= max(2, len(word) // 3):
-        return scored[0][1]
-    return None
+    by_lower: dict[str, str] = {}
+    for candidate in candidates:
+        by_lower.setdefault(candidate.lower(), candidate)
+    key = word.lower()
+    if key in by_lower:
+        return by_lower[key]
+    pool = list(by_lower)
+    starting = [c for c in pool if c.startswith(key)] if len(key) >= 2 else []
+    if starting:
+        pool, cutoff = starting, 0.0
+    else:
+        cutoff = 0.6
+    close = difflib.get_close_matches(key, pool, n=1, cutoff=cutoff)
+    return by_lower[close[0]] if close else None
 
 
 def _object(path: str, value: object) -> Mapping[str, Any]:
@@ -109,8 +126,21 @@ def _sub(
 
 
 def design_from_dict(data: object) -> Design:
-    """Parse a decoded JSON value into a validated design."""
+    """Parse a decoded JSON value into a validated design.
+
+    An optional ``"$schema"`` (the JSON Schema's address, for editors) is accepted
+    as any text and otherwise ignored: ``format`` says which files this version reads.
+    """
     top = _object("", data)
+    if SCHEMA_KEY in top:
+        ref = top[SCHEMA_KEY]
+        if not isinstance(ref, str) or len(ref) > MAX_SCHEMA_REF:
+            raise DesignError(
+                SCHEMA_KEY,
+                f"must be the address of the file's JSON Schema, as text of at most"
+                f" {MAX_SCHEMA_REF} characters (got {show(ref)})",
+            )
+        top = {key: value for key, value in top.items() if key != SCHEMA_KEY}
     _check_keys("", top, _TOP_KEYS)
     fmt = top.get("format", FORMAT)
     if fmt != FORMAT:
@@ -203,8 +233,27 @@ def _stage_to_dict(stage: StageSpec) -> dict[str, Any]:
     return out
 
 
-def dumps(design: Design) -> str:
-    return json.dumps(design_to_dict(design), indent=2, ensure_ascii=False) + "\n"
+SCHEMA_KEY = "$schema"
+# A URL rather than a path: a saved design moves between folders and machines, and a
+# relative path would name a schema beside every file (which is never there), an
+# absolute one this machine's install. The format's version is in it, so a file of
+# format 1 keeps pointing at the rules of format 1. resources/design.schema.json is
+# the same document (its "$id"); editors that cannot fetch it map *.resnet.json to
+# that file instead (README).
+SCHEMA_URL = "https://resnet-designer.github.io/schema/resnet-designer-1.schema.json"
+MAX_SCHEMA_REF = 2000
+
+
+def dumps(design: Design, *, schema: bool = False) -> str:
+    """The design file's text; with ``schema``, ``"$schema"`` first, as saved files have it.
+
+    Without it the text is the design alone (``design_to_dict``), as embedded copies
+    (model.py, weight metadata) and the presets keep it.
+    """
+    data = design_to_dict(design)
+    if schema:
+        data = {SCHEMA_KEY: SCHEMA_URL, **data}
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
 def _reject_constant(token: str) -> float:
@@ -390,4 +439,4 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def save(design: Design, path: str | os.PathLike[str]) -> None:
-    atomic_write_bytes(path, dumps(design).encode("utf-8"))
+    atomic_write_bytes(path, dumps(design, schema=True).encode("utf-8"))

@@ -1,0 +1,454 @@
+"""The JSON Schema of a design file, generated from the design's types and the loader's rules.
+
+``resources/design.schema.json`` is this module's output, never edited by hand:
+``python -m designer.core.schema`` rewrites it (``--check`` only compares), and a
+test regenerates it and compares. Editors that read ``"$schema"`` (VS Code,
+JetBrains) then validate and complete ``*.resnet.json`` files.
+
+What it is made of:
+
+- the keys the loader knows (``designer.core.io``), in the file's order;
+- each key's JSON type from the type hints of the design's dataclasses
+  (``int``, ``float``, ``bool``, a ``Literal``, ``X | None`` for a stage's
+  overrides, where ``null`` means "the network's value");
+- the choices the loader checks, from the registries (blocks, stems, shortcuts,
+  activations, norms), and the default of every field;
+- the bounds :func:`designer.core.design.validate` checks, named once in
+  :data:`BOUNDS` over the design's own constants (a test moves each value just
+  past its bound and checks that the loader refuses that very field, and not at
+  the bound itself, so the two cannot drift apart silently);
+- the rules between fields the registries can state: a stem's width multiple, the
+  stems a ``pool: "conv"`` can replace, ``norm_act: false`` only for
+  pre-activation blocks, a stage's ``block`` keeping the network's activation
+  order, ``out_width`` or ``expansion``, a dilated stage's stride and shortcut.
+
+What the schema cannot say (the loader still refuses it, with the field named): a
+network whose feature map or widths cannot work (the spatial size, a grouped
+width below its groups, a zero-pad shortcut shrinking channels, GroupNorm's
+multiples of 32, 20,000 blocks in all), a basic block with groups set per stage in
+a network of bottlenecks, whole numbers written as ``3.0`` (JSON Schema counts them as
+integers), a key given twice, and a name holding a lone surrogate escape.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal
+
+from designer.core.blocks import BLOCK_KINDS, NORMS, STEM_KINDS
+from designer.core.blocks.stems import has_pool
+from designer.core.design import (
+    ACTIVATIONS,
+    BLOCKS,
+    FORMAT,
+    MAX_CHANNELS,
+    MAX_CLASSES,
+    MAX_DEPTH,
+    MAX_HIDDEN_LAYERS,
+    MAX_NAME_LENGTH,
+    MAX_SPATIAL,
+    MAX_STAGES,
+    MAX_STRIDE,
+    SHORTCUTS,
+    STEMS,
+    STRIDE_ON,
+    Design,
+    HeadSpec,
+    InputSpec,
+    StageSpec,
+    StemSpec,
+)
+from designer.core.io import (
+    _HEAD_KEYS,
+    _INPUT_KEYS,
+    _STAGE_KEYS,
+    _STEM_KEYS,
+    _TOP_KEYS,
+    MAX_SCHEMA_REF,
+    SCHEMA_KEY,
+    SCHEMA_URL,
+)
+
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+FILE_NAME = "design.schema.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class Bound:
+    low: float
+    high: float
+    high_open: bool = False  # the high end itself is refused (a probability below 1)
+
+
+# Every bound validate() checks on a single value, by the field's path in the file
+# ("stages[]" and "head.hidden[]" for each element). Whole-number fields have int bounds.
+BOUNDS: dict[str, Bound] = {
+    "input.channels": Bound(1, MAX_CHANNELS),
+    "input.height": Bound(1, MAX_SPATIAL),
+    "input.width": Bound(1, MAX_SPATIAL),
+    "num_classes": Bound(1, MAX_CLASSES),
+    "stem.width": Bound(1, MAX_CHANNELS),
+    "groups": Bound(1, MAX_CHANNELS),
+    "width_per_group": Bound(1, MAX_CHANNELS),
+    "se_ratio": Bound(0.0, 1.0),
+    "se_divisor": Bound(0, 1024),
+    "drop_path_rate": Bound(0.0, 1.0, high_open=True),
+    "block_dropout": Bound(0.0, 1.0, high_open=True),
+    "head.dropout": Bound(0.0, 1.0, high_open=True),
+    "head.hidden[]": Bound(1, MAX_CHANNELS),
+    "stages[].depth": Bound(1, MAX_DEPTH),
+    "stages[].width": Bound(1, MAX_CHANNELS),
+    "stages[].stride": Bound(1, MAX_STRIDE),
+    "stages[].expansion": Bound(1, 64),
+    "stages[].out_width": Bound(1, MAX_CHANNELS),
+    "stages[].groups": Bound(1, MAX_CHANNELS),
+    "stages[].width_per_group": Bound(1, MAX_CHANNELS),
+    "stages[].se_ratio": Bound(0.0, 1.0),
+}
+LENGTHS: dict[str, tuple[int, int]] = {  # (fewest, most) items or characters
+    "name": (0, MAX_NAME_LENGTH),
+    "stages": (1, MAX_STAGES),
+    "head.hidden": (0, MAX_HIDDEN_LAYERS),
+}
+# Text fields typed ``str`` whose values the loader checks against a registry.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "activation": ACTIVATIONS,
+    "block": BLOCKS,
+    "stem.kind": STEMS,
+    "shortcut": SHORTCUTS,
+    "stride_on": STRIDE_ON,
+    "norm": tuple(NORMS),
+    "stages[].block": BLOCKS,
+    "stages[].stride_on": STRIDE_ON,
+}
+# Objects of the file and the keys the loader accepts in each.
+OBJECTS: dict[str, tuple[type, tuple[str, ...]]] = {
+    "": (Design, _TOP_KEYS),
+    "input": (InputSpec, _INPUT_KEYS),
+    "stem": (StemSpec, _STEM_KEYS),
+    "stages[]": (StageSpec, _STAGE_KEYS),
+    "head": (HeadSpec, _HEAD_KEYS),
+}
+_DEF_NAMES = {"input": "input", "stem": "stem", "stages[]": "stage", "head": "head"}
+DESCRIPTIONS: dict[str, str] = {
+    SCHEMA_KEY: "this JSON Schema's address, for editors; the loader accepts any text here",
+    "format": "the file format's version; other versions are refused",
+    "name": "free text, never evaluated",
+    "input": "the input tensor's shape (C, H, W)",
+    "num_classes": "the classifier's outputs",
+    "block": "the residual block of every stage (a stage may override it)",
+    "stem": "what comes before the first stage",
+    "stages": "the stages of residual blocks, in order",
+    "groups": "the grouped 3x3 conv's groups (bottlenecks; ResNeXt 32x4d: 32)",
+    "width_per_group": "torchvision's width_per_group (bottlenecks; ResNeXt 32x4d: 4)",
+    "shortcut": "where the shape changes: projection (B), zero_pad (A) or avg_down (ResNet-D)",
+    "stride_on": "where a bottleneck strides: the 3x3 (v1.5) or the first 1x1 (v1)",
+    "activation": "every activation of the network",
+    "se_ratio": "squeeze-excitation after each branch, relative to its output width (0: none)",
+    "se_divisor": "0: round(C * ratio); N: timm's make_divisible(C * ratio, N)",
+    "norm": "every norm of the convolutional layers: BatchNorm or GroupNorm (32 groups)",
+    "drop_path_rate": "stochastic depth: the last block's drop probability in training",
+    "block_dropout": "dropout inside each block, before its last conv",
+    "conv_bias": "biases in every conv (Keras style)",
+    "zero_init_residual": "zero the last norm (v1) or conv (v2) of each branch",
+    "head": "the classifier: hidden Linear-act-BN1d layers, dropout, then fc",
+    "input.channels": "input channels",
+    "input.height": "input height in pixels",
+    "input.width": "input width in pixels",
+    "stem.kind": "imagenet (7x7/2 conv, max-pool), cifar (3x3 conv), deep (ResNet-C),"
+    " deep_tiered (ResNet-T) or none",
+    "stem.width": "the stem's output width",
+    "stem.pool": "how a pooling stem halves the resolution: a 3x3 max-pool or a strided conv",
+    "stem.norm_act": "whether the stem ends in its own norm and activation (false: ResNetV2)",
+    "stages[].depth": "residual blocks in the stage",
+    "stages[].width": "torchvision's planes: the inner width (bottleneck) or output width",
+    "stages[].stride": "the stage's first block's stride",
+    "stages[].expansion": "output width = width * expansion (default 1 basic, 4 bottleneck)",
+    "stages[].out_width": "the stage's output width, instead of width * expansion",
+    "stages[].block": "this stage's block (null: the network's)",
+    "stages[].groups": "this stage's groups (null: the network's)",
+    "stages[].width_per_group": "this stage's width_per_group (null: the network's)",
+    "stages[].se_ratio": "this stage's squeeze-excitation ratio (null: the network's)",
+    "stages[].stride_on": "this stage's stride_on (null: the network's)",
+    "stages[].dilate": "keep the resolution and dilate by the stride instead (DeepLab)",
+    "head.hidden": "widths of hidden Linear-act-BN1d layers",
+    "head.dropout": "dropout before fc",
+}
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _default(cls: type, name: str) -> Any:
+    for f in dataclasses.fields(cls):
+        if f.name == name:
+            if f.default is not dataclasses.MISSING:
+                value = f.default
+            elif f.default_factory is not dataclasses.MISSING:
+                value = f.default_factory()
+            else:
+                return dataclasses.MISSING
+            return _plain(value)
+    raise KeyError(name)
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: _plain(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _number(path: str, kind: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": kind}
+    bound = BOUNDS.get(path)
+    if bound is not None:
+        out["minimum"] = bound.low
+        out["exclusiveMaximum" if bound.high_open else "maximum"] = bound.high
+    return out
+
+
+def _for_type(path: str, hint: Any) -> dict[str, Any]:
+    """The schema of one value of type ``hint`` at ``path``."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(options) != 1:
+            raise TypeError(f"{path}: cannot describe {hint}")
+        inner = _for_type(path, options[0])
+        if "enum" in inner:
+            return {**inner, "type": [inner["type"], "null"], "enum": [*inner["enum"], None]}
+        return {**inner, "type": [inner["type"], "null"]}
+    if origin is Literal:
+        return {"type": "string", "enum": list(CHOICES.get(path, typing.get_args(hint)))}
+    if origin is tuple:
+        (item, _ellipsis) = typing.get_args(hint)
+        out: dict[str, Any] = {"type": "array", "items": _for_type(f"{path}[]", item)}
+        fewest, most = LENGTHS.get(path, (0, None))
+        out["minItems"] = fewest
+        if most is not None:
+            out["maxItems"] = most
+        return out
+    if hint is bool:
+        return {"type": "boolean"}
+    if hint is int:
+        return _number(path, "integer")
+    if hint is float:
+        return _number(path, "number")
+    if hint is str:
+        if path in CHOICES:
+            return {"type": "string", "enum": list(CHOICES[path])}
+        out = {"type": "string"}
+        if path in LENGTHS:
+            out["minLength"], out["maxLength"] = LENGTHS[path]
+        return out
+    if dataclasses.is_dataclass(hint):
+        return {"$ref": f"#/$defs/{_DEF_NAMES[path]}"}
+    raise TypeError(f"{path}: cannot describe {hint}")
+
+
+def _object(path: str) -> dict[str, Any]:
+    cls, keys = OBJECTS[path]
+    hints = _field_types(cls)
+    prefix = f"{path}." if path else ""
+    properties: dict[str, Any] = {}
+    required = []
+    for key in keys:
+        where = f"{prefix}{key}"
+        if key == "format":
+            prop: dict[str, Any] = {"const": FORMAT}
+            default: Any = FORMAT
+        elif key == "stages":
+            prop = {"type": "array", "items": {"$ref": "#/$defs/stage"}}
+            prop["minItems"], prop["maxItems"] = LENGTHS["stages"]
+            default = dataclasses.MISSING
+        else:
+            prop = _for_type(where, hints[key])
+            default = _default(cls, key)
+        if key in ("depth", "width") and cls is StageSpec or key == "stages":
+            required.append(key)
+        if where in DESCRIPTIONS:
+            prop = {"description": DESCRIPTIONS[where], **prop}
+        if default is not dataclasses.MISSING:
+            prop["default"] = default
+        properties[key] = prop
+    out: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        out["required"] = required
+    out["additionalProperties"] = False
+    return out
+
+
+def _stage_rules() -> list[dict[str, Any]]:
+    """Within one stage: out_width or expansion; a dilated stage strides; a basic block
+    chosen for the stage takes no groups."""
+    plain = [name for name, kind in BLOCK_KINDS.items() if not kind.bottleneck]
+    return [
+        {"not": {"required": ["out_width", "expansion"]}},
+        {
+            "if": {"properties": {"dilate": {"const": True}}, "required": ["dilate"]},
+            "then": {"properties": {"stride": {"minimum": 2}}, "required": ["stride"]},
+        },
+        {
+            "if": {"properties": {"block": {"enum": plain}}, "required": ["block"]},
+            "then": {
+                "properties": {
+                    "groups": {"enum": [1, None]},
+                    "width_per_group": {"enum": [64, None]},
+                }
+            },
+        },
+    ]
+
+
+def _top_rules() -> list[dict[str, Any]]:
+    """Between fields of the whole file, from what the registries say of each kind."""
+    preact = [name for name, kind in BLOCK_KINDS.items() if kind.preact]
+    post = [name for name, kind in BLOCK_KINDS.items() if not kind.preact]
+    plain = [name for name, kind in BLOCK_KINDS.items() if not kind.bottleneck]
+    pooled = [name for name, kind in STEM_KINDS.items() if has_pool(kind)]
+    rules: list[dict[str, Any]] = []
+    for name, kind in STEM_KINDS.items():
+        if kind.width_multiple > 1:
+            rules.append(
+                {
+                    "if": _has("stem", {"properties": {"kind": {"const": name}}}),
+                    "then": {
+                        "properties": {
+                            "stem": {"properties": {"width": {"multipleOf": kind.width_multiple}}}
+                        }
+                    },
+                }
+            )
+    rules.append(
+        {
+            "if": _has("stem", {"properties": {"pool": {"const": "conv"}}, "required": ["pool"]}),
+            "then": {"properties": {"stem": {"properties": {"kind": {"enum": pooled}}}}},
+        }
+    )
+    rules.append(
+        {
+            "if": _has(
+                "stem", {"properties": {"norm_act": {"const": False}}, "required": ["norm_act"]}
+            ),
+            "then": {
+                "properties": {
+                    "block": {"enum": preact},
+                    "stem": {"properties": {"kind": {"not": {"const": "none"}}}},
+                },
+                "required": ["block"],
+            },
+        }
+    )
+    no_groups = {"groups": {"enum": [1, None]}, "width_per_group": {"enum": [64, None]}}
+    per_stage_block = {"type": "array", "items": {"properties": {"block": {"enum": [None]}}}}
+    rules.append(
+        {
+            "if": {"properties": {"block": {"enum": preact}}, "required": ["block"]},
+            "then": _stages_with({"block": {"enum": [*preact, None]}}),
+            "else": _stages_with({"block": {"enum": [*post, None]}}),
+        }
+    )
+    rules.append(
+        {
+            "if": {
+                "properties": {"shortcut": {"not": {"const": "projection"}}},
+                "required": ["shortcut"],
+            },
+            "then": _stages_with({"dilate": {"const": False}}),
+        }
+    )
+    rules.append(
+        {  # a network of basic blocks, no stage choosing another: no groups anywhere
+            "if": {
+                "properties": {"block": {"enum": plain}, "stages": per_stage_block},
+                "required": ["block"],
+            },
+            "then": {
+                "properties": {
+                    "groups": {"const": 1},
+                    "width_per_group": {"const": 64},
+                    "stages": {"items": {"properties": no_groups}},
+                },
+            },
+        }
+    )
+    return rules
+
+
+def _has(key: str, body: dict[str, Any]) -> dict[str, Any]:
+    return {"properties": {key: body}, "required": [key]}
+
+
+def _stages_with(properties: dict[str, Any]) -> dict[str, Any]:
+    return {"properties": {"stages": {"items": {"properties": properties}}}}
+
+
+def design_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a design file."""
+    top = _object("")
+    top["properties"] = {
+        SCHEMA_KEY: {
+            "description": DESCRIPTIONS[SCHEMA_KEY],
+            "type": "string",
+            "maxLength": MAX_SCHEMA_REF,
+        },
+        **top["properties"],
+    }
+    stage = _object("stages[]")
+    stage["allOf"] = _stage_rules()
+    return {
+        "$schema": DRAFT,
+        "$id": SCHEMA_URL,
+        "title": "ResNet Designer design file (*.resnet.json)",
+        "description": (
+            f"A ResNet-family network, format {FORMAT}. Generated by designer.core.schema"
+            " from the design's types and the loader's rules: do not edit."
+        ),
+        **top,
+        "allOf": _top_rules(),
+        "$defs": {
+            "input": _object("input"),
+            "stem": _object("stem"),
+            "stage": stage,
+            "head": _object("head"),
+        },
+    }
+
+
+def schema_text() -> str:
+    """The schema as resources/design.schema.json holds it (2-space indent, a final newline)."""
+    return json.dumps(design_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+def schema_path() -> Path:
+    """Where the repository keeps the generated schema."""
+    return Path(__file__).resolve().parents[2] / "resources" / FILE_NAME
+
+
+def _main(argv: list[str]) -> int:
+    target = schema_path()
+    current = target.read_text(encoding="utf-8") if target.exists() else None
+    if argv == ["--check"]:
+        if current != schema_text():
+            print(f"{target} is out of date: run python -m designer.core.schema", file=sys.stderr)
+            return 1
+        return 0
+    if argv:
+        print("usage: python -m designer.core.schema [--check]", file=sys.stderr)
+        return 2
+    if current != schema_text():
+        target.write_text(schema_text(), encoding="utf-8")
+        print(f"wrote {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main(sys.argv[1:]))
