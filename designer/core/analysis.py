@@ -107,6 +107,11 @@ class Analysis:
         """Elements of every layer output kept for the backward pass, per sample."""
         return sum(numel(layer.output_shape) for layer in self.layers)
 
+    @cached_property
+    def memo(self) -> dict:
+        """Figures other modules derive from this analysis, kept with it (keyed by them)."""
+        return {}
+
     @property
     def activation_bytes_per_sample(self) -> int:
         return self.activation_elements * BYTES_PER_FLOAT

@@ -58,9 +58,11 @@ def test_memory_breakdown_adds_up_and_toggles_shrink_it() -> None:
     result = analyse(load_preset("resnet50"))
     plain = training_memory(result, 32)
     assert plain.total == training_bytes(result, 32)  # SGD with momentum, fp32: the same estimate
-    assert plain.weights == plain.gradients == plain.optimiser == 4 * result.params
+    # weights: and BatchNorm's running statistics; gradients: those made by the peak only
+    assert plain.optimiser == 4 * result.params < plain.weights
+    assert 0 < plain.gradients <= 4 * result.params
     mixed = training_memory(result, 32, mixed_precision=True)
-    assert mixed.activations * 2 == plain.activations and mixed.weights == plain.weights
+    assert mixed.activations < 0.6 * plain.activations and mixed.weights == plain.weights
     ckpt = training_memory(result, 32, checkpointing=True)
     assert ckpt.activations < plain.activations / 2
     adam = training_memory(result, 32, optimiser="adamw")

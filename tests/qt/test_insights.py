@@ -137,7 +137,7 @@ def test_numbers_dock_explains_the_selected_conv(qtbot, window):
     assert numbers.breakdown().optimiser == 2 * 4 * params
     full = numbers.breakdown().activations
     numbers.mixed.setChecked(True)
-    assert numbers.breakdown().activations * 2 == full
+    assert numbers.breakdown().activations < 0.6 * full  # 16-bit, bar the batch and indices
     numbers.checkpointing.setChecked(True)
     assert numbers.breakdown().activations < full // 2
     assert numbers.memory["total"].text() != "–"

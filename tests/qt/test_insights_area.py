@@ -9,6 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QApplication, QDockWidget, QFileDialog, QToolTip
 
+from designer.core.explain import training_memory
 from designer.core.presets import load_preset
 
 CTRL_ALT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
@@ -212,12 +213,12 @@ def test_the_numbers_and_fit_batch_sizes_are_one_and_say_when_the_user_changes_i
     ins.on_batch_changed(heard.append)
     _type_batch(qtbot, numbers.batch, 64)
     assert heard[-1] == 64 and fit.batch.value() == 64
-    assert numbers.breakdown().activations == 64 * numbers.analysis.activation_bytes_per_sample
+    assert numbers.breakdown().activations == training_memory(numbers.analysis, 64).activations
     heard.clear()
 
     ins.set_batch(8)  # from elsewhere (the inspector): shown, never echoed back
     assert numbers.batch.value() == 8 and fit.batch.value() == 8 and heard == []
-    assert numbers.breakdown().activations == 8 * numbers.analysis.activation_bytes_per_sample
+    assert numbers.breakdown().activations == training_memory(numbers.analysis, 8).activations
 
     ins.show("fit")
     _type_batch(qtbot, fit.batch, 128)
