@@ -56,15 +56,17 @@ bench: $(STAMP) dot
 	for f in bench/bench_*.py; do $(BIN)/python $$f || exit 1; done
 
 # The desktop entry and its icons, for this user only (no root), where XDG says: the entry
-# runs this checkout's app (.venv, made here first) or else resnet-designer-gui on PATH
-# (pip or pipx install).
+# runs this checkout's app (.venv, from `make run`) or else the resnet-designer-gui on PATH
+# (`pip install` or `pipx install`); it installs neither.
 XDG_DATA_HOME ?= $(HOME)/.local/share
 DESKTOP_APPS = $(XDG_DATA_HOME)/applications
 DESKTOP_ICONS = $(XDG_DATA_HOME)/icons/hicolor
 ICON_SIZES := 48 64 128 256 512
-install-desktop: $(STAMP)
-	@exe="$(abspath $(BIN))/resnet-designer-gui"; \
-	[ -x "$$exe" ] || exe=$$(command -v resnet-designer-gui) || exe=resnet-designer-gui; \
+install-desktop:
+	@exe="$$(cd "$(BIN)" 2>/dev/null && pwd)/resnet-designer-gui"; \
+	[ -x "$$exe" ] || exe=$$(command -v resnet-designer-gui) || { \
+	  echo "error: no resnet-designer-gui to run: 'make run' (this checkout's .venv)," \
+	    "or 'pipx install .' first" >&2; exit 1; }; \
 	mkdir -p "$(DESKTOP_APPS)" "$(DESKTOP_ICONS)/scalable/apps" \
 	  && sed -e "s|^Exec=resnet-designer-gui|Exec=\"$$exe\"|" -e "s|^TryExec=.*|TryExec=$$exe|" \
 	    resources/resnet-designer.desktop > "$(DESKTOP_APPS)/resnet-designer.desktop" \

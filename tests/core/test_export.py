@@ -111,7 +111,7 @@ def test_existing_files_are_not_overwritten_silently(tmp_path) -> None:
 
 def test_missing_extra_names_the_extra(monkeypatch, tmp_path) -> None:
     monkeypatch.setitem(sys.modules, "safetensors.torch", None)
-    with pytest.raises(MissingExtra, match=r"pip install 'resnet-designer\[export\]'"):
+    with pytest.raises(MissingExtra, match=r"pip install safetensors .*'export' extra"):
         export_weights(tiny(), tmp_path / "w.safetensors", "safetensors")
 
 

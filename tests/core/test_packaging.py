@@ -267,6 +267,19 @@ def test_the_api_resolves_every_documented_name() -> None:
         designer.nope  # noqa: B018
 
 
+def test_the_readme_python_api_example_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("\n## Python API\n") :]
+    example = section[section.index("```python\n") + 10 :]
+    example = example[: example.index("```")]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(example, "README.md (Python API)", "exec"), {})
+    assert "parameters" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.py", "wide.resnet.json"]
+
+
 def test_the_version_is_written_once() -> None:
     import designer
 
@@ -334,25 +347,41 @@ def test_make_install_desktop_installs_for_the_user_alone(tmp_path: Path) -> Non
     make = shutil.which("make")
     if make is None:
         pytest.skip("make is not installed")
-    home = tmp_path / "home"
-    home.mkdir()
-    env = child_env(HOME=str(home))
+    home, venv, elsewhere = tmp_path / "home", tmp_path / "a venv", tmp_path / "bin"
+    for folder in (home, venv / "bin", elsewhere):
+        folder.mkdir(parents=True)
+    env = child_env(HOME=str(home), PATH=f"{elsewhere}:/usr/bin:/bin")
     env.pop("XDG_DATA_HOME", None)
-    # -o: never (re)install the venv from here, whatever the stamp's age
-    command = [make, "-s", "-C", str(ROOT), "-o", ".venv/.installed", "install-desktop"]
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
-    assert done.returncode == 0, done.stderr
-    share = home / ".local" / "share"
-    entry = desktop_entry(share / "applications" / "resnet-designer.desktop")
-    exe = entry["Exec"].removesuffix(" %f").strip('"')
-    assert exe.endswith("resnet-designer-gui") and entry["TryExec"] == exe
-    assert entry["Icon"] == "resnet-designer"
+
+    def make_desktop(target: str, venv_dir: Path) -> subprocess.CompletedProcess[str]:
+        command = [make, "-s", "-C", str(ROOT), f"VENV={venv_dir}", target]
+        return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+
+    done = make_desktop("install-desktop", venv)  # no app to run anywhere: says so
+    assert done.returncode != 0 and "no resnet-designer-gui to run" in done.stderr
+    assert not list(home.rglob("*"))
+
+    for script in (elsewhere / "resnet-designer-gui", venv / "bin" / "resnet-designer-gui"):
+        script.write_text("#!/bin/sh\n", encoding="utf-8")
+        script.chmod(0o755)
+        done = make_desktop("install-desktop", venv)
+        assert done.returncode == 0, done.stderr
+        share = home / ".local" / "share"
+        entry = desktop_entry(share / "applications" / "resnet-designer.desktop")
+        # the checkout's .venv first, else PATH's (a pip or pipx install), quoted for the space
+        assert entry["Exec"] == f'"{script}" %f' and entry["TryExec"] == str(script)
+        assert entry["Icon"] == "resnet-designer"
     for size in ICON_SIZES:
         icon = share / "icons" / "hicolor" / f"{size}x{size}" / "apps" / "resnet-designer.png"
         assert png_size(icon) == (size, size)
     assert (share / "icons" / "hicolor" / "scalable" / "apps" / "resnet-designer.svg").is_file()
     written = {p for p in home.rglob("*") if p.is_file()}
     assert all(share in p.parents for p in written)  # nothing outside ~/.local/share
-    command[-1] = "uninstall-desktop"
-    assert subprocess.run(command, capture_output=True, env=env, timeout=60).returncode == 0
+    validate = shutil.which("desktop-file-validate")
+    if validate is not None:
+        installed = share / "applications" / "resnet-designer.desktop"
+        done = subprocess.run([validate, str(installed)], capture_output=True, text=True)
+        assert done.returncode == 0 and "error:" not in done.stdout, done.stdout
+
+    assert make_desktop("uninstall-desktop", venv).returncode == 0
     assert not list(home.rglob("resnet-designer*"))

@@ -40,7 +40,8 @@ FORMATS: dict[str, str] = {
     ".pt2": "pt2",
     ".onnx": "onnx",
 }
-EXTRA_HINT = "pip install 'resnet-designer[export]'"
+# the export extra's packages by name: resnet-designer itself is not on the package index
+EXTRA_HINT = "pip install safetensors onnx onnxruntime onnxscript (the 'export' extra)"
 MIN_OPSET = 18  # torch.onnx's exporter writes 18+; converting down fails for Pad
 
 

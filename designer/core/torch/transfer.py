@@ -58,7 +58,7 @@ def load_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
             from safetensors.torch import load_file
         except ImportError:
             raise DesignError(
-                "checkpoint", "reading .safetensors needs: pip install 'resnet-designer[export]'"
+                "checkpoint", "reading .safetensors needs: pip install safetensors"
             ) from None
         try:
             tensors = dict(load_file(str(file)))
