@@ -51,6 +51,7 @@ def test_insights_are_toggled_from_the_view_menu(qtbot, window):
         "Compare",
         "Numbers",
         "Pretrained weights",
+        "Measure",
     }
     toggles["Numbers"].trigger()
     assert ins.area.isVisible() and ins.current() == "numbers"
