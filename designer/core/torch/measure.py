@@ -91,7 +91,8 @@ def memory_estimate(result: Analysis, settings: MeasureSettings) -> int:
     """The app's estimate of the peak for these settings: training, or inference at the batch."""
     mixed = settings.amp != "none"
     if settings.train:
-        return training_memory(result, settings.batch, mixed_precision=mixed).total
+        kind = settings.device.split(":")[0]
+        return training_memory(result, settings.batch, mixed_precision=mixed, device=kind).total
     return inference_bytes(result, settings.batch, mixed_precision=mixed)
 
 
