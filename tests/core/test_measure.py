@@ -32,6 +32,7 @@ from designer.core.presets import load_preset
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = "resnet20_cifar"  # a CIFAR ResNet: a few ms per image on any CPU
+ATTEMPTS = 3
 
 
 def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -72,24 +73,31 @@ def test_cli_json_matches_hand_timing_of_torchvision(tmp_path: Path) -> None:
     from tests.reference import torchvision_models
 
     design_file = small_resnet18(tmp_path)
-    done = cli("measure", str(design_file), "--device", "cpu", "--batch", "4", "--train", "--json")
-    assert done.returncode == 0, done.stderr
-    data = json.loads(done.stdout)
-    m = Measurement.from_dict(data)
-    assert m.settings == MeasureSettings("cpu", 4, True)
-    assert m.latency.images == 1 and m.throughput and m.throughput.images == 4
-    assert m.train and m.train.runs >= 3 and m.latency.runs >= 3
-    assert f"{physical_cores()} thread" in m.device_name
-    assert m.peak_bytes is None  # CUDA only
-    # the same network, torchvision's, timed by hand in this process: the same cost
     model = torchvision_models().resnet18().eval()
-    by_hand = hand_timed_ms(model, torch.randn(1, 3, 64, 64))
-    ratio = m.latency.median_s * 1000 / by_hand
-    assert 0.5 < ratio < 2.0, (m.latency.median_s * 1000, by_hand)
-    # a batch of 4 costs more than one image and less than four separate calls would
-    assert m.latency.median_s < m.throughput.median_s < 4 * m.latency.median_s * 1.5
-    # a training step (forward, backward, step) costs more than the forward alone
-    assert m.train.median_s > m.throughput.median_s
+    failures = []
+    for _ in range(ATTEMPTS):  # timing on a shared machine: a busy moment gets a second try
+        args = ("measure", str(design_file), "--device", "cpu", "--batch", "4", "--train")
+        done = cli(*args, "--json")
+        assert done.returncode == 0, done.stderr
+        m = Measurement.from_dict(json.loads(done.stdout))
+        assert m.settings == MeasureSettings("cpu", 4, True)
+        assert m.latency.images == 1 and m.throughput and m.throughput.images == 4
+        assert m.train and m.train.runs >= 3 and m.latency.runs >= 3
+        assert f"{physical_cores()} thread" in m.device_name
+        assert m.peak_bytes is None  # CUDA only
+        # the same network, torchvision's, timed by hand in this process: the same cost
+        by_hand = hand_timed_ms(model, torch.randn(1, 3, 64, 64))
+        latency, batch, step = m.latency.median_s, m.throughput.median_s, m.train.median_s
+        checks = {
+            "latency matches hand timing": 0.5 < latency * 1000 / by_hand < 2.0,
+            # a batch of 4 costs more than one image, less than four separate calls
+            "batch of 4 between 1x and 6x": latency < batch < 6 * latency,
+            "a training step costs more than its forward": step > batch,
+        }
+        if all(checks.values()):
+            return
+        failures.append((checks, latency * 1000, by_hand, batch * 1000, step * 1000))
+    pytest.fail(f"timings disagree in every attempt: {failures}")
 
 
 def test_cli_text_report_names_device_and_every_figure() -> None:
