@@ -1,17 +1,25 @@
 """Train the network defined in the sibling ``model.py``.
 
-Runs as it is, on a CPU, one GPU or many, and needs only PyTorch (torchvision
-only for ImageFolder/CIFAR data):
+Runs as it is, on a CPU, one GPU or many, and needs only PyTorch (torchvision for
+image data and the augmentations):
 
     python train.py --epochs 2 --max-steps 20                 # synthetic data smoke test
-    python train.py --data imagefolder --data-dir /data/imagenet --epochs 90
-    torchrun --nproc_per_node=8 train.py --data imagefolder --data-dir /data/imagenet
+    python train.py --data-path /data/imagenet --epochs 90    # DIR/train and DIR/val
+    python train.py --data cifar10 --data-path /data/cifar --download
+    torchrun --nproc_per_node=8 train.py --data-path /data/imagenet
     python train.py --resume run/last.pt                       # continue where it stopped
     python train.py --benchmark                                # images/s, train and inference
 
+It speaks the language of torchvision's references/classification/train.py: its flags
+(--lr-scheduler, --auto-augment, --mixup-alpha, --model-ema, --ra-sampler, ...) mean the
+same here, so a documented torchvision recipe runs unchanged. --model is accepted and
+ignored: the network is model.py's. Defaults follow the design's input size (the first
+log line says which recipe was chosen): inputs of at most 64 px a side get CIFAR-style
+pad-and-crop, larger ones ImageNet's random-resized crop.
+
 The input shape and class count come from ``design.resnet.json`` beside this file.
 Checkpoints (``last.pt`` every epoch, ``best.pt`` at the best validation accuracy)
-and ``metrics.csv`` go to ``--out``. Only rank 0 logs and writes files.
+and ``metrics.csv`` go to ``--output-dir``. Only rank 0 logs and writes files.
 """
 
 from __future__ import annotations
@@ -19,14 +27,16 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import importlib
 import json
 import math
 import os
 import random
 import sys
 import time
+import warnings
 from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +45,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, default_collate
 
 HERE = Path(__file__).resolve().parent
 CHECKPOINT_FORMAT = "resnet-designer-checkpoint/1"
@@ -44,6 +54,10 @@ CIFAR_STATS = {
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
     "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
 }
+SMALL_INPUT = 64  # inputs at most this many pixels a side get the CIFAR-style recipe
+OPTIMIZERS = ("sgd", "sgd_nesterov", "adamw", "rmsprop")
+SCHEDULERS = ("steplr", "cosineannealinglr", "exponentiallr")
+AUTO_AUGMENT = ("ta_wide", "ra", "augmix", "imagenet", "cifar10", "svhn")
 
 
 class UsageError(Exception):
@@ -51,7 +65,8 @@ class UsageError(Exception):
 
 
 # ---------------------------------------------------------------------------
-# Command line
+# Command line: torchvision's references/classification/train.py spellings first,
+# this script's older ones kept as aliases
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -62,34 +77,119 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     data.add_argument(
         "--data",
         choices=("synthetic", "imagefolder", "cifar10", "cifar100"),
-        default="synthetic",
-        help="synthetic random tensors (default), an ImageFolder tree, or a local CIFAR copy",
+        default=None,
+        help="imagefolder when --data-path is given, else synthetic random tensors",
     )
     data.add_argument(
-        "--data-dir", help="imagefolder: the folder holding train/ and val/; cifar: its root"
+        "--data-path",
+        "--data-dir",
+        dest="data_path",
+        help="imagefolder: the folder holding train/ and val/; cifar: its root",
+    )
+    data.add_argument(
+        "--download", action="store_true", help="cifar: fetch it into --data-path if missing"
     )
     data.add_argument(
         "--synthetic-size", type=int, default=1024, help="training samples of --data synthetic"
     )
-    data.add_argument("--workers", type=int, default=None, help="data-loading processes per rank")
+    data.add_argument(
+        "-j", "--workers", type=int, default=None, help="data-loading processes per rank"
+    )
+    data.add_argument(
+        "--cache-dataset", action="store_true", help="accepted; does nothing here (see the log)"
+    )
+    data.add_argument(
+        "--recipe",
+        choices=("auto", "imagenet", "cifar"),
+        default="auto",
+        help=f"augmentation family and defaults; auto: cifar at <= {SMALL_INPUT} px a side",
+    )
+    data.add_argument("--train-crop-size", type=int, default=None, help="default: the design's")
+    data.add_argument(
+        "--val-resize-size", type=int, default=None, help="default: crop x 256/224 (imagenet)"
+    )
+    data.add_argument("--val-crop-size", type=int, default=None, help="default: the design's")
+    data.add_argument(
+        "--interpolation", choices=("nearest", "bilinear", "bicubic"), default="bilinear"
+    )
+    data.add_argument("--auto-augment", choices=AUTO_AUGMENT, default=None, help="policy")
+    data.add_argument("--ra-magnitude", type=int, default=9, help="--auto-augment ra: magnitude")
+    data.add_argument("--augmix-severity", type=int, default=3, help="--auto-augment augmix")
+    data.add_argument("--random-erase", type=float, default=0.0, help="probability")
+    data.add_argument("--mixup-alpha", type=float, default=0.0, help="MixUp's Beta alpha")
+    data.add_argument("--cutmix-alpha", type=float, default=0.0, help="CutMix's Beta alpha")
+    data.add_argument("--ra-sampler", action="store_true", help="repeated augmentation")
+    data.add_argument("--ra-reps", type=int, default=3, help="repetitions per image")
 
     recipe = p.add_argument_group("recipe")
+    recipe.add_argument("--model", default=None, help="accepted; the network is model.py's")
     recipe.add_argument("--epochs", type=int, default=90)
-    recipe.add_argument("--batch-size", type=int, default=64, help="per process (per GPU)")
+    recipe.add_argument("-b", "--batch-size", type=int, default=64, help="per process (per GPU)")
     recipe.add_argument(
-        "--lr", type=float, default=None, help="default: 0.1 x global batch / 256 (SGD), 1e-3 AdamW"
+        "--lr", type=float, default=None, help="default: by recipe and batch (first log line)"
     )
-    recipe.add_argument("--opt", choices=("sgd", "adamw"), default="sgd")
+    recipe.add_argument("--opt", type=str.lower, choices=OPTIMIZERS, default="sgd")
     recipe.add_argument("--momentum", type=float, default=0.9)
-    recipe.add_argument("--nesterov", action="store_true", help="Nesterov momentum (SGD)")
+    recipe.add_argument("--nesterov", action="store_true", help="alias: --opt sgd_nesterov")
     recipe.add_argument(
-        "--wd", type=float, default=None, help="weight decay; default 1e-4 (SGD), 0.05 (AdamW)"
+        "--wd",
+        "--weight-decay",
+        dest="wd",
+        type=float,
+        default=None,
+        help="default: 1e-4 (SGD, imagenet), 5e-4 (SGD, cifar), 0.05 (AdamW), 1e-5 (RMSprop)",
     )
-    recipe.add_argument("--schedule", choices=("cosine", "step"), default="cosine")
-    recipe.add_argument("--warmup-epochs", type=float, default=0.0, help="linear warm-up")
-    recipe.add_argument("--lr-step", type=int, default=30, help="step schedule: epochs per step")
-    recipe.add_argument("--lr-gamma", type=float, default=0.1, help="step schedule: factor")
+    recipe.add_argument(
+        "--norm-weight-decay",
+        type=float,
+        default=0.0,
+        help="of norm layers' parameters (default 0; torchvision's: --weight-decay)",
+    )
+    recipe.add_argument(
+        "--bias-weight-decay",
+        type=float,
+        default=0.0,
+        help="of biases (default 0; torchvision's: --weight-decay)",
+    )
     recipe.add_argument("--label-smoothing", type=float, default=0.0)
+    recipe.add_argument(
+        "--lr-scheduler", type=str.lower, choices=SCHEDULERS, default=None, help="default cosine"
+    )
+    recipe.add_argument(
+        "--schedule", choices=("cosine", "step"), default=None, help="alias of --lr-scheduler"
+    )
+    recipe.add_argument("--lr-warmup-epochs", type=float, default=0.0)
+    recipe.add_argument(
+        "--warmup-epochs",
+        dest="warmup_alias",
+        type=float,
+        default=None,
+        help="alias: --lr-warmup-epochs N --lr-warmup-method linear",
+    )
+    recipe.add_argument(
+        "--lr-warmup-method",
+        type=str.lower,
+        choices=("linear", "constant"),
+        default=None,
+        help="default constant, as torchvision",
+    )
+    recipe.add_argument(
+        "--lr-warmup-decay", type=float, default=0.01, help="warm-up's starting factor"
+    )
+    recipe.add_argument(
+        "--lr-step-size", "--lr-step", dest="lr_step_size", type=int, default=30, help="steplr"
+    )
+    recipe.add_argument("--lr-gamma", type=float, default=0.1, help="steplr, exponentiallr")
+    recipe.add_argument("--lr-min", type=float, default=0.0, help="cosineannealinglr's floor")
+    recipe.add_argument("--clip-grad-norm", type=float, default=None, help="max gradient norm")
+    recipe.add_argument("--model-ema", action="store_true", help="keep an EMA of the weights")
+    recipe.add_argument("--model-ema-steps", type=int, default=32, help="steps between updates")
+    recipe.add_argument(
+        "--model-ema-decay",
+        type=float,
+        default=0.99998,
+        help="per image of a 1-epoch run; adjusted by batch, steps and epochs as torchvision",
+    )
     recipe.add_argument("--seed", type=int, default=0)
     recipe.add_argument(
         "--init",
@@ -98,21 +198,53 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
 
     speed = p.add_argument_group("speed")
+    speed.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda if any)")
     speed.add_argument(
-        "--amp", choices=("bf16", "fp16", "none"), default=None, help="default: bf16 on GPU"
+        "--amp",
+        nargs="?",
+        const="on",
+        choices=("on", "bf16", "fp16", "none"),
+        default=None,
+        metavar="bf16|fp16|none",
+        help="mixed precision: a switch (type from --amp-dtype), or a type; default bf16 on GPU",
+    )
+    speed.add_argument(
+        "--amp-dtype",
+        choices=("bf16", "fp16"),
+        default=None,
+        help="with --amp: default bf16 where supported",
     )
     speed.add_argument("--channels-last", action="store_true", help="NHWC memory format")
     speed.add_argument("--compile", action="store_true", help="torch.compile the model")
     speed.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm when distributed")
     speed.add_argument(
-        "--deterministic", action="store_true", help="torch.use_deterministic_algorithms(True)"
+        "--use-deterministic-algorithms",
+        "--deterministic",
+        dest="deterministic",
+        action="store_true",
+        help="torch.use_deterministic_algorithms(True)",
     )
 
     run = p.add_argument_group("run")
-    run.add_argument("--out", default="run", help="folder for checkpoints and metrics.csv")
+    run.add_argument(
+        "--output-dir",
+        "--out",
+        dest="out",
+        default="run",
+        help="folder for checkpoints and metrics.csv",
+    )
     run.add_argument("--resume", metavar="PATH", help="a checkpoint to continue from exactly")
+    run.add_argument("--start-epoch", type=int, default=0, help="without --resume: skip ahead")
+    run.add_argument("--test-only", action="store_true", help="evaluate, then exit")
     run.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
-    run.add_argument("--log-interval", type=int, default=50, help="steps between progress lines")
+    run.add_argument(
+        "--print-freq",
+        "--log-interval",
+        dest="log_interval",
+        type=int,
+        default=50,
+        help="steps between progress lines",
+    )
     run.add_argument("--tensorboard", action="store_true", help="also log to TensorBoard")
     run.add_argument(
         "--print-checksum", action="store_true", help="every rank prints its final weights' hash"
@@ -121,11 +253,42 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     run.add_argument("--benchmark-steps", type=int, default=50)
     run.add_argument("--benchmark-warmup", type=int, default=10)
     args = p.parse_args(argv)
-    for name in ("epochs", "batch_size", "synthetic_size", "log_interval", "benchmark_steps"):
+    for name in (
+        "epochs",
+        "batch_size",
+        "synthetic_size",
+        "log_interval",
+        "benchmark_steps",
+        "ra_reps",
+        "model_ema_steps",
+        "lr_step_size",
+    ):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1")
-    if args.data in ("imagefolder", "cifar10", "cifar100") and not args.data_dir:
-        p.error(f"--data {args.data} needs --data-dir PATH")
+    for name in ("train_crop_size", "val_resize_size", "val_crop_size"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be at least 1")
+    if not 0.0 <= args.random_erase <= 1.0:
+        p.error("--random-erase is a probability: between 0 and 1")
+    if not 0.0 <= args.label_smoothing < 1.0:
+        p.error("--label-smoothing must be at least 0 and below 1")
+    if min(args.mixup_alpha, args.cutmix_alpha, args.lr_warmup_epochs, args.start_epoch) < 0:
+        p.error("--mixup-alpha, --cutmix-alpha, --lr-warmup-epochs, --start-epoch: not negative")
+    if not 0.0 <= args.model_ema_decay <= 1.0:
+        p.error("--model-ema-decay must be between 0 and 1")
+    if args.data is None:
+        args.data = "imagefolder" if args.data_path else "synthetic"
+    if args.data != "synthetic" and not args.data_path:
+        p.error(f"--data {args.data} needs --data-path PATH")
+    # the older spellings
+    if args.lr_scheduler is None:
+        args.lr_scheduler = "steplr" if args.schedule == "step" else "cosineannealinglr"
+    if args.warmup_alias is not None:
+        args.lr_warmup_epochs = args.warmup_alias
+    if args.lr_warmup_method is None:
+        args.lr_warmup_method = "linear" if args.warmup_alias is not None else "constant"
+    if args.nesterov and args.opt == "sgd":
+        args.opt = "sgd_nesterov"
     return args
 
 
@@ -145,18 +308,33 @@ class Dist:
         return self.rank == 0
 
 
-def setup_distributed() -> Dist:
+def setup_distributed(device: str | None = None) -> Dist:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    if torch.cuda.is_available():
-        torch.cuda.set_device(local_rank)
-        device = torch.device("cuda", local_rank)
-    else:
-        device = torch.device("cpu")
+    try:
+        where = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    except (RuntimeError, ValueError):
+        raise UsageError(f"--device {device}: not a device (cpu, cuda, cuda:N)") from None
+    if where.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UsageError(f"--device {device}: no CUDA device here; use --device cpu")
+        index = local_rank if world > 1 or where.index is None else where.index
+        torch.cuda.set_device(index)
+        where = torch.device("cuda", index)
     if world > 1:
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    return Dist(rank, world, local_rank, device)
+        dist.init_process_group(backend="nccl" if where.type == "cuda" else "gloo")
+    return Dist(rank, world, local_rank, where)
+
+
+@contextmanager
+def main_rank_first(d: Dist, needed: bool) -> Iterator[None]:
+    """Rank 0 runs the block (a download) before the others do."""
+    if needed and d.world > 1 and not d.main:
+        dist.barrier()
+    yield
+    if needed and d.world > 1 and d.main:
+        dist.barrier()
 
 
 # ---------------------------------------------------------------------------
@@ -250,10 +428,11 @@ _SAFETENSORS_DTYPES = {
 
 
 def load_weights(path: Path) -> dict[str, torch.Tensor]:
-    """A state dict from .safetensors (read here, no extra package) or a .pt state dict."""
+    """A state dict from .safetensors (the safetensors package if installed, else this
+    script's own reader) or a .pt state dict or checkpoint."""
     try:
         if path.suffix == ".safetensors":
-            state: Any = _read_safetensors(path.read_bytes())
+            state: Any = _load_safetensors(path)
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # zip, pickle, header and storage errors all mean one thing here
@@ -271,6 +450,14 @@ def _reason(exc: BaseException) -> str:
     """An exception as one short line."""
     text = str(exc).strip()
     return (text.splitlines()[0] if text else type(exc).__name__)[:160]
+
+
+def _load_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    try:  # imported by name: the package is optional, and only this script may use it
+        load_file = importlib.import_module("safetensors.torch").load_file
+    except ImportError:
+        return _read_safetensors(path.read_bytes())
+    return load_file(str(path))
 
 
 def _read_safetensors(data: bytes) -> dict[str, torch.Tensor]:
@@ -314,88 +501,299 @@ def _ints(value: Any) -> bool:
 # Data
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """What the input size (or --recipe) chose: the augmentation family and the sizes."""
+
+    name: str  # "imagenet" (random-resized crop) or "cifar" (pad-and-crop)
+    why: str
+    train_size: tuple[int, int]  # what the model sees in training
+    val_resize: int | tuple[int, int]  # an int resizes the shorter side, as torchvision
+    val_size: tuple[int, int]  # the centre crop the model sees in evaluation
+
+
+def choose_recipe(args: argparse.Namespace, spec: Spec) -> Recipe:
+    h, w = spec.height, spec.width
+    if args.recipe != "auto":
+        name, why = args.recipe, f"--recipe {args.recipe}"
+    elif args.data in CIFAR_STATS:
+        name, why = "cifar", f"--data {args.data}"
+    elif min(h, w) <= SMALL_INPUT:
+        name, why = "cifar", f"a {h}x{w} input (at most {SMALL_INPUT} px a side)"
+    else:
+        name, why = "imagenet", f"a {h}x{w} input"
+    train = (args.train_crop_size,) * 2 if args.train_crop_size else (h, w)
+    val = (args.val_crop_size,) * 2 if args.val_crop_size else (h, w)
+    resize: int | tuple[int, int]
+    if args.val_resize_size:
+        resize = args.val_resize_size
+    elif name == "imagenet":  # torchvision's 256 / 224 margin, scaled to the crop
+        scaled = (round(val[0] * 256 / 224), round(val[1] * 256 / 224))
+        resize = scaled[0] if val[0] == val[1] else scaled
+    else:
+        resize = val[0] if val[0] == val[1] else val
+    return Recipe(name, why, train, resize, val)
+
+
+def describe(args: argparse.Namespace, recipe: Recipe) -> str:
+    """The first log line: which recipe, and what it does."""
+    train = "x".join(map(str, recipe.train_size))
+    val = "x".join(map(str, recipe.val_size))
+    if args.data == "synthetic":
+        data = f"synthetic tensors ({train} train, {val} val)"
+    else:
+        if recipe.name == "imagenet":
+            crop = f"random-resized crop {train}"
+        else:
+            crop = f"pad-{_padding(recipe)} random crop {train}"
+        resize = recipe.val_resize
+        resize = resize if isinstance(resize, int) else "x".join(map(str, resize))
+        augment = "".join(
+            [
+                f" + {args.auto_augment}" if args.auto_augment else "",
+                f" + random erase {args.random_erase:g}" if args.random_erase else "",
+            ]
+        )
+        data = f"{crop} + flip{augment}; val resize {resize}, centre crop {val}"
+    mix = [
+        f"{name} {alpha:g}"
+        for name, alpha in (("mixup", args.mixup_alpha), ("cutmix", args.cutmix_alpha))
+        if alpha > 0
+    ]
+    parts = [
+        f"recipe: {recipe.name}-style, for {recipe.why}: {data}",
+        f"{args.opt} lr {args.lr:g} wd {args.wd:g} (norms {args.norm_weight_decay:g}, "
+        f"biases {args.bias_weight_decay:g})",
+        args.lr_scheduler
+        + (
+            f" after {args.lr_warmup_epochs:g} epochs of {args.lr_warmup_method} warm-up"
+            if args.lr_warmup_epochs
+            else ""
+        ),
+    ]
+    if mix:
+        parts.append(" or ".join(mix))
+    if args.label_smoothing:
+        parts.append(f"label smoothing {args.label_smoothing:g}")
+    if args.ra_sampler:
+        parts.append(f"repeated augmentation x{args.ra_reps}")
+    if args.model_ema:
+        parts.append(f"EMA every {args.model_ema_steps} steps")
+    if args.clip_grad_norm is not None:
+        parts.append(f"gradient norm clipped at {args.clip_grad_norm:g}")
+    return "; ".join(parts)
+
+
+def notes(args: argparse.Namespace, spec: Spec) -> list[str]:
+    """One line for each flag that is accepted but has no effect here."""
+    lines = []
+    if args.model:
+        lines.append(
+            f"--model {args.model}: this bundle trains its own network ({spec.name}, "
+            "from model.py); the name is not used"
+        )
+    if args.cache_dataset:
+        lines.append(
+            "--cache-dataset does nothing here: the dataset's file list is read afresh each run"
+        )
+    if args.data == "synthetic":
+        unused = [
+            flag
+            for flag, used in (
+                ("--auto-augment", args.auto_augment),
+                ("--val-resize-size", args.val_resize_size),
+                ("--interpolation", args.interpolation != "bilinear"),
+            )
+            if used
+        ]
+        if unused:
+            lines.append(f"{', '.join(unused)}: for image data; synthetic data are tensors")
+    return lines
+
+
 class SyntheticImages(Dataset):
     """Random images with a faint per-class pattern, so the loss has something to learn.
 
     Sample ``i`` depends only on (seed, i): any worker or rank produces the same one.
+    ``size`` (height, width) other than the design's resizes the class pattern.
     """
 
-    def __init__(self, spec: Spec, size: int, seed: int) -> None:
+    def __init__(
+        self,
+        spec: Spec,
+        size: int,
+        seed: int,
+        image_size: tuple[int, int] | None = None,
+        transform: Any = None,
+    ) -> None:
         self.spec, self.size, self.seed = spec, size, seed
+        self.image_size = image_size or (spec.height, spec.width)
+        self.transform = transform
 
     def __len__(self) -> int:
         return self.size
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         s = self.spec
-        shape = (s.channels, s.height, s.width)
+        shape = (s.channels, *self.image_size)
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + index)
         label = int(torch.randint(s.num_classes, (), generator=gen))
         noise = torch.randn(shape, generator=gen)
-        pattern = torch.randn(shape, generator=torch.Generator().manual_seed(label))
-        return pattern + 0.7 * noise, label
+        native = (s.channels, s.height, s.width)
+        pattern = torch.randn(native, generator=torch.Generator().manual_seed(label))
+        if shape != native:
+            pattern = F.interpolate(pattern[None], size=self.image_size, mode="bilinear")[0]
+        image = pattern + 0.7 * noise
+        if self.transform is not None:
+            image = self.transform(image)
+        return image, label
+
+
+def _torchvision(what: str) -> tuple[Any, Any]:
+    """(torchvision.datasets, torchvision.transforms.v2), or one line saying why not."""
+    try:
+        datasets = importlib.import_module("torchvision.datasets")
+        v2 = importlib.import_module("torchvision.transforms.v2")
+    except ImportError:
+        raise UsageError(f"{what} needs torchvision: pip install torchvision") from None
+    except RuntimeError as exc:  # e.g. a torchvision built for another torch
+        raise UsageError(f"{what}: torchvision does not load ({_reason(exc)})") from None
+    if not hasattr(v2, "CutMix"):
+        raise UsageError(f"{what} needs torchvision 0.16 or later: pip install -U torchvision")
+    return datasets, v2
+
+
+def _padding(recipe: Recipe) -> int:
+    """CIFAR's 4 pixels at 32, in proportion at other sizes."""
+    return max(1, round(min(recipe.train_size) / 8))
+
+
+def auto_augment(args: argparse.Namespace, v2: Any, interpolation: Any) -> list[Any]:
+    policy = args.auto_augment
+    if policy is None:
+        return []
+    if policy == "ta_wide":
+        return [v2.TrivialAugmentWide(interpolation=interpolation)]
+    if policy == "ra":
+        return [v2.RandAugment(interpolation=interpolation, magnitude=args.ra_magnitude)]
+    if policy == "augmix":
+        return [v2.AugMix(interpolation=interpolation, severity=args.augmix_severity)]
+    return [v2.AutoAugment(v2.AutoAugmentPolicy(policy), interpolation=interpolation)]
+
+
+def image_transforms(
+    args: argparse.Namespace,
+    recipe: Recipe,
+    v2: Any,
+    mean: tuple[float, ...],
+    std: tuple[float, ...],
+    *,
+    gray: bool = False,
+    native: tuple[int, int] | None = None,
+) -> tuple[Any, Any]:
+    """torchvision's classification presets, on PIL images: (train, val) transforms.
+
+    ``native`` is the images' own size when all share one (CIFAR): no resizing to it.
+    """
+    interpolation = v2.InterpolationMode(args.interpolation)
+    first = [v2.Grayscale(1)] if gray else []
+    if recipe.name == "imagenet":
+        crop = [
+            v2.RandomResizedCrop(recipe.train_size, interpolation=interpolation, antialias=True)
+        ]
+    else:  # He et al. 2016 on CIFAR: pad, random crop, flip
+        crop = []
+        if native != recipe.train_size:
+            size = max(recipe.train_size)
+            crop.append(v2.Resize(size, interpolation=interpolation, antialias=True))
+        crop.append(v2.RandomCrop(recipe.train_size, padding=_padding(recipe), pad_if_needed=True))
+    to_tensor = [v2.PILToTensor(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean, std)]
+    erase = [v2.RandomErasing(p=args.random_erase)] if args.random_erase > 0 else []
+    train = [
+        *first,
+        *crop,
+        v2.RandomHorizontalFlip(),
+        *auto_augment(args, v2, interpolation),
+        *to_tensor,
+        *erase,
+    ]
+    resize = recipe.val_resize
+    as_is = native is not None and native == recipe.val_size and resize in (native[0], native)
+    val = list(first)
+    if not as_is:
+        val += [
+            v2.Resize(resize, interpolation=interpolation, antialias=True),
+            v2.CenterCrop(recipe.val_size),
+        ]
+    return v2.Compose(train), v2.Compose([*val, *to_tensor])
 
 
 def make_datasets(args: argparse.Namespace, spec: Spec) -> tuple[Dataset, Dataset]:
+    recipe = choose_recipe(args, spec)
     if args.data == "synthetic":
         val_size = max(args.batch_size, args.synthetic_size // 8)
+        erase = None
+        if args.random_erase > 0:
+            erase = _torchvision("--random-erase")[1].RandomErasing(p=args.random_erase)
         return (
-            SyntheticImages(spec, args.synthetic_size, args.seed),
-            SyntheticImages(spec, val_size, args.seed + 1),
+            SyntheticImages(spec, args.synthetic_size, args.seed, recipe.train_size, erase),
+            SyntheticImages(spec, val_size, args.seed + 1, recipe.val_size),
         )
-    root = Path(args.data_dir)
-    if not root.is_dir():
-        raise UsageError(f"--data-dir {root}: no such folder")
-    try:
-        import torchvision.datasets as datasets
-        import torchvision.transforms as T
-    except ImportError:
-        raise UsageError(f"--data {args.data} needs torchvision: pip install torchvision") from None
-    except RuntimeError as exc:  # e.g. a torchvision built for another torch
-        raise UsageError(f"--data {args.data}: torchvision does not load ({exc})") from None
+    root = Path(args.data_path)
+    if not root.is_dir() and not (args.download and args.data in CIFAR_STATS):
+        raise UsageError(f"--data-path {root}: no such folder")
+    datasets, v2 = _torchvision(f"--data {args.data}")
     if args.data in CIFAR_STATS:
-        # He et al. 2015: pad 4, random 32x32 crop, horizontal flip; per-channel normalisation
         mean, std = CIFAR_STATS[args.data]
-        normalize = T.Normalize(mean, std)
-        train_tf = T.Compose(
-            [
-                T.RandomCrop((spec.height, spec.width), padding=4),
-                T.RandomHorizontalFlip(),
-                T.ToTensor(),
-                normalize,
-            ]
-        )
-        val_tf = T.Compose([T.ToTensor(), normalize])
+        train_tf, val_tf = image_transforms(args, recipe, v2, mean, std, native=(32, 32))
         cls = datasets.CIFAR10 if args.data == "cifar10" else datasets.CIFAR100
         try:
             return (
-                cls(str(root), train=True, transform=train_tf, download=False),
-                cls(str(root), train=False, transform=val_tf, download=False),
+                cls(str(root), train=True, transform=train_tf, download=args.download),
+                cls(str(root), train=False, transform=val_tf, download=args.download),
             )
-        except RuntimeError as exc:
-            raise UsageError(f"--data-dir {root}: {exc}") from None
-    # ImageNet (torchvision's recipe): random-resized crop + flip; eval resize 256, centre 224
+        except (RuntimeError, OSError) as exc:
+            hint = "" if args.download else " (--download fetches it)"
+            raise UsageError(f"--data-path {root}: {_reason(exc)}{hint}") from None
     mean, std = IMAGENET_MEAN, IMAGENET_STD
     gray = spec.channels == 1
     if gray:
         mean, std = (sum(mean) / 3,), (sum(std) / 3,)
     elif spec.channels != 3:
         raise UsageError(f"--data imagefolder: the design takes {spec.channels} channels, not 3")
-    size = (spec.height, spec.width)
-    resize = (round(spec.height * 256 / 224), round(spec.width * 256 / 224))
-    first = [T.Grayscale(1)] if gray else []
-    normalize = T.Normalize(mean, std)
-    train_tf = T.Compose(
-        [*first, T.RandomResizedCrop(size), T.RandomHorizontalFlip(), T.ToTensor(), normalize]
-    )
-    val_tf = T.Compose([*first, T.Resize(resize), T.CenterCrop(size), T.ToTensor(), normalize])
+    train_tf, val_tf = image_transforms(args, recipe, v2, mean, std, gray=gray)
     for part in ("train", "val"):
         if not (root / part).is_dir():
-            raise UsageError(f"--data-dir {root}: expected {part}/CLASS/IMAGE files")
+            raise UsageError(f"--data-path {root}: expected {part}/CLASS/IMAGE files")
     return (
         datasets.ImageFolder(str(root / "train"), train_tf),
         datasets.ImageFolder(str(root / "val"), val_tf),
     )
+
+
+class MixCollate:
+    """Batches through MixUp or CutMix (one of them, drawn per batch): soft targets.
+
+    A class rather than a closure, so data-loading workers can be started by spawning.
+    """
+
+    def __init__(self, mix: Any) -> None:
+        self.mix = mix
+
+    def __call__(self, batch: list[Any]) -> Any:
+        return self.mix(*default_collate(batch))
+
+
+def mix_collate(args: argparse.Namespace, num_classes: int) -> MixCollate | None:
+    if args.mixup_alpha <= 0 and args.cutmix_alpha <= 0:
+        return None
+    v2 = _torchvision("--mixup-alpha/--cutmix-alpha")[1]
+    choices = []
+    if args.mixup_alpha > 0:
+        choices.append(v2.MixUp(alpha=args.mixup_alpha, num_classes=num_classes))
+    if args.cutmix_alpha > 0:
+        choices.append(v2.CutMix(alpha=args.cutmix_alpha, num_classes=num_classes))
+    return MixCollate(v2.RandomChoice(choices))
 
 
 class ResumableSampler(DistributedSampler):
@@ -408,19 +806,61 @@ class ResumableSampler(DistributedSampler):
         super().__init__(*args, **kwargs)
         self.start = 0
 
+    def epoch_indices(self) -> list[int]:
+        """This rank's whole epoch."""
+        return list(super().__iter__())
+
     def __iter__(self) -> Iterator[int]:
-        return iter(list(super().__iter__())[self.start :])
+        return iter(self.epoch_indices()[self.start :])
 
     def __len__(self) -> int:
         return self.num_samples - self.start
 
 
+class RepeatedAugmentationSampler(ResumableSampler):
+    """Repeated augmentation (Hoffer et al. 2020, as in DeiT and torchvision's RASampler).
+
+    Each image is drawn ``reps`` times in a row, and consecutive draws go to consecutive
+    ranks, so the copies are augmented differently (on different processes when there
+    are several). An epoch keeps its usual length, len(dataset) / world per rank, made of
+    len(dataset) / reps distinct images. (torchvision's also rounds an epoch down to a
+    multiple of 256 images; not here, so that small datasets train.)
+    """
+
+    def __init__(self, *args: Any, reps: int = 3, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.reps = reps
+
+    def epoch_indices(self) -> list[int]:
+        n = len(self.dataset)  # type: ignore[arg-type]
+        if self.shuffle:
+            order = torch.randperm(
+                n, generator=torch.Generator().manual_seed(self.seed + self.epoch)
+            )
+        else:
+            order = torch.arange(n)
+        repeated = order.repeat_interleave(self.reps).tolist()
+        total = math.ceil(n * self.reps / self.num_replicas) * self.num_replicas
+        while len(repeated) < total:  # pad so that every rank gets as many
+            repeated += repeated[: total - len(repeated)]
+        return repeated[self.rank : total : self.num_replicas][: self.num_samples]
+
+
 def make_loader(
-    dataset: Dataset, args: argparse.Namespace, d: Dist, *, train: bool
+    dataset: Dataset,
+    args: argparse.Namespace,
+    d: Dist,
+    *,
+    train: bool,
+    collate_fn: Any = None,
 ) -> tuple[DataLoader, ResumableSampler]:
-    sampler = ResumableSampler(
-        dataset, num_replicas=d.world, rank=d.rank, shuffle=train, seed=args.seed
-    )
+    options = {"num_replicas": d.world, "rank": d.rank, "shuffle": train, "seed": args.seed}
+    if train and args.ra_sampler:
+        sampler: ResumableSampler = RepeatedAugmentationSampler(
+            dataset, reps=args.ra_reps, **options
+        )
+    else:
+        sampler = ResumableSampler(dataset, **options)
     workers = args.workers
     if workers is None:
         workers = min(8, (os.cpu_count() or 1) // max(1, d.world))
@@ -432,6 +872,7 @@ def make_loader(
         pin_memory=d.device.type == "cuda",
         drop_last=train,  # a tiny last batch would upset BatchNorm
         generator=torch.Generator().manual_seed(args.seed),
+        collate_fn=collate_fn,
     )
     return loader, sampler
 
@@ -439,42 +880,109 @@ def make_loader(
 # ---------------------------------------------------------------------------
 # Recipe
 
+NORM_LAYERS = (
+    nn.modules.batchnorm._BatchNorm,
+    nn.LayerNorm,
+    nn.GroupNorm,
+    nn.modules.instancenorm._InstanceNorm,
+    nn.LocalResponseNorm,
+)
 
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """No weight decay on norms and biases (1-D tensors): it only shrinks their scale."""
-    decay, no_decay = [], []
-    for p in model.parameters():
-        if p.requires_grad:
-            (no_decay if p.ndim <= 1 else decay).append(p)
+
+def param_groups(
+    model: nn.Module, weight_decay: float, norm_decay: float = 0.0, bias_decay: float = 0.0
+) -> list[dict[str, Any]]:
+    """Weight decay per kind of parameter, as torchvision's --norm-weight-decay and
+    --bias-weight-decay: a bias goes by ``bias_decay`` (even a norm's), a norm layer's
+    weight by ``norm_decay``, everything else by ``weight_decay``."""
+    groups: dict[str, list[nn.Parameter]] = {"other": [], "norm": [], "bias": []}
+    for module in model.modules():
+        for name, p in module.named_parameters(recurse=False):
+            if not p.requires_grad:
+                continue
+            if name == "bias":
+                groups["bias"].append(p)
+            elif isinstance(module, NORM_LAYERS):
+                groups["norm"].append(p)
+            else:
+                groups["other"].append(p)
+    decay = {"other": weight_decay, "norm": norm_decay, "bias": bias_decay}
     return [
-        {"params": decay, "weight_decay": weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
+        {"params": params, "weight_decay": decay[kind], "kind": kind}
+        for kind, params in groups.items()
+        if params
     ]
 
 
 def make_optimizer(model: nn.Module, args: argparse.Namespace) -> torch.optim.Optimizer:
-    groups = param_groups(model, args.wd)
+    groups = param_groups(model, args.wd, args.norm_weight_decay, args.bias_weight_decay)
     if args.opt == "adamw":
-        return torch.optim.AdamW(groups, lr=args.lr)
-    return torch.optim.SGD(groups, lr=args.lr, momentum=args.momentum, nesterov=args.nesterov)
+        return torch.optim.AdamW(groups, lr=args.lr, weight_decay=args.wd)
+    if args.opt == "rmsprop":  # torchvision's settings (those of TF's MobileNet/EfficientNet)
+        return torch.optim.RMSprop(
+            groups, lr=args.lr, momentum=args.momentum, weight_decay=args.wd, eps=0.0316, alpha=0.9
+        )
+    return torch.optim.SGD(
+        groups,
+        lr=args.lr,
+        momentum=args.momentum,
+        weight_decay=args.wd,
+        nesterov=args.opt == "sgd_nesterov",
+    )
+
+
+def lr_factor(args: argparse.Namespace, epochs_done: float) -> float:
+    """The learning rate over --lr after ``epochs_done`` (fractional) epochs.
+
+    torchvision's schedule (warm-up for --lr-warmup-epochs, then --lr-scheduler over the
+    rest), evaluated at every step: at the start of each epoch it equals torchvision's,
+    which steps once per epoch; in between it moves smoothly (steplr stays a staircase).
+    """
+    warmup = args.lr_warmup_epochs
+    if epochs_done < warmup:
+        if args.lr_warmup_method == "constant":
+            return args.lr_warmup_decay
+        return args.lr_warmup_decay + (1.0 - args.lr_warmup_decay) * epochs_done / warmup
+    after = epochs_done - warmup
+    if args.lr_scheduler == "steplr":
+        return args.lr_gamma ** int(after // args.lr_step_size)
+    if args.lr_scheduler == "exponentiallr":
+        return args.lr_gamma**after
+    span = max(args.epochs - warmup, 1e-9)
+    floor = args.lr_min / args.lr if args.lr else 0.0
+    return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * min(1.0, after / span)))
 
 
 def make_scheduler(
     optimizer: torch.optim.Optimizer, args: argparse.Namespace, steps_per_epoch: int
 ) -> torch.optim.lr_scheduler.LambdaLR:
-    """Per-step schedule: linear warm-up, then cosine to zero or x gamma every --lr-step epochs."""
-    warmup = int(args.warmup_epochs * steps_per_epoch)
-    total = args.epochs * steps_per_epoch
+    """Per-step LambdaLR over :func:`lr_factor`."""
 
     def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        if args.schedule == "step":
-            return args.lr_gamma ** (step // (args.lr_step * steps_per_epoch))
-        progress = (step - warmup) / max(1, total - warmup)
-        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+        return lr_factor(args, step / steps_per_epoch)
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def ema_decay(args: argparse.Namespace, world: int) -> float:
+    """torchvision's adjustment, which keeps the EMA's horizon in epochs whatever the batch,
+    world size, update interval and epoch count: alpha = (1 - decay) x world x batch x
+    steps / epochs."""
+    adjust = world * args.batch_size * args.model_ema_steps / args.epochs
+    alpha = min(1.0, (1.0 - args.model_ema_decay) * adjust)
+    return 1.0 - alpha
+
+
+def make_ema(model: nn.Module, args: argparse.Namespace, d: Dist) -> nn.Module:
+    """An exponential moving average of the weights and buffers (torch's AveragedModel)."""
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(
+        model,
+        device=d.device,
+        multi_avg_fn=get_ema_multi_avg_fn(ema_decay(args, d.world)),
+        use_buffers=True,
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -496,6 +1004,11 @@ class TrainState:
     batch_in_epoch: int = 0  # batches of that epoch already done
     step: int = 0  # optimizer steps since the start
     best_acc: float = -1.0
+    ema: nn.Module | None = None  # an AveragedModel of raw_model, with --model-ema
+    ema_steps: int = 32  # batches between EMA updates
+    ema_warmup_epochs: float = 0.0  # the EMA copies the weights during warm-up
+    ema_restored: bool = False  # the EMA came from a checkpoint
+    clip_grad_norm: float | None = None
 
     def autocast(self) -> AbstractContextManager[Any]:
         if self.amp_dtype is None:
@@ -510,6 +1023,15 @@ class EpochStats:
     images: int
     seconds: float
     finished: bool
+    acc5: float = 0.0
+
+
+def hits(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """[top-1, top-5] correct predictions in a batch, on the device. Soft targets (MixUp,
+    CutMix) count their largest class; top-5 is top-k for k = min(5, classes)."""
+    labels = targets.argmax(1) if targets.ndim > 1 else targets
+    top = logits.detach().topk(min(5, logits.shape[1]), dim=1).indices == labels[:, None]
+    return torch.stack([top[:, 0].sum(), top.any(1).sum()]).float()
 
 
 def train_one_epoch(
@@ -525,7 +1047,7 @@ def train_one_epoch(
     """One pass over ``batches``. Loss and accuracy stay on the device; the host reads them
     (one synchronisation) only every ``log_interval`` steps."""
     state.model.train()
-    totals = torch.zeros(2, device=state.device)  # summed loss, correct predictions
+    totals = torch.zeros(3, device=state.device)  # summed loss, top-1 and top-5 hits
     images = 0
     start = time.perf_counter()
     interval_start, interval_images = start, 0
@@ -539,21 +1061,30 @@ def train_one_epoch(
         state.optimizer.zero_grad(set_to_none=True)
         if state.scaler is not None:
             state.scaler.scale(loss).backward()
+            if state.clip_grad_norm is not None:
+                state.scaler.unscale_(state.optimizer)
+                nn.utils.clip_grad_norm_(state.raw_model.parameters(), state.clip_grad_norm)
             state.scaler.step(state.optimizer)
             state.scaler.update()
         else:
             loss.backward()
+            if state.clip_grad_norm is not None:
+                nn.utils.clip_grad_norm_(state.raw_model.parameters(), state.clip_grad_norm)
             state.optimizer.step()
         state.scheduler.step()
+        if state.ema is not None and state.batch_in_epoch % state.ema_steps == 0:
+            state.ema.update_parameters(state.raw_model)
+            if state.epoch < state.ema_warmup_epochs:  # copy, not average, during warm-up
+                state.ema.n_averaged.fill_(0)
         n = y.shape[0]
-        totals += torch.stack([loss.detach().float() * n, (logits.argmax(1) == y).sum().float()])
+        totals += torch.cat([(loss.detach().float() * n)[None], hits(logits, y)])
         images += n
         interval_images += n
         state.step += 1
         state.batch_in_epoch += 1
         stop = max_steps is not None and state.step >= max_steps
         if progress is not None and (state.step % log_interval == 0 or stop):
-            loss_sum, correct = totals.tolist()  # the one synchronisation per interval
+            loss_sum, correct, _ = totals.tolist()  # the one synchronisation per interval
             now = time.perf_counter()
             rate = interval_images * world / max(now - interval_start, 1e-9)
             progress.update(
@@ -564,38 +1095,42 @@ def train_one_epoch(
             break
     if world > 1:  # the epoch's figures over every rank, not only rank 0's share
         dist.all_reduce(totals)
-    loss_sum, correct = totals.tolist()
+    loss_sum, correct, correct5 = totals.tolist()
     seconds = time.perf_counter() - start
     finished = state.batch_in_epoch >= total_batches
+    count = max(images * world, 1)
     return EpochStats(
-        loss=loss_sum / max(images * world, 1),
-        acc=correct / max(images * world, 1),
+        loss=loss_sum / count,
+        acc=correct / count,
         images=images * world,
         seconds=seconds,
         finished=finished,
+        acc5=correct5 / count,
     )
 
 
 @torch.no_grad()
-def evaluate(state: TrainState, loader: DataLoader, d: Dist) -> tuple[float, float]:
-    """Mean cross-entropy and top-1 accuracy over the validation set, summed over ranks."""
-    state.model.eval()
-    totals = torch.zeros(2, device=state.device)  # summed loss, correct predictions
-    count = 0
+def evaluate(
+    state: TrainState, loader: DataLoader, d: Dist, model: nn.Module | None = None
+) -> tuple[float, float, float]:
+    """Mean cross-entropy, top-1 and top-5 accuracy over the validation set, summed over
+    ranks, of ``model`` (default: the one being trained; the EMA when given)."""
+    model = state.model if model is None else model
+    model.eval()
+    totals = torch.zeros(4, device=state.device)  # summed loss, top-1, top-5, count
     memory_format = torch.channels_last if state.channels_last else torch.preserve_format
     for inputs, targets in loader:
         x = inputs.to(state.device, non_blocking=True, memory_format=memory_format)
         y = targets.to(state.device, non_blocking=True)
         with state.autocast():
-            logits = state.model(x)
+            logits = model(x)
         loss = F.cross_entropy(logits.float(), y, reduction="sum")
-        totals += torch.stack([loss, (logits.argmax(1) == y).sum().float()])
-        count += y.shape[0]
-    totals = torch.cat([totals, totals.new_tensor([count])])
+        totals += torch.cat([loss[None], hits(logits, y), totals.new_tensor([y.shape[0]])])
     if d.world > 1:
         dist.all_reduce(totals)
-    loss_sum, correct, count = totals.tolist()
-    return loss_sum / max(count, 1), correct / max(count, 1)
+    loss_sum, correct, correct5, count = totals.tolist()
+    count = max(count, 1)
+    return loss_sum / count, correct / count, correct5 / count
 
 
 class Progress:
@@ -663,11 +1198,11 @@ def checkpoint(state: TrainState, args: argparse.Namespace, d: Dist) -> dict[str
         dist.all_gather_object(rngs, rng_state(d.device))
     if not d.main:
         return None
-    return {
+    ckpt = {
         "format": CHECKPOINT_FORMAT,
         "model": state.raw_model.state_dict(),
         "optimizer": state.optimizer.state_dict(),
-        "scheduler": state.scheduler.state_dict(),
+        "lr_scheduler": state.scheduler.state_dict(),  # torchvision's name for it
         "scaler": state.scaler.state_dict() if state.scaler is not None else None,
         "epoch": state.epoch,
         "batch_in_epoch": state.batch_in_epoch,
@@ -677,6 +1212,9 @@ def checkpoint(state: TrainState, args: argparse.Namespace, d: Dist) -> dict[str
         "world_size": d.world,
         "args": {k: v for k, v in vars(args).items() if k != "resume"},
     }
+    if state.ema is not None:
+        ckpt["model_ema"] = state.ema.state_dict()
+    return ckpt
 
 
 def atomic_save(obj: Any, path: Path) -> None:
@@ -762,6 +1300,8 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         ) from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise UsageError(f"--resume {path}: not a checkpoint written by this train.py")
+    if "lr_scheduler" not in ckpt and "scheduler" in ckpt:  # written before it was renamed
+        ckpt["lr_scheduler"] = ckpt.pop("scheduler")
     missing = [key for key in CHECKPOINT_KEYS if key not in ckpt]
     if missing:
         raise UsageError(f"--resume {path}: the checkpoint lacks {', '.join(missing)}")
@@ -771,7 +1311,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 CHECKPOINT_KEYS = (
     "model",
     "optimizer",
-    "scheduler",
+    "lr_scheduler",
     "epoch",
     "batch_in_epoch",
     "step",
@@ -810,7 +1350,7 @@ def restore(state: TrainState, ckpt: dict[str, Any], d: Dist, path: Path) -> Non
     state.raw_model.load_state_dict(ckpt["model"])
     try:
         state.optimizer.load_state_dict(ckpt["optimizer"])
-        state.scheduler.load_state_dict(ckpt["scheduler"])
+        state.scheduler.load_state_dict(ckpt["lr_scheduler"])
         if state.scaler is not None and ckpt.get("scaler"):
             state.scaler.load_state_dict(ckpt["scaler"])
     except (ValueError, KeyError, TypeError, RuntimeError) as exc:
@@ -818,6 +1358,17 @@ def restore(state: TrainState, ckpt: dict[str, Any], d: Dist, path: Path) -> Non
             f"--resume {path}: its optimiser or schedule state does not fit this run"
             f" ({_reason(exc)})"
         ) from None
+    if state.ema is not None and isinstance(ckpt.get("model_ema"), dict):
+        try:
+            state.ema.load_state_dict(ckpt["model_ema"])
+        except (RuntimeError, KeyError) as exc:
+            raise UsageError(
+                f"--resume {path}: its EMA weights do not fit ({_reason(exc)})"
+            ) from None
+        state.ema_restored = True
+    elif state.ema is not None and d.main:
+        print("note: the checkpoint has no EMA weights; the EMA starts from its model")
+        state.ema.update_parameters(state.raw_model)
     state.epoch = ckpt["epoch"]
     state.batch_in_epoch = ckpt["batch_in_epoch"]
     state.step = ckpt["step"]
@@ -829,7 +1380,20 @@ def restore(state: TrainState, ckpt: dict[str, Any], d: Dist, path: Path) -> Non
 
 def warn_if_recipe_changed(ckpt: dict[str, Any], args: argparse.Namespace, d: Dist) -> None:
     before = ckpt.get("args", {})
-    keys = ("epochs", "batch_size", "lr", "opt", "wd", "schedule", "warmup_epochs", "data")
+    keys = (
+        "epochs",
+        "batch_size",
+        "lr",
+        "opt",
+        "wd",
+        "lr_scheduler",
+        "lr_warmup_epochs",
+        "data",
+        "mixup_alpha",
+        "cutmix_alpha",
+        "ra_sampler",
+        "model_ema",
+    )
     changed = [k for k in keys if k in before and before[k] != getattr(args, k)]
     if ckpt.get("world_size") != d.world:
         changed.append("world size")
@@ -851,6 +1415,9 @@ class MetricsLog:
         "train_acc",
         "val_loss",
         "val_acc",
+        "val_acc5",
+        "ema_val_acc",
+        "ema_val_acc5",
         "images_per_s",
         "seconds",
     )
@@ -867,24 +1434,27 @@ class MetricsLog:
                 print("note: tensorboard is not installed; logging to metrics.csv only")
 
     def keep_through(self, epoch: int) -> None:
-        """Drop rows after ``epoch`` (a run killed after logging, before its checkpoint)."""
+        """Drop rows after ``epoch`` (a run killed after logging, before its checkpoint),
+        and bring a file of an older train.py to today's columns."""
         if not self.path.is_file():
             return
         with open(self.path, newline="") as handle:
-            rows = list(csv.DictReader(handle))
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+            same_columns = tuple(reader.fieldnames or ()) == self.FIELDS
         kept = [row for row in rows if _epoch(row) <= epoch]
-        if len(kept) == len(rows):
+        if len(kept) == len(rows) and same_columns:
             return
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         with open(tmp, "w", newline="") as handle:
-            out = csv.DictWriter(handle, fieldnames=self.FIELDS)
+            out = csv.DictWriter(handle, fieldnames=self.FIELDS, extrasaction="ignore")
             out.writeheader()
             out.writerows(kept)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, self.path)
 
-    def write(self, row: dict[str, float]) -> None:
+    def write(self, row: dict[str, float | str]) -> None:
         new = not self.path.exists()
         with open(self.path, "a", newline="") as handle:
             out = csv.DictWriter(handle, fieldnames=self.FIELDS)
@@ -895,7 +1465,7 @@ class MetricsLog:
             os.fsync(handle.fileno())
         if self.writer is not None:
             for key, value in row.items():
-                if key not in ("epoch", "step"):
+                if key not in ("epoch", "step") and value != "":
                     self.writer.add_scalar(key, value, int(row["step"]))
             self.writer.flush()
 
@@ -904,15 +1474,44 @@ class MetricsLog:
 # Putting it together
 
 
-def configure(args: argparse.Namespace, d: Dist) -> None:
-    """Resolve defaults that depend on the machine and seed every generator."""
-    if args.amp is None:
-        args.amp = "bf16" if d.device.type == "cuda" and torch.cuda.is_bf16_supported() else "none"
-    global_batch = args.batch_size * d.world
-    if args.lr is None:  # the linear scaling rule (Goyal et al. 2017) for SGD
-        args.lr = 0.1 * global_batch / 256 if args.opt == "sgd" else 1e-3
+def resolve_amp(args: argparse.Namespace, device: torch.device) -> str:
+    """--amp as torchvision's switch, or with a type as before: bf16, fp16 or none."""
+    if args.amp in ("bf16", "fp16", "none"):
+        return args.amp
+    bf16 = device.type != "cuda" or torch.cuda.is_bf16_supported()
+    if args.amp == "on":
+        return args.amp_dtype or ("bf16" if bf16 else "fp16")
+    if args.amp_dtype is not None:  # naming a type asks for mixed precision
+        return args.amp_dtype
+    return "bf16" if device.type == "cuda" and bf16 else "none"
+
+
+def default_lr(opt: str, recipe: str, global_batch: int) -> float:
+    if opt == "adamw":
+        return 1e-3
+    if opt == "rmsprop":  # torchvision's MobileNet/EfficientNet rate, 0.064 at batch 1024
+        return 0.016 * global_batch / 256
+    if recipe == "cifar":  # He et al. 2016: 0.1 at batch 128; linear above 256
+        return 0.1 * max(1.0, global_batch / 256)
+    return 0.1 * global_batch / 256  # the linear scaling rule (Goyal et al. 2017)
+
+
+def default_wd(opt: str, recipe: str) -> float:
+    if opt == "adamw":
+        return 0.05
+    if opt == "rmsprop":
+        return 1e-5
+    return 5e-4 if recipe == "cifar" else 1e-4
+
+
+def configure(args: argparse.Namespace, d: Dist, spec: Spec) -> Recipe:
+    """Resolve defaults that depend on the machine and the design; seed every generator."""
+    recipe = choose_recipe(args, spec)
+    args.amp = resolve_amp(args, d.device)
+    if args.lr is None:
+        args.lr = default_lr(args.opt, recipe.name, args.batch_size * d.world)
     if args.wd is None:
-        args.wd = 1e-4 if args.opt == "sgd" else 0.05
+        args.wd = default_wd(args.opt, recipe.name)
     if args.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True)
@@ -922,6 +1521,7 @@ def configure(args: argparse.Namespace, d: Dist) -> None:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     seed_everything(args.seed)  # every rank builds the same model
+    return recipe
 
 
 def seed_everything(seed: int) -> None:
@@ -942,6 +1542,7 @@ def make_state(model: nn.Module, args: argparse.Namespace, d: Dist, steps: int) 
     raw = model
     optimizer = make_optimizer(raw, args)
     scheduler = make_scheduler(optimizer, args, steps)
+    ema = make_ema(raw, args, d) if args.model_ema else None
     runner: nn.Module = raw
     if d.world > 1:
         device_ids = [d.local_rank] if d.device.type == "cuda" else None
@@ -960,7 +1561,20 @@ def make_state(model: nn.Module, args: argparse.Namespace, d: Dist, steps: int) 
         device=d.device,
         amp_dtype=amp_dtype,
         channels_last=args.channels_last,
+        ema=ema,
+        ema_steps=args.model_ema_steps,
+        ema_warmup_epochs=args.lr_warmup_epochs,
+        clip_grad_norm=args.clip_grad_norm,
     )
+
+
+def start_at_epoch(state: TrainState, epoch: int, steps_per_epoch: int) -> None:
+    """--start-epoch without --resume: the count and the schedule skip ahead."""
+    state.epoch, state.step = epoch, epoch * steps_per_epoch
+    with warnings.catch_warnings():  # "scheduler stepped before the optimizer": on purpose
+        warnings.simplefilter("ignore")
+        state.scheduler.last_epoch = state.step - 1
+        state.scheduler.step()
 
 
 def checksum(model: nn.Module) -> str:
@@ -1010,31 +1624,59 @@ def benchmark(state: TrainState, spec: Spec, args: argparse.Namespace, d: Dist) 
         print(f"inference: {infer_rate:,.1f} images/s")
 
 
+def evaluate_only(state: TrainState, args: argparse.Namespace, loader: DataLoader, d: Dist) -> None:
+    """--test-only: evaluate once (the EMA with --model-ema, as torchvision) and print it."""
+    torch.backends.cudnn.benchmark = False
+    model, label = state.model, ""
+    if args.model_ema:
+        if not state.ema_restored:
+            raise UsageError(
+                "--test-only --model-ema evaluates the EMA weights of a checkpoint: "
+                "give --resume PATH of a run trained with --model-ema"
+            )
+        model, label = state.ema, "EMA "
+    loss, acc1, acc5 = evaluate(state, loader, d, model)
+    if d.main:
+        print(f"Test: {label}Acc@1 {100 * acc1:.3f} Acc@5 {100 * acc5:.3f} loss {loss:.4f}")
+
+
 def train(args: argparse.Namespace, d: Dist) -> None:
     spec = read_spec()
-    configure(args, d)
+    recipe = configure(args, d, spec)
+    if d.main and not args.benchmark:
+        print(describe(args, recipe), flush=True)  # the first line: which recipe, and why
+        for line in notes(args, spec):
+            print(f"note: {line}")
     model = build_network(args.init)
     seed_everything(args.seed + d.rank)  # each rank its own dropout and augmentation
     if args.benchmark:
         state = make_state(model, args, d, steps=max(1, args.benchmark_steps))
         benchmark(state, spec, args, d)
         return
-    train_set, val_set = make_datasets(args, spec)
-    train_loader, train_sampler = make_loader(train_set, args, d, train=True)
+    with main_rank_first(d, args.download and args.data in CIFAR_STATS):
+        train_set, val_set = make_datasets(args, spec)
+    collate = mix_collate(args, spec.num_classes)
+    train_loader, train_sampler = make_loader(train_set, args, d, train=True, collate_fn=collate)
     val_loader, _ = make_loader(val_set, args, d, train=False)
     steps_per_epoch = train_sampler.num_samples // args.batch_size
-    if steps_per_epoch == 0:
+    if steps_per_epoch == 0 and not args.test_only:
         raise UsageError(
             f"--batch-size {args.batch_size}: larger than the {train_sampler.num_samples} "
             "training samples per process; use a smaller batch"
         )
-    state = make_state(model, args, d, steps_per_epoch)
+    state = make_state(model, args, d, max(1, steps_per_epoch))
     out = Path(args.out)
     if args.resume:
         ckpt = load_checkpoint(Path(args.resume))
-        warn_if_recipe_changed(ckpt, args, d)
+        if not args.test_only:
+            warn_if_recipe_changed(ckpt, args, d)
         restore(state, ckpt, d, Path(args.resume))
         del ckpt
+    elif args.start_epoch:
+        start_at_epoch(state, args.start_epoch, steps_per_epoch)
+    if args.test_only:
+        evaluate_only(state, args, val_loader, d)
+        return
     log = MetricsLog(out, args.tensorboard) if d.main else None
     if d.main:
         out.mkdir(parents=True, exist_ok=True)
@@ -1044,7 +1686,7 @@ def train(args: argparse.Namespace, d: Dist) -> None:
         print(
             f"{spec.name}: {args.data} data, {d.world} process(es) on {d.device.type}, "
             f"global batch {args.batch_size * d.world}, {steps_per_epoch} steps/epoch, "
-            f"{args.opt} lr {args.lr:g} wd {args.wd:g}, {args.schedule} schedule, amp {args.amp}"
+            f"amp {args.amp}"
         )
     while state.epoch < args.epochs:
         if args.max_steps is not None and state.step >= args.max_steps:
@@ -1071,7 +1713,8 @@ def train(args: argparse.Namespace, d: Dist) -> None:
                 atomic_save(ckpt, out / "last.pt")
                 print(f"stopped at step {state.step}; continue with --resume {out / 'last.pt'}")
             break
-        val_loss, val_acc = evaluate(state, val_loader, d)
+        val_loss, val_acc, val_acc5 = evaluate(state, val_loader, d)
+        ema = evaluate(state, val_loader, d, state.ema) if state.ema is not None else None
         epoch = state.epoch
         state.epoch, state.batch_in_epoch = epoch + 1, 0
         improved = val_acc > state.best_acc
@@ -1089,6 +1732,9 @@ def train(args: argparse.Namespace, d: Dist) -> None:
             "train_acc": stats.acc,
             "val_loss": val_loss,
             "val_acc": val_acc,
+            "val_acc5": val_acc5,
+            "ema_val_acc": ema[1] if ema else "",
+            "ema_val_acc5": ema[2] if ema else "",
             "images_per_s": rate,
             "seconds": stats.seconds,
         }
@@ -1100,10 +1746,12 @@ def train(args: argparse.Namespace, d: Dist) -> None:
             atomic_copy(out / "best.pt", out / "last.pt")
         else:
             atomic_save(ckpt, out / "last.pt")
+        ema_text = f" | EMA acc@1 {100 * ema[1]:.2f}% acc@5 {100 * ema[2]:.2f}%" if ema else ""
         print(
             f"epoch {epoch + 1}/{args.epochs} done: train loss {stats.loss:.4f} "
-            f"acc {100 * stats.acc:.2f}% | val loss {val_loss:.4f} acc {100 * val_acc:.2f}% "
-            f"| {rate:,.0f} img/s{'  (best)' if improved else ''}",
+            f"acc {100 * stats.acc:.2f}% | val loss {val_loss:.4f} acc@1 {100 * val_acc:.2f}% "
+            f"acc@5 {100 * val_acc5:.2f}%{ema_text} | {rate:,.0f} img/s"
+            f"{'  (best)' if improved else ''}",
             flush=True,
         )
     if args.print_checksum:
@@ -1112,8 +1760,8 @@ def train(args: argparse.Namespace, d: Dist) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    d = setup_distributed()
     try:
+        d = setup_distributed(args.device)
         train(args, d)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -1122,7 +1770,7 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     finally:
-        if d.world > 1 and dist.is_initialized():
+        if dist.is_initialized():
             dist.destroy_process_group()
     return 0
 
