@@ -652,8 +652,8 @@ class SyntheticImages(Dataset):
 def _torchvision(what: str) -> tuple[Any, Any]:
     """(torchvision.datasets, torchvision.transforms.v2), or one line saying why not."""
     try:
-        datasets = importlib.import_module("torchvision.datasets")
-        v2 = importlib.import_module("torchvision.transforms.v2")
+        import torchvision.datasets as datasets
+        import torchvision.transforms.v2 as v2
     except ImportError:
         raise UsageError(f"{what} needs torchvision: pip install torchvision") from None
     except RuntimeError as exc:  # e.g. a torchvision built for another torch
