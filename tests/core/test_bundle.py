@@ -26,6 +26,7 @@ FILES = {
     "train.py",
     "README.md",
     "bundle.json",
+    "requirements.txt",
 }
 
 
@@ -52,6 +53,13 @@ def test_bundle_holds_every_file(resnet20: Path) -> None:
         ROOT / "designer/core/bundle/train_script.py"
     ).read_bytes()
     assert oct((resnet20 / "train.py").stat().st_mode & 0o777) == oct(0o644)
+
+
+def test_requirements_name_what_train_py_imports(resnet20: Path) -> None:
+    lines = (resnet20 / "requirements.txt").read_text().splitlines()
+    wanted = [line for line in lines if line and not line.startswith("#")]
+    assert wanted == ["torch>=2.3", "torchvision>=0.18", "safetensors>=0.4"]
+    assert "pip install -r requirements.txt" in (resnet20 / "README.md").read_text()
 
 
 def test_weights_are_the_seeded_initialisation(resnet20: Path) -> None:

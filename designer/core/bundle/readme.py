@@ -10,7 +10,7 @@ README = Template(
 # $title: a training bundle
 
 Written by ResNet Designer $version. Everything here needs only PyTorch
-(torchvision only for ImageFolder/CIFAR data).
+(torchvision for image data and its augmentations): `pip install -r requirements.txt`.
 
 | file | what it is |
 |---|---|
@@ -19,30 +19,58 @@ Written by ResNet Designer $version. Everything here needs only PyTorch
 | `$weights` | the initial weights, drawn with seed $seed |
 | `bundle.json` | the seed, the files and the versions that wrote them |
 | `train.py` | the training script (`python train.py --help`) |
+| `requirements.txt` | what `train.py` needs |
 
 ## Train
 
 ```bash
 python train.py --epochs 1 --max-steps 20          # smoke test on synthetic data, CPU or GPU
-python train.py --data imagefolder --data-dir /data/imagenet --epochs 90 --batch-size 64
-python train.py --data cifar10 --data-dir /data/cifar --epochs 164 --batch-size 128 \\
-    --schedule step --lr-step 82 --wd 1e-4
+python train.py --data-path /data/imagenet --epochs 90 --batch-size 64
+python train.py --data cifar10 --data-path /data/cifar --download --epochs 164 \\
+    --batch-size 128 --lr-scheduler steplr --lr-step-size 82
 ```
 
-- `--data synthetic` (the default) draws random images of the design's shape, so the
-  script always runs. `imagefolder` expects `DIR/train/CLASS/*.jpg` and `DIR/val/CLASS/*.jpg`
-  and uses the ImageNet recipe (random-resized crop and flip; resize 256 / centre crop 224
-  for evaluation; ImageNet mean and std). `cifar10` / `cifar100` read a local copy made by
-  torchvision (nothing is downloaded) and use pad-4 random crops and flips.
-- The recipe: SGD with momentum (`--nesterov` optional) or `--opt adamw`; `--schedule cosine`
-  or `step`, with `--warmup-epochs` of linear warm-up; `--label-smoothing`; weight decay
-  (`--wd`) on weights only, never on norms and biases. The default `--lr` is
-  0.1 x global batch / 256 for SGD.
-- Speed: `--amp bf16|fp16|none` (bf16 by default on a GPU), `--channels-last`, `--compile`.
-  `--deterministic` makes every run repeat bit for bit (slower).
-- Output goes to `--out` (default `run/`): `last.pt` after every epoch, `best.pt` at the best
-  validation accuracy, `metrics.csv` (and TensorBoard logs with `--tensorboard`, if installed).
-  Checkpoints are written to a temporary file and renamed, so a crash never leaves half of one.
+`train.py` takes the flags of torchvision's `references/classification/train.py` with the
+same meaning, so its documented recipes run as they are; torchvision's ResNet-50 recipe
+(80.86% top-1 on ImageNet):
+
+```bash
+torchrun --nproc_per_node=8 train.py --model resnet50 --batch-size 128 --lr 0.5 \\
+    --lr-scheduler cosineannealinglr --lr-warmup-epochs 5 --lr-warmup-method linear \\
+    --auto-augment ta_wide --epochs 600 --random-erase 0.1 --weight-decay 0.00002 \\
+    --norm-weight-decay 0.0 --label-smoothing 0.1 --mixup-alpha 0.2 --cutmix-alpha 1.0 \\
+    --train-crop-size 176 --model-ema --val-resize-size 232 --ra-sampler --ra-reps 4 \\
+    --data-path /data/imagenet
+```
+
+(`--model` is accepted and ignored: the network is `model.py`'s.)
+
+- Data: `--data-path DIR` reads an ImageFolder tree (`DIR/train/CLASS/*.jpg`,
+  `DIR/val/CLASS/*.jpg`); `--data cifar10|cifar100 --data-path DIR` a torchvision CIFAR copy
+  (`--download` fetches it). Without a path, `synthetic` random images of the design's shape,
+  so the script always runs.
+- The recipe follows the input size, and the first log line says which one was chosen:
+  inputs of at most 64 px a side (and CIFAR) get pad-and-crop + flip, SGD lr 0.1 (more
+  above batch 256) and weight decay 5e-4; larger ones ImageNet's random-resized crop + flip
+  (resize x256/224, centre crop for evaluation), lr 0.1 x global batch / 256 and 1e-4.
+  `--recipe imagenet|cifar` overrides it.
+- Augmentation: `--auto-augment ta_wide|ra|augmix|imagenet`, `--random-erase P`,
+  `--mixup-alpha`, `--cutmix-alpha` (one of the two per batch), `--ra-sampler --ra-reps N`
+  (repeated augmentation), `--train-crop-size`, `--val-resize-size`, `--val-crop-size`,
+  `--interpolation`.
+- Optimisation: `--opt sgd|sgd_nesterov|adamw|rmsprop`, `--weight-decay` (norms and biases
+  get none unless `--norm-weight-decay` / `--bias-weight-decay` say so),
+  `--lr-scheduler cosineannealinglr|steplr|exponentiallr`, `--lr-warmup-epochs`,
+  `--lr-warmup-method linear|constant`, `--label-smoothing`, `--clip-grad-norm`,
+  `--model-ema` (an EMA of the weights, evaluated beside them every epoch).
+- Speed: `--amp` (bf16 where supported, `--amp-dtype fp16` for fp16 with a loss scaler; on by
+  default on a GPU, `--amp none` turns it off), `--channels-last`, `--compile`.
+  `--use-deterministic-algorithms` makes every run repeat bit for bit (slower).
+- Output goes to `--output-dir` (default `run/`): `last.pt` after every epoch, `best.pt` at the
+  best validation top-1, `metrics.csv` with top-1 and top-5 (and TensorBoard logs with
+  `--tensorboard`, if installed). Checkpoints are written to a temporary file and renamed,
+  so a crash never leaves half of one. `--test-only --resume run/last.pt` evaluates one
+  (its EMA with `--model-ema`).
 
 ## Resume
 
@@ -50,7 +78,8 @@ python train.py --data cifar10 --data-dir /data/cifar --epochs 164 --batch-size 
 python train.py --resume run/last.pt [the same options as before]
 ```
 
-The model, optimiser, schedule, loss scaler, epoch, step and random-number states come back,
+The model (and its EMA), optimiser, schedule, loss scaler, epoch, step and random-number
+states come back,
 so the run continues as if it had never stopped (bit for bit on a deterministic CPU run).
 `--max-steps N` stops after N steps and leaves a checkpoint to resume from. A damaged
 checkpoint is refused with a one-line error and nothing is overwritten.
@@ -58,9 +87,9 @@ checkpoint is refused with a one-line error and nothing is overwritten.
 ## Run distributed
 
 ```bash
-torchrun --nproc_per_node=8 train.py --data imagefolder --data-dir /data/imagenet
+torchrun --nproc_per_node=8 train.py --data-path /data/imagenet
 torchrun --nnodes=2 --node_rank=0 --master_addr=HOST --master_port=29500 \\
-    --nproc_per_node=8 train.py --data imagefolder --data-dir /data/imagenet
+    --nproc_per_node=8 train.py --data-path /data/imagenet
 ```
 
 One process per GPU with DistributedDataParallel and a DistributedSampler (NCCL on GPUs, Gloo

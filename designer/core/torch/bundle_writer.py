@@ -22,6 +22,20 @@ from designer.core.io import atomic_write_bytes, dumps
 
 TRAIN_SCRIPT = Path(__file__).parents[1] / "bundle" / "train_script.py"
 BUNDLE_FORMAT = "resnet-designer-bundle/1"
+# What train.py needs, at the oldest versions it runs on: torch.amp.GradScaler(device)
+# came in torch 2.3; transforms.v2's MixUp, CutMix and ToDtype(scale=) in torchvision 0.16,
+# whose torch 2.3 release is 0.18.
+REQUIREMENTS = """\
+# What train.py needs: pip install -r requirements.txt
+# (written by ResNet Designer {version}, next to torch {torch})
+torch>=2.3
+# image data (--data-path, CIFAR) and its augmentations; synthetic data need torch alone
+torchvision>=0.18
+# optional: weights.safetensors is read with it when installed, by train.py itself if not
+safetensors>=0.4
+# optional, for --tensorboard:
+# tensorboard
+"""
 
 Progress = Callable[[float, str], None]
 """Called as ``progress(fraction, message)`` before each file, as the exporters do."""
@@ -77,6 +91,13 @@ def write_initial_weights(
         )
 
 
+def render_requirements() -> str:
+    """The bundle's requirements.txt: lower bounds, and the torch it was written next to."""
+    import torch
+
+    return REQUIREMENTS.format(version=__version__, torch=torch.__version__.split("+")[0])
+
+
 def write_bundle(
     design: Design,
     out_dir: str | os.PathLike[str],
@@ -127,7 +148,7 @@ def _write_files(
     shape = "x".join(
         str(v) for v in (design.input.channels, design.input.height, design.input.width)
     )
-    total = 6
+    total = 7
     written: list[Path] = []
 
     def step(what: str) -> None:
@@ -151,6 +172,7 @@ def _write_files(
     weights = write_initial_weights(design, out, seed, init_from)
     keep(weights)
     put("train.py", TRAIN_SCRIPT.read_bytes())
+    put("requirements.txt", render_requirements().encode())
     info: dict[str, Any] = {
         "format": BUNDLE_FORMAT,
         "design": design.name,
