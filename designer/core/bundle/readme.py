@@ -79,8 +79,8 @@ python train.py --resume run/last.pt [the same options as before]
 ```
 
 The model (and its EMA), optimiser, schedule, loss scaler, epoch, step and random-number
-states come back,
-so the run continues as if it had never stopped (bit for bit on a deterministic CPU run).
+states come back, so the run continues as if it had never stopped (bit for bit on a
+deterministic CPU run).
 `--max-steps N` stops after N steps and leaves a checkpoint to resume from. A damaged
 checkpoint is refused with a one-line error and nothing is overwritten.
 
