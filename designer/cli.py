@@ -16,6 +16,7 @@ from typing import NoReturn
 from designer import __version__
 from designer.commands import COMMAND_MODULES
 from designer.commands.common import (
+    STDOUT,
     UsageError,
     check_output,
     is_checkpoint,
@@ -27,7 +28,8 @@ from designer.core.analysis import Analysis, analyse
 from designer.core.design import DesignError
 from designer.core.io import dumps
 from designer.core.presets import SOURCES, load_preset, preset_groups, preset_names
-from designer.core.report import format_summary, summary_dict
+from designer.core.report import SUMMARY_FORMATS, Geometry, format_summary, summary_dict
+from designer.core.stages import layer_geometry
 
 EXIT_USAGE = 2
 
@@ -95,21 +97,25 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_summary(args: argparse.Namespace) -> int:
+    if args.json and args.format not in (None, "json"):
+        raise UsageError(f"--json: is --format json; give one of --json, --format {args.format}")
+    fmt = "json" if args.json else (args.format or "table")
     result: Analysis = analyse(resolve_design(args.design))
-    if args.json:
-        sys.stdout.write(_summary_json(result, compact=args.compact))
+    geometry = layer_geometry(result)
+    if fmt == "json":
+        sys.stdout.write(_summary_json(result, geometry, compact=args.compact))
     else:
-        sys.stdout.write(format_summary(result))
+        sys.stdout.write(format_summary(result, fmt, geometry))
     return 0
 
 
-def _summary_json(result: Analysis, *, compact: bool) -> str:
+def _summary_json(result: Analysis, geometry: Geometry, *, compact: bool) -> str:
     """The summary as JSON text, written at once; indented, each layer is one line.
 
     One line per layer reads and greps well, and lets json's C encoder do the work
     (its indenting encoder is pure Python: minutes for a 280,000-layer design).
     """
-    data = summary_dict(result)
+    data = summary_dict(result, geometry)
     if compact:
         return json.dumps(data, separators=(",", ":")) + "\n"
     layers = data.pop("layers")
@@ -131,6 +137,9 @@ def _cmd_open(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr)
     else:
         design = resolve_design(args.design)
+    if args.output == STDOUT:
+        sys.stdout.write(dumps(design, schema=True))
+        return 0
     if args.output:
         from pathlib import Path
 
@@ -144,7 +153,7 @@ def _cmd_open(args: argparse.Namespace) -> int:
 
     if has_display() and sys.stdout.isatty():
         return _cmd_gui(argparse.Namespace(design=args.design, screenshot=None))
-    sys.stdout.write(dumps(design))
+    sys.stdout.write(dumps(design, schema=True))
     return 0
 
 
@@ -174,14 +183,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("summary", help="shapes, parameters and mult-adds of every layer")
     p.add_argument("design", metavar="DESIGN", help="a preset name or a *.resnet.json file")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--format",
+        choices=(*SUMMARY_FORMATS, "json"),
+        help="table (default), markdown, latex (booktabs, longtable), csv or json",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object (--format json)")
     p.add_argument("--compact", action="store_true", help="with --json: no indentation")
     p.set_defaults(func=_cmd_summary)
 
     p = sub.add_parser("open", help="restore a design from a file (also an exported model.py)")
     p.add_argument("design", metavar="FILE", help="a *.resnet.json, a preset, or a model.py")
     p.add_argument(
-        "-o", "--output", metavar="FILE", help="write the design file instead of opening it"
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write the design file instead of opening it; - for stdout",
     )
     p.add_argument("--force", action="store_true", help="overwrite -o if it exists")
     p.set_defaults(func=_cmd_open)

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import argparse
 
-from designer.commands.common import UsageError, resolve_design, seed
+from designer.commands.common import (
+    STDOUT,
+    Progress,
+    UsageError,
+    add_progress_option,
+    resolve_design,
+    seed,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add ``bundle DESIGN -o DIR [--seed N] [--force]`` to the CLI."""
+    """Add ``bundle DESIGN -o DIR [--seed N] [--force]`` to the CLI (``--out`` as before)."""
     p = sub.add_parser(
         "bundle",
         help="write a training bundle: model.py, weights, train.py, README",
@@ -19,7 +26,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         ),
     )
     p.add_argument("design", metavar="DESIGN", help="a preset name or a *.resnet.json file")
-    p.add_argument("-o", "--out", metavar="DIR", required=True, help="the folder to write")
+    p.add_argument(
+        "-o",
+        "--output",
+        "--out",  # its first name, kept working
+        dest="output",
+        metavar="DIR",
+        required=True,
+        help="the folder to write",
+    )
     p.add_argument("--seed", type=seed, default=0, help="seed of the initial weights (default 0)")
     p.add_argument("--force", action="store_true", help="write into a non-empty folder")
     p.add_argument(
@@ -28,21 +43,30 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="start from a checkpoint's weights where they fit (by name and shape; timm's"
         " ResNetV2 names are mapped by structure); the rest as --seed draws it",
     )
+    add_progress_option(p)
     p.set_defaults(func=_cmd_bundle)
 
 
 def _cmd_bundle(args: argparse.Namespace) -> int:
+    if args.output == STDOUT:
+        raise UsageError("-o -: a bundle is a folder of files, not one stream: give its path")
     from designer.core.torch.bundle_writer import BundleError, write_bundle
 
     design = resolve_design(args.design)
     try:
-        files = write_bundle(
-            design, args.out, seed=args.seed, force=args.force, init_from=args.init_from
-        )
+        with Progress("bundle", lines=args.progress) as progress:
+            files = write_bundle(
+                design,
+                args.output,
+                seed=args.seed,
+                force=args.force,
+                init_from=args.init_from,
+                progress=progress,
+            )
     except BundleError as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:
-        raise UsageError(f"OUT: cannot write {args.out} ({exc.strerror or exc})") from None
-    print(f"wrote {len(files)} files to {args.out}: {', '.join(f.name for f in files)}")
-    print(f"train: cd {args.out} && python train.py --help")
+        raise UsageError(f"-o: cannot write {args.output} ({exc.strerror or exc})") from None
+    print(f"wrote {len(files)} files to {args.output}: {', '.join(f.name for f in files)}")
+    print(f"train: cd {args.output} && python train.py --help")
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import Any
 
 from designer.core.design import Design, DesignError
 from designer.core.io import load, nearest
@@ -69,3 +70,69 @@ def resolve_design(spec: str) -> Design:
     near = nearest(spec, names)
     hint = f"did you mean '{near}'?" if near else "run 'presets' to list them"
     raise UsageError(f"DESIGN: '{spec}' is neither a design file nor a preset ({hint})")
+
+
+STDOUT = "-"
+"""``-o -``: the command writes its output to stdout instead of a file."""
+
+
+def refuse_binary_on_stdout(flag: str, what: str) -> None:
+    """``-o -`` with a binary format: refused in one line (a terminal would get bytes)."""
+    raise UsageError(f"{flag} -: {what} is binary, and only text goes to stdout: give a file name")
+
+
+def add_progress_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--progress",
+        action="store_true",
+        help="print progress as plain lines on stderr even when it is not a terminal"
+        " (on a terminal it is always shown, on one line)",
+    )
+
+
+class Progress:
+    """A long write's progress on stderr, never on stdout (which holds only results).
+
+    On a terminal: one line redrawn in place and erased at the end. Elsewhere (a
+    log, a pipe, CI): nothing, unless ``lines`` (``--progress``), then one plain
+    line per step, so logs stay readable and a script's stderr holds only errors.
+    Use as a context manager; the instance is the core's ``progress(fraction, message)``.
+    """
+
+    def __init__(self, what: str, *, lines: bool = False) -> None:
+        import sys
+
+        self._what = what
+        self._stream = sys.stderr
+        self._raw = raw_stream(sys.stderr)
+        self._tty = bool(getattr(sys.stderr, "isatty", lambda: False)())
+        self._lines = lines and not self._tty
+        self._drawn = 0
+
+    def __call__(self, fraction: float, message: str) -> None:
+        from designer.core.text import one_line
+
+        text = one_line(f"{self._what}: {fraction:4.0%} {message}")
+        if self._tty:
+            width = max(self._drawn, len(text))
+            self._raw.write("\r" + text.ljust(width))
+            self._raw.flush()
+            self._drawn = width
+        elif self._lines:
+            self._raw.write(text + "\n")
+            self._raw.flush()
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._drawn:
+            self._raw.write("\r" + " " * self._drawn + "\r")
+            self._raw.flush()
+            self._drawn = 0
+
+
+def raw_stream(stream: object) -> Any:
+    """The stream a :class:`~designer.commands.terminal.SafeStream` wraps (or ``stream``):
+    for the carriage returns of a progress line, whose text is made safe beforehand."""
+    return getattr(stream, "wrapped", stream)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
-from designer.commands.common import UsageError, check_output, resolve_design
+from designer.commands.common import STDOUT, UsageError, check_output, resolve_design
 from designer.commands.measure import add_device_options
 from designer.core.design import Design
 from designer.core.explain import training_bytes
@@ -17,6 +18,8 @@ from designer.core.report import human_bytes, human_count
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.output == STDOUT:
+        raise UsageError("-o -: candidates are written as files to a folder: give its path")
     design = resolve_design(args.design)
     if args.batch < 1:
         raise UsageError("--batch: must be at least 1")
@@ -30,9 +33,17 @@ def _run(args: argparse.Namespace) -> int:
         candidates = fit(design, budget, top=args.top)
     else:
         candidates = _fit_measured(design, budget, args)
+    files = _write_candidates(design, candidates, args) if args.output else []
+    if args.json:
+        sys.stdout.write(_json(design, budget, candidates, files, args))
     if not candidates:
-        print("no scaling of this design meets the budget; relax a limit or shrink the input")
+        print(
+            "no scaling of this design meets the budget; relax a limit or shrink the input",
+            file=sys.stderr,
+        )
         return 1
+    if args.json:
+        return 0
     for i, c in enumerate(candidates, 1):
         stages = " ".join(f"{s.depth}x{s.width}" for s in c.design.stages)
         measured = f", {c.latency_ms:.2f} ms measured" if c.latency_ms is not None else ""
@@ -43,13 +54,60 @@ def _run(args: argparse.Namespace) -> int:
             f"{measured}"
         )
         print(f"   {c.explain()}")
-        if args.output:
-            path = Path(args.output) / f"candidate{i}{FILE_SUFFIX}"
-            check_output(path, args.force)
-            named = c.design.replace(name=f"{design.name} (fit {i})")
-            save(named, path)
-            print(f"   written to {path}")
+        if files:
+            print(f"   written to {files[i - 1]}")
     return 0
+
+
+def _write_candidates(
+    design: Design, candidates: list[Candidate], args: argparse.Namespace
+) -> list[Path]:
+    """Each candidate's design file, named after its rank; all refused before any is written."""
+    paths = [
+        Path(args.output) / f"candidate{i}{FILE_SUFFIX}" for i in range(1, len(candidates) + 1)
+    ]
+    for path in paths:
+        check_output(path, args.force)
+    for i, (c, path) in enumerate(zip(candidates, paths, strict=True), 1):
+        save(c.design.replace(name=f"{design.name} (fit {i})"), path)
+    return paths
+
+
+def _json(
+    design: Design,
+    budget: Budget,
+    candidates: list[Candidate],
+    files: list[Path],
+    args: argparse.Namespace,
+) -> str:
+    """``fit --json``: the budget and each candidate, best first (empty when none fits)."""
+    data = {
+        "name": design.name,
+        "budget": {
+            "max_macs": budget.max_macs,
+            "max_params": budget.max_params,
+            "max_memory_bytes": budget.max_memory_bytes,
+            "batch": budget.batch_size,
+            "max_latency_ms": args.max_latency_ms,
+        },
+        "candidates": [
+            {
+                "rank": i,
+                "stages": [{"depth": s.depth, "width": s.width} for s in c.design.stages],
+                "depth_factor": c.depth_factor,
+                "width_factor": c.width_factor,
+                "params": c.result.params,
+                "macs": c.result.macs,
+                "training_bytes": training_bytes(c.result, budget.batch_size),
+                "latency_ms": c.latency_ms,
+                "usage": c.usage,
+                "binds": c.binding,
+                "file": str(files[i - 1]) if files else None,
+            }
+            for i, c in enumerate(candidates, 1)
+        ],
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
 def _fit_measured(design: Design, budget: Budget, args: argparse.Namespace) -> list[Candidate]:
@@ -108,6 +166,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--batch", type=int, default=32, help="batch size for --max-memory (32)")
     p.add_argument("--top", type=int, default=5, help="how many candidates to print (5)")
     p.add_argument("-o", "--output", metavar="DIR", help="also write each candidate's design file")
+    p.add_argument("--json", action="store_true", help="print one JSON object: every candidate")
     p.add_argument("--force", action="store_true", help="overwrite existing candidate files")
     p.add_argument(
         "--measure-top", type=int, default=3, metavar="K", help="candidates measured per round (3)"

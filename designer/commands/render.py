@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from designer.commands.common import UsageError, check_output, resolve_design
+from designer.commands.common import (
+    STDOUT,
+    UsageError,
+    check_output,
+    refuse_binary_on_stdout,
+    resolve_design,
+)
 
 INSTALL_HINT = (
     "install Graphviz (apt install graphviz, brew install graphviz, or graphviz.org) "
@@ -13,16 +20,29 @@ INSTALL_HINT = (
 )
 
 
+TEXT_FORMATS = (".svg", ".dot")
+
+
 def _cmd_render(args: argparse.Namespace) -> int:
     from designer.core.graph.diagram import FORMATS, render_design
 
+    to_stdout = args.output == STDOUT
     out = Path(args.output)
-    suffix = out.suffix.lower()
-    if suffix not in FORMATS:
-        raise UsageError(
-            f"--output: '{out.name}' has an unknown suffix; use one of {', '.join(FORMATS)}"
-        )
-    check_output(out, args.force, "--output")
+    if args.format:
+        suffix = f".{args.format}"
+    elif to_stdout:
+        suffix = ".dot"  # what `render X -o - | dot -Tpng` reads
+    else:
+        suffix = out.suffix.lower()
+        if suffix not in FORMATS:
+            raise UsageError(
+                f"--output: '{out.name}' has an unknown suffix; use one of"
+                f" {', '.join(FORMATS)}, or --format"
+            )
+    if to_stdout and suffix not in TEXT_FORMATS:
+        refuse_binary_on_stdout("--output", suffix.lstrip(".").upper())
+    if not to_stdout:
+        check_output(out, args.force, "--output")
     design = resolve_design(args.design)
 
     from designer.core.graph.layout import LayoutError, dot_available
@@ -36,13 +56,20 @@ def _cmd_render(args: argparse.Namespace) -> int:
         )
     except LayoutError as exc:
         raise UsageError(f"--output: {exc}") from None
-    atomic_write_bytes(out, diagram.data, backup=False)
-    flow = ", left to right" if args.direction == "LR" else ""
-    print(f"wrote {out} ({len(diagram.data):,} bytes, {args.level} level{flow})")
+    # on stdout the diagram is the result, so what is said of it goes to stderr
+    report = sys.stderr if to_stdout else sys.stdout
+    if to_stdout:
+        sys.stdout.write(diagram.data.decode("utf-8"))
+        sys.stdout.flush()
+    else:
+        atomic_write_bytes(out, diagram.data, backup=False)
+        flow = ", left to right" if args.direction == "LR" else ""
+        print(f"wrote {out} ({len(diagram.data):,} bytes, {args.level} level{flow})")
     if diagram.elided:
         print(
             f"note: {diagram.elided:,} repeated blocks are drawn as one node per stage"
-            " (the first two and the last block of each stage are shown); --full draws all"
+            " (the first two and the last block of each stage are shown); --full draws all",
+            file=report,
         )
     return 0
 
@@ -52,7 +79,16 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("render", help="draw the network as .svg, .png, .pdf or .dot")
     p.add_argument("design", metavar="DESIGN", help="a preset name or a *.resnet.json file")
     p.add_argument(
-        "-o", "--output", required=True, metavar="FILE", help="FILE.svg, .png, .pdf or .dot"
+        "-o",
+        "--output",
+        required=True,
+        metavar="FILE",
+        help="FILE.svg, .png, .pdf or .dot; - for stdout (DOT source, or --format svg)",
+    )
+    p.add_argument(
+        "--format",
+        choices=("svg", "png", "pdf", "dot"),  # designer.core.graph.diagram.FORMATS
+        help="the format, whatever FILE's suffix (default: from the suffix; dot for -o -)",
     )
     p.add_argument(
         "--level",

@@ -17,6 +17,11 @@ class SafeStream:
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
 
+    @property
+    def wrapped(self) -> TextIO:
+        """The stream itself, for text already made safe (a progress line's ``\\r``)."""
+        return self._stream
+
     def write(self, text: str) -> int:
         return self._stream.write(visible(text))
 

@@ -74,11 +74,10 @@ def comparison_table(cols: list[Column]) -> str:
 def pareto_figure(highlight: list[tuple[str, Design]], *, fmt: str = "png") -> bytes:
     """Params against MACs of every preset, with the given designs highlighted.
 
-    Rendered with matplotlib's Agg backend, so it works without a display.
+    Drawn on a bare :class:`~matplotlib.figure.Figure`, never through pyplot: saving
+    picks the canvas for ``fmt`` itself, so it works without a display and leaves
+    matplotlib's global backend (the app's, a notebook's) as it was.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(7.5, 5.0), dpi=150, layout="constrained")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import csv
+import io
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from designer.core.analysis import Analysis, Shape
@@ -57,8 +59,37 @@ def delta_text(
     return f"{'+' if diff > 0 else '-'}{fmt(abs(diff))}{pct}"
 
 
-def summary_dict(result: Analysis) -> dict[str, Any]:
-    """The ``summary --json`` object; MACs follow torchinfo's mult-adds convention."""
+SUMMARY_FORMATS = ("table", "markdown", "latex", "csv")
+GEOMETRY_NOTE = (
+    "RF, stride: receptive field and output stride of each output, in input pixels;"
+    " -- after a global pool (squeeze-excite, head), which sees the whole input"
+)
+Geometry = Sequence[tuple[int, int] | None]
+"""Per layer, (receptive field, output stride) or None: ``stages.layer_geometry(result)``.
+The callers pass it in: this module sits beside ``stages`` in the core's layers."""
+
+
+def summary_dict(result: Analysis, geometry: Geometry | None = None) -> dict[str, Any]:
+    """The ``summary --json`` object; MACs follow torchinfo's mult-adds convention.
+
+    With ``geometry``, each layer also has ``receptive_field`` and ``output_stride``
+    (null after a global pool).
+    """
+    layers = []
+    for i, layer in enumerate(result.layers):
+        row: dict[str, Any] = {
+            "name": layer.name,
+            "kind": layer.kind,
+            "input_shape": list(layer.input_shape),
+            "output_shape": list(layer.output_shape),
+            "params": layer.params,
+            "macs": layer.macs,
+        }
+        if geometry is not None:
+            at = geometry[i]
+            row["receptive_field"] = at[0] if at else None
+            row["output_stride"] = at[1] if at else None
+        layers.append(row)
     return {
         "name": result.design.name,
         "params": result.params,
@@ -69,25 +100,20 @@ def summary_dict(result: Analysis) -> dict[str, Any]:
         "depth": result.depth,
         "param_bytes": result.param_bytes,
         "activation_bytes_per_sample": result.activation_bytes_per_sample,
-        "layers": [
-            {
-                "name": layer.name,
-                "kind": layer.kind,
-                "input_shape": list(layer.input_shape),
-                "output_shape": list(layer.output_shape),
-                "params": layer.params,
-                "macs": layer.macs,
-            }
-            for layer in result.layers
-        ],
+        "layers": layers,
     }
 
 
-def format_summary(result: Analysis) -> str:
-    """A torchinfo-like table: one row per module call, then the totals."""
-    header = ("Layer", "Kind", "Input", "Output", "Params", "Mult-adds")
-    rows = [
-        (
+_HEADER = ("Layer", "Kind", "Input", "Output", "Params", "Mult-adds")
+_GEOMETRY_HEADER = ("RF", "Stride")
+_FIRST_NUMBER = 4  # the columns from here on are numbers, set flush right
+
+
+def _rows(result: Analysis, geometry: Geometry | None) -> list[tuple[str, ...]]:
+    header = _HEADER + (_GEOMETRY_HEADER if geometry is not None else ())
+    rows = [header]
+    for i, layer in enumerate(result.layers):
+        row: tuple[str, ...] = (
             layer.name,
             layer.kind,
             shape_text(layer.input_shape),
@@ -95,36 +121,182 @@ def format_summary(result: Analysis) -> str:
             f"{layer.params:,}" if layer.params else "--",
             f"{layer.macs:,}" if layer.macs else "--",
         )
-        for layer in result.layers
+        if geometry is not None:
+            at = geometry[i]
+            row += (str(at[0]), str(at[1])) if at else ("--", "--")
+        rows.append(row)
+    return rows
+
+
+def _totals(result: Analysis) -> list[tuple[str, str]]:
+    return [
+        ("Total params", f"{result.params:,} ({human_count(result.params)})"),
+        ("Trainable params", f"{result.trainable_params:,}"),
+        ("Mult-adds (MACs)", f"{result.macs:,} ({human_count(result.macs)}; FLOPs = 2 x MACs)"),
+        ("Output shape", shape_text(result.output_shape)),
+        ("Depth", str(result.depth)),
+        ("Params size", f"{human_bytes(result.param_bytes)} (fp32)"),
+        (
+            "Activations",
+            f"{human_bytes(result.activation_bytes_per_sample)} per sample"
+            " (fp32, kept for training)",
+        ),
     ]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    right = {4, 5}
+
+
+def _title(result: Analysis) -> str:
+    """The first line: a name's newlines become spaces, so they cannot end a LaTeX comment
+    or a Markdown paragraph early."""
+    d = result.design
+    name = " ".join(d.name.split())
+    return f"{name}: input {d.input.channels} x {d.input.height} x {d.input.width}"
+
+
+def format_summary(result: Analysis, fmt: str = "table", geometry: Geometry | None = None) -> str:
+    """The per-layer summary as text: ``table`` (torchinfo-like, the default),
+    ``markdown`` (a GitHub table), ``latex`` (booktabs and longtable) or ``csv``.
+
+    One row per module call: shapes, parameters, mult-adds and, with ``geometry``,
+    receptive field and output stride. The totals follow (``csv``: the rows alone).
+    """
+    if fmt == "csv":
+        return _csv(result, geometry)
+    rows = _rows(result, geometry)
+    if fmt == "table":
+        text = _table(result, rows)
+    elif fmt == "markdown":
+        text = _markdown(result, rows)
+    elif fmt == "latex":
+        text = _latex(result, rows)
+    else:
+        raise ValueError(f"format: must be one of {', '.join(SUMMARY_FORMATS)} (got {fmt!r})")
+    return text
+
+
+def _table(result: Analysis, rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
 
     def line(cells: tuple[str, ...]) -> str:
         parts = [
-            c.rjust(w) if i in right else c.ljust(w)
+            c.rjust(w) if i >= _FIRST_NUMBER else c.ljust(w)
             for i, (c, w) in enumerate(zip(cells, widths, strict=True))
         ]
         return "  ".join(parts).rstrip()
 
-    rule = "-" * len(line(header))
-    d = result.design
-    out = [
-        f"{d.name}: input {d.input.channels} x {d.input.height} x {d.input.width}",
-        rule,
-        line(header),
-        rule,
-    ]
-    out += [line(r) for r in rows]
-    out += [
-        rule,
-        f"Total params:      {result.params:,} ({human_count(result.params)})",
-        f"Trainable params:  {result.trainable_params:,}",
-        f"Mult-adds (MACs):  {result.macs:,} ({human_count(result.macs)}; FLOPs = 2 x MACs)",
-        f"Output shape:      {shape_text(result.output_shape)}",
-        f"Depth:             {result.depth}",
-        f"Params size:       {human_bytes(result.param_bytes)} (fp32)",
-        f"Activations:       {human_bytes(result.activation_bytes_per_sample)}"
-        " per sample (fp32, kept for training)",
-    ]
+    rule = "-" * len(line(rows[0]))
+    out = [_title(result), rule, line(rows[0]), rule]
+    out += [line(r) for r in rows[1:]]
+    out.append(rule)
+    out += [f"{label + ':':<19}{value}" for label, value in _totals(result)]
+    if len(rows[0]) > len(_HEADER):
+        out.append(GEOMETRY_NOTE)
     return "\n".join(out) + "\n"
+
+
+def _markdown_cell(text: str) -> str:
+    """A table cell: a pipe would end it, a backslash or backtick could start markup."""
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`")
+
+
+def _markdown(result: Analysis, rows: list[tuple[str, ...]]) -> str:
+    def line(cells: tuple[str, ...]) -> str:
+        return "| " + " | ".join(_markdown_cell(c) for c in cells) + " |"
+
+    align = ("---:" if i >= _FIRST_NUMBER else "---" for i in range(len(rows[0])))
+    out = [f"**{_markdown_cell(_title(result))}**", "", line(rows[0])]
+    out.append("| " + " | ".join(align) + " |")
+    out += [line(r) for r in rows[1:]]
+    out += ["", "| Total | |", "| --- | ---: |"]
+    out += [line(total) for total in _totals(result)]
+    if len(rows[0]) > len(_HEADER):
+        out += ["", GEOMETRY_NOTE]
+    return "\n".join(out) + "\n"
+
+
+_LATEX_SPECIALS = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+
+
+def latex_escape(text: str) -> str:
+    """``text`` as LaTeX typesets it literally: every special character escaped."""
+    return "".join(_LATEX_SPECIALS.get(ch, ch) for ch in text)
+
+
+def _latex(result: Analysis, rows: list[tuple[str, ...]]) -> str:
+    """A ``longtable`` (it breaks across pages) with ``booktabs`` rules, its head repeated."""
+    columns = len(rows[0])
+
+    def line(cells: tuple[str, ...]) -> str:
+        return " & ".join(cells) + r" \\"
+
+    def cell(i: int, text: str) -> str:
+        text = latex_escape(text)
+        if i == 0:
+            return r"\texttt{" + text + "}"
+        return text.replace(" x ", r"$\times$") if i in (2, 3) else text
+
+    head = line(rows[0])
+    spec = "".join("r" if i >= _FIRST_NUMBER else "l" for i in range(columns))
+    out = [
+        f"% {latex_escape(_title(result))}",
+        r"% resnet-designer summary --format latex; needs \usepackage{booktabs,longtable}",
+        r"\begin{longtable}{" + spec + "}",
+        r"\toprule",
+        head,
+        r"\midrule",
+        r"\endfirsthead",
+        r"\toprule",
+        head,
+        r"\midrule",
+        r"\endhead",
+    ]
+    out += [line(tuple(cell(i, c) for i, c in enumerate(r))) for r in rows[1:]]
+    out.append(r"\midrule")
+    left = _FIRST_NUMBER
+    for label, value in _totals(result):
+        value = latex_escape(value).replace(" x ", r" $\times$ ")
+        out.append(
+            line(
+                (
+                    rf"\multicolumn{{{left}}}{{l}}{{{latex_escape(label)}}}",
+                    rf"\multicolumn{{{columns - left}}}{{r}}{{{value}}}",
+                )
+            )
+        )
+    out += [r"\bottomrule", r"\end{longtable}"]
+    return "\n".join(out) + "\n"
+
+
+def _csv(result: Analysis, geometry: Geometry | None) -> str:
+    """One header row, then one row per layer: plain integers, shapes as ``64x56x56``,
+    an empty field where a figure does not apply."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    header = ["layer", "kind", "input", "output", "params", "macs"]
+    if geometry is not None:
+        header += ["receptive_field", "output_stride"]
+    writer.writerow(header)
+    for i, layer in enumerate(result.layers):
+        row: list[object] = [
+            layer.name,
+            layer.kind,
+            shape_text(layer.input_shape, "x"),
+            shape_text(layer.output_shape, "x"),
+            layer.params,
+            layer.macs,
+        ]
+        if geometry is not None:
+            at = geometry[i]
+            row += list(at) if at else ["", ""]
+        writer.writerow(row)
+    return buffer.getvalue()

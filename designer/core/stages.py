@@ -1,4 +1,5 @@
-"""Per-stage figures: parameters, mult-adds, activations, output stride, receptive field.
+"""Per-stage and per-layer geometry: output stride and receptive field (and per stage,
+parameters, mult-adds and activations).
 
 The receptive field is the theoretical one along the main path (the longest
 chain of convs and pools), computed with the usual recurrence
@@ -24,32 +25,15 @@ class StageFigures:
     receptive_field: int  # input pixels seen by one output pixel (along one side)
 
 
-def _main_path(layers: tuple[Layer, ...]) -> list[tuple[int, int]]:
-    """(reach, stride) of each spatial op on the main path, in order.
-
-    The rows say where they sit (their block's declared role) and carry their kernel,
-    dilation and stride, so no block or stem kind is named here. A dilated kernel
-    reaches ``dilation * (kernel - 1) + 1`` pixels.
-    """
-    return [
-        (layer.dilation * (layer.kernel - 1) + 1, layer.stride)
-        for layer in layers
-        if layer.kernel and layer.role in _MAIN_PATH
-    ]
-
-
 _MAIN_PATH = ("pre", "main", "post")
+Geometry = tuple[int, int]  # (receptive field, output stride), in input pixels along one side
 
 
 def stage_figures(result: Analysis) -> list[StageFigures]:
+    """Each stage's totals, and its output's stride and receptive field (the head: the
+    last stage's, before its global pool)."""
+    geometry = layer_geometry(result)
     rf, jump = 1, 1
-
-    def advance(ops: list[tuple[int, int]]) -> None:
-        nonlocal rf, jump
-        for kernel, stride in ops:
-            rf += (kernel - 1) * jump
-            jump *= stride
-
     groups: dict[int, list[int]] = {}
     for i, block in enumerate(result.blocks):
         groups.setdefault(block.stage, []).append(i)
@@ -64,7 +48,10 @@ def stage_figures(result: Analysis) -> list[StageFigures]:
         else:
             name = f"layer{stage_index + 1}"
         if name != "head":
-            advance(_main_path(layers))
+            start = blocks[0].first_layer
+            for i, layer in enumerate(layers, start):
+                if layer.role in _MAIN_PATH and (at := geometry[i]) is not None:
+                    rf, jump = at
         activation = sum(numel(layer.output_shape) for layer in layers) * BYTES_PER_FLOAT
         figures.append(
             StageFigures(
@@ -79,3 +66,66 @@ def stage_figures(result: Analysis) -> list[StageFigures]:
             )
         )
     return figures
+
+
+def layer_geometry(result: Analysis) -> list[Geometry | None]:
+    """Per row of ``result.layers``: the receptive field and output stride of its output.
+
+    In closed form, along the path the row sits on: the main path as
+    :func:`stage_figures` counts it, and a shortcut's layers from where the shortcut
+    taps its block (a projection sees what the block's input saw, plus its own
+    kernel and stride). ``None`` after a global pool, whose output sees the whole
+    input: squeeze-excitation's branch and the head from its pooling on (the main
+    path's field leaves squeeze-excitation's global context out, as the per-stage one).
+    """
+    out: list[Geometry | None] = []
+    rf, jump = 1, 1
+    head = len(result.design.stages)
+    layers = result.layers
+    for block in result.blocks:
+        tap: Geometry = (rf, jump)
+        shortcut: Geometry | None = None
+        pooled = False
+        for layer in layers[block.first_layer : block.end_layer]:
+            role = layer.role
+            if pooled or role == "se":
+                out.append(None)
+                continue
+            if block.stage == head and (
+                layer.kind.startswith("Adaptive") or len(layer.output_shape) < 3
+            ):
+                pooled = True
+                out.append(None)
+                continue
+            if role == "shortcut":
+                shortcut = _advance(shortcut or tap, layer)
+                out.append(shortcut)
+                continue
+            rf, jump = _advance((rf, jump), layer)
+            if role == "pre":  # the shortcut taps the block after its pre-activation
+                tap = (rf, jump)
+            out.append((rf, jump))
+    return out
+
+
+def _advance(at: Geometry, layer: Layer) -> Geometry:
+    """After ``layer``: a kernel widens the field by its reach, a stride spaces the pixels
+    (a strided subsampling without a kernel, as option A's shortcut, reaches one pixel)."""
+    rf, jump = at
+    if layer.kernel:
+        rf += layer.dilation * (layer.kernel - 1) * jump
+    return rf, jump * layer.stride
+
+
+def stage_dict(figures: StageFigures) -> dict[str, object]:
+    """One stage's figures as JSON-ready values (``lint --json``, ``compare --json``)."""
+    return {
+        "name": figures.name,
+        "blocks": figures.blocks,
+        "params": figures.params,
+        "macs": figures.macs,
+        "activation_bytes": figures.activation_bytes,
+        "output_shape": list(figures.output_shape),
+        "output_stride": figures.output_stride,
+        "receptive_field": figures.receptive_field,
+    }

@@ -124,7 +124,10 @@ def test_summary_json_has_the_promised_fields(capsys: pytest.CaptureFixture[str]
         "output_shape": [64, 112, 112],
         "params": 9408,
         "macs": 118_013_952,
+        "receptive_field": 7,
+        "output_stride": 2,
     }
+    assert data["layers"][-1]["receptive_field"] is None  # fc: after the global pool
 
 
 def test_summary_table_is_readable(capsys: pytest.CaptureFixture[str]) -> None:
