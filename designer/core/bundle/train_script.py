@@ -1538,7 +1538,10 @@ def make_state(model: nn.Module, args: argparse.Namespace, d: Dist, steps: int) 
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
     if args.sync_bn and d.world > 1:
-        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        if d.device.type == "cuda":
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        elif d.main:
+            print("note: --sync-bn needs GPUs (SyncBatchNorm); BatchNorm stays per process")
     raw = model
     optimizer = make_optimizer(raw, args)
     scheduler = make_scheduler(optimizer, args, steps)
