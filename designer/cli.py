@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
@@ -26,7 +27,7 @@ from designer.commands.common import (
 from designer.commands.terminal import SafeStream
 from designer.core.analysis import Analysis, analyse
 from designer.core.design import DesignError
-from designer.core.io import dumps
+from designer.core.io import dumps, nearest
 from designer.core.presets import SOURCES, load_preset, preset_groups, preset_names
 from designer.core.report import SUMMARY_FORMATS, Geometry, format_summary, summary_dict
 from designer.core.stages import layer_geometry
@@ -36,7 +37,17 @@ EXIT_USAGE = 2
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message} (see --help)")
+        raise UsageError(f"{self.prog}: {message}{_suggestion(message)} (see --help)")
+
+
+def _suggestion(message: str) -> str:
+    """'; did you mean 'summary'?' for argparse's "invalid choice: 'sumary' (choose from ...)"."""
+    match = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)$", message)
+    if not match:
+        return ""
+    choices = [c.strip().strip("'\"") for c in match[2].split(",")]
+    near = nearest(match[1], choices)
+    return f"; did you mean '{near}'?" if near else ""
 
 
 def _cmd_presets(args: argparse.Namespace) -> int:

@@ -435,3 +435,15 @@ def test_no_suggestion_for_a_word_like_no_key(tmp_path: Path) -> None:
     path = tmp_path / "typo.resnet.json"
     path.write_text(json.dumps(data), encoding="utf-8")
     refused(cli("validate", str(path)), "zzz: unknown key (known keys: format, name")
+
+
+@pytest.mark.parametrize(
+    ("args", "suggestion"),
+    [
+        (["sumary", "resnet18"], "summary"),
+        (["summary", "resnet18", "--format", "mardown"], "markdown"),
+        (["render", "resnet18", "-o", "-", "--format", "sgv"], "svg"),
+    ],
+)
+def test_did_you_mean_a_command_or_choice(args: list[str], suggestion: str) -> None:
+    refused(cli(*args), f"; did you mean '{suggestion}'? (see --help)")
