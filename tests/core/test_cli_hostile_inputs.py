@@ -107,6 +107,42 @@ def test_escape_sequences_in_names_never_reach_the_terminal(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize(
+    "args",
+    [
+        ["summary", "--format", "markdown"],
+        ["summary", "--format", "latex"],
+        ["summary", "--format", "csv"],
+        ["summary", "--format", "json"],
+        ["lint", "--json"],
+        ["compare", "resnet18", "--json"],
+        ["fit", "--max-macs", "20M", "--top", "1", "--json"],
+        ["open", "-o", "-"],
+        ["render", "-o", "-"],
+        ["export", "-o", "-"],
+    ],
+)
+def test_escape_sequences_never_reach_the_terminal_through_pipes(
+    args: list[str], tmp_path: Path
+) -> None:
+    """What goes to stdout for a pipe (-o -, --json, the summary formats) is made as safe as
+    the table; JSON stays JSON, its escapes read back as the name."""
+    name = "\x1b[2J\x1b]0;pwned\x07 \u202eevil\r\x00 end"
+    verb, *rest = args
+    if verb == "render":  # a NUL breaks the DOT source, and dot refuses ESC in a label
+        name = name.replace("\x00", "")  # (rendering SVG from such a name fails in one line)
+    (tmp_path / "e.resnet.json").write_text(design_text(name=name), encoding="utf-8")
+    code, out, err = run(verb, "e.resnet.json", *rest, cwd=tmp_path)
+    assert code == 0, err
+    for bad in ("\x1b", "\x07", "\u202e", "\r", "\x00"):
+        assert bad not in out + err, (bad, args)
+    if "--json" in args or "json" in args or verb == "open":
+        data = json.loads(out)
+        if verb == "compare":
+            data = data["designs"][0]
+        assert data["name"] == name
+
+
+@pytest.mark.parametrize(
     "args, says",
     [
         (["fit", "resnet18", "--max-params", "1e999"], "too large"),
