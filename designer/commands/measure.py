@@ -7,8 +7,9 @@ import json
 import os
 import sys
 
-from designer.commands.common import UsageError, resolve_design
+from designer.commands.common import UsageError, raw_stream, resolve_design
 from designer.core.measure import AMP, MAX_BATCH, MeasureSettings
+from designer.core.text import one_line
 
 
 def _batch(text: str) -> int:
@@ -33,8 +34,8 @@ def settings_from(args: argparse.Namespace) -> MeasureSettings:
 
 
 def _progress(fraction: float, text: str) -> None:
-    if sys.stderr.isatty():
-        sys.stderr.write(f"\r{fraction:4.0%} {text:<40}")
+    if sys.stderr.isatty():  # the raw stream: the safe one would show the \r as \u000d
+        raw_stream(sys.stderr).write(f"\r{fraction:4.0%} {one_line(text):<40}")
         sys.stderr.flush()
 
 
@@ -51,7 +52,7 @@ def _run(args: argparse.Namespace) -> int:
         result = measure(design, settings, progress=_progress)
     finally:
         if sys.stderr.isatty():
-            sys.stderr.write("\r" + " " * 46 + "\r")
+            raw_stream(sys.stderr).write("\r" + " " * 46 + "\r")
     if args.json:
         sys.stdout.write(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
     else:
