@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -103,17 +104,22 @@ class Progress:
         import sys
 
         self._what = what
-        self._stream = sys.stderr
         self._raw = raw_stream(sys.stderr)
         self._tty = bool(getattr(sys.stderr, "isatty", lambda: False)())
         self._lines = lines and not self._tty
         self._drawn = 0
+        self._columns = 80
+        if self._tty:
+            # a line longer than the terminal would wrap, and \r redraw only its end
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                self._columns = os.get_terminal_size(self._raw.fileno()).columns or 80
 
     def __call__(self, fraction: float, message: str) -> None:
         from designer.core.text import one_line
 
         text = one_line(f"{self._what}: {fraction:4.0%} {message}")
         if self._tty:
+            text = text[: max(self._columns - 1, 10)]
             width = max(self._drawn, len(text))
             self._raw.write("\r" + text.ljust(width))
             self._raw.flush()
