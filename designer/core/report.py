@@ -264,10 +264,11 @@ def _latex(result: Analysis, rows: list[tuple[str, ...]]) -> str:
 
     head = line(rows[0])
     spec = "".join("r" if i >= _FIRST_NUMBER else "l" for i in range(columns))
+    title = latex_escape(_title(result)).replace(" x ", r" $\times$ ")
     out = [
-        f"% {latex_escape(_title(result))}",
         r"% resnet-designer summary --format latex; needs \usepackage{booktabs,longtable}",
         r"\begin{longtable}{" + spec + "}",
+        r"\caption{" + title + r"} \\",
         r"\toprule",
         head,
         r"\midrule",

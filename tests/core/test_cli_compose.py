@@ -276,8 +276,12 @@ def test_summary_markdown_and_latex_tables(tmp_path: Path) -> None:
     latex = cli("summary", str(path), "--format", "latex")
     assert latex.returncode == 0
     lines = latex.stdout.splitlines()
-    assert lines[0] == r"% Mine\_1 \& 50\% \{\$x\$\} \#2 \textbackslash{} | `: input 3 x 224 x 224"
-    assert r"\begin{longtable}{llllrrrr}" in lines and lines[-1] == r"\end{longtable}"
+    assert lines[1:3] == [
+        r"\begin{longtable}{llllrrrr}",
+        r"\caption{Mine\_1 \& 50\% \{\$x\$\} \#2 \textbackslash{} | `: input 3 $\times$ 224"
+        r" $\times$ 224} \\",
+    ]
+    assert lines[-1] == r"\end{longtable}"
     body = [line for line in lines if line.startswith(r"\texttt{")]
     assert len(body) == len(analyse(load_preset("resnet18")).layers)
     assert all(line.count(" & ") == 7 and line.endswith(r" \\") for line in body)
