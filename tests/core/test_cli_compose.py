@@ -290,6 +290,28 @@ def test_summary_markdown_and_latex_tables(tmp_path: Path) -> None:
     assert md.splitlines()[0] == r"**Mine_1 & 50% {$x$} #2 \\ \| \`: input 3 x 224 x 224**"
 
 
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="needs pdflatex (TeX Live)")
+def test_summary_latex_compiles(tmp_path: Path) -> None:
+    data = design_to_dict(load_preset("seresnet50"))
+    data["name"] = "Mine_1 & 50% {$x$} #2 \\ ~ ^ end"
+    (tmp_path / "m.resnet.json").write_text(json.dumps(data), encoding="utf-8")
+    table = cli("summary", "m.resnet.json", "--format", "latex", cwd=tmp_path)
+    (tmp_path / "t.tex").write_text(table.stdout, encoding="utf-8")
+    document = (
+        "\\documentclass{article}\\usepackage{booktabs,longtable}"
+        "\\usepackage[margin=1cm]{geometry}\\begin{document}\\tiny\\input{t.tex}\\end{document}"
+    )
+    (tmp_path / "doc.tex").write_text(document, encoding="utf-8")
+    done = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
+        capture_output=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert (tmp_path / "doc.pdf").read_bytes().startswith(b"%PDF")
+
+
 def test_summary_format_and_json_are_one_choice() -> None:
     refused(cli("summary", "resnet18", "--json", "--format", "csv"), "--json")
     refused(cli("summary", "resnet18", "--format", "html"), "invalid choice")
