@@ -143,7 +143,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--norm-weight-decay",
         type=float,
         default=0.0,
-        help="of norm layers' parameters (default 0; torchvision's: --weight-decay)",
+        help="of norm layers' weights (default 0; torchvision's: --weight-decay)",
     )
     recipe.add_argument(
         "--bias-weight-decay",
@@ -188,7 +188,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--model-ema-decay",
         type=float,
         default=0.99998,
-        help="per image of a 1-epoch run; adjusted by batch, steps and epochs as torchvision",
+        help="scaled by world x batch x steps / epochs, as torchvision does",
     )
     recipe.add_argument("--seed", type=int, default=0)
     recipe.add_argument(
