@@ -236,6 +236,33 @@ def test_fit_json_and_its_failure_on_stderr(tmp_path: Path) -> None:
     assert plain.stderr.count("\n") == 1 and "no scaling" in plain.stderr
 
 
+@pytest.mark.slow
+def test_fit_json_with_measured_latency() -> None:
+    """--max-latency-ms keeps its behaviour (what it measures goes to stderr) and --json
+    gives each candidate's measured latency."""
+    first = cli("measure", "resnet20_cifar", "--device", "cpu", "--batch", "1", "--json")
+    limit = 1.3 * json.loads(first.stdout)["latency"]["median_s"] * 1000
+    done = cli(
+        "fit",
+        "resnet20_cifar",
+        "--max-latency-ms",
+        f"{limit:.3f}",
+        "--device",
+        "cpu",
+        "--measure-top",
+        "1",
+        "--top",
+        "1",
+        "--json",
+    )
+    assert done.returncode in (0, 1), done.stderr
+    assert "measuring ResNet-20 (CIFAR-10) itself" in done.stderr
+    data = json.loads(done.stdout)
+    assert data["budget"]["max_latency_ms"] == pytest.approx(limit, abs=1e-3)
+    for candidate in data["candidates"]:
+        assert candidate["latency_ms"] > 0 and "latency" in candidate["usage"]
+
+
 def test_compare_json(tmp_path: Path) -> None:
     done = cli("compare", "resnet18", "resnet34", "--json", "--plot", str(tmp_path / "p.svg"))
     assert done.returncode == 0 and done.stderr == f"wrote {tmp_path / 'p.svg'}\n"
