@@ -152,7 +152,7 @@ def fit(design: Design, budget: Budget, *, top: int = 5) -> list[Candidate]:
 
 
 LatencyOf = Callable[[Design], float]  # a design -> its measured latency in ms
-MEASURE_ROUNDS = 3
+MEASURE_ROUNDS = 4
 
 
 def fit_measured(
@@ -166,34 +166,53 @@ def fit_measured(
 ) -> list[Candidate]:
     """Candidates that meet the closed-form limits and a measured latency, measured ones only.
 
-    Latency follows MACs only roughly, so MACs serve as a proxy to pick what to
-    measure: the design itself is measured once, its MACs scaled by the latency
-    budget give a MAC limit, the closed-form fit proposes ``measure_top`` candidates
-    under it, and those are measured. When none is fast enough, the MAC limit
-    shrinks by the worst miss and the search repeats (at most MEASURE_ROUNDS times).
+    Latency follows MACs only roughly (small networks pay a fixed cost per layer),
+    so a MAC limit stands in for latency to pick what to measure: the design itself
+    is measured first and its MACs scaled by the latency budget give the first
+    limit; the closed-form fit proposes ``measure_top`` candidates under it and
+    those are measured. While too few are fast enough, a line ``ms = a + b * MACs``
+    fitted to every measurement so far sets the next limit (at most MEASURE_ROUNDS).
     """
     if not max_latency_ms > 0:
         raise DesignError("--max-latency-ms", "must be a positive number of milliseconds")
     base_ms = latency_of(design)
     base_macs = analyse(design).macs
+    points = [(float(base_macs), base_ms)]
     proxy = base_macs * max_latency_ms / base_ms
     measured: dict[tuple, Candidate] = {}
     for _ in range(MEASURE_ROUNDS):
-        limit = int(min(proxy, budget.max_macs or proxy))
-        proposals = fit(
-            design, dataclasses.replace(budget, max_macs=max(1, limit)), top=measure_top
-        )
-        slowest = 0.0
+        limit = max(1, int(min(proxy, budget.max_macs or proxy)))
+        proposals = fit(design, dataclasses.replace(budget, max_macs=limit), top=measure_top)
         for c in proposals:
             key = tuple((s.depth, s.width) for s in c.design.stages)
             if key not in measured:
                 ms = latency_of(c.design)
+                points.append((float(c.result.macs), ms))
                 usage = budget.usage(c.result) | {"latency": ms / max_latency_ms}
                 measured[key] = dataclasses.replace(c, usage=usage, latency_ms=ms)
-            slowest = max(slowest, measured[key].usage["latency"])
         fitting = [c for c in measured.values() if max(c.usage.values()) <= 1.0]
         if len(fitting) >= min(top, measure_top) or not proposals:
             break
-        proxy = limit / max(slowest, 1.05)  # aim under the worst miss
+        line = _macs_for(points, TARGET_SHARE * max_latency_ms)
+        proxy = min(line, limit / 1.05) if line else limit / 1.25
     fitting = [c for c in measured.values() if max(c.usage.values()) <= 1.0]
     return sorted(fitting, key=_rank)[:top]
+
+
+TARGET_SHARE = 0.95  # aim a little under the latency limit: measurements scatter
+
+
+def _macs_for(points: list[tuple[float, float]], ms: float) -> float | None:
+    """MACs at which the least-squares line through (MACs, ms) reaches ``ms``; None if it
+    cannot say (one distinct point, a flat or falling line, or a fixed cost above ``ms``)."""
+    n = len(points)
+    mean_x = sum(x for x, _ in points) / n
+    mean_y = sum(y for _, y in points) / n
+    var = sum((x - mean_x) ** 2 for x, _ in points)
+    if var == 0:
+        return None
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / var
+    intercept = mean_y - slope * mean_x
+    if slope <= 0 or intercept >= ms:
+        return None
+    return (ms - intercept) / slope

@@ -17,7 +17,7 @@ import torch
 
 from designer.core.analysis import analyse
 from designer.core.design import DesignError
-from designer.core.fit import Budget, fit_measured
+from designer.core.fit import MEASURE_ROUNDS, Budget, fit_measured
 from designer.core.io import save
 from designer.core.measure import (
     FileChannel,
@@ -247,11 +247,27 @@ def test_fit_measured_keeps_only_what_measures_under_the_limit() -> None:
     for c in found:
         assert c.latency_ms == pytest.approx(fake_latency(c.design))
         assert c.latency_ms <= limit and c.binding == "latency"
-    assert len(measured) <= 1 + 3 * 3  # the design, then at most three rounds of three
+    assert len(measured) <= 1 + MEASURE_ROUNDS * 3  # the design, then the rounds
     # a MAC limit still binds beside the latency
     macs = analyse(found[-1].design).macs
     capped = fit_measured(design, Budget(max_macs=macs), limit, fake_latency, top=3)
     assert all(analyse(c.design).macs <= macs for c in capped)
+
+
+def test_fit_measured_finds_fits_where_a_fixed_cost_dominates() -> None:
+    """A small network on a CPU: most of its time is per-layer overhead, not MACs.
+
+    Scaling MACs by the latency budget (the first guess) undershoots nothing and
+    misses; the line fitted through the measurements must find what fits.
+    """
+    design = load_preset(SMALL)
+    base = analyse(design).macs
+
+    def overhead_bound(candidate) -> float:  # noqa: ANN001
+        return 8.0 + 2.0 * analyse(candidate).macs / base  # 10 ms for the design itself
+
+    found = fit_measured(design, Budget(), 9.0, overhead_bound, top=3, measure_top=2)
+    assert found and all(c.latency_ms is not None and c.latency_ms <= 9.0 for c in found)
 
 
 def test_fit_measured_rejects_a_non_positive_limit() -> None:
@@ -260,18 +276,22 @@ def test_fit_measured_rejects_a_non_positive_limit() -> None:
 
 
 def test_cli_fit_by_measured_latency() -> None:
-    first = cli("measure", SMALL, "--device", "cpu", "--batch", "1", "--json")
-    limit = 0.7 * json.loads(first.stdout)["latency"]["median_s"] * 1000
-    done = cli(
-        "fit", SMALL, "--max-latency-ms", f"{limit:.3f}", "--device", "cpu", "--measure-top", "2"
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "measuring ResNet-20 (CIFAR-10) itself" in done.stderr
-    lines = [line for line in done.stdout.splitlines() if "ms measured" in line]
-    assert lines and "latency binds" in done.stdout
-    for line in lines:
-        # timing noise between two measurements of one network stays well under 30%
-        assert float(line.rsplit(", ", 1)[1].split()[0]) <= limit
+    outputs = []
+    for _ in range(ATTEMPTS):  # timing on a shared machine: a busy moment gets another try
+        first = cli("measure", SMALL, "--device", "cpu", "--batch", "1", "--json")
+        limit = 0.7 * json.loads(first.stdout)["latency"]["median_s"] * 1000
+        args = ("--max-latency-ms", f"{limit:.3f}", "--device", "cpu", "--measure-top", "2")
+        done = cli("fit", SMALL, *args)
+        assert "measuring ResNet-20 (CIFAR-10) itself" in done.stderr
+        if done.returncode == 0:
+            lines = [line for line in done.stdout.splitlines() if "ms measured" in line]
+            assert lines and "latency binds" in done.stdout
+            for line in lines:
+                assert float(line.rsplit(", ", 1)[1].split()[0]) <= float(f"{limit:.3f}")
+            return
+        assert done.returncode == 1, done.stderr  # none found: a clean "no scaling" answer
+        outputs.append(done.stdout + done.stderr)
+    pytest.fail(f"no candidate measured under 70% of the design's latency: {outputs}")
 
 
 def test_cli_fit_rejects_bad_latency() -> None:
