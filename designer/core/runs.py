@@ -1,0 +1,613 @@
+"""Training runs of a design: the run folder, the exact train.py command, live figures.
+
+The app trains with the design's own training bundle (``train.py``, written by
+``designer.core.torch.bundle_writer``): what it trains is exactly what the user
+would train by hand. Pure: no Qt, no torch; the bundle is written elsewhere (it
+needs torch) and train.py runs in its own process.
+
+A run is a folder under a runs root, ``<root>/<YYYYmmdd-HHMMSS>-<slug>/``::
+
+    design.resnet.json  the design as it was when the run started
+    settings.json       the RunSettings
+    bundle/             the training bundle (train.py, model.py, weights ...)
+    train.log           train.py's stdout and stderr, appended across resumes
+    metrics.csv         train.py's per-epoch figures (--output-dir is the run folder)
+    last.pt, best.pt    train.py's checkpoints
+    status.json         pid, start, end and exit code of the latest launch
+    stop                present when the user asked the run to stop
+
+train.py runs under a small supervisor (``python -c SUPERVISOR``) in its own
+session, so it outlives the app: the supervisor writes train.py's output to
+train.log, and its exit code and end time to status.json, whoever is watching.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import datetime
+import io
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from designer.core.design import Design
+from designer.core.io import atomic_write_bytes, dumps
+
+DATA_KINDS = ("synthetic", "imagefolder", "cifar10", "cifar100")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("none", "bf16", "fp16")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+CIFAR_FOLDERS = {"cifar10": ("cifar-10-batches-py", 10), "cifar100": ("cifar-100-python", 100)}
+STATUSES = ("starting", "running", "finished", "failed", "stopped")
+START_GRACE_S = 60.0  # a launch whose supervisor never wrote its pid: failed after this
+
+
+class RunError(ValueError):
+    """A run that cannot start, said in one line (bad data folder, class mismatch...)."""
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What the user chose in the Train tab; ``command`` turns it into train.py's flags."""
+
+    data: str = "synthetic"  # one of DATA_KINDS
+    data_path: str = ""  # imagefolder: holds train/ and val/; cifar: the local copy's root
+    epochs: int = 1
+    max_steps: int = 0  # 0: no limit
+    batch: int = 64
+    lr: float = 0.0  # 0: train.py's default for the recipe
+    workers: int = 0  # data-loading processes (0: in train.py's process)
+    device: str = "auto"  # one of DEVICES: auto lets train.py choose (cuda if any)
+    amp: str = "none"  # one of PRECISIONS
+    synthetic_size: int = 0  # training samples of synthetic data (0: train.py's 1024)
+    print_freq: int = 5  # steps between progress lines (the live curve's resolution)
+
+    def __post_init__(self) -> None:
+        if self.data not in DATA_KINDS:
+            raise RunError(f"data: {self.data!r} is not one of {', '.join(DATA_KINDS)}")
+        if self.device not in DEVICES:
+            raise RunError(f"device: {self.device!r} is not one of {', '.join(DEVICES)}")
+        if self.amp not in PRECISIONS:
+            raise RunError(f"precision: {self.amp!r} is not one of {', '.join(PRECISIONS)}")
+        for name in ("epochs", "batch", "print_freq"):
+            if int(getattr(self, name)) < 1:
+                raise RunError(f"{name}: must be at least 1")
+        for name in ("max_steps", "workers", "synthetic_size"):
+            if int(getattr(self, name)) < 0:
+                raise RunError(f"{name}: must not be negative")
+        if self.lr < 0:
+            raise RunError("learning rate: must not be negative (0: the recipe's)")
+        if self.data != "synthetic" and not self.data_path:
+            raise RunError(f"data: {self.data} needs a folder")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunSettings:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+# ---------------------------------------------------------------------------
+# Checks of the data, before anything is written
+
+
+def check_data(settings: RunSettings, design: Design) -> None:
+    """Raise RunError (one line) when the data cannot train this design."""
+    if settings.data == "synthetic":
+        return
+    root = Path(settings.data_path).expanduser()
+    if not root.is_dir():
+        raise RunError(f"data folder {root}: not found")
+    if settings.data in CIFAR_FOLDERS:
+        folder, classes = CIFAR_FOLDERS[settings.data]
+        if not (root / folder).is_dir():
+            raise RunError(
+                f"{root} holds no {folder}/: point to the folder that holds the local "
+                f"{settings.data.upper()} copy (torchvision's layout)"
+            )
+        _same_classes(classes, design, f"{settings.data.upper()}")
+        return
+    missing = [part for part in ("train", "val") if not (root / part).is_dir()]
+    if missing:
+        raise RunError(
+            f"data folder {root} lacks {' and '.join(p + '/' for p in missing)}: "
+            "an ImageFolder holds train/ and val/, one subfolder per class in each"
+        )
+    counts = {}
+    for part in ("train", "val"):
+        classes = sorted(p for p in (root / part).iterdir() if p.is_dir())
+        if not classes:
+            raise RunError(f"{root / part}: no class folders (one subfolder per class)")
+        if not any(_has_image(c) for c in classes):
+            raise RunError(f"{root / part}: no images found ({', '.join(IMAGE_SUFFIXES[:3])}...)")
+        counts[part] = len(classes)
+    if counts["train"] != counts["val"]:
+        raise RunError(f"{root}: train/ has {counts['train']} class folders, val/ {counts['val']}")
+    _same_classes(counts["train"], design, "the data (class folders in train/)")
+
+
+def _has_image(folder: Path) -> bool:
+    for _, _, files in os.walk(folder):
+        if any(name.lower().endswith(IMAGE_SUFFIXES) for name in files):
+            return True
+    return False
+
+
+def _same_classes(found: int, design: Design, what: str) -> None:
+    if found != design.num_classes:
+        raise RunError(
+            f"{what} has {found} classes, the design {design.num_classes}: "
+            f"set the design's classes to {found}"
+        )
+
+
+# ---------------------------------------------------------------------------
+# The run folder
+
+
+def slug(text: str) -> str:
+    """A short, file-safe name part: 'ResNet-50 (mine)' -> 'resnet-50-mine'."""
+    cleaned = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return cleaned[:40] or "design"
+
+
+def new_run_folder(root: str | os.PathLike[str], design: Design) -> Path:
+    """Make ``<root>/<timestamp>-<slug>/`` (a new name even within one second)."""
+    base = Path(root)
+    base.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    name = f"{stamp}-{slug(design.name)}"
+    for n in range(1000):
+        folder = base / (name if n == 0 else f"{name}-{n + 1}")
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return folder
+    raise RunError(f"{base}: could not make a new run folder")
+
+
+def prepare_run(folder: Path, design: Design, settings: RunSettings) -> None:
+    """Write the design copy and settings.json into a new run folder (the bundle comes next)."""
+    atomic_write_bytes(folder / "design.resnet.json", dumps(design).encode(), backup=False)
+    info = {"design_name": design.name, "settings": settings.to_dict()}
+    _write_json(folder / "settings.json", info)
+
+
+def bundle_dir(folder: Path) -> Path:
+    return folder / "bundle"
+
+
+def command(
+    folder: Path, settings: RunSettings, *, resume: bool = False, python: str | None = None
+) -> list[str]:
+    """The exact train.py command line for ``settings`` (the bundle's own train.py)."""
+    folder = Path(folder).resolve()
+    args = [
+        python or sys.executable,
+        str(bundle_dir(folder) / "train.py"),
+        "--output-dir",
+        str(folder),
+        "--epochs",
+        str(settings.epochs),
+        "--batch-size",
+        str(settings.batch),
+        "--workers",
+        str(settings.workers),
+        "--print-freq",
+        str(settings.print_freq),
+    ]
+    if settings.data != "synthetic":
+        args += ["--data", settings.data, "--data-path", str(Path(settings.data_path).expanduser())]
+    elif settings.synthetic_size:
+        args += ["--synthetic-size", str(settings.synthetic_size)]
+    if settings.max_steps:
+        args += ["--max-steps", str(settings.max_steps)]
+    if settings.lr:
+        args += ["--lr", repr(float(settings.lr))]
+    if settings.device != "auto":
+        args += ["--device", settings.device]
+    if settings.amp != "none":
+        args += ["--amp", settings.amp]
+    if resume:
+        args += ["--resume", str(folder / "last.pt")]
+    return args
+
+
+# The supervisor: runs train.py with its output in train.log, forwards SIGTERM/SIGINT
+# to it, and records the exit code in status.json; train.py dies with it (Linux).
+SUPERVISOR = r"""
+import json, os, signal, subprocess, sys, time
+run, cmd = sys.argv[1], sys.argv[2:]
+path = os.path.join(run, "status.json")
+def update(**kw):
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        data = {}
+    data.update(kw)
+    tmp = path + ".%d.tmp" % os.getpid()
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=1)
+    os.replace(tmp, path)
+def die_with_parent():
+    try:
+        import ctypes
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)
+    except Exception:
+        pass
+update(pid=os.getpid())
+log = open(os.path.join(run, "train.log"), "ab", buffering=0)
+env = dict(os.environ, PYTHONUNBUFFERED="1")
+try:
+    child = subprocess.Popen(
+        cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        cwd=os.path.join(run, "bundle"), env=env,
+        preexec_fn=die_with_parent if sys.platform.startswith("linux") else None,
+    )
+except OSError as exc:
+    log.write(("error: could not start train.py: %s\n" % exc).encode())
+    update(ended=time.time(), exit_code=127)
+    sys.exit(127)
+update(train_pid=child.pid)
+def forward(sig, frame):
+    try:
+        child.send_signal(sig)
+    except OSError:
+        pass
+signal.signal(signal.SIGTERM, forward)
+signal.signal(signal.SIGINT, forward)
+code = child.wait()
+update(ended=time.time(), exit_code=code)
+"""
+
+
+def launch(folder: Path, settings: RunSettings, *, resume: bool = False) -> subprocess.Popen:
+    """Start train.py for the run in ``folder`` (its bundle written) and return the supervisor.
+
+    The caller should ``poll()`` the returned process now and then (no zombie is left);
+    the run goes on if the caller exits.
+    """
+    folder = Path(folder).resolve()
+    if not (bundle_dir(folder) / "train.py").is_file():
+        raise RunError(f"{folder}: no bundle/train.py")
+    if resume and not (folder / "last.pt").is_file():
+        raise RunError("no checkpoint (last.pt) to resume from: the run stopped before one")
+    with contextlib.suppress(FileNotFoundError):
+        (folder / "stop").unlink()
+    cmd = command(folder, settings, resume=resume)
+    old = read_json(folder / "status.json")
+    launches = int(old.get("launches", 0)) + 1
+    _write_json(
+        folder / "status.json",
+        {"started": time.time(), "command": cmd, "launches": launches, "resumed": resume},
+    )
+    with open(folder / "train.log", "ab") as log:
+        log.write(f"$ {' '.join(cmd)}\n".encode())
+    kwargs: dict[str, Any] = {}
+    if os.name == "posix":
+        kwargs["start_new_session"] = True  # the app's terminal or session ending spares it
+    else:  # pragma: no cover - Windows
+        kwargs["creationflags"] = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
+    return subprocess.Popen(
+        [sys.executable, "-c", SUPERVISOR, str(folder), *cmd],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        close_fds=True,
+        **kwargs,
+    )
+
+
+def stop(folder: Path) -> bool:
+    """Ask the run to stop (SIGTERM to its supervisor, which passes it on); False if not alive.
+
+    The checkpoint of the last finished epoch (or --max-steps) stays: Resume continues there.
+    """
+    folder = Path(folder)
+    (folder / "stop").write_bytes(b"")
+    status = read_json(folder / "status.json")
+    sent = False
+    for key in ("pid", "train_pid"):
+        pid = status.get(key)
+        if isinstance(pid, int) and pid_alive(pid):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGTERM)
+                sent = True
+            if sent:
+                break  # the supervisor forwards it
+    return sent
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, ended but not yet reaped, counts as gone)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    with contextlib.suppress(OSError, IndexError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat[stat.rindex(")") + 2] in "ZX":
+            return False
+    return True
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    atomic_write_bytes(path, json.dumps(data, indent=1).encode(), backup=False)
+
+
+# ---------------------------------------------------------------------------
+# Reading a run's figures as they come
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return float(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+@dataclass
+class Point:
+    """One progress line of train.py: the running mean of the epoch so far, at ``step``."""
+
+    step: int
+    epoch: int
+    loss: float
+    acc: float  # a fraction
+    images_per_s: float
+
+
+PROGRESS = re.compile(
+    r"epoch (\d+)/(\d+) \[[#.]*\] (\d+)/(\d+)\s+loss ([-+\d.eE]+|nan|inf)\s+"
+    r"acc\s+([-+\d.]+)%\s+([\d,.]+) img/s"
+)
+STEPS_LINE = re.compile(r"global batch (\d+), (\d+) steps/epoch")
+
+
+class TailReader:
+    """Reads the lines appended to a file since last time; a partial last line waits."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.offset = 0
+        self.rewound = False  # set when the file was rewritten shorter: read from the start
+        self._rest = b""
+
+    def new_lines(self) -> list[str]:
+        try:
+            with open(self.path, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                if size < self.offset:  # rewritten (train.py's keep_through): start over
+                    self.offset, self._rest, self.rewound = 0, b"", True
+                    raise _Rewound
+                handle.seek(self.offset)
+                data = handle.read()
+        except _Rewound:
+            return self.new_lines()
+        except OSError:
+            return []
+        self.offset += len(data)
+        data = self._rest + data
+        lines = data.split(b"\n")
+        self._rest = lines.pop()  # b"" after a complete line
+        return [line.decode("utf-8", "replace").rstrip("\r") for line in lines]
+
+
+class _Rewound(Exception):
+    pass
+
+
+@dataclass
+class Curves:
+    """A run's figures so far: progress points from train.log, epoch rows from metrics.csv."""
+
+    points: list[Point] = field(default_factory=list)
+    epochs: list[dict[str, float]] = field(default_factory=list)
+    steps_per_epoch: int = 0
+    global_batch: int = 0
+    log_tail: list[str] = field(default_factory=list)  # the last lines of train.log
+
+    @property
+    def step(self) -> int:
+        last = [p.step for p in self.points] + [int(r.get("step", 0)) for r in self.epochs]
+        return max(last, default=0)
+
+    def best_val_acc(self) -> float | None:
+        values = [r["val_acc"] for r in self.epochs if r.get("val_acc") is not None]
+        return max(values) if values else None
+
+    def final(self) -> dict[str, float]:
+        return dict(self.epochs[-1]) if self.epochs else {}
+
+    def images_per_s(self) -> float | None:
+        if self.points:
+            return self.points[-1].images_per_s
+        if self.epochs and self.epochs[-1].get("images_per_s"):
+            return self.epochs[-1]["images_per_s"]
+        return None
+
+    def epoch_seconds(self) -> float | None:
+        if self.epochs and self.epochs[-1].get("seconds"):
+            return self.epochs[-1]["seconds"]
+        rate = self.images_per_s()
+        if rate and self.steps_per_epoch and self.global_batch:
+            return self.steps_per_epoch * self.global_batch / rate
+        return None
+
+    def eta_seconds(self, settings: RunSettings) -> float | None:
+        """Seconds of training left at the latest rate (evaluation not counted)."""
+        rate = self.images_per_s()
+        if not rate or not self.steps_per_epoch or not self.global_batch:
+            return None
+        total = settings.epochs * self.steps_per_epoch
+        if settings.max_steps:
+            total = min(total, settings.max_steps)
+        return max(0, total - self.step) * self.global_batch / rate
+
+
+class RunReader:
+    """Follows one run's train.log and metrics.csv incrementally (cheap to call often)."""
+
+    TAIL = 12
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.curves = Curves()
+        self._log = TailReader(self.folder / "train.log")
+        self._metrics = TailReader(self.folder / "metrics.csv")
+        self._header: list[str] | None = None
+
+    def update(self) -> bool:
+        """Read what was appended; True when anything new arrived."""
+        new = False
+        lines = self._metrics.new_lines()
+        if self._metrics.rewound:  # rows of redone epochs dropped: read it afresh
+            self._metrics.rewound = False
+            self._header, self.curves.epochs = None, []
+        for line in lines:
+            if not line.strip():
+                continue
+            if self._header is None:
+                self._header = next(csv.reader(io.StringIO(line)))
+                continue
+            values = next(csv.reader(io.StringIO(line)), [])
+            if len(values) != len(self._header):
+                continue
+            row = {k: _float(v) for k, v in zip(self._header, values, strict=True)}
+            self.curves.epochs.append({k: v for k, v in row.items() if v is not None})
+            new = True
+        for line in self._log.new_lines():
+            new = True
+            self.curves.log_tail = (self.curves.log_tail + [line])[-self.TAIL :]
+            if match := STEPS_LINE.search(line):
+                self.curves.global_batch = int(match.group(1))
+                self.curves.steps_per_epoch = int(match.group(2))
+            if match := PROGRESS.search(line):
+                epoch, _, done, total = (int(match.group(i)) for i in range(1, 5))
+                step = (epoch - 1) * total + done
+                self.curves.points = [p for p in self.curves.points if p.step < step]
+                self.curves.points.append(
+                    Point(
+                        step,
+                        epoch,
+                        float(match.group(5)),
+                        float(match.group(6)) / 100,
+                        float(match.group(7).replace(",", "")),
+                    )
+                )
+                self.curves.steps_per_epoch = self.curves.steps_per_epoch or total
+        return new
+
+
+# ---------------------------------------------------------------------------
+# Runs
+
+
+@dataclass
+class Run:
+    """One run folder: its settings, status and figures (read on construction)."""
+
+    folder: Path
+    design_name: str
+    settings: RunSettings | None
+    info: dict[str, Any]  # status.json
+
+    @classmethod
+    def read(cls, folder: Path) -> Run:
+        folder = Path(folder)
+        saved = read_json(folder / "settings.json")
+        try:
+            settings = RunSettings.from_dict(saved.get("settings", {}))
+        except (RunError, TypeError, ValueError):
+            settings = None
+        return cls(
+            folder, str(saved.get("design_name", "")), settings, read_json(folder / "status.json")
+        )
+
+    def refresh(self) -> None:
+        self.info = read_json(self.folder / "status.json")
+
+    @property
+    def name(self) -> str:
+        return self.folder.name
+
+    @property
+    def status(self) -> str:
+        """starting, running, finished, failed or stopped."""
+        info = self.info
+        stopped = (self.folder / "stop").exists()
+        if info.get("ended") is None:
+            pid = info.get("pid")
+            if isinstance(pid, int):
+                if pid_alive(pid):
+                    return "running"
+            elif time.time() - float(info.get("started") or 0) < START_GRACE_S:
+                return "starting"
+            return "stopped" if stopped else "failed"  # killed with its supervisor
+        if stopped:
+            return "stopped"
+        return "finished" if info.get("exit_code") == 0 else "failed"
+
+    @property
+    def alive(self) -> bool:
+        return self.status in ("starting", "running")
+
+    @property
+    def started(self) -> float | None:
+        value = self.info.get("started")
+        return float(value) if isinstance(value, int | float) else None
+
+    def figures(self) -> Curves:
+        reader = RunReader(self.folder)
+        reader.update()
+        return reader.curves
+
+    def log_tail(self, lines: int = 5) -> list[str]:
+        try:
+            text = (self.folder / "train.log").read_bytes()[-8192:].decode("utf-8", "replace")
+        except OSError:
+            return []
+        return [line for line in text.splitlines() if line.strip()][-lines:]
+
+    def can_resume(self) -> bool:
+        return not self.alive and (self.folder / "last.pt").is_file() and self.settings is not None
+
+
+def list_runs(root: str | os.PathLike[str], design_name: str | None = None) -> list[Run]:
+    """The runs under ``root``, newest first; only ``design_name``'s when given."""
+    base = Path(root)
+    try:
+        folders = [p for p in base.iterdir() if (p / "settings.json").is_file()]
+    except OSError:
+        return []
+    runs = [Run.read(p) for p in folders]
+    if design_name is not None:
+        runs = [r for r in runs if r.design_name == design_name]
+    return sorted(runs, key=lambda r: (r.started or 0, r.name), reverse=True)

@@ -1,0 +1,193 @@
+"""Training runs: the run folder, train.py's command line, checks of the data, live figures.
+
+One test really trains: a CIFAR ResNet-20 bundle on synthetic data, a few steps, through
+the exact command line the app runs, in a subprocess; its metrics are parsed as they come.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from designer.core import runs
+from designer.core.presets import load_preset
+from designer.core.runs import RunError, RunSettings
+
+
+@pytest.fixture(scope="module")
+def cifar():
+    return load_preset("resnet20_cifar")
+
+
+def test_the_command_is_the_bundles_own_train_py_with_the_settings_flags(tmp_path, cifar):
+    settings = RunSettings(
+        data="imagefolder",
+        data_path=str(tmp_path / "data"),
+        epochs=3,
+        max_steps=7,
+        batch=8,
+        lr=0.05,
+        workers=2,
+        device="cpu",
+        amp="bf16",
+    )
+    cmd = runs.command(tmp_path, settings)
+    assert cmd[:2] == [sys.executable, str(tmp_path.resolve() / "bundle" / "train.py")]
+    text = " ".join(cmd)
+    for flag in (
+        f"--output-dir {tmp_path.resolve()}",
+        "--epochs 3",
+        "--batch-size 8",
+        "--workers 2",
+        "--max-steps 7",
+        "--lr 0.05",
+        "--device cpu",
+        "--amp bf16",
+        f"--data imagefolder --data-path {tmp_path / 'data'}",
+    ):
+        assert flag in text
+    assert "--resume" not in text
+    resumed = runs.command(tmp_path, settings, resume=True)
+    assert resumed[-2:] == ["--resume", str(tmp_path.resolve() / "last.pt")]
+    plain = " ".join(runs.command(tmp_path, RunSettings()))
+    assert "--device" not in plain and "--amp" not in plain and "--data" not in plain
+
+
+def test_settings_refuse_nonsense_in_one_line():
+    with pytest.raises(RunError, match="epochs"):
+        RunSettings(epochs=0)
+    with pytest.raises(RunError, match="needs a folder"):
+        RunSettings(data="cifar10")
+    with pytest.raises(RunError, match="device"):
+        RunSettings(device="tpu")
+    settings = RunSettings(epochs=2, batch=4)
+    assert RunSettings.from_dict({**settings.to_dict(), "future": 1}) == settings
+
+
+def _image_folder(root: Path, classes: int, images: bool = True) -> Path:
+    for part in ("train", "val"):
+        for c in range(classes):
+            folder = root / part / f"class{c}"
+            folder.mkdir(parents=True)
+            if images:
+                (folder / "a.png").write_bytes(b"")
+    return root
+
+
+def test_data_checks_say_what_is_wrong_in_one_line(tmp_path, cifar):
+    def check(path: Path, data: str = "imagefolder") -> str:
+        with pytest.raises(RunError) as caught:
+            runs.check_data(RunSettings(data=data, data_path=str(path)), cifar)
+        message = str(caught.value)
+        assert "\n" not in message
+        return message
+
+    assert "not found" in check(tmp_path / "nowhere")
+    (tmp_path / "half" / "train").mkdir(parents=True)
+    assert "lacks val/" in check(tmp_path / "half")
+    assert "no images" in check(_image_folder(tmp_path / "empty", 10, images=False))
+    message = check(_image_folder(tmp_path / "three", 3))
+    assert "3 classes" in message and "the design 10" in message
+    runs.check_data(
+        RunSettings(data="imagefolder", data_path=str(_image_folder(tmp_path / "ten", 10))), cifar
+    )
+    assert "cifar-100-python" in check(tmp_path / "ten", "cifar100")
+    (tmp_path / "c100" / "cifar-100-python").mkdir(parents=True)
+    assert "100 classes" in check(tmp_path / "c100", "cifar100")
+    runs.check_data(RunSettings(), cifar)  # synthetic data fit any design
+
+
+def test_the_tail_reader_waits_for_a_partial_last_line(tmp_path):
+    path = tmp_path / "metrics.csv"
+    reader = runs.TailReader(path)
+    assert reader.new_lines() == []  # not there yet
+    path.write_text("epoch,step\n1,4")
+    assert reader.new_lines() == ["epoch,step"]
+    with open(path, "a") as handle:
+        handle.write("\n2,8\n")
+    assert reader.new_lines() == ["1,4", "2,8"]
+    path.write_text("epoch,step\n")  # rewritten shorter (rows of redone epochs dropped)
+    assert reader.new_lines() == ["epoch,step"]
+
+
+def test_run_folders_are_new_and_named_by_time_and_design(tmp_path, cifar):
+    a = runs.new_run_folder(tmp_path, cifar)
+    b = runs.new_run_folder(tmp_path, cifar)
+    assert a != b and a.name.endswith(runs.slug(cifar.name)) and b.name.endswith("-2")
+    runs.prepare_run(a, cifar, RunSettings(epochs=2))
+    assert (a / "design.resnet.json").is_file()
+    listed = runs.list_runs(tmp_path)
+    assert [r.folder for r in listed] == [a]  # b has no settings: not a run
+    assert listed[0].settings == RunSettings(epochs=2)
+    assert listed[0].status == "failed"  # never launched, long ago or not: no pid
+    assert runs.list_runs(tmp_path, "another design") == []
+
+
+def _bundle(folder: Path, design) -> None:
+    from designer.core.torch.bundle_writer import write_bundle
+
+    write_bundle(design, runs.bundle_dir(folder))
+
+
+def _wait(predicate, timeout: float = 60.0) -> None:
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > end:
+            raise AssertionError("timed out")
+        time.sleep(0.1)
+
+
+def test_a_tiny_run_trains_through_the_command_line_and_its_figures_are_read(tmp_path, cifar):
+    settings = RunSettings(epochs=2, batch=16, synthetic_size=32, print_freq=1, device="cpu")
+    folder = runs.new_run_folder(tmp_path, cifar)
+    runs.prepare_run(folder, cifar, settings)
+    _bundle(folder, cifar)
+    process = runs.launch(folder, settings)
+    reader = runs.RunReader(folder)
+    seen_running = False
+    end = time.monotonic() + 90
+    while process.poll() is None:
+        assert time.monotonic() < end, "timed out"
+        reader.update()
+        seen_running = seen_running or runs.Run.read(folder).status in ("starting", "running")
+        time.sleep(0.1)
+    reader.update()
+    run = runs.Run.read(folder)
+    assert process.returncode == 0 and seen_running
+    assert run.status == "finished", run.log_tail()
+    assert run.info["exit_code"] == 0 and run.info["train_pid"] != run.info["pid"]
+    curves = reader.curves
+    assert curves.steps_per_epoch == 2 and curves.global_batch == 16
+    assert [p.step for p in curves.points] == [1, 2, 3, 4]
+    assert [int(r["epoch"]) for r in curves.epochs] == [1, 2]
+    assert 0.0 <= curves.best_val_acc() <= 1.0
+    assert curves.final()["step"] == 4 and curves.epoch_seconds() > 0
+    assert curves.eta_seconds(settings) == 0
+    assert (folder / "last.pt").is_file() and (folder / "best.pt").is_file()
+    assert runs.Run.read(folder).figures().epochs == curves.epochs
+    assert [r.folder for r in runs.list_runs(tmp_path, cifar.name)] == [folder]
+    # Resume refuses nothing here: a finished run may train on (train.py ends at once)
+    assert run.can_resume()
+
+
+def test_a_killed_run_is_failed_with_its_logs_last_lines(tmp_path, cifar):
+    settings = dataclasses.replace(
+        RunSettings(), epochs=50, batch=16, synthetic_size=32, device="cpu"
+    )
+    folder = runs.new_run_folder(tmp_path, cifar)
+    runs.prepare_run(folder, cifar, settings)
+    _bundle(folder, cifar)
+    process = runs.launch(folder, settings)
+    _wait(lambda: runs.Run.read(folder).info.get("train_pid"))
+    os.kill(runs.Run.read(folder).info["train_pid"], signal.SIGKILL)
+    process.wait(30)
+    run = runs.Run.read(folder)
+    assert run.status == "failed" and run.info["exit_code"] == -signal.SIGKILL
+    assert run.log_tail()[0].startswith("$ ")  # the command it ran, at least
+    assert not run.can_resume()  # killed before its first checkpoint
