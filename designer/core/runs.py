@@ -484,8 +484,8 @@ class RunReader:
         self._metrics = TailReader(self.folder / "metrics.csv")
         self._header: list[str] | None = None
 
-    def update(self) -> bool:
-        """Read what was appended; True when anything new arrived."""
+    def update(self, log: bool = True) -> bool:
+        """Read what was appended (train.log too unless ``log`` is False); True if anything."""
         new = False
         lines = self._metrics.new_lines()
         if self._metrics.rewound:  # rows of redone epochs dropped: read it afresh
@@ -503,7 +503,7 @@ class RunReader:
             row = {k: _float(v) for k, v in zip(self._header, values, strict=True)}
             self.curves.epochs.append({k: v for k, v in row.items() if v is not None})
             new = True
-        for line in self._log.new_lines():
+        for line in self._log.new_lines() if log else ():
             new = True
             self.curves.log_tail = (self.curves.log_tail + [line])[-self.TAIL :]
             if match := STEPS_LINE.search(line):
@@ -584,9 +584,10 @@ class Run:
         value = self.info.get("started")
         return float(value) if isinstance(value, int | float) else None
 
-    def figures(self) -> Curves:
+    def figures(self, log: bool = True) -> Curves:
+        """The figures so far: metrics.csv's epochs, and train.log's progress unless not asked."""
         reader = RunReader(self.folder)
-        reader.update()
+        reader.update(log)
         return reader.curves
 
     def log_tail(self, lines: int = 5) -> list[str]:

@@ -712,6 +712,11 @@ class MainWindow(QMainWindow):
             self._save_layout()
             self.graph.cancel_build()
             self.insights.measure.stop()  # a running measurement is cancelled, not awaited
+            alive = self.insights.train.detach()  # training runs go on without the window
+            if alive:
+                self.statusBar().showMessage(
+                    f"{alive} training run(s) left running; the Train tab reattaches next time"
+                )
             event.accept()
         else:
             event.ignore()

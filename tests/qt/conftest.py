@@ -18,6 +18,7 @@ def _private_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
     monkeypatch.setenv("XDG_CONFIG_HOME", str(folder))
     monkeypatch.setenv("RESNET_DESIGNER_RECOVERY_DIR", str(folder / "recovery"))
     monkeypatch.setenv("RESNET_DESIGNER_MEASURE_DIR", str(folder / "measurements"))
+    monkeypatch.setenv("RESNET_DESIGNER_RUNS_DIR", str(folder / "runs"))
     monkeypatch.setenv("RESNET_DESIGNER_CONFIRM_MS", "0")  # torch only where a test asks
 
 

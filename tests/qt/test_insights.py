@@ -52,6 +52,7 @@ def test_insights_are_toggled_from_the_view_menu(qtbot, window):
         "Numbers",
         "Pretrained weights",
         "Measure",
+        "Train",
     }
     toggles["Numbers"].trigger()
     assert ins.area.isVisible() and ins.current() == "numbers"

@@ -30,7 +30,7 @@ def _insights_menu(window):
 
 
 # -- 1. one area --------------------------------------------------------------------------
-def test_the_insights_are_one_dock_with_six_tabs_opened_and_closed_as_a_whole(qtbot, window):
+def test_the_insights_are_one_dock_with_seven_tabs_opened_and_closed_as_a_whole(qtbot, window):
     ins = window.insights
     names = {d.objectName() for d in window.findChildren(QDockWidget)}
     assert "insightsDock" in names
@@ -45,11 +45,12 @@ def test_the_insights_are_one_dock_with_six_tabs_opened_and_closed_as_a_whole(qt
         "Numbers",
         "Pretrained weights",
         "Measure",
+        "Train",
     ]
     assert all(tabs.tabToolTip(i) for i in range(tabs.count()))
 
     texts = [a.text() for a in _insights_menu(window).actions() if not a.isSeparator()]
-    assert texts[0] == "Insights" and len(texts) == 7
+    assert texts[0] == "Insights" and len(texts) == 8
     toggle = ins.toggle
     assert toggle.isCheckable() and not toggle.isChecked()
     assert toggle.shortcut().toString() == "Ctrl+Alt+0"

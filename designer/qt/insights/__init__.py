@@ -1,10 +1,10 @@
 """The Insights area: one dock at the bottom whose tabs explain and improve a design.
 
-The six panels (lint, budget fit, compare, numbers, transfer, measure) are tabs
+The seven panels (lint, budget fit, compare, numbers, transfer, measure, train) are tabs
 of one ``QDockWidget`` ("Insights"), so the area opens and closes as a whole and
 takes one modest strip of the window. View > Insights holds the toggle for the
 whole area (``Ctrl+Alt+0``) and one action per tab (``Ctrl+Alt+1`` ..
-``Ctrl+Alt+6``) that opens the area on that tab.
+``Ctrl+Alt+7``) that opens the area on that tab.
 
 The panels hang off the main window through ``install`` and never see the window:
 the panels that show numbers (lint, numbers) redraw from the analysis model's
@@ -12,7 +12,9 @@ the panels that show numbers (lint, numbers) redraw from the analysis model's
 ``designChanged``, and their edits (applying a fit, loading a design from the
 Compare plot) go back through the document's undo stack, like any other edit.
 The Measure panel times the design in the torch helper process; each measurement
-it keeps is announced to the Compare panel, which can plot measured figures.
+it keeps is announced to the Compare panel, which can plot measured figures. The
+Train panel writes a training bundle (in the same helper) and runs its train.py in a
+process of its own, which outlives the window; it polls the run's files on a timer.
 """
 
 from __future__ import annotations
@@ -39,12 +41,13 @@ from designer.qt.insights.fit_dock import FitPanel
 from designer.qt.insights.lint_dock import LintPanel
 from designer.qt.insights.measure_dock import MeasurePanel
 from designer.qt.insights.numbers_dock import NumbersPanel
+from designer.qt.insights.train_dock import TrainPanel
 from designer.qt.insights.transfer_dock import TransferPanel
 
 AREA = Qt.DockWidgetArea.BottomDockWidgetArea
 AREA_HEIGHT = 240  # px when first opened: a stage table's rows without starving the graph
 MAX_SHARE = 0.3  # ...and never more than this share of the window's height
-TOGGLE_SHORTCUT = "Ctrl+Alt+0"  # the whole area; Ctrl+Alt+1..6 open it on a tab
+TOGGLE_SHORTCUT = "Ctrl+Alt+0"  # the whole area; Ctrl+Alt+1..7 open it on a tab
 
 TITLES = {
     "lint": "Lint and stages",
@@ -53,6 +56,7 @@ TITLES = {
     "numbers": "Numbers",
     "transfer": "Pretrained weights",
     "measure": "Measure",
+    "train": "Train",
 }
 TIPS = {
     "lint": "What a careful reviewer would flag, and per-stage stride and receptive field",
@@ -61,6 +65,7 @@ TIPS = {
     "numbers": "The formula behind a layer's figures; training memory by part",
     "transfer": "Which tensors of a checkpoint fit this design",
     "measure": "Time the design on this machine: latency, throughput, a training step",
+    "train": "Train the design with its bundle's train.py and watch loss and accuracy",
 }
 NAMES = tuple(TITLES)
 
@@ -75,6 +80,7 @@ class Insights:
     numbers: NumbersPanel
     transfer: TransferPanel
     measure: MeasurePanel
+    train: TrainPanel
     area: QDockWidget  # the Insights dock
     tabs: QTabWidget  # its tabs, one per panel, in NAMES order
     toggle: QAction  # View > Insights > Insights: opens and closes the whole area
@@ -163,6 +169,7 @@ def install(
     numbers = NumbersPanel(analyses)
     transfer = TransferPanel(document)
     measure = MeasurePanel(document)
+    train = TrainPanel(document)
     panels: dict[str, QWidget] = {
         "lint": lint,
         "fit": fit,
@@ -170,6 +177,7 @@ def install(
         "numbers": numbers,
         "transfer": transfer,
         "measure": measure,
+        "train": train,
     }
     tabs = QTabWidget()
     tabs.setObjectName("insightsTabs")
@@ -209,12 +217,15 @@ def install(
     toggle.setText("Insights")
     toggle.setShortcut(QKeySequence(TOGGLE_SHORTCUT))
     toggle.setStatusTip(
-        "Open or close the Insights area: lint, budget fit, compare, numbers, weights, measure"
+        "Open or close the Insights area: lint, budget fit, compare, numbers, weights, measure,"
+        " train"
     )
     toggle.setToolTip(f"Open or close the Insights area ({TOGGLE_SHORTCUT})")
     menu.addAction(toggle)
     menu.addSeparator()
-    insights = Insights(lint, fit, compare, numbers, transfer, measure, area, tabs, toggle, {})
+    insights = Insights(
+        lint, fit, compare, numbers, transfer, measure, train, area, tabs, toggle, {}
+    )
     for number, name in enumerate(NAMES, start=1):
         action = QAction(TITLES[name], window)
         action.setShortcut(QKeySequence(f"Ctrl+Alt+{number}"))

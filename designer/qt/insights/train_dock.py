@@ -1,0 +1,680 @@
+"""The Train tab: train the design with its own bundle's train.py and watch the curves.
+
+Start writes a training bundle for the live design into a new run folder under the
+runs root (``$RESNET_DESIGNER_RUNS_DIR``, else the app-data folder's ``runs``;
+layout in ``designer.core.runs``). Writing a bundle imports torch, which the UI
+process never does: a worker thread checks the data and hands the bundle to the
+torch helper process, then starts the bundle's ``train.py`` under a supervisor in
+its own session, so the run outlives the window. The tab never waits on the run:
+a timer reads what train.log and metrics.csv gained since the last look and
+replots. Stop sends SIGTERM (the last checkpoint stays), Resume continues from
+``last.pt``; the Runs table lists this design's runs, alive ones first noticed
+on start (the tab reattaches to them and keeps polling).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+import subprocess
+import threading
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QPointF, QRectF, QSize, QStandardPaths, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import (
+    QColor,
+    QDesktopServices,
+    QFontMetrics,
+    QPainter,
+    QPainterPath,
+    QPaintEvent,
+    QPalette,
+    QPen,
+    QShowEvent,
+)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSizePolicy,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from designer.core import runs
+from designer.core.design import Design
+from designer.core.runs import Curves, Run, RunError, RunReader, RunSettings
+from designer.core.text import one_line
+from designer.qt import processes
+from designer.qt.document import Document
+from designer.qt.insights.common import cell, error_label, fill_row, hint, show_error, table
+from designer.qt.insights.measure_dock import HelperFunction
+
+DIR_ENV = "RESNET_DESIGNER_RUNS_DIR"
+POLL_MS = 500  # how often an alive run's files are read
+WRITE_BUNDLE = HelperFunction("designer.core.torch.bundle_writer:write_bundle")
+DATA = [
+    ("Synthetic", "synthetic"),
+    ("ImageFolder", "imagefolder"),
+    ("CIFAR-10 (local copy)", "cifar10"),
+    ("CIFAR-100 (local copy)", "cifar100"),
+]
+DEVICES = [("Auto", "auto"), ("CPU", "cpu"), ("CUDA", "cuda")]
+PRECISIONS = [("fp32", "none"), ("bf16 autocast", "bf16"), ("fp16 autocast", "fp16")]
+COLUMNS = ["Run", "Status", "Epochs", "Best val top-1", "Last train loss", "Started"]
+# the series: train in the palette's highlight, val in a colour that reads on both themes
+VAL_COLOUR = "#e09f1f"
+
+
+def runs_dir() -> Path:
+    """Where runs are kept: $RESNET_DESIGNER_RUNS_DIR, else the app-data folder's runs/."""
+    override = os.environ.get(DIR_ENV)
+    if override:
+        return Path(override)
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+    return Path(base or Path.home() / ".resnet-designer") / "runs"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def percent(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.2f}%"
+
+
+# ---------------------------------------------------------------------------
+# The plot
+
+
+class CurvePlot(QWidget):
+    """Loss and top-1 accuracy against the step, train and val, painted side by side."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.curves = Curves()
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(240, 110)
+
+    def sizeHint(self) -> QSize:
+        return QSize(520, 180)
+
+    def set_curves(self, curves: Curves) -> None:
+        self.curves = curves
+        self.update()
+
+    def series(self) -> dict[str, list[tuple[float, float]]]:
+        """What is plotted: (step, value) per series (tests read it)."""
+        c = self.curves
+        rows = [r for r in c.epochs if "step" in r]
+        return {
+            "train loss": [(p.step, p.loss) for p in c.points]
+            or [(r["step"], r["train_loss"]) for r in rows if "train_loss" in r],
+            "val loss": [(r["step"], r["val_loss"]) for r in rows if "val_loss" in r],
+            "train top-1": [(p.step, p.acc) for p in c.points]
+            or [(r["step"], r["train_acc"]) for r in rows if "train_acc" in r],
+            "val top-1": [(r["step"], r["val_acc"]) for r in rows if "val_acc" in r],
+        }
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        palette = self.palette()
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.fillRect(self.rect(), palette.color(QPalette.ColorRole.Base))
+        muted = palette.color(QPalette.ColorRole.PlaceholderText)
+        series = self.series()
+        fm = QFontMetrics(self.font())
+        if not any(series.values()):
+            painter.setPen(muted)
+            painter.drawText(
+                QRectF(self.rect()).adjusted(8, 8, -8, -8),
+                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                "Curves appear here as the run logs its steps.",
+            )
+            painter.end()
+            return
+        half = self.width() / 2
+        panels = [
+            (QRectF(0, 0, half, self.height()), "loss", ("train loss", "val loss"), False),
+            (QRectF(half, 0, half, self.height()), "top-1", ("train top-1", "val top-1"), True),
+        ]
+        colours = (palette.color(QPalette.ColorRole.Highlight), QColor(VAL_COLOUR))
+        for box, title, names, fraction in panels:
+            self._panel(painter, fm, box, title, [series[n] for n in names], colours, fraction)
+        painter.end()
+
+    def _panel(
+        self,
+        painter: QPainter,
+        fm: QFontMetrics,
+        box: QRectF,
+        title: str,
+        lines: list[list[tuple[float, float]]],
+        colours: tuple[QColor, QColor],
+        fraction: bool,
+    ) -> None:
+        palette = self.palette()
+        muted = palette.color(QPalette.ColorRole.PlaceholderText)
+        text = palette.color(QPalette.ColorRole.Text)
+        left = fm.horizontalAdvance("100%") + 10
+        r = box.adjusted(left, fm.height() + 6, -10, -(fm.height() + 6))
+        if r.width() < 20 or r.height() < 20:
+            return
+        points = [p for line in lines for p in line]
+        x1 = max((p[0] for p in points), default=1) or 1
+        if fraction:
+            y0, y1 = 0.0, 1.0
+        else:
+            y0 = 0.0
+            y1 = max((p[1] for p in points if p[1] == p[1]), default=1.0) or 1.0
+            y1 *= 1.05
+        painter.setPen(QPen(muted, 1))
+        painter.drawRect(r)
+        for i in range(5):
+            value = y0 + (y1 - y0) * i / 4
+            y = r.bottom() - i / 4 * r.height()
+            label = f"{100 * value:.0f}%" if fraction else f"{value:.2g}"
+            painter.drawText(QPointF(r.left() - fm.horizontalAdvance(label) - 4, y + 4), label)
+        steps = f"step {int(x1)}"
+        below = r.bottom() + fm.ascent() + 3
+        painter.drawText(QPointF(r.right() - fm.horizontalAdvance(steps), below), steps)
+        painter.drawText(QPointF(r.left(), r.bottom() + fm.ascent() + 3), "0")
+        painter.setPen(text)
+        painter.drawText(QPointF(r.left(), r.top() - 4), title)
+        legend_x = r.left() + fm.horizontalAdvance(title) + 12
+        for name, colour in zip(("train", "val"), colours, strict=True):
+            painter.setPen(QPen(colour, 2))
+            painter.drawLine(QPointF(legend_x, r.top() - 8), QPointF(legend_x + 14, r.top() - 8))
+            painter.setPen(text)
+            painter.drawText(QPointF(legend_x + 18, r.top() - 4), name)
+            legend_x += 18 + fm.horizontalAdvance(name) + 12
+
+        def at(step: float, value: float) -> QPointF:
+            v = min(max(value, y0), y1) if value == value else y0
+            return QPointF(
+                r.left() + step / x1 * r.width(),
+                r.bottom() - (v - y0) / (y1 - y0) * r.height(),
+            )
+
+        for line, colour in zip(lines, colours, strict=True):
+            if not line:
+                continue
+            painter.setPen(QPen(colour, 2))
+            path = QPainterPath(at(*line[0]))
+            for p in line[1:]:
+                path.lineTo(at(*p))
+            painter.drawPath(path)
+            painter.setBrush(colour)
+            for p in line if len(line) < 60 else line[-1:]:
+                painter.drawEllipse(at(*p), 2.5, 2.5)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+
+
+# ---------------------------------------------------------------------------
+# Starting a run off the UI thread
+
+
+class _Signals(QObject):
+    started = Signal(int, object)  # generation, (folder, supervisor process)
+    failed = Signal(int, str)  # generation, one line
+
+
+def prepare_and_launch(
+    root: Path, design: Design, settings: RunSettings
+) -> tuple[Path, subprocess.Popen]:
+    """The worker thread: check the data, make the run folder, bundle (helper), launch."""
+    runs.check_data(settings, design)
+    folder = runs.new_run_folder(root, design)
+    runs.prepare_run(folder, design, settings)
+    try:
+        processes.run_in_helper("torch", WRITE_BUNDLE, design, str(runs.bundle_dir(folder)))
+    except processes.HelperUnavailable as exc:
+        raise RunError(f"the torch helper process could not write the bundle: {exc}") from exc
+    return folder, runs.launch(folder, settings)
+
+
+def _start_job(generation: int, root: Path, design: Design, settings: RunSettings, signals):
+    try:
+        result = prepare_and_launch(root, design, settings)
+    except Exception as exc:  # one line in the tab, never a traceback
+        with contextlib.suppress(RuntimeError):
+            signals.failed.emit(generation, one_line(str(exc)) or type(exc).__name__)
+        return
+    with contextlib.suppress(RuntimeError):
+        signals.started.emit(generation, result)
+
+
+# ---------------------------------------------------------------------------
+# The panel
+
+
+class TrainPanel(QWidget):
+    """Settings, Start/Stop/Resume/Open Folder, live figures and curves, and the Runs table."""
+
+    runsChanged = Signal()  # a run started, ended or was stopped (the table was redrawn)
+
+    def __init__(self, document: Document, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.generation = 0
+        self.starting = False
+        self.watched: Run | None = None  # the run whose curves show
+        self.reader: RunReader | None = None
+        self.supervisors: dict[Path, subprocess.Popen] = {}  # launched here: reaped on polls
+        self._listed: list[Run] = []
+        self._last_status: dict[Path, str] = {}
+        self._signals = _Signals(self)
+        self._signals.started.connect(self._started)
+        self._signals.failed.connect(self._start_failed)
+        self.timer = QTimer(self)
+        self.timer.setInterval(POLL_MS)
+        self.timer.timeout.connect(self.poll)
+
+        self.data = QComboBox()
+        for label, value in DATA:
+            self.data.addItem(label, value)
+        self.data.setToolTip(
+            "Synthetic: random images of the design's shape (always runs). ImageFolder: a"
+            " folder with train/ and val/, one subfolder per class. CIFAR: a local copy"
+        )
+        self.path = QLineEdit()
+        self.path.setPlaceholderText("data folder")
+        self.browse = QPushButton("…")
+        self.browse.setToolTip("Choose the data folder")
+        self.browse.clicked.connect(self._browse)
+        self.synthetic = QSpinBox()
+        self.synthetic.setRange(16, 1_000_000)
+        self.synthetic.setValue(1024)
+        self.synthetic.setToolTip("Training images of the synthetic data set")
+        self.epochs = QSpinBox()
+        self.epochs.setRange(1, 10_000)
+        self.epochs.setValue(10)
+        self.max_steps = QSpinBox()
+        self.max_steps.setRange(0, 100_000_000)
+        self.max_steps.setSpecialValueText("no limit")
+        self.max_steps.setToolTip("Stop after this many steps (a checkpoint stays)")
+        self.batch = QSpinBox()
+        self.batch.setRange(1, 65_536)
+        self.batch.setValue(64)
+        self.lr = QDoubleSpinBox()
+        self.lr.setDecimals(4)
+        self.lr.setRange(0.0, 10.0)
+        self.lr.setSingleStep(0.01)
+        self.lr.setSpecialValueText("recipe default")
+        self.lr.setToolTip("0: train.py's default for the recipe (0.1 x batch / 256 by default)")
+        self.workers = QSpinBox()
+        self.workers.setRange(0, 64)
+        self.workers.setToolTip("Data-loading processes (0: in the training process)")
+        self.device = QComboBox()
+        for label, value in DEVICES:
+            self.device.addItem(label, value)
+        self.precision = QComboBox()
+        for label, value in PRECISIONS:
+            self.precision.addItem(label, value)
+        self._controls: list[QWidget] = [
+            self.data,
+            self.path,
+            self.browse,
+            self.synthetic,
+            self.epochs,
+            self.max_steps,
+            self.batch,
+            self.lr,
+            self.workers,
+            self.device,
+            self.precision,
+        ]
+        self.data.currentIndexChanged.connect(self._data_changed)
+
+        path_row = QHBoxLayout()
+        path_row.addWidget(self.path, 1)
+        path_row.addWidget(self.browse)
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("Data", self.data)
+        form.addRow("Folder", path_row)
+        form.addRow("Images", self.synthetic)
+        form.addRow("Epochs", self.epochs)
+        form.addRow("Max steps", self.max_steps)
+        form.addRow("Batch", self.batch)
+        form.addRow("Learning rate", self.lr)
+        form.addRow("Workers", self.workers)
+        form.addRow("Device", self.device)
+        form.addRow("Precision", self.precision)
+        left = QWidget()
+        left.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Preferred)
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addLayout(form)
+        left_layout.addStretch(1)
+
+        self.start_button = QPushButton("Start")
+        self.start_button.setToolTip(
+            "Write a training bundle for this design into a new run folder and run its train.py"
+        )
+        self.start_button.clicked.connect(self.start)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop the run (the last checkpoint stays; Resume continues)")
+        self.stop_button.clicked.connect(self.stop)
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.setToolTip("Continue the selected run from its last checkpoint")
+        self.resume_button.clicked.connect(self.resume)
+        self.open_button = QPushButton("Open Folder")
+        self.open_button.setToolTip("Show the run's folder: bundle, log, metrics, checkpoints")
+        self.open_button.clicked.connect(self.open_folder)
+        buttons = QHBoxLayout()
+        for button in (self.start_button, self.stop_button, self.resume_button, self.open_button):
+            buttons.addWidget(button)
+        self.status = hint()  # "Running: epoch 3/10 ...", "Finished."
+        buttons.addWidget(self.status, 1)
+        self.error = error_label()
+        self.figures = QLabel()  # images/s, epoch time, ETA
+        self.figures.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.plot = CurvePlot()
+        self.runs_table = table(COLUMNS)
+        self.runs_table.setMinimumHeight(self.fontMetrics().height() * 4)
+        self.runs_table.itemSelectionChanged.connect(self._selected)
+        middle = QVBoxLayout()
+        middle.addLayout(buttons)
+        middle.addWidget(self.error)
+        middle.addWidget(self.figures)
+        middle.addWidget(self.plot, 1)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(left)
+        layout.addLayout(middle, 2)
+        layout.addWidget(self.runs_table, 1)
+        document.designChanged.connect(self._design_changed)
+        self._data_changed()
+        self._name = document.design.name
+        self.refresh_runs(select_alive=True)
+
+    # -- settings ----------------------------------------------------------------------
+    def settings(self) -> RunSettings:
+        """The settings the controls show; RunError when they cannot train."""
+        data = self.data.currentData()
+        return RunSettings(
+            data=data,
+            data_path=self.path.text().strip() if data != "synthetic" else "",
+            epochs=self.epochs.value(),
+            max_steps=self.max_steps.value(),
+            batch=self.batch.value(),
+            lr=round(self.lr.value(), 6),
+            workers=self.workers.value(),
+            device=self.device.currentData(),
+            amp=self.precision.currentData(),
+            synthetic_size=self.synthetic.value() if data == "synthetic" else 0,
+        )
+
+    def _data_changed(self, *_args: object) -> None:
+        synthetic = self.data.currentData() == "synthetic"
+        self.path.setEnabled(not synthetic and not self.starting)
+        self.browse.setEnabled(not synthetic and not self.starting)
+        self.synthetic.setEnabled(synthetic and not self.starting)
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Data folder", self.path.text())
+        if folder:
+            self.path.setText(folder)
+
+    # -- running -----------------------------------------------------------------------
+    def start(self) -> None:
+        """Bundle the live design into a new run folder and start its train.py (off-thread)."""
+        if self.starting:
+            return
+        try:
+            settings = self.settings()
+        except RunError as exc:
+            show_error(self.error, str(exc))
+            return
+        show_error(self.error, "")
+        self.generation += 1
+        self.starting = True
+        self._enable()
+        self._say("Writing the training bundle (in the torch helper)…")
+        threading.Thread(
+            target=_start_job,
+            args=(self.generation, runs_dir(), self.document.design, settings, self._signals),
+            name="train-start",
+            daemon=True,
+        ).start()
+
+    def _started(self, generation: int, result: tuple[Path, subprocess.Popen]) -> None:
+        if generation != self.generation:
+            return
+        folder, process = result
+        self.starting = False
+        self.supervisors[folder] = process
+        self._say("Started: train.py is loading…")
+        self.refresh_runs(select=folder)
+        self.runsChanged.emit()
+
+    def _start_failed(self, generation: int, message: str) -> None:
+        if generation != self.generation:
+            return
+        self.starting = False
+        self._say("")
+        show_error(self.error, message)
+        self._enable()
+
+    def stop(self) -> None:
+        """Stop the watched run; its last checkpoint stays."""
+        run = self.watched
+        if run is None or not run.alive:
+            return
+        runs.stop(run.folder)
+        self._say("Stopping…")
+        self.poll()
+
+    def resume(self) -> None:
+        """Continue the watched run from its last.pt, with the settings it started with."""
+        run = self.watched
+        if run is None or not run.can_resume() or run.settings is None:
+            return
+        show_error(self.error, "")
+        try:
+            process = runs.launch(run.folder, run.settings, resume=True)
+        except (RunError, OSError) as exc:
+            show_error(self.error, one_line(str(exc)))
+            return
+        self.supervisors[run.folder] = process
+        self._say("Resuming from last.pt…")
+        self.refresh_runs(select=run.folder)
+        self.runsChanged.emit()
+
+    def open_folder(self) -> None:
+        if self.watched is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.watched.folder)))
+
+    def alive_runs(self) -> list[Run]:
+        for run in self._listed:
+            run.refresh()
+        return [run for run in self._listed if run.alive]
+
+    def detach(self) -> int:
+        """The window is closing: stop watching; runs go on. How many are still alive."""
+        self.timer.stop()
+        self.generation += 1  # a start still writing its bundle: its answer is dropped
+        alive = len(self.alive_runs())
+        self.supervisors.clear()  # never waited on: each runs in its own session
+        return alive
+
+    def is_busy(self) -> bool:
+        return self.starting
+
+    # -- the table and the watched run --------------------------------------------------
+    def refresh_runs(self, select: Path | None = None, select_alive: bool = False) -> None:
+        """Redraw the Runs table from disk (this design's runs, newest first)."""
+        keep = select or (self.watched.folder if self.watched else None)
+        self._listed = runs.list_runs(runs_dir(), self.document.design.name)
+        if select_alive and keep is None:
+            alive = [r for r in self._listed if r.alive]
+            keep = alive[0].folder if alive else None
+        view = self.runs_table
+        view.blockSignals(True)
+        view.setRowCount(len(self._listed))
+        row_to_select = -1
+        for row, run in enumerate(self._listed):
+            fill_row(view, row, self._row(run))
+            self._last_status[run.folder] = run.status
+            if run.folder == keep:
+                row_to_select = row
+        view.blockSignals(False)
+        if row_to_select >= 0:
+            view.selectRow(row_to_select)
+            self._watch(self._listed[row_to_select])
+        elif self.watched is not None and self.watched.folder not in [
+            r.folder for r in self._listed
+        ]:
+            self._watch(None)
+        self._enable()
+        self._timer()
+
+    def _row(self, run: Run) -> list:
+        figures = run.figures(log=False)  # metrics.csv only: a long log is read when watched
+        settings = run.settings
+        epochs = (
+            f"{len(figures.epochs)}/{settings.epochs}" if settings else str(len(figures.epochs))
+        )
+        last = figures.final().get("train_loss")
+        started = (
+            datetime.datetime.fromtimestamp(run.started).strftime("%Y-%m-%d %H:%M")
+            if run.started
+            else "–"
+        )
+        status = run.status
+        return [
+            cell(run.name, tip=str(run.folder)),
+            cell(status, tip=" | ".join(run.log_tail(3)) if status == "failed" else ""),
+            cell(epochs, right=True),
+            cell(percent(figures.best_val_acc()), right=True),
+            cell("–" if last is None else f"{last:.4f}", right=True),
+            cell(started),
+        ]
+
+    def statuses(self) -> dict[str, str]:
+        """Run name -> status, as the table shows them (tests read it)."""
+        view = self.runs_table
+        return {view.item(r, 0).text(): view.item(r, 1).text() for r in range(view.rowCount())}
+
+    def _selected(self) -> None:
+        rows = {index.row() for index in self.runs_table.selectedIndexes()}
+        if rows:
+            self._watch(self._listed[min(rows)])
+
+    def _watch(self, run: Run | None) -> None:
+        if run is not None and self.watched is not None and run.folder == self.watched.folder:
+            self.watched = run
+            self.poll()
+            return
+        self.watched = run
+        self.reader = RunReader(run.folder) if run else None
+        self.plot.set_curves(self.reader.curves if self.reader else Curves())
+        self.figures.setText("")
+        if run is not None:
+            self.poll()
+        self._enable()
+
+    def _timer(self) -> None:
+        alive = any(s in ("starting", "running") for s in self._last_status.values())
+        if alive or self.supervisors:
+            if not self.timer.isActive():
+                self.timer.start()
+        else:
+            self.timer.stop()
+
+    def poll(self) -> None:
+        """Read what the watched run logged since the last look; notice runs that ended."""
+        for folder, process in list(self.supervisors.items()):
+            if process.poll() is not None:  # reaped: no zombie, and the exit is in status.json
+                del self.supervisors[folder]
+        changed = False
+        for run in self._listed:
+            before = self._last_status.get(run.folder)
+            if before in ("starting", "running") or run.folder in self.supervisors:
+                run.refresh()
+                if run.status != before:
+                    changed = True
+        run = self.watched
+        if run is not None and self.reader is not None:
+            run.refresh()
+            if self.reader.update():
+                self.plot.set_curves(self.reader.curves)
+            self._describe(run, self.reader.curves)
+        if changed:
+            self.refresh_runs()
+            self.runsChanged.emit()
+        self._timer()
+
+    def _describe(self, run: Run, curves: Curves) -> None:
+        status = run.status
+        settings = run.settings or RunSettings()
+        rate = curves.images_per_s()
+        parts = [
+            f"{rate:,.0f} images/s" if rate else "– images/s",
+            f"epoch {duration(curves.epoch_seconds())}",
+        ]
+        if status in ("starting", "running"):
+            parts.append(f"ETA {duration(curves.eta_seconds(settings))}")
+        best = curves.best_val_acc()
+        if best is not None:
+            parts.append(f"best val top-1 {percent(best)}")
+        self.figures.setText("  ·  ".join(parts))
+        epoch = curves.points[-1].epoch if curves.points else len(curves.epochs)
+        where = f"step {curves.step}, epoch {epoch}/{settings.epochs}"
+        if status == "failed":
+            tail = [line for line in run.log_tail(3) if not line.startswith("$ ")]
+            show_error(
+                self.error,
+                f"{run.name} failed (exit {run.info.get('exit_code', 'unknown')}): "
+                + (" | ".join(tail) if tail else "no output"),
+            )
+            self._say(f"Failed at {where}.")
+        elif status == "stopped":
+            self._say(f"Stopped at {where}; Resume continues from its last checkpoint.")
+        elif status == "finished":
+            self._say(f"Finished at {where}.")
+        elif status == "starting":
+            self._say("Starting…")
+        else:
+            self._say(f"Running: {where}.")
+        self._enable()
+
+    def _enable(self) -> None:
+        run = self.watched
+        alive = run is not None and run.alive
+        for widget in self._controls:
+            widget.setEnabled(not self.starting)
+        if not self.starting:
+            self._data_changed()
+        self.start_button.setEnabled(not self.starting)
+        self.stop_button.setEnabled(alive)
+        self.resume_button.setEnabled(run is not None and run.can_resume() and not self.starting)
+        self.open_button.setEnabled(run is not None)
+
+    def _say(self, text: str) -> None:
+        self.status.setText(text)
+        self.status.setToolTip(text)
+
+    def _design_changed(self, design: Design) -> None:
+        if design.name != self._name:  # another design: its own runs
+            self._name = design.name
+            self.refresh_runs(select_alive=True)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.refresh_runs()
