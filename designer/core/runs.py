@@ -269,6 +269,8 @@ def forward(sig, frame):
         pass
 signal.signal(signal.SIGTERM, forward)
 signal.signal(signal.SIGINT, forward)
+if os.path.exists(os.path.join(run, "stop")):  # asked to stop before our pid was known
+    forward(signal.SIGTERM, None)
 code = child.wait()
 update(ended=time.time(), exit_code=code)
 """

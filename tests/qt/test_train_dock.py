@@ -1,0 +1,162 @@
+"""Issue 17, the app: the Train tab trains the design with its own bundle's train.py.
+
+Driven with real clicks on a CIFAR ResNet-20 and synthetic data (32 images at batch
+16: two steps an epoch, a fraction of a second each on a CPU); the runs write under
+$RESNET_DESIGNER_RUNS_DIR (a temporary folder, set in conftest). Every test stops
+the runs it started, whatever happens.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+
+from designer.core import runs
+from designer.core.presets import load_preset
+
+CTRL_ALT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
+LEFT = Qt.MouseButton.LeftButton
+SMALL = "resnet20_cifar"
+RUN_MS = 90_000  # a generous ceiling: the torch helper and train.py each import torch
+
+
+def _root() -> Path:
+    return Path(os.environ["RESNET_DESIGNER_RUNS_DIR"])
+
+
+@pytest.fixture(autouse=True)
+def _stop_every_run():
+    yield
+    for run in runs.list_runs(_root()):
+        if run.alive:
+            runs.stop(run.folder)
+
+
+def _open(qtbot, window):
+    """The Train tab opened with Ctrl+Alt+7 on a small design, tiny synthetic settings."""
+    if window.document.design.name != load_preset(SMALL).name:
+        window.document.reset(load_preset(SMALL))
+        qtbot.waitUntil(lambda: not window.is_busy(), timeout=10_000)
+    window.activateWindow()
+    qtbot.keyClick(window, Qt.Key.Key_7, CTRL_ALT)
+    panel = window.insights.train
+    qtbot.waitUntil(panel.isVisible)
+    assert window.insights.current() == "train"
+    panel.device.setCurrentIndex(panel.device.findData("cpu"))
+    panel.synthetic.setValue(32)
+    panel.batch.setValue(16)
+    panel.epochs.setValue(200)  # stopped by the test long before
+    return panel
+
+
+def _new_window(qtbot):
+    from designer.qt.app import application
+    from designer.qt.main_window import MainWindow
+
+    application()
+    win = MainWindow(load_preset(SMALL))
+    win.resize(1440, 900)
+    win.show()
+    qtbot.waitUntil(lambda: win.drawing is not None and not win.is_busy(), timeout=10_000)
+    return win
+
+
+def _close(qtbot, win, delete: bool = True) -> None:
+    qtbot.waitUntil(lambda: not win.is_busy(), timeout=10_000)
+    win.document.undo_stack.setClean()
+    win.close()
+    if delete:  # not the fixture's window: the fixture closes and deletes that one
+        win.deleteLater()
+
+
+def _epochs(panel) -> int:
+    return len(panel.reader.curves.epochs) if panel.reader else 0
+
+
+def test_start_plots_the_curves_stop_keeps_the_checkpoint_and_resume_continues(qtbot, window):
+    torch_before = "torch" in sys.modules
+    panel = _open(qtbot, window)
+    assert panel.statuses() == {} and not panel.stop_button.isEnabled()
+    qtbot.mouseClick(panel.start_button, LEFT)
+    assert not panel.start_button.isEnabled() and not panel.batch.isEnabled()
+    qtbot.waitUntil(lambda: panel.watched is not None, timeout=RUN_MS)
+    assert not panel.error.isVisible(), panel.error.text()
+    folder = panel.watched.folder
+    assert folder.parent == _root() and (folder / "bundle" / "train.py").is_file()
+    assert (folder / "design.resnet.json").is_file()
+    qtbot.waitUntil(lambda: len(panel.plot.series()["train loss"]) >= 2, timeout=RUN_MS)
+    assert panel.statuses()[folder.name] == "running" and panel.stop_button.isEnabled()
+    assert "images/s" in panel.figures.text() and "ETA" in panel.figures.text()
+    qtbot.waitUntil(lambda: (folder / "last.pt").is_file() and _epochs(panel) >= 1, timeout=RUN_MS)
+    assert panel.plot.series()["val top-1"]  # one point per epoch
+
+    qtbot.mouseClick(panel.stop_button, LEFT)
+    qtbot.waitUntil(lambda: panel.statuses()[folder.name] == "stopped", timeout=30_000)
+    assert (folder / "last.pt").is_file() and "Stopped" in panel.status.text()
+    assert panel.resume_button.isEnabled() and not panel.stop_button.isEnabled()
+    done = _epochs(panel)
+
+    qtbot.mouseClick(panel.resume_button, LEFT)
+    qtbot.waitUntil(lambda: panel.statuses()[folder.name] == "running", timeout=RUN_MS)
+    qtbot.waitUntil(lambda: _epochs(panel) > done, timeout=RUN_MS)
+    log = (folder / "train.log").read_text()
+    assert f"--resume {folder.resolve() / 'last.pt'}" in log
+    steps = [int(r["step"]) for r in panel.reader.curves.epochs]
+    assert steps == sorted(steps) and steps[-1] == 2 * len(steps)  # continued, not restarted
+    qtbot.mouseClick(panel.stop_button, LEFT)
+    qtbot.waitUntil(lambda: panel.statuses()[folder.name] == "stopped", timeout=30_000)
+    assert not panel.error.isVisible(), panel.error.text()
+    if not torch_before:  # the bundle was written in the helper: torch never loads here
+        assert "torch" not in sys.modules
+
+
+def test_a_killed_run_fails_with_its_log_and_a_new_window_reattaches(qtbot, window):
+    panel = _open(qtbot, window)
+    qtbot.mouseClick(panel.start_button, LEFT)
+    qtbot.waitUntil(lambda: bool(panel.plot.series()["train loss"]), timeout=RUN_MS)
+    killed = panel.watched.folder
+    os.kill(runs.Run.read(killed).info["train_pid"], signal.SIGKILL)
+    qtbot.waitUntil(lambda: panel.statuses()[killed.name] == "failed", timeout=30_000)
+    assert panel.error.isVisible()
+    text = panel.error.text()
+    assert "failed (exit -9)" in text and "loss" in text  # its log's last lines
+
+    # a second run, left running when the window closes
+    qtbot.mouseClick(panel.start_button, LEFT)
+    qtbot.waitUntil(
+        lambda: panel.watched is not None and panel.watched.folder != killed, timeout=RUN_MS
+    )
+    alive = panel.watched.folder
+    qtbot.waitUntil(lambda: bool(panel.plot.series()["train loss"]), timeout=RUN_MS)
+    _close(qtbot, window, delete=False)
+    assert "left running" in window.statusBar().currentMessage()
+    assert runs.Run.read(alive).status == "running"
+
+    again = _new_window(qtbot)
+    try:
+        panel = _open(qtbot, again)
+        assert panel.statuses() == {killed.name: "failed", alive.name: "running"}
+        assert panel.watched is not None and panel.watched.folder == alive  # reattached
+        seen = len(panel.plot.series()["train loss"])
+        qtbot.waitUntil(lambda: len(panel.plot.series()["train loss"]) > seen, timeout=RUN_MS)
+        qtbot.mouseClick(panel.stop_button, LEFT)
+        qtbot.waitUntil(lambda: panel.statuses()[alive.name] == "stopped", timeout=30_000)
+    finally:
+        _close(qtbot, again)
+
+
+def test_a_bad_data_folder_is_one_line_in_the_tab(qtbot, window, tmp_path):
+    panel = _open(qtbot, window)
+    panel.data.setCurrentIndex(panel.data.findData("imagefolder"))
+    assert panel.path.isEnabled() and not panel.synthetic.isEnabled()
+    (tmp_path / "train" / "a").mkdir(parents=True)
+    panel.path.setText(str(tmp_path))
+    qtbot.mouseClick(panel.start_button, LEFT)
+    qtbot.waitUntil(panel.error.isVisible, timeout=10_000)
+    assert "lacks val/" in panel.error.text() and panel.start_button.isEnabled()
+    assert runs.list_runs(_root()) == []  # nothing written
