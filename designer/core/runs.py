@@ -449,11 +449,11 @@ class Curves:
         return dict(self.epochs[-1]) if self.epochs else {}
 
     def images_per_s(self) -> float | None:
-        if self.points:
-            return self.points[-1].images_per_s
-        if self.epochs and self.epochs[-1].get("images_per_s"):
-            return self.epochs[-1]["images_per_s"]
-        return None
+        """The newest rate: the last epoch's mean once it ended, else the last progress line's."""
+        row = self.epochs[-1] if self.epochs else {}
+        if row.get("images_per_s") and (not self.points or row.get("step", 0) >= self.step):
+            return row["images_per_s"]
+        return self.points[-1].images_per_s if self.points else None
 
     def epoch_seconds(self) -> float | None:
         if self.epochs and self.epochs[-1].get("seconds"):
@@ -600,7 +600,9 @@ class Run:
         return [line for line in text.splitlines() if line.strip()][-lines:]
 
     def can_resume(self) -> bool:
-        return not self.alive and (self.folder / "last.pt").is_file() and self.settings is not None
+        """Stopped or failed with a checkpoint: Resume continues (a finished run has no more)."""
+        has = (self.folder / "last.pt").is_file() and self.settings is not None
+        return has and self.status in ("stopped", "failed")
 
 
 def list_runs(root: str | os.PathLike[str], design_name: str | None = None) -> list[Run]:

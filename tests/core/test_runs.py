@@ -172,8 +172,7 @@ def test_a_tiny_run_trains_through_the_command_line_and_its_figures_are_read(tmp
     assert (folder / "last.pt").is_file() and (folder / "best.pt").is_file()
     assert runs.Run.read(folder).figures().epochs == curves.epochs
     assert [r.folder for r in runs.list_runs(tmp_path, cifar.name)] == [folder]
-    # Resume refuses nothing here: a finished run may train on (train.py ends at once)
-    assert run.can_resume()
+    assert not run.can_resume()  # finished: nothing left to train
 
 
 def test_a_killed_run_is_failed_with_its_logs_last_lines(tmp_path, cifar):

@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
-    QFormLayout,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -343,18 +343,23 @@ class TrainPanel(QWidget):
         path_row = QHBoxLayout()
         path_row.addWidget(self.path, 1)
         path_row.addWidget(self.browse)
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        form.addRow("Data", self.data)
-        form.addRow("Folder", path_row)
-        form.addRow("Images", self.synthetic)
-        form.addRow("Epochs", self.epochs)
-        form.addRow("Max steps", self.max_steps)
-        form.addRow("Batch", self.batch)
-        form.addRow("Learning rate", self.lr)
-        form.addRow("Workers", self.workers)
-        form.addRow("Device", self.device)
-        form.addRow("Precision", self.precision)
+        # two columns of fields: five rows fit the Insights strip's default height
+        form = QGridLayout()
+        form.setVerticalSpacing(2)
+        pairs = [
+            ("Data", self.data, "Folder", path_row),
+            ("Images", self.synthetic, "Epochs", self.epochs),
+            ("Max steps", self.max_steps, "Batch", self.batch),
+            ("Learning rate", self.lr, "Workers", self.workers),
+            ("Device", self.device, "Precision", self.precision),
+        ]
+        for row, (a, field_a, b, field_b) in enumerate(pairs):
+            for column, (label, field) in enumerate(((a, field_a), (b, field_b))):
+                form.addWidget(QLabel(label), row, 2 * column)
+                if isinstance(field, QWidget):
+                    form.addWidget(field, row, 2 * column + 1)
+                else:
+                    form.addLayout(field, row, 2 * column + 1)
         left = QWidget()
         left.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Preferred)
         left_layout = QVBoxLayout(left)
@@ -522,8 +527,8 @@ class TrainPanel(QWidget):
         keep = select or (self.watched.folder if self.watched else None)
         self._listed = runs.list_runs(runs_dir(), self.document.design.name)
         if select_alive and keep is None:
-            alive = [r for r in self._listed if r.alive]
-            keep = alive[0].folder if alive else None
+            alive = [r for r in self._listed if r.alive]  # reattach; else the newest
+            keep = (alive or self._listed)[0].folder if self._listed else None
         view = self.runs_table
         view.blockSignals(True)
         view.setRowCount(len(self._listed))
