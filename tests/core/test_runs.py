@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -190,3 +191,76 @@ def test_a_killed_run_is_failed_with_its_logs_last_lines(tmp_path, cifar):
     assert run.status == "failed" and run.info["exit_code"] == -signal.SIGKILL
     assert run.log_tail()[0].startswith("$ ")  # the command it ran, at least
     assert not run.can_resume()  # killed before its first checkpoint
+
+
+def _run_to_end(folder: Path, settings: RunSettings, resume: bool = False) -> runs.Run:
+    process = runs.launch(folder, settings, resume=resume)
+    process.wait(120)  # the supervisor's own exit; train.py's is in status.json
+    return runs.Run.read(folder)
+
+
+def _torchvision_loads() -> bool:
+    probe = subprocess.run([sys.executable, "-c", "import torchvision"], capture_output=True)
+    return probe.returncode == 0
+
+
+def test_an_image_folder_of_a_few_pngs_trains(tmp_path, cifar):
+    from PIL import Image
+
+    if not _torchvision_loads():  # train.py reads image folders with torchvision
+        pytest.skip("torchvision does not import in this environment")
+
+    data = tmp_path / "data"
+    for part, count in (("train", 12), ("val", 4)):
+        for c, colour in enumerate(((200, 30, 30), (30, 30, 200))):
+            folder = data / part / f"class{c}"
+            folder.mkdir(parents=True)
+            for i in range(count):
+                shade = tuple(v + 3 * i for v in colour)
+                Image.new("RGB", (36, 36), shade).save(folder / f"{i}.png")
+    two = cifar.replace(num_classes=2)
+    settings = RunSettings(
+        data="imagefolder", data_path=str(data), epochs=1, batch=8, device="cpu", print_freq=1
+    )
+    with pytest.raises(RunError, match="2 classes, the design 10"):
+        runs.check_data(settings, cifar)
+    runs.check_data(settings, two)
+    folder = runs.new_run_folder(tmp_path / "runs", two)
+    runs.prepare_run(folder, two, settings)
+    _bundle(folder, two)
+    run = _run_to_end(folder, settings)
+    assert run.status == "finished", run.log_tail()
+    curves = run.figures()
+    assert curves.steps_per_epoch == 3 and len(curves.epochs) == 1  # 24 images, batch 8
+
+
+def test_stopped_and_resumed_ends_with_the_weights_of_an_uninterrupted_run(tmp_path, cifar):
+    import torch
+
+    settings = RunSettings(epochs=6, batch=16, synthetic_size=32, device="cpu")
+    folders = []
+    for _ in range(2):
+        folder = runs.new_run_folder(tmp_path, cifar)
+        runs.prepare_run(folder, cifar, settings)
+        _bundle(folder, cifar)
+        folders.append(folder)
+    whole, parted = folders
+    assert _run_to_end(whole, settings).status == "finished"
+
+    process = runs.launch(parted, settings)
+    _wait(lambda: (parted / "last.pt").is_file(), timeout=90)
+    assert runs.stop(parted)
+    process.wait(30)
+    stopped = runs.Run.read(parted)
+    assert stopped.status == "stopped" and stopped.can_resume()
+    assert len(stopped.figures().epochs) < settings.epochs  # it stopped early
+    resumed = _run_to_end(parted, settings, resume=True)
+    assert resumed.status == "finished" and resumed.info["launches"] == 2
+
+    def weights(folder: Path) -> dict:
+        return torch.load(folder / "last.pt", map_location="cpu", weights_only=False)["model"]
+
+    a, b = weights(whole), weights(parted)
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [r["step"] for r in resumed.figures().epochs] == [2, 4, 6, 8, 10, 12]
