@@ -55,6 +55,14 @@ class RunError(ValueError):
     """A run that cannot start, said in one line (bad data folder, class mismatch...)."""
 
 
+class ClassMismatch(RunError):
+    """The data have ``found`` classes, the design another number."""
+
+    def __init__(self, message: str, found: int) -> None:
+        super().__init__(message)
+        self.found = found
+
+
 @dataclass(frozen=True)
 class RunSettings:
     """What the user chose in the Train tab; ``command`` turns it into train.py's flags."""
@@ -146,9 +154,10 @@ def _has_image(folder: Path) -> bool:
 
 def _same_classes(found: int, design: Design, what: str) -> None:
     if found != design.num_classes:
-        raise RunError(
+        raise ClassMismatch(
             f"{what} has {found} classes, the design {design.num_classes}: "
-            f"set the design's classes to {found}"
+            f"set the design's classes to {found}",
+            found,
         )
 
 
@@ -603,6 +612,14 @@ class Run:
         """Stopped or failed with a checkpoint: Resume continues (a finished run has no more)."""
         has = (self.folder / "last.pt").is_file() and self.settings is not None
         return has and self.status in ("stopped", "failed")
+
+
+OUT_OF_MEMORY = ("CUDA out of memory", "OutOfMemoryError", "MPS backend out of memory")
+
+
+def out_of_memory(lines: list[str]) -> bool:
+    """Whether a run's last log lines say the device ran out of memory."""
+    return any(word in line for line in lines for word in OUT_OF_MEMORY)
 
 
 def list_runs(root: str | os.PathLike[str], design_name: str | None = None) -> list[Run]:

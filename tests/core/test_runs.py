@@ -264,3 +264,8 @@ def test_stopped_and_resumed_ends_with_the_weights_of_an_uninterrupted_run(tmp_p
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert [r["step"] for r in resumed.figures().epochs] == [2, 4, 6, 8, 10, 12]
+
+
+def test_out_of_memory_is_recognised_in_the_log():
+    assert runs.out_of_memory(["torch.OutOfMemoryError: CUDA out of memory. Tried to allocate"])
+    assert not runs.out_of_memory(["error: --device cuda: no CUDA device here"])

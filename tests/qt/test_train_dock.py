@@ -160,3 +160,22 @@ def test_a_bad_data_folder_is_one_line_in_the_tab(qtbot, window, tmp_path):
     qtbot.waitUntil(panel.error.isVisible, timeout=10_000)
     assert "lacks val/" in panel.error.text() and panel.start_button.isEnabled()
     assert runs.list_runs(_root()) == []  # nothing written
+
+
+def test_a_class_mismatch_offers_to_set_the_designs_classes(qtbot, window, tmp_path):
+    panel = _open(qtbot, window)
+    for part in ("train", "val"):
+        for c in range(3):
+            (tmp_path / part / f"c{c}").mkdir(parents=True)
+            (tmp_path / part / f"c{c}" / "0.png").write_bytes(b"")
+    panel.data.setCurrentIndex(panel.data.findData("imagefolder"))
+    panel.path.setText(str(tmp_path))
+    qtbot.mouseClick(panel.start_button, LEFT)
+    qtbot.waitUntil(panel.error.isVisible, timeout=10_000)
+    assert "3 classes, the design 10" in panel.error.text()
+    assert panel.set_classes.isVisible() and "3" in panel.set_classes.text()
+    qtbot.mouseClick(panel.set_classes, LEFT)
+    assert window.document.design.num_classes == 3
+    assert not panel.error.isVisible() and not panel.set_classes.isVisible()
+    window.document.undo()  # one undoable edit
+    assert window.document.design.num_classes == 10

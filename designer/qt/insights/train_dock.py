@@ -18,6 +18,7 @@ import contextlib
 import datetime
 import os
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -66,7 +67,10 @@ DATA = [
     ("CIFAR-10 (local copy)", "cifar10"),
     ("CIFAR-100 (local copy)", "cifar100"),
 ]
-DEVICES = [("Auto", "auto"), ("CPU", "cpu"), ("CUDA", "cuda")]
+# MPS exists only on a Mac, which Python knows without torch
+DEVICES = [("Auto", "auto"), ("CPU", "cpu"), ("CUDA", "cuda")] + (
+    [("MPS", "mps")] if sys.platform == "darwin" else []
+)
 PRECISIONS = [("fp32", "none"), ("bf16 autocast", "bf16"), ("fp16 autocast", "fp16")]
 COLUMNS = ["Run", "Status", "Epochs", "Best val top-1", "Last train loss", "Started"]
 # the series: train in the palette's highlight, val in a colour that reads on both themes
@@ -230,7 +234,7 @@ class CurvePlot(QWidget):
 
 class _Signals(QObject):
     started = Signal(int, object)  # generation, (folder, supervisor process)
-    failed = Signal(int, str)  # generation, one line
+    failed = Signal(int, str, int)  # generation, one line, the data's classes (0: not that)
 
 
 def prepare_and_launch(
@@ -251,8 +255,9 @@ def _start_job(generation: int, root: Path, design: Design, settings: RunSetting
     try:
         result = prepare_and_launch(root, design, settings)
     except Exception as exc:  # one line in the tab, never a traceback
+        found = exc.found if isinstance(exc, runs.ClassMismatch) else 0
         with contextlib.suppress(RuntimeError):
-            signals.failed.emit(generation, one_line(str(exc)) or type(exc).__name__)
+            signals.failed.emit(generation, one_line(str(exc)) or type(exc).__name__, found)
         return
     with contextlib.suppress(RuntimeError):
         signals.started.emit(generation, result)
@@ -319,6 +324,13 @@ class TrainPanel(QWidget):
         self.workers = QSpinBox()
         self.workers.setRange(0, 64)
         self.workers.setToolTip("Data-loading processes (0: in the training process)")
+        self.print_freq = QSpinBox()
+        self.print_freq.setRange(1, 100_000)
+        self.print_freq.setValue(5)
+        self.print_freq.setSuffix(" steps")
+        self.print_freq.setToolTip(
+            "train.py's progress line, a point of the live curve, every N steps"
+        )
         self.device = QComboBox()
         for label, value in DEVICES:
             self.device.addItem(label, value)
@@ -335,6 +347,7 @@ class TrainPanel(QWidget):
             self.batch,
             self.lr,
             self.workers,
+            self.print_freq,
             self.device,
             self.precision,
         ]
@@ -352,9 +365,12 @@ class TrainPanel(QWidget):
             ("Max steps", self.max_steps, "Batch", self.batch),
             ("Learning rate", self.lr, "Workers", self.workers),
             ("Device", self.device, "Precision", self.precision),
+            ("Log every", self.print_freq, "", None),
         ]
         for row, (a, field_a, b, field_b) in enumerate(pairs):
             for column, (label, field) in enumerate(((a, field_a), (b, field_b))):
+                if field is None:
+                    continue
                 form.addWidget(QLabel(label), row, 2 * column)
                 if isinstance(field, QWidget):
                     form.addWidget(field, row, 2 * column + 1)
@@ -387,6 +403,14 @@ class TrainPanel(QWidget):
         self.status = hint()  # "Running: epoch 3/10 ...", "Finished."
         buttons.addWidget(self.status, 1)
         self.error = error_label()
+        self._classes = 0
+        self.set_classes = QPushButton()
+        self.set_classes.setToolTip(
+            "Change the design's number of classes to the data's (undoable)"
+        )
+        self.set_classes.clicked.connect(self._apply_classes)
+        self.set_classes.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.set_classes.hide()
         self.figures = QLabel()  # images/s, epoch time, ETA
         self.figures.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.plot = CurvePlot()
@@ -396,6 +420,7 @@ class TrainPanel(QWidget):
         middle = QVBoxLayout()
         middle.addLayout(buttons)
         middle.addWidget(self.error)
+        middle.addWidget(self.set_classes)
         middle.addWidget(self.figures)
         middle.addWidget(self.plot, 1)
         layout = QHBoxLayout(self)
@@ -423,6 +448,7 @@ class TrainPanel(QWidget):
             device=self.device.currentData(),
             amp=self.precision.currentData(),
             synthetic_size=self.synthetic.value() if data == "synthetic" else 0,
+            print_freq=self.print_freq.value(),
         )
 
     def _data_changed(self, *_args: object) -> None:
@@ -447,6 +473,7 @@ class TrainPanel(QWidget):
             show_error(self.error, str(exc))
             return
         show_error(self.error, "")
+        self._offer_classes(0)
         self.generation += 1
         self.starting = True
         self._enable()
@@ -468,13 +495,30 @@ class TrainPanel(QWidget):
         self.refresh_runs(select=folder)
         self.runsChanged.emit()
 
-    def _start_failed(self, generation: int, message: str) -> None:
+    def _start_failed(self, generation: int, message: str, classes: int = 0) -> None:
         if generation != self.generation:
             return
         self.starting = False
         self._say("")
         show_error(self.error, message)
+        self._offer_classes(classes)
         self._enable()
+
+    def _offer_classes(self, classes: int) -> None:
+        self._classes = classes
+        self.set_classes.setText(f"Set the design's classes to {classes}")
+        self.set_classes.setVisible(bool(classes))
+
+    def _apply_classes(self) -> None:
+        """The data's class count into the design: one undoable edit."""
+        classes = self._classes
+        if classes and self.document.edit(
+            "num_classes",
+            lambda design: design.replace(num_classes=classes),
+            f"Set classes to {classes} (the training data's)",
+        ):
+            show_error(self.error, "")
+            self._offer_classes(0)
 
     def stop(self) -> None:
         """Stop the watched run; its last checkpoint stays."""
@@ -643,11 +687,19 @@ class TrainPanel(QWidget):
         where = f"step {curves.step}, epoch {epoch}/{settings.epochs}"
         if status == "failed":
             tail = [line for line in run.log_tail(3) if not line.startswith("$ ")]
-            show_error(
-                self.error,
-                f"{run.name} failed (exit {run.info.get('exit_code', 'unknown')}): "
-                + (" | ".join(tail) if tail else "no output"),
-            )
+            code = run.info.get("exit_code", "unknown")
+            if runs.out_of_memory(run.log_tail(12)):
+                show_error(
+                    self.error,
+                    f"{run.name}: the device ran out of memory at batch {settings.batch};"
+                    " try a smaller batch (the Measure tab's training step shows what fits)",
+                )
+            else:
+                show_error(
+                    self.error,
+                    f"{run.name} failed (exit {code}): "
+                    + (" | ".join(tail) if tail else "no output"),
+                )
             self._say(f"Failed at {where}.")
         elif status == "stopped":
             self._say(f"Stopped at {where}; Resume continues from its last checkpoint.")
