@@ -20,6 +20,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QPointF, QRectF, QSize, QStandardPaths, Qt, QTimer, QUrl, Signal
@@ -285,6 +286,7 @@ class TrainPanel(QWidget):
         self._signals = _Signals(self)
         self._signals.started.connect(self._started)
         self._signals.failed.connect(self._start_failed)
+        self.longest_poll_s = 0.0  # the UI thread's longest look at the run's files
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self.poll)
@@ -648,6 +650,13 @@ class TrainPanel(QWidget):
 
     def poll(self) -> None:
         """Read what the watched run logged since the last look; notice runs that ended."""
+        began = time.perf_counter()
+        try:
+            self._poll()
+        finally:
+            self.longest_poll_s = max(self.longest_poll_s, time.perf_counter() - began)
+
+    def _poll(self) -> None:
         for folder, process in list(self.supervisors.items()):
             if process.poll() is not None:  # reaped: no zombie, and the exit is in status.json
                 del self.supervisors[folder]
