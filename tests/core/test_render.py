@@ -238,3 +238,28 @@ def test_left_to_right_png_is_wide_and_big_graphs_too(
     assert main(args) == 0
     width, height = png_size(big)
     assert width > 3 * height
+
+
+@pytest.mark.parametrize("fmt", ["svg", "dot"])
+def test_control_characters_in_the_name_render_as_visible_stand_ins(
+    tmp_path: Path, fmt: str
+) -> None:
+    """A name with ESC, BEL, NUL, DEL and a C1 control: Graphviz and XML hold none of them."""
+    from designer.core.io import save
+    from designer.core.presets import load_preset
+
+    design = load_preset("resnet18").replace(name="evil\x1b[31m\x07\x00\x7f \x9b end")
+    save(design, tmp_path / "d.resnet.json")
+    out = tmp_path / f"x.{fmt}"
+    done = subprocess.run(
+        [sys.executable, "main.py", "render", str(tmp_path / "d.resnet.json"), "-o", str(out)],
+        capture_output=True,
+        encoding="utf-8",
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert done.returncode == 0, done.stderr
+    text = out.read_text(encoding="utf-8")
+    assert "\x1b" not in text and "\x00" not in text and "\x07" not in text
+    assert "evil\u241b[31m\u2407\u2400\u2421 \ufffd end" in text
+    if fmt == "svg":
+        ET.fromstring(text)  # well-formed XML

@@ -69,7 +69,16 @@ _LABEL_COLOUR = "#6b7280"
 
 
 def _html(text: str) -> str:
+    """Text safe inside DOT's HTML labels and SVG: markup escaped, and what neither can hold
+    (control characters, lone surrogates) shown as a visible stand-in instead of failing."""
+    text = text.translate(_STAND_INS).encode("utf-8", "replace").decode("utf-8")
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# C0 controls as their Unicode "control pictures" (ESC reads as U+241B), DEL likewise,
+# C1 controls as the replacement character; surrogates become "?" when encoded.
+_STAND_INS = {c: 0x2400 + c for c in range(0x20)} | {0x7F: 0x2421}
+_STAND_INS |= dict.fromkeys(range(0x80, 0xA0), 0xFFFD)
 
 
 def _node_line(node: str, attrs: dict) -> str:
