@@ -166,7 +166,7 @@ def _write_files(
         os.chmod(path, 0o644)  # the temporary file was private (0600); a bundle is shared
         written.append(path)
 
-    put("design.resnet.json", dumps(design).encode())
+    put("design.resnet.json", dumps(design, schema=True).encode())
     put("model.py", render_model_source(design).encode())
     step("the initial weights")
     weights = write_initial_weights(design, out, seed, init_from)
