@@ -107,7 +107,7 @@ def percent(value: float | None) -> str:
 
 
 class CurvePlot(QWidget):
-    """Loss and top-1 accuracy against the step, train and val, painted side by side."""
+    """Loss, and top-1 (train, val) and val top-5 accuracy against the step, side by side."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -133,6 +133,7 @@ class CurvePlot(QWidget):
             "train top-1": [(p.step, p.acc) for p in c.points]
             or [(r["step"], r["train_acc"]) for r in rows if "train_acc" in r],
             "val top-1": [(r["step"], r["val_acc"]) for r in rows if "val_acc" in r],
+            "val top-5": [(r["step"], r["val_acc5"]) for r in rows if "val_acc5" in r],
         }
 
     def paintEvent(self, _event: QPaintEvent) -> None:
@@ -153,13 +154,20 @@ class CurvePlot(QWidget):
             painter.end()
             return
         half = self.width() / 2
-        panels = [
-            (QRectF(0, 0, half, self.height()), "loss", ("train loss", "val loss"), False),
-            (QRectF(half, 0, half, self.height()), "top-1", ("train top-1", "val top-1"), True),
+        train = palette.color(QPalette.ColorRole.Highlight)
+        val = QColor(VAL_COLOUR)
+        loss = [
+            ("train", series["train loss"], train, False),
+            ("val", series["val loss"], val, False),
         ]
-        colours = (palette.color(QPalette.ColorRole.Highlight), QColor(VAL_COLOUR))
-        for box, title, names, fraction in panels:
-            self._panel(painter, fm, box, title, [series[n] for n in names], colours, fraction)
+        accuracy = [
+            ("train", series["train top-1"], train, False),
+            ("val", series["val top-1"], val, False),
+            ("val top-5", series["val top-5"], val, True),
+        ]
+        self._panel(painter, fm, QRectF(0, 0, half, self.height()), "loss", loss, False)
+        box = QRectF(half, 0, half, self.height())
+        self._panel(painter, fm, box, "top-1", accuracy, True)
         painter.end()
 
     def _panel(
@@ -168,10 +176,10 @@ class CurvePlot(QWidget):
         fm: QFontMetrics,
         box: QRectF,
         title: str,
-        lines: list[list[tuple[float, float]]],
-        colours: tuple[QColor, QColor],
+        lines: list[tuple[str, list[tuple[float, float]], QColor, bool]],
         fraction: bool,
     ) -> None:
+        """One framed plot: (legend name, points, colour, dashed) per line."""
         palette = self.palette()
         muted = palette.color(QPalette.ColorRole.PlaceholderText)
         text = palette.color(QPalette.ColorRole.Text)
@@ -179,7 +187,7 @@ class CurvePlot(QWidget):
         r = box.adjusted(left, fm.height() + 6, -10, -(fm.height() + 6))
         if r.width() < 20 or r.height() < 20:
             return
-        points = [p for line in lines for p in line]
+        points = [p for _, line, _, _ in lines for p in line]
         x1 = max((p[0] for p in points), default=1) or 1
         if fraction:
             y0, y1 = 0.0, 1.0
@@ -201,8 +209,12 @@ class CurvePlot(QWidget):
         painter.setPen(text)
         painter.drawText(QPointF(r.left(), r.top() - 4), title)
         legend_x = r.left() + fm.horizontalAdvance(title) + 12
-        for name, colour in zip(("train", "val"), colours, strict=True):
-            painter.setPen(QPen(colour, 2))
+        for name, _, colour, dashed in lines:
+            if legend_x + 18 + fm.horizontalAdvance(name) > r.right():
+                break  # a narrow plot: the legend says what fits
+            pen = QPen(colour, 2)
+            pen.setStyle(Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
+            painter.setPen(pen)
             painter.drawLine(QPointF(legend_x, r.top() - 8), QPointF(legend_x + 14, r.top() - 8))
             painter.setPen(text)
             painter.drawText(QPointF(legend_x + 18, r.top() - 4), name)
@@ -215,10 +227,12 @@ class CurvePlot(QWidget):
                 r.bottom() - (v - y0) / (y1 - y0) * r.height(),
             )
 
-        for line, colour in zip(lines, colours, strict=True):
+        for _, line, colour, dashed in lines:
             if not line:
                 continue
-            painter.setPen(QPen(colour, 2))
+            pen = QPen(colour, 2)
+            pen.setStyle(Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
+            painter.setPen(pen)
             path = QPainterPath(at(*line[0]))
             for p in line[1:]:
                 path.lineTo(at(*p))
