@@ -78,6 +78,7 @@ class RunSettings:
     amp: str = "none"  # one of PRECISIONS
     synthetic_size: int = 0  # training samples of synthetic data (0: train.py's 1024)
     print_freq: int = 5  # steps between progress lines (the live curve's resolution)
+    processes: int = 1  # above 1: torchrun, one process per GPU (Gloo processes on a CPU)
 
     def __post_init__(self) -> None:
         if self.data not in DATA_KINDS:
@@ -86,7 +87,7 @@ class RunSettings:
             raise RunError(f"device: {self.device!r} is not one of {', '.join(DEVICES)}")
         if self.amp not in PRECISIONS:
             raise RunError(f"precision: {self.amp!r} is not one of {', '.join(PRECISIONS)}")
-        for name in ("epochs", "batch", "print_freq"):
+        for name in ("epochs", "batch", "print_freq", "processes"):
             if int(getattr(self, name)) < 1:
                 raise RunError(f"{name}: must be at least 1")
         for name in ("max_steps", "workers", "synthetic_size"):
@@ -201,10 +202,18 @@ def bundle_dir(folder: Path) -> Path:
 def command(
     folder: Path, settings: RunSettings, *, resume: bool = False, python: str | None = None
 ) -> list[str]:
-    """The exact train.py command line for ``settings`` (the bundle's own train.py)."""
+    """The exact train.py command line for ``settings`` (the bundle's own train.py).
+
+    Several processes run it under torchrun (``python -m torch.distributed.run``);
+    ``--batch-size`` is then per process, as in train.py.
+    """
     folder = Path(folder).resolve()
+    launcher = [python or sys.executable]
+    if settings.processes > 1:  # torchrun, as `python -m`: the same interpreter
+        launcher += ["-m", "torch.distributed.run", "--standalone"]
+        launcher += ["--nproc_per_node", str(settings.processes)]
     args = [
-        python or sys.executable,
+        *launcher,
         str(bundle_dir(folder) / "train.py"),
         "--output-dir",
         str(folder),

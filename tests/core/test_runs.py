@@ -56,6 +56,16 @@ def test_the_command_is_the_bundles_own_train_py_with_the_settings_flags(tmp_pat
     assert "--resume" not in text
     resumed = runs.command(tmp_path, settings, resume=True)
     assert resumed[-2:] == ["--resume", str(tmp_path.resolve() / "last.pt")]
+    several = runs.command(tmp_path, RunSettings(processes=4))
+    assert several[:6] == [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "4",
+    ]
+    assert several[6] == str(tmp_path.resolve() / "bundle" / "train.py")
     plain = " ".join(runs.command(tmp_path, RunSettings()))
     assert "--device" not in plain and "--amp" not in plain and "--data" not in plain
 
@@ -269,3 +279,17 @@ def test_stopped_and_resumed_ends_with_the_weights_of_an_uninterrupted_run(tmp_p
 def test_out_of_memory_is_recognised_in_the_log():
     assert runs.out_of_memory(["torch.OutOfMemoryError: CUDA out of memory. Tried to allocate"])
     assert not runs.out_of_memory(["error: --device cuda: no CUDA device here"])
+
+
+def test_two_processes_train_under_torchrun_on_a_cpu(tmp_path, cifar):
+    settings = RunSettings(
+        epochs=1, batch=8, synthetic_size=32, device="cpu", processes=2, print_freq=1
+    )
+    folder = runs.new_run_folder(tmp_path, cifar)
+    runs.prepare_run(folder, cifar, settings)
+    _bundle(folder, cifar)
+    run = _run_to_end(folder, settings)
+    assert run.status == "finished", run.log_tail(12)
+    curves = run.figures()
+    assert curves.global_batch == 16 and curves.steps_per_epoch == 2  # 32 images, 2 x 8
+    assert len(curves.epochs) == 1 and [p.step for p in curves.points] == [1, 2]

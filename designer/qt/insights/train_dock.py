@@ -347,6 +347,12 @@ class TrainPanel(QWidget):
         self.print_freq.setToolTip(
             "train.py's progress line, a point of the live curve, every N steps"
         )
+        self.processes = QSpinBox()
+        self.processes.setRange(1, 64)
+        self.processes.setToolTip(
+            "Above 1: train.py under torchrun, one process per GPU (each takes its local GPU;"
+            " on a CPU, Gloo processes); the batch is per process"
+        )
         self.device = QComboBox()
         for label, value in DEVICES:
             self.device.addItem(label, value)
@@ -364,6 +370,7 @@ class TrainPanel(QWidget):
             self.lr,
             self.workers,
             self.print_freq,
+            self.processes,
             self.device,
             self.precision,
         ]
@@ -381,7 +388,7 @@ class TrainPanel(QWidget):
             ("Max steps", self.max_steps, "Batch", self.batch),
             ("Learning rate", self.lr, "Workers", self.workers),
             ("Device", self.device, "Precision", self.precision),
-            ("Log every", self.print_freq, "", None),
+            ("Log every", self.print_freq, "Processes", self.processes),
         ]
         for row, (a, field_a, b, field_b) in enumerate(pairs):
             for column, (label, field) in enumerate(((a, field_a), (b, field_b))):
@@ -465,6 +472,7 @@ class TrainPanel(QWidget):
             amp=self.precision.currentData(),
             synthetic_size=self.synthetic.value() if data == "synthetic" else 0,
             print_freq=self.print_freq.value(),
+            processes=self.processes.value(),
         )
 
     def _data_changed(self, *_args: object) -> None:
