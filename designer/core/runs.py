@@ -370,6 +370,18 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def _supervises(pid: int, folder: Path) -> bool:
+    """Whether ``pid`` is this run's supervisor, not a process that took its pid after a reboot.
+
+    Where /proc tells (Linux), the supervisor's command line names the run folder.
+    """
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # no /proc, or not ours to read: trust the pid
+    return str(Path(folder).resolve()).encode() in cmdline.split(b"\0")
+
+
 def read_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -586,7 +598,7 @@ class Run:
         if info.get("ended") is None:
             pid = info.get("pid")
             if isinstance(pid, int):
-                if pid_alive(pid):
+                if pid_alive(pid) and _supervises(pid, self.folder):
                     return "running"
             elif time.time() - float(info.get("started") or 0) < START_GRACE_S:
                 return "starting"

@@ -173,6 +173,7 @@ def test_a_tiny_run_trains_through_the_command_line_and_its_figures_are_read(tmp
     assert process.returncode == 0 and seen_running
     assert run.status == "finished", run.log_tail()
     assert run.info["exit_code"] == 0 and run.info["train_pid"] != run.info["pid"]
+    assert not runs._supervises(os.getpid(), folder)  # a pid that is not its supervisor
     curves = reader.curves
     assert curves.steps_per_epoch == 2 and curves.global_batch == 16
     assert [p.step for p in curves.points] == [1, 2, 3, 4]

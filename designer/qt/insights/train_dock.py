@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -258,12 +259,16 @@ def prepare_and_launch(
     """The worker thread: check the data, make the run folder, bundle (helper), launch."""
     runs.check_data(settings, design)
     folder = runs.new_run_folder(root, design)
-    runs.prepare_run(folder, design, settings)
     try:
-        processes.run_in_helper("torch", WRITE_BUNDLE, design, str(runs.bundle_dir(folder)))
-    except processes.HelperUnavailable as exc:
-        raise RunError(f"the torch helper process could not write the bundle: {exc}") from exc
-    return folder, runs.launch(folder, settings)
+        runs.prepare_run(folder, design, settings)
+        try:
+            processes.run_in_helper("torch", WRITE_BUNDLE, design, str(runs.bundle_dir(folder)))
+        except processes.HelperUnavailable as exc:
+            raise RunError(f"the torch helper could not write the bundle: {exc}") from exc
+        return folder, runs.launch(folder, settings)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)  # never started: no half run in the table
+        raise
 
 
 def _start_job(generation: int, root: Path, design: Design, settings: RunSettings, signals):
