@@ -355,6 +355,8 @@ def pid_alive(pid: int) -> bool:
     """Whether ``pid`` runs (a zombie, ended but not yet reaped, counts as gone)."""
     if pid <= 0:
         return False
+    if os.name == "nt":  # pragma: no cover - os.kill(pid, 0) would terminate it there
+        return _windows_alive(pid)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -368,6 +370,21 @@ def pid_alive(pid: int) -> bool:
         if stat[stat.rindex(")") + 2] in "ZX":
             return False
     return True
+
+
+def _windows_alive(pid: int) -> bool:  # pragma: no cover - Windows only, untested
+    import ctypes
+
+    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+    if not handle:
+        return False
+    code = ctypes.c_ulong()
+    try:
+        ok = kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+    finally:
+        kernel32.CloseHandle(handle)
+    return bool(ok) and code.value == 259  # STILL_ACTIVE
 
 
 def _supervises(pid: int, folder: Path) -> bool:

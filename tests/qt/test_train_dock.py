@@ -189,6 +189,16 @@ def test_a_bad_data_folder_is_one_line_in_the_tab(qtbot, window, tmp_path):
     qtbot.waitUntil(panel.error.isVisible, timeout=10_000)
     assert "lacks val/" in panel.error.text() and panel.start_button.isEnabled()
     assert runs.list_runs(_root()) == []  # nothing written
+    assert not _root().exists() or not any(_root().iterdir())  # not even a folder
+
+    # the next window starts from the last settings tried, the data folder included
+    again = _new_window(qtbot)
+    try:
+        restored = again.insights.train.settings()
+        assert restored.data == "imagefolder" and restored.data_path == str(tmp_path)
+        assert restored.batch == 16 and restored.device == "cpu"
+    finally:
+        _close(qtbot, again)
 
 
 def test_a_class_mismatch_offers_to_set_the_designs_classes(qtbot, window, tmp_path):

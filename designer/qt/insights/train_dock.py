@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import json
 import os
 import shutil
 import subprocess
@@ -57,10 +58,12 @@ from designer.core.runs import Curves, Run, RunError, RunReader, RunSettings
 from designer.core.text import one_line
 from designer.qt import processes
 from designer.qt.document import Document
+from designer.qt.files import settings as app_settings
 from designer.qt.insights.common import cell, error_label, fill_row, hint, show_error, table
 from designer.qt.insights.measure_dock import HelperFunction
 
 DIR_ENV = "RESNET_DESIGNER_RUNS_DIR"
+SETTINGS_KEY = "train/settings"  # the last started run's settings, as JSON
 POLL_MS = 500  # how often an alive run's files are read
 WRITE_BUNDLE = HelperFunction("designer.core.torch.bundle_writer:write_bundle")
 DATA = [
@@ -457,6 +460,7 @@ class TrainPanel(QWidget):
         layout.addLayout(middle, 2)
         layout.addWidget(self.runs_table, 1)
         document.designChanged.connect(self._design_changed)
+        self._restore()
         self._data_changed()
         self._name = document.design.name
         self.refresh_runs(select_alive=True)
@@ -479,6 +483,31 @@ class TrainPanel(QWidget):
             print_freq=self.print_freq.value(),
             processes=self.processes.value(),
         )
+
+    def show_settings(self, settings: RunSettings) -> None:
+        """Set the controls to ``settings``."""
+        self.data.setCurrentIndex(max(0, self.data.findData(settings.data)))
+        self.path.setText(settings.data_path)
+        if settings.synthetic_size:
+            self.synthetic.setValue(settings.synthetic_size)
+        self.epochs.setValue(settings.epochs)
+        self.max_steps.setValue(settings.max_steps)
+        self.batch.setValue(settings.batch)
+        self.lr.setValue(settings.lr)
+        self.workers.setValue(settings.workers)
+        self.print_freq.setValue(settings.print_freq)
+        self.processes.setValue(settings.processes)
+        self.device.setCurrentIndex(max(0, self.device.findData(settings.device)))
+        self.precision.setCurrentIndex(max(0, self.precision.findData(settings.amp)))
+
+    def _remember(self, settings: RunSettings) -> None:
+        app_settings().setValue(SETTINGS_KEY, json.dumps(settings.to_dict()))
+
+    def _restore(self) -> None:
+        """The settings of the last run started here (the data folder above all)."""
+        text = app_settings().value(SETTINGS_KEY, "")
+        with contextlib.suppress(ValueError, TypeError, RunError, AttributeError):
+            self.show_settings(RunSettings.from_dict(json.loads(str(text))))
 
     def _data_changed(self, *_args: object) -> None:
         synthetic = self.data.currentData() == "synthetic"
@@ -503,6 +532,7 @@ class TrainPanel(QWidget):
             return
         show_error(self.error, "")
         self._offer_classes(0)
+        self._remember(settings)
         self.generation += 1
         self.starting = True
         self._enable()
