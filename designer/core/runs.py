@@ -443,11 +443,14 @@ STEPS_LINE = re.compile(r"global batch (\d+), (\d+) steps/epoch")
 class TailReader:
     """Reads the lines appended to a file since last time; a partial last line waits."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, first_read_limit: int | None = None) -> None:
         self.path = Path(path)
         self.offset = 0
         self.rewound = False  # set when the file was rewritten shorter: read from the start
         self._rest = b""
+        # a long file's first read starts this many bytes from its end, at a line's start
+        self._limit = first_read_limit
+        self._skip_partial = False
 
     def new_lines(self) -> list[str]:
         try:
@@ -456,6 +459,9 @@ class TailReader:
                 if size < self.offset:  # rewritten (train.py's keep_through): start over
                     self.offset, self._rest, self.rewound = 0, b"", True
                     raise _Rewound
+                if self._limit is not None and self.offset == 0 and size > self._limit:
+                    self.offset, self._skip_partial = size - self._limit, True
+                self._limit = None
                 handle.seek(self.offset)
                 data = handle.read()
         except _Rewound:
@@ -463,6 +469,10 @@ class TailReader:
         except OSError:
             return []
         self.offset += len(data)
+        if self._skip_partial and b"\n" in data:  # the line cut by the first read's start
+            data, self._skip_partial = data[data.index(b"\n") + 1 :], False
+        elif self._skip_partial:
+            return []
         data = self._rest + data
         lines = data.split(b"\n")
         self._rest = lines.pop()  # b"" after a complete line
@@ -513,23 +523,26 @@ class Curves:
     def eta_seconds(self, settings: RunSettings) -> float | None:
         """Seconds of training left at the latest rate (evaluation not counted)."""
         rate = self.images_per_s()
-        if not rate or not self.steps_per_epoch or not self.global_batch:
+        batch = self.global_batch or settings.batch * settings.processes
+        if not rate or not self.steps_per_epoch:
             return None
         total = settings.epochs * self.steps_per_epoch
         if settings.max_steps:
             total = min(total, settings.max_steps)
-        return max(0, total - self.step) * self.global_batch / rate
+        return max(0, total - self.step) * batch / rate
 
 
 class RunReader:
     """Follows one run's train.log and metrics.csv incrementally (cheap to call often)."""
 
     TAIL = 12
+    LOG_LIMIT = 4 << 20  # a longer train.log is read from its last 4 MiB (epochs: all of them)
+    MAX_POINTS = 4000  # beyond this, every other progress point is dropped (the plot's detail)
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
         self.curves = Curves()
-        self._log = TailReader(self.folder / "train.log")
+        self._log = TailReader(self.folder / "train.log", self.LOG_LIMIT)
         self._metrics = TailReader(self.folder / "metrics.csv")
         self._header: list[str] | None = None
 
@@ -561,8 +574,10 @@ class RunReader:
             if match := PROGRESS.search(line):
                 epoch, _, done, total = (int(match.group(i)) for i in range(1, 5))
                 step = (epoch - 1) * total + done
-                self.curves.points = [p for p in self.curves.points if p.step < step]
-                self.curves.points.append(
+                points = self.curves.points
+                if points and points[-1].step >= step:  # resumed from an earlier checkpoint
+                    points[:] = [p for p in points if p.step < step]
+                points.append(
                     Point(
                         step,
                         epoch,
@@ -572,6 +587,8 @@ class RunReader:
                     )
                 )
                 self.curves.steps_per_epoch = self.curves.steps_per_epoch or total
+                if len(points) > self.MAX_POINTS:  # keeps the newest
+                    points[:] = points[::-2][::-1]
         return new
 
 

@@ -292,3 +292,25 @@ def test_two_processes_train_under_torchrun_on_a_cpu(tmp_path, cifar):
     curves = run.figures()
     assert curves.global_batch == 16 and curves.steps_per_epoch == 2  # 32 images, 2 x 8
     assert len(curves.epochs) == 1 and [p.step for p in curves.points] == [1, 2]
+
+
+def test_a_long_log_is_read_quickly_from_its_end_and_thinned(tmp_path, monkeypatch):
+    line = "epoch {e}/90 [####....................] {d}/500  loss 2.3026  acc 10.00%  512 img/s\n"
+    lines = [line.format(e=1 + i // 500, d=1 + i % 500) for i in range(40_000)]
+    (tmp_path / "train.log").write_text("".join(lines))
+    began = time.perf_counter()
+    reader = runs.RunReader(tmp_path)
+    reader.update()
+    assert time.perf_counter() - began < 2.0  # linear, not quadratic, in the lines
+    points = reader.curves.points
+    assert points[-1].step == 40_000 and len(points) <= runs.RunReader.MAX_POINTS
+    assert reader.curves.steps_per_epoch == 500
+
+    monkeypatch.setattr(runs.RunReader, "LOG_LIMIT", 1000)  # a long log: only its end
+    reader = runs.RunReader(tmp_path)
+    reader.update()
+    assert 0 < len(reader.curves.points) < 20 and reader.curves.points[-1].step == 40_000
+    with open(tmp_path / "train.log", "a") as handle:
+        handle.write(line.format(e=81, d=1))
+    reader.update()
+    assert reader.curves.points[-1].step == 40_001
