@@ -112,7 +112,7 @@ def test_start_plots_the_curves_stop_keeps_the_checkpoint_and_resume_continues(q
     assert folder.parent == _root() and (folder / "bundle" / "train.py").is_file()
     assert (folder / "design.resnet.json").is_file()
     qtbot.waitUntil(lambda: len(panel.plot.series()["train loss"]) >= 2, timeout=RUN_MS)
-    assert panel.statuses()[folder.name] == "running" and panel.stop_button.isEnabled()
+    assert panel.statuses().get(folder.name) == "running" and panel.stop_button.isEnabled()
     assert "images/s" in panel.figures.text() and "ETA" in panel.figures.text()
     qtbot.waitUntil(lambda: (folder / "last.pt").is_file() and _epochs(panel) >= 1, timeout=RUN_MS)
     assert panel.plot.series()["val top-1"]  # one point per epoch
@@ -125,20 +125,20 @@ def test_start_plots_the_curves_stop_keeps_the_checkpoint_and_resume_continues(q
     )
     assert panel.longest_poll_s < 0.1
     qtbot.mouseClick(panel.stop_button, LEFT)
-    qtbot.waitUntil(lambda: panel.statuses()[folder.name] == "stopped", timeout=30_000)
+    qtbot.waitUntil(lambda: panel.statuses().get(folder.name) == "stopped", timeout=30_000)
     assert (folder / "last.pt").is_file() and "Stopped" in panel.status.text()
     assert panel.resume_button.isEnabled() and not panel.stop_button.isEnabled()
     done = _epochs(panel)
 
     qtbot.mouseClick(panel.resume_button, LEFT)
-    qtbot.waitUntil(lambda: panel.statuses()[folder.name] == "running", timeout=RUN_MS)
+    qtbot.waitUntil(lambda: panel.statuses().get(folder.name) == "running", timeout=RUN_MS)
     qtbot.waitUntil(lambda: _epochs(panel) > done, timeout=RUN_MS)
     log = (folder / "train.log").read_text()
     assert f"--resume {folder.resolve() / 'last.pt'}" in log
     steps = [int(r["step"]) for r in panel.reader.curves.epochs]
     assert steps == sorted(steps) and steps[-1] == 2 * len(steps)  # continued, not restarted
     qtbot.mouseClick(panel.stop_button, LEFT)
-    qtbot.waitUntil(lambda: panel.statuses()[folder.name] == "stopped", timeout=30_000)
+    qtbot.waitUntil(lambda: panel.statuses().get(folder.name) == "stopped", timeout=30_000)
     assert not panel.error.isVisible(), panel.error.text()
     if not torch_before:  # the bundle was written in the helper: torch never loads here
         assert "torch" not in sys.modules
@@ -150,10 +150,10 @@ def test_a_killed_run_fails_with_its_log_and_a_new_window_reattaches(qtbot, wind
     qtbot.waitUntil(lambda: bool(panel.plot.series()["train loss"]), timeout=RUN_MS)
     killed = panel.watched.folder
     os.kill(runs.Run.read(killed).info["train_pid"], signal.SIGKILL)
-    qtbot.waitUntil(lambda: panel.statuses()[killed.name] == "failed", timeout=30_000)
+    qtbot.waitUntil(lambda: panel.statuses().get(killed.name) == "failed", timeout=30_000)
     assert panel.error.isVisible()
     text = panel.error.text()
-    assert "failed (exit -9)" in text and "loss" in text  # its log's last lines
+    assert "failed (exit -9)" in text and "loss" in text, text  # its log's last lines
 
     # a second run, left running when the window closes
     qtbot.mouseClick(panel.start_button, LEFT)
@@ -174,7 +174,7 @@ def test_a_killed_run_fails_with_its_log_and_a_new_window_reattaches(qtbot, wind
         seen = len(panel.plot.series()["train loss"])
         qtbot.waitUntil(lambda: len(panel.plot.series()["train loss"]) > seen, timeout=RUN_MS)
         qtbot.mouseClick(panel.stop_button, LEFT)
-        qtbot.waitUntil(lambda: panel.statuses()[alive.name] == "stopped", timeout=30_000)
+        qtbot.waitUntil(lambda: panel.statuses().get(alive.name) == "stopped", timeout=30_000)
     finally:
         _close(qtbot, again)
 
