@@ -6,20 +6,26 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 
 from designer.commands.common import UsageError, raw_stream, resolve_design
-from designer.core.measure import AMP, MAX_BATCH, MeasureSettings
+from designer.core.measure import AMP, MAX_BATCH, MAX_THREADS, MeasureSettings
 from designer.core.text import one_line
 
 
-def _batch(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text[:30]}' is not a whole number") from None
-    if not 1 <= value <= MAX_BATCH:
-        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_BATCH} (got {value})")
-    return value
+def _whole(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high``, refused in one line."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text[:30]}' is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high} (got {value})")
+        return value
+
+    return parse
 
 
 def settings_from(args: argparse.Namespace) -> MeasureSettings:
@@ -30,6 +36,7 @@ def settings_from(args: argparse.Namespace) -> MeasureSettings:
         amp=args.amp,
         channels_last=args.channels_last,
         compile=args.compile,
+        threads=getattr(args, "threads", 0) or 0,
     )
 
 
@@ -81,11 +88,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_device_options(p)
     p.add_argument(
         "--batch",
-        type=_batch,
+        type=_whole(1, MAX_BATCH),
         metavar="N",
         help="batch for throughput and training (default: 8 on a CPU, 64 on a GPU)",
     )
     p.add_argument("--train", action="store_true", help="also time a training step (SGD)")
+    p.add_argument(
+        "--threads",
+        type=_whole(1, MAX_THREADS),
+        metavar="N",
+        help="CPU threads (default: one per physical core)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_run)
 

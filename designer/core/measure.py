@@ -21,6 +21,7 @@ from designer.core.report import human_bytes
 
 AMP = ("none", "bf16", "fp16")
 MAX_BATCH = 4096
+MAX_THREADS = 1024
 DEFAULT_BATCH = {"cpu": 8, "cuda": 64, "mps": 32}  # a CPU saturates at small batches
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:[0-9]{1,2})?")
 FORMAT = 1  # of a cached measurement's JSON
@@ -37,6 +38,7 @@ class MeasureSettings:
     amp: str = "none"  # autocast precision: none (fp32), bf16 or fp16
     channels_last: bool = False
     compile: bool = False  # torch.compile the network first (its compile time is reported)
+    threads: int = 0  # CPU threads; 0: one per physical core
 
     def __post_init__(self) -> None:
         if not isinstance(self.device, str) or not _DEVICE.fullmatch(self.device):
@@ -46,6 +48,8 @@ class MeasureSettings:
             )
         if not isinstance(self.batch, int) or not 0 <= self.batch <= MAX_BATCH:
             raise DesignError("--batch", f"must be between 1 and {MAX_BATCH}")
+        if not isinstance(self.threads, int) or not 0 <= self.threads <= MAX_THREADS:
+            raise DesignError("--threads", f"must be between 1 and {MAX_THREADS}")
         if self.amp not in AMP:
             raise DesignError("--amp", f"'{str(self.amp)[:30]}' is not one of {', '.join(AMP)}")
 

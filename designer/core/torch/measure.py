@@ -79,12 +79,14 @@ def resolve_device(requested: str) -> str:
     return requested
 
 
-def device_name(device: str, threads: int) -> str:
+def device_name(device: str, threads: int, *, chosen: bool = False) -> str:
+    """The device as a person names it; on a CPU with its thread count and why that many."""
     if device.startswith("cuda"):
         return torch.cuda.get_device_name(torch.device(device))
     if device == "mps":
         return "Apple GPU (MPS)"
-    return f"{cpu_name()} ({threads} thread{'s' if threads != 1 else ''}, one per physical core)"
+    why = "as asked" if chosen else "one per physical core"
+    return f"{cpu_name()} ({threads} thread{'s' if threads != 1 else ''}, {why})"
 
 
 def memory_estimate(result: Analysis, settings: MeasureSettings) -> int:
@@ -119,7 +121,7 @@ def measure(
     report = progress or (lambda fraction, text: None)
     device = resolve_device(settings.device)
     settings = settings.resolved(device)
-    threads = physical_cores()
+    threads = settings.threads or physical_cores()
     result = analyse(design)
     estimate = memory_estimate(result, settings)
     _check_room(device, estimate, settings)
@@ -145,7 +147,7 @@ def measure(
         design_name=design.name,
         fingerprint=fingerprint(design),
         settings=settings,
-        device_name=device_name(device, threads),
+        device_name=device_name(device, threads, chosen=bool(settings.threads)),
         torch_version=torch.__version__,
         when=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         latency=figures["latency"],
