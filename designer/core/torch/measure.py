@@ -130,6 +130,7 @@ def measure(
     phases += ["train"] if settings.train else []
     stopper = _Stopper(cancelled, report, len(phases) + int(settings.compile))
     with _threads(device, threads), _out_of_memory(device, settings.batch):
+        torch.manual_seed(0)  # the same weights and inputs each time: the same numerics
         model = build(design).to(device)
         if settings.channels_last:
             model = model.to(memory_format=torch.channels_last)
