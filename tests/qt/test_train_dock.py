@@ -218,3 +218,13 @@ def test_a_class_mismatch_offers_to_set_the_designs_classes(qtbot, window, tmp_p
     assert not panel.error.isVisible() and not panel.set_classes.isVisible()
     window.document.undo()  # one undoable edit
     assert window.document.design.num_classes == 10
+
+
+def test_the_loss_axis_ignores_an_early_outlier_and_reads_as_plain_numbers():
+    from designer.qt.insights.train_dock import _loss_top, _tick
+
+    settled = [2.3, 2.1, 1.9, 1.7, 1.6, 1.5, 1.4, 1.3, 1.2, 1.1]
+    assert _loss_top([150.0, *settled]) < 4  # the first val loss of a fresh network
+    assert _loss_top(settled) == 2.3 * 1.05  # nothing to ignore: the largest value
+    assert _loss_top([]) == 1.0
+    assert [_tick(v) for v in (200.0, 87.4, 2.345, 0.05)] == ["200", "87", "2.3", "0.05"]

@@ -77,7 +77,8 @@ DEVICES = [("Auto", "auto"), ("CPU", "cpu"), ("CUDA", "cuda")] + (
     [("MPS", "mps")] if sys.platform == "darwin" else []
 )
 PRECISIONS = [("fp32", "none"), ("bf16 autocast", "bf16"), ("fp16 autocast", "fp16")]
-COLUMNS = ["Run", "Status", "Epochs", "Best val top-1", "Last train loss", "Started"]
+# the short figures first; the run's long folder name last, where the table stretches it
+COLUMNS = ["Status", "Best val top-1", "Epochs", "Last train loss", "Started", "Run"]
 # the series: train in the palette's highlight, val in a colour that reads on both themes
 VAL_COLOUR = "#e09f1f"
 
@@ -108,6 +109,29 @@ def percent(value: float | None) -> str:
 
 # ---------------------------------------------------------------------------
 # The plot
+
+
+def _loss_top(values: list[float]) -> float:
+    """The loss axis's top: the largest value but for an early outlier.
+
+    A fresh network's first validation loss can be a hundred times the rest (its BN
+    statistics are not settled yet); scaling to it flattens every later point. The
+    axis goes to 1.5x the 90th percentile when the maximum is further off; a clipped
+    point is drawn at the top edge.
+    """
+    if not values:
+        return 1.0
+    ordered = sorted(values)
+    top = ordered[-1]
+    typical = ordered[int(0.9 * (len(ordered) - 1))]
+    if typical > 0 and top > 3 * typical:
+        top = 1.5 * typical
+    return (top or 1.0) * 1.05
+
+
+def _tick(value: float) -> str:
+    """A loss tick: whole numbers from 10, two significant digits below (never 2e+02)."""
+    return f"{value:.0f}" if value >= 10 else f"{value:.2g}"
 
 
 class CurvePlot(QWidget):
@@ -197,14 +221,13 @@ class CurvePlot(QWidget):
             y0, y1 = 0.0, 1.0
         else:
             y0 = 0.0
-            y1 = max((p[1] for p in points if p[1] == p[1]), default=1.0) or 1.0
-            y1 *= 1.05
+            y1 = _loss_top([p[1] for p in points if p[1] == p[1]])
         painter.setPen(QPen(muted, 1))
         painter.drawRect(r)
         for i in range(5):
             value = y0 + (y1 - y0) * i / 4
             y = r.bottom() - i / 4 * r.height()
-            label = f"{100 * value:.0f}%" if fraction else f"{value:.2g}"
+            label = f"{100 * value:.0f}%" if fraction else _tick(value)
             painter.drawText(QPointF(r.left() - fm.horizontalAdvance(label) - 4, y + 4), label)
         steps = f"step {int(x1)}"
         below = r.bottom() + fm.ascent() + 3
@@ -666,18 +689,21 @@ class TrainPanel(QWidget):
         )
         status = run.status
         return [
-            cell(run.name, tip=str(run.folder)),
             cell(status, tip=" | ".join(run.log_tail(3)) if status == "failed" else ""),
-            cell(epochs, right=True),
             cell(percent(figures.best_val_acc()), right=True),
+            cell(epochs, right=True),
             cell("–" if last is None else f"{last:.4f}", right=True),
             cell(started),
+            cell(run.name, tip=str(run.folder)),
         ]
 
     def statuses(self) -> dict[str, str]:
         """Run name -> status, as the table shows them (tests read it)."""
         view = self.runs_table
-        return {view.item(r, 0).text(): view.item(r, 1).text() for r in range(view.rowCount())}
+        name, status = COLUMNS.index("Run"), COLUMNS.index("Status")
+        return {
+            view.item(r, name).text(): view.item(r, status).text() for r in range(view.rowCount())
+        }
 
     def _selected(self) -> None:
         rows = {index.row() for index in self.runs_table.selectedIndexes()}
