@@ -19,6 +19,7 @@ from PySide6.QtCore import Qt
 
 from designer.core import runs
 from designer.core.presets import load_preset
+from designer.qt.insights import train_dock
 
 CTRL_ALT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
 LEFT = Qt.MouseButton.LeftButton
@@ -116,6 +117,13 @@ def test_start_plots_the_curves_stop_keeps_the_checkpoint_and_resume_continues(q
     assert "images/s" in panel.figures.text() and "ETA" in panel.figures.text()
     qtbot.waitUntil(lambda: (folder / "last.pt").is_file() and _epochs(panel) >= 1, timeout=RUN_MS)
     assert panel.plot.series()["val top-1"]  # one point per epoch
+    # the running run's row counts its epochs as they end, not only when its status changes
+    epochs_cell = train_dock.COLUMNS.index("Epochs")
+
+    def row_epochs() -> int:
+        return int(panel.runs_table.item(0, epochs_cell).text().split("/")[0])
+
+    qtbot.waitUntil(lambda: row_epochs() >= 1, timeout=5_000)
 
     gaps.timer.stop()
     # the UI never waits on the run: each look at its files is quick (a figure, not a bench)

@@ -328,6 +328,7 @@ class TrainPanel(QWidget):
         self.supervisors: dict[Path, subprocess.Popen] = {}  # launched here: reaped on polls
         self._listed: list[Run] = []
         self._last_status: dict[Path, str] = {}
+        self._row_epochs: dict[Path, int] = {}  # epochs each row last showed
         self._signals = _Signals(self)
         self._signals.started.connect(self._started)
         self._signals.failed.connect(self._start_failed)
@@ -755,11 +756,22 @@ class TrainPanel(QWidget):
             run.refresh()
             if self.reader.update():
                 self.plot.set_curves(self.reader.curves)
+                self._refresh_row(run, len(self.reader.curves.epochs))
             self._describe(run, self.reader.curves)
         if changed:
             self.refresh_runs()
             self.runsChanged.emit()
         self._timer()
+
+    def _refresh_row(self, run: Run, epochs: int) -> None:
+        """Redraw the watched run's row when an epoch ended (its epochs and best figures)."""
+        if self._row_epochs.get(run.folder) == epochs:
+            return
+        self._row_epochs[run.folder] = epochs
+        for row, listed in enumerate(self._listed):
+            if listed.folder == run.folder:
+                fill_row(self.runs_table, row, self._row(run))
+                return
 
     def _describe(self, run: Run, curves: Curves) -> None:
         status = run.status
