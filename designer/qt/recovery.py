@@ -18,12 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QLockFile, QObject, QStandardPaths, Qt, QTimer, Signal
+from PySide6.QtCore import QLockFile, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from designer.core.design import Design, DesignError
 from designer.core.io import atomic_write_bytes, design_from_dict, design_to_dict
 from designer.core.text import one_line
+from designer.qt.app import app_data_dir
 from designer.qt.document import Document
 
 DIR_ENV = "RESNET_DESIGNER_RECOVERY_DIR"
@@ -35,11 +36,7 @@ FORMAT = 1
 
 def recovery_dir() -> Path:
     """Where sessions live: $RESNET_DESIGNER_RECOVERY_DIR, else the app-data folder."""
-    override = os.environ.get(DIR_ENV)
-    if override:
-        return Path(override)
-    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
-    return Path(base or Path.home() / ".resnet-designer") / "recovery"
+    return app_data_dir(DIR_ENV, "recovery")
 
 
 def autosave_interval_ms() -> int:

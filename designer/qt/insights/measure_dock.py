@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
-import os
 import pkgutil
 import shutil
 import sys
@@ -29,7 +28,7 @@ from concurrent.futures import CancelledError
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QStandardPaths, Signal
+from PySide6.QtCore import QEvent, QObject, Signal
 from PySide6.QtGui import QFontDatabase, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -59,6 +58,7 @@ from designer.core.measure import (
 )
 from designer.core.text import one_line
 from designer.qt import processes
+from designer.qt.app import app_data_dir
 from designer.qt.document import Document
 from designer.qt.insights.common import error_label, hint, show_error
 
@@ -76,11 +76,7 @@ PRECISIONS = [("fp32", "none"), ("bf16 autocast", "bf16"), ("fp16 autocast", "fp
 
 def measure_dir() -> Path:
     """Where measurements are kept: $RESNET_DESIGNER_MEASURE_DIR, else the app-data folder."""
-    override = os.environ.get(DIR_ENV)
-    if override:
-        return Path(override)
-    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
-    return Path(base or Path.home() / ".resnet-designer") / "measurements"
+    return app_data_dir(DIR_ENV, "measurements")
 
 
 def local_time(when: str) -> str:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -25,7 +24,7 @@ import threading
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QPointF, QRectF, QSize, QStandardPaths, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
     QColor,
     QDesktopServices,
@@ -57,6 +56,7 @@ from designer.core.design import Design
 from designer.core.runs import Curves, Run, RunError, RunReader, RunSettings
 from designer.core.text import one_line
 from designer.qt import processes
+from designer.qt.app import app_data_dir
 from designer.qt.document import Document
 from designer.qt.files import settings as app_settings
 from designer.qt.insights.common import cell, error_label, fill_row, hint, show_error, table
@@ -85,11 +85,7 @@ VAL_COLOUR = "#e09f1f"
 
 def runs_dir() -> Path:
     """Where runs are kept: $RESNET_DESIGNER_RUNS_DIR, else the app-data folder's runs/."""
-    override = os.environ.get(DIR_ENV)
-    if override:
-        return Path(override)
-    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
-    return Path(base or Path.home() / ".resnet-designer") / "runs"
+    return app_data_dir(DIR_ENV, "runs")
 
 
 def duration(seconds: float | None) -> str:
