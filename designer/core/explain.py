@@ -402,3 +402,15 @@ def training_bytes(result: Analysis, batch_size: int) -> int:
     itemises it.
     """
     return training_memory(result, batch_size).total
+
+
+def inference_bytes(result: Analysis, batch: int, *, mixed_precision: bool = False) -> int:
+    """Weights plus what inference holds at once: a block's input (the shortcut keeps it)
+    beside the largest input-and-output pair of its layers."""
+    act = 2 if mixed_precision else 4
+    live = 0
+    for block in result.blocks:
+        layers = result.layers[block.first_layer : block.end_layer]
+        pair = max((numel(x.input_shape) + numel(x.output_shape) for x in layers), default=0)
+        live = max(live, numel(block.input_shape) + pair)
+    return result.param_bytes + batch * live * act

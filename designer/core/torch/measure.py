@@ -20,9 +20,9 @@ import torch
 from torch import nn
 from torch.utils.benchmark import Timer
 
-from designer.core.analysis import Analysis, analyse, numel
+from designer.core.analysis import Analysis, analyse
 from designer.core.design import Design, DesignError
-from designer.core.explain import training_memory
+from designer.core.explain import inference_bytes, training_memory
 from designer.core.measure import (
     Measurement,
     MeasureSettings,
@@ -96,18 +96,6 @@ def memory_estimate(result: Analysis, settings: MeasureSettings) -> int:
         kind = settings.device.split(":")[0]
         return training_memory(result, settings.batch, mixed_precision=mixed, device=kind).total
     return inference_bytes(result, settings.batch, mixed_precision=mixed)
-
-
-def inference_bytes(result: Analysis, batch: int, *, mixed_precision: bool = False) -> int:
-    """Weights plus what inference holds at once: a block's input (the shortcut keeps it)
-    beside the largest input-and-output pair of its layers."""
-    act = 2 if mixed_precision else 4
-    live = 0
-    for block in result.blocks:
-        layers = result.layers[block.first_layer : block.end_layer]
-        pair = max((numel(x.input_shape) + numel(x.output_shape) for x in layers), default=0)
-        live = max(live, numel(block.input_shape) + pair)
-    return result.param_bytes + batch * live * act
 
 
 def measure(
