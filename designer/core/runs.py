@@ -35,12 +35,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from designer.core.design import Design
-from designer.core.io import atomic_write_bytes, dumps
+from designer.core.design import Design, DesignError
+from designer.core.io import atomic_write_bytes, dumps, load
+from designer.core.measure import Measurement, fingerprint
 
 DATA_KINDS = ("synthetic", "imagefolder", "cifar10", "cifar100")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -431,11 +433,13 @@ class Point:
     loss: float
     acc: float  # a fraction
     images_per_s: float
+    memory_bytes: int | None = None  # the device's peak since the epoch began (newer train.py)
 
 
+GIB = 1 << 30
 PROGRESS = re.compile(
     r"epoch (\d+)/(\d+) \[[#.]*\] (\d+)/(\d+)\s+loss ([-+\d.eE]+|nan|inf)\s+"
-    r"acc\s+([-+\d.]+)%\s+([\d,.]+) img/s"
+    r"acc\s+([-+\d.]+)%\s+([\d,.]+) img/s(?:\s+mem\s+([\d.]+) GiB)?"
 )
 STEPS_LINE = re.compile(r"global batch (\d+), (\d+) steps/epoch")
 
@@ -512,6 +516,13 @@ class Curves:
             return row["images_per_s"]
         return self.points[-1].images_per_s if self.points else None
 
+    def memory_bytes(self) -> int | None:
+        """The device's newest peak: the last progress line's, else the last epoch's row."""
+        if self.points and self.points[-1].memory_bytes is not None:
+            return self.points[-1].memory_bytes
+        value = self.epochs[-1].get("max_memory_bytes") if self.epochs else None
+        return int(value) if value else None
+
     def epoch_seconds(self) -> float | None:
         if self.epochs and self.epochs[-1].get("seconds"):
             return self.epochs[-1]["seconds"]
@@ -584,6 +595,7 @@ class RunReader:
                         float(match.group(5)),
                         float(match.group(6)) / 100,
                         float(match.group(7).replace(",", "")),
+                        round(float(match.group(8)) * GIB) if match.group(8) else None,
                     )
                 )
                 self.curves.steps_per_epoch = self.curves.steps_per_epoch or total
@@ -656,6 +668,13 @@ class Run:
         reader.update(log)
         return reader.curves
 
+    def design(self) -> Design | None:
+        """The design as it was when the run started (None when its copy is unreadable)."""
+        try:
+            return load(self.folder / "design.resnet.json")
+        except (DesignError, OSError, ValueError):
+            return None
+
     def log_tail(self, lines: int = 5) -> list[str]:
         try:
             text = (self.folder / "train.log").read_bytes()[-8192:].decode("utf-8", "replace")
@@ -688,3 +707,30 @@ def list_runs(root: str | os.PathLike[str], design_name: str | None = None) -> l
     if design_name is not None:
         runs = [r for r in runs if r.design_name == design_name]
     return sorted(runs, key=lambda r: (r.started or 0, r.name), reverse=True)
+
+
+def alive_runs(root: str | os.PathLike[str]) -> list[Run]:
+    """Every run under ``root`` still training, whichever design it trains."""
+    return [run for run in list_runs(root) if run.alive]
+
+
+def fitted_batch(
+    measurements: Iterable[Measurement], design: Design, settings: RunSettings
+) -> Measurement | None:
+    """The largest-batch training step measured for this very network on the run's kind of
+    device and precision: what an out-of-memory message can offer instead.
+
+    A run on "auto" trains on an accelerator when there is one, so an out-of-memory
+    there is matched against CUDA or MPS measurements.
+    """
+    mine = fingerprint(design)
+    kinds = ("cuda", "mps") if settings.device == "auto" else (settings.device,)
+    fitting = [
+        m
+        for m in measurements
+        if m.fingerprint == mine
+        and m.train is not None
+        and m.settings.amp == settings.amp
+        and m.settings.device.split(":")[0] in kinds
+    ]
+    return max(fitting, key=lambda m: m.settings.batch, default=None)

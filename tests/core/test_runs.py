@@ -314,3 +314,83 @@ def test_a_long_log_is_read_quickly_from_its_end_and_thinned(tmp_path, monkeypat
         handle.write(line.format(e=81, d=1))
     reader.update()
     assert reader.curves.points[-1].step == 40_001
+
+
+def test_device_memory_is_read_from_progress_lines_and_from_metrics(tmp_path):
+    """train.py's progress line ends with the device's peak (`mem 1.50 GiB`); older lines
+    without it still parse; an epoch's row carries max_memory_bytes."""
+    log = (
+        "epoch 1/2 [######..................] 1/4  loss 2.3026  acc 10.00%  512 img/s\n"
+        "epoch 1/2 [############............] 2/4  loss 2.2000  acc 12.50%  520 img/s"
+        "  mem 1.50 GiB\n"
+    )
+    (tmp_path / "train.log").write_text(log)
+    reader = runs.RunReader(tmp_path)
+    reader.update()
+    first, second = reader.curves.points
+    assert first.memory_bytes is None and second.memory_bytes == 3 << 29  # 1.5 GiB
+    assert reader.curves.memory_bytes() == 3 << 29
+
+    (tmp_path / "train.log").write_text("")  # a run whose lines say nothing: the csv's figure
+    (tmp_path / "metrics.csv").write_text(
+        "epoch,step,train_loss,val_acc,max_memory_bytes\n1,4,2.1,0.25,123456789\n"
+    )
+    reader = runs.RunReader(tmp_path)
+    reader.update()
+    assert reader.curves.memory_bytes() == 123456789
+
+
+def _measured(design, device: str, batch: int, amp: str = "none", train: bool = True):
+    from designer.core.measure import Measurement, MeasureSettings, Timing, fingerprint
+
+    settings = MeasureSettings(device=device, batch=batch, train=train, amp=amp)
+    step = Timing(0.1, 0.001, 5, batch)
+    return Measurement(
+        design.name,
+        fingerprint(design),
+        settings,
+        "GPU",
+        "2",
+        "2026-01-01T00:00:00",
+        step,
+        train=step if train else None,
+    )
+
+
+def test_an_out_of_memory_run_is_offered_the_largest_batch_measured_to_fit(cifar):
+    other = cifar.replace(num_classes=100)
+    measured = [
+        _measured(cifar, "cuda:0", 64),
+        _measured(cifar, "cuda:0", 128),
+        _measured(cifar, "cuda:0", 512, train=False),  # inference only: says nothing
+        _measured(cifar, "cuda:0", 256, amp="bf16"),  # another precision
+        _measured(cifar, "cpu", 1024),  # another device
+        _measured(other, "cuda:0", 1024),  # another network
+    ]
+    found = runs.fitted_batch(measured, cifar, RunSettings(device="cuda", batch=300))
+    assert found is not None and found.settings.batch == 128
+    auto = runs.fitted_batch(measured, cifar, RunSettings(device="auto", amp="bf16"))
+    assert auto is not None and auto.settings.batch == 256
+    assert runs.fitted_batch(measured, cifar, RunSettings(device="mps")) is None
+
+
+def test_alive_runs_are_found_whatever_design_they_train(tmp_path, cifar):
+    settings = RunSettings(device="cpu")
+    folders = []
+    for design in (cifar, cifar.replace(name="Another")):
+        folder = runs.new_run_folder(tmp_path, design)
+        runs.prepare_run(folder, design, settings)
+        (folder / "bundle").mkdir()
+        (folder / "bundle" / "train.py").write_text("import time\ntime.sleep(60)\n")
+        folders.append((folder, runs.launch(folder, settings)))
+    try:
+        deadline = time.monotonic() + 20
+        while len(runs.alive_runs(tmp_path)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert {r.folder for r in runs.alive_runs(tmp_path)} == {f for f, _p in folders}
+        assert runs.Run.read(folders[1][0]).design() == cifar.replace(name="Another")
+    finally:
+        for folder, process in folders:
+            runs.stop(folder)
+            process.wait(timeout=20)
+    assert runs.alive_runs(tmp_path) == []
