@@ -54,6 +54,7 @@ from designer.qt.files import APP_NAME, FileController
 from designer.qt.graph_edit import GraphEditor, Target, target_of
 from designer.qt.graph_view import GraphView
 from designer.qt.insights import install as install_insights
+from designer.qt.insights import train_dock
 from designer.qt.inspector import Inspector
 from designer.qt.pipeline import Drawing, draw, warm_helper
 from designer.qt.throttle import Throttle
@@ -708,18 +709,21 @@ class MainWindow(QMainWindow):
             self.files.open_any(urls[0].toLocalFile())  # a design, or a checkpoint's
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.files.close():
-            self._save_layout()
-            self.graph.cancel_build()
-            self.insights.measure.stop()  # a running measurement is cancelled, not awaited
-            alive = self.insights.train.detach()  # training runs go on without the window
-            if alive:
-                self.statusBar().showMessage(
-                    f"{alive} training run(s) left running; the Train tab reattaches next time"
-                )
-            event.accept()
-        else:
+        runs = self.insights.train.before_closing()  # asked first, done once the close is sure
+        if runs == train_dock.CANCEL or not self.files.close():
             event.ignore()
+            return
+        self._save_layout()
+        self.graph.cancel_build()
+        self.insights.measure.stop()  # a running measurement is cancelled, not awaited
+        alive = self.insights.train.detach(stop=runs == train_dock.STOP)
+        if alive:
+            self.statusBar().showMessage(
+                f"{alive} training run(s) asked to stop; their checkpoints stay"
+                if runs == train_dock.STOP
+                else f"{alive} training run(s) left running; the Train tab reattaches next time"
+            )
+        event.accept()
 
     # -- help ----------------------------------------------------------------------------------
     def about(self) -> None:

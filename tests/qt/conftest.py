@@ -22,6 +22,15 @@ def _private_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
     monkeypatch.setenv("RESNET_DESIGNER_CONFIRM_MS", "0")  # torch only where a test asks
 
 
+@pytest.fixture(autouse=True)
+def _leave_runs_running_on_close(monkeypatch: pytest.MonkeyPatch):
+    """A window closing while a run trains asks what to do, in a modal box: tests leave
+    the runs running (and stop them themselves) unless one tests that question."""
+    from designer.qt.insights import train_dock
+
+    monkeypatch.setattr(train_dock, "ask_about_runs", lambda *_args: train_dock.LEAVE)
+
+
 @pytest.fixture
 def window(qtbot):
     from designer.core.presets import load_preset

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 
 from designer.core import runs
 from designer.core.presets import load_preset
@@ -236,3 +236,110 @@ def test_the_loss_axis_ignores_an_early_outlier_and_reads_as_plain_numbers():
     assert _loss_top(settled) == 2.3 * 1.05  # nothing to ignore: the largest value
     assert _loss_top([]) == 1.0
     assert [_tick(v) for v in (200.0, 87.4, 2.345, 0.05)] == ["200", "87", "2.3", "0.05"]
+
+
+# -- runs that need no torch: a stand-in train.py, so the tab's decisions are quick to test
+
+REAL_ASK = train_dock.ask_about_runs  # conftest answers "leave" for every other test
+
+
+def _stand_in_run(design, settings: runs.RunSettings, script: str) -> Path:
+    """A run folder whose bundle's train.py is ``script``, launched as the app launches."""
+    folder = runs.new_run_folder(_root(), design)
+    runs.prepare_run(folder, design, settings)
+    (folder / "bundle").mkdir()
+    (folder / "bundle" / "train.py").write_text(script)
+    runs.launch(folder, settings)
+    return folder
+
+
+SLEEPS = (
+    "import time\nprint('epoch 1/9 [#.......] 1/8  loss 2.3026  acc 10.00%  64 img/s')\n"
+    "time.sleep(120)\n"
+)
+
+
+def _wait_alive(qtbot, folder: Path) -> None:
+    qtbot.waitUntil(lambda: runs.Run.read(folder).status == "running", timeout=20_000)
+
+
+def test_closing_with_a_run_asks_cancel_keeps_the_window_stop_stops_it(qtbot, window, monkeypatch):
+    monkeypatch.setattr(train_dock, "ask_about_runs", REAL_ASK)
+    design = load_preset(SMALL)
+    folder = _stand_in_run(design, runs.RunSettings(device="cpu"), SLEEPS)
+    _wait_alive(qtbot, folder)
+    asked: list[str] = []
+
+    def answer(button_text: str) -> None:
+        """Click ``button_text`` in the question once it shows (a real mouse click)."""
+        from PySide6.QtWidgets import QApplication, QMessageBox
+
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(50, lambda: answer(button_text))
+            return
+        asked.append(box.text())
+        button = next(b for b in box.buttons() if b.text().replace("&", "") == button_text)
+        qtbot.mouseClick(button, LEFT)
+
+    window.document.undo_stack.setClean()
+    QTimer.singleShot(0, lambda: answer("Cancel"))
+    window.close()
+    assert asked and "still going" in asked[0] and folder.name in asked[0]
+    assert window.isVisible() and runs.Run.read(folder).status == "running"
+
+    QTimer.singleShot(0, lambda: answer("Stop Training"))
+    window.close()
+    assert len(asked) == 2 and not window.isVisible()
+    assert "asked to stop" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: runs.Run.read(folder).status == "stopped", timeout=20_000)
+
+
+def test_start_is_refused_in_one_line_while_another_run_trains(qtbot, window):
+    other = load_preset("resnet18")  # another design's run counts too: it holds the device
+    folder = _stand_in_run(other, runs.RunSettings(device="cpu"), SLEEPS)
+    _wait_alive(qtbot, folder)
+    panel = _open(qtbot, window)
+    qtbot.mouseClick(panel.start_button, LEFT)
+    assert panel.error.isVisible()
+    assert f"{folder.name} is still training: stop it first" in panel.error.text()
+    assert [r.folder for r in runs.list_runs(_root())] == [folder]  # nothing new written
+
+
+def test_out_of_memory_names_the_batch_that_fitted_in_the_measure_tab(qtbot, window):
+    from designer.core.measure import (
+        MeasureCache,
+        Measurement,
+        MeasureSettings,
+        Timing,
+        fingerprint,
+    )
+    from designer.qt.insights.measure_dock import measure_dir
+
+    design = load_preset(SMALL)
+    measured = MeasureSettings(device="cuda:0", batch=96, train=True)
+    step = Timing(0.05, 0.001, 5, 96)
+    MeasureCache(measure_dir()).put(
+        design,
+        measured,
+        Measurement(
+            design.name, fingerprint(design), measured, "GPU", "2", "2026", step, train=step
+        ),
+    )
+    crash = (
+        "import sys\nprint('torch.OutOfMemoryError: CUDA out of memory. Tried to allocate "
+        "2.00 GiB', file=sys.stderr)\nsys.exit(1)\n"
+    )
+    folder = _stand_in_run(design, runs.RunSettings(device="cuda", batch=512), crash)
+    qtbot.waitUntil(lambda: runs.Run.read(folder).status == "failed", timeout=20_000)
+    panel = _open(qtbot, window)
+    panel.refresh_runs()
+    qtbot.mouseClick(
+        panel.runs_table.viewport(),
+        LEFT,
+        pos=panel.runs_table.visualRect(panel.runs_table.model().index(0, 0)).center(),
+    )
+    qtbot.waitUntil(panel.error.isVisible, timeout=5_000)
+    text = panel.error.text()
+    assert "ran out of memory at batch 512" in text, text
+    assert "a training step at batch 96 fitted in the Measure tab (cuda:0, fp32)" in text, text

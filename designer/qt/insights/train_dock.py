@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QSizePolicy,
     QSpinBox,
@@ -53,14 +54,17 @@ from PySide6.QtWidgets import (
 
 from designer.core import runs
 from designer.core.design import Design
+from designer.core.measure import MeasureCache
+from designer.core.report import human_bytes
 from designer.core.runs import Curves, Run, RunError, RunReader, RunSettings
 from designer.core.text import one_line
 from designer.qt import processes
 from designer.qt.app import app_data_dir
 from designer.qt.document import Document
+from designer.qt.files import APP_NAME
 from designer.qt.files import settings as app_settings
 from designer.qt.insights.common import cell, error_label, fill_row, hint, show_error, table
-from designer.qt.insights.measure_dock import HelperFunction
+from designer.qt.insights.measure_dock import HelperFunction, measure_dir
 
 DIR_ENV = "RESNET_DESIGNER_RUNS_DIR"
 SETTINGS_KEY = "train/settings"  # the last started run's settings, as JSON
@@ -264,6 +268,37 @@ class CurvePlot(QWidget):
             for p in line if len(line) < 60 else line[-1:]:
                 painter.drawEllipse(at(*p), 2.5, 2.5)
             painter.setBrush(Qt.BrushStyle.NoBrush)
+
+
+# ---------------------------------------------------------------------------
+# Closing the window with runs training
+
+LEAVE, STOP, CANCEL = "leave", "stop", "cancel"
+
+
+def ask_about_runs(parent: QWidget, alive: list[Run]) -> str:
+    """Closing with runs training: LEAVE them running, STOP them, or CANCEL the close.
+
+    Leaving is the default: a run of hours must not end because a window closed.
+    """
+    names = ", ".join(run.name for run in alive[:3]) + (" …" if len(alive) > 3 else "")
+    count = "A training run is" if len(alive) == 1 else f"{len(alive)} training runs are"
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Question)
+    box.setWindowTitle(APP_NAME)
+    box.setText(f"{count} still going: {names}")
+    box.setInformativeText(
+        "Left running, training goes on and the Train tab reattaches next time. Stopped,"
+        " each keeps a checkpoint of the step it reached, and Resume continues it."
+    )
+    leave = box.addButton("Leave Running", QMessageBox.ButtonRole.AcceptRole)
+    stop = box.addButton("Stop Training", QMessageBox.ButtonRole.DestructiveRole)
+    cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(leave)
+    box.setEscapeButton(cancel)
+    box.exec()
+    clicked = box.clickedButton()
+    return LEAVE if clicked is leave else STOP if clicked is stop else CANCEL
 
 
 # ---------------------------------------------------------------------------
@@ -550,6 +585,14 @@ class TrainPanel(QWidget):
         except RunError as exc:
             show_error(self.error, str(exc))
             return
+        busy = runs.alive_runs(runs_dir())
+        if busy:  # two runs would share the cores or the GPU, each at half speed or worse
+            show_error(
+                self.error,
+                f"{busy[0].name} is still training: stop it first (two runs would share"
+                " the device, and on a GPU may run out of memory together)",
+            )
+            return
         show_error(self.error, "")
         self._offer_classes(0)
         self._remember(settings)
@@ -633,13 +676,22 @@ class TrainPanel(QWidget):
             run.refresh()
         return [run for run in self._listed if run.alive]
 
-    def detach(self) -> int:
-        """The window is closing: stop watching; runs go on. How many are still alive."""
+    def before_closing(self) -> str:
+        """Whether the window may close, and what becomes of runs still training: LEAVE
+        (also when none is), STOP or CANCEL, asked only when a run is alive."""
+        alive = runs.alive_runs(runs_dir())
+        return ask_about_runs(self.window(), alive) if alive else LEAVE
+
+    def detach(self, stop: bool = False) -> int:
+        """The window is closing: stop watching, and ``stop`` the runs or let them go on.
+        How many were still alive."""
         self.timer.stop()
         self.generation += 1  # a start still writing its bundle: its answer is dropped
-        alive = len(self.alive_runs())
+        alive = runs.alive_runs(runs_dir())
+        for run in alive if stop else ():
+            runs.stop(run.folder)
         self.supervisors.clear()  # never waited on: each runs in its own session
-        return alive
+        return len(alive)
 
     def is_busy(self) -> bool:
         return self.starting
@@ -777,6 +829,9 @@ class TrainPanel(QWidget):
             f"{rate:,.0f} images/s" if rate else "– images/s",
             f"epoch {duration(curves.epoch_seconds())}",
         ]
+        memory = curves.memory_bytes()
+        if memory:
+            parts.append(f"peak memory {human_bytes(memory)}")
         if status in ("starting", "running"):
             parts.append(f"ETA {duration(curves.eta_seconds(settings))}")
         best = curves.best_val_acc()
@@ -789,11 +844,7 @@ class TrainPanel(QWidget):
             tail = [line for line in run.log_tail(3) if not line.startswith("$ ")]
             code = run.info.get("exit_code", "unknown")
             if runs.out_of_memory(run.log_tail(12)):
-                show_error(
-                    self.error,
-                    f"{run.name}: the device ran out of memory at batch {settings.batch};"
-                    " try a smaller batch (the Measure tab's training step shows what fits)",
-                )
+                show_error(self.error, self._out_of_memory(run, settings))
             else:
                 show_error(
                     self.error,
@@ -810,6 +861,23 @@ class TrainPanel(QWidget):
         else:
             self._say(f"Running: {where}.")
         self._enable()
+
+    def _out_of_memory(self, run: Run, settings: RunSettings) -> str:
+        """The out-of-memory line, with the batch the Measure tab saw fit, when it did."""
+        said = f"{run.name}: the device ran out of memory at batch {settings.batch}"
+        design = run.design()
+        fitted = (
+            runs.fitted_batch(MeasureCache(measure_dir()).all(), design, settings)
+            if design is not None
+            else None
+        )
+        if fitted is not None and fitted.settings.batch < settings.batch:
+            where = fitted.settings.describe()
+            return (
+                f"{said}; a training step at batch {fitted.settings.batch} fitted in the"
+                f" Measure tab ({where}): use that or less"
+            )
+        return f"{said}; try a smaller batch (the Measure tab's training step shows what fits)"
 
     def _enable(self) -> None:
         run = self.watched
