@@ -49,11 +49,24 @@ def _open(qtbot, window):
     panel = window.insights.train
     qtbot.waitUntil(panel.isVisible)
     assert window.insights.current() == "train"
-    panel.device.setCurrentIndex(panel.device.findData("cpu"))
-    panel.synthetic.setValue(32)
-    panel.batch.setValue(16)
-    panel.epochs.setValue(200)  # stopped by the test long before
+    _type(qtbot, panel.device, "CPU")
+    assert panel.device.currentData() == "cpu"
+    _type(qtbot, panel.synthetic, "32")
+    _type(qtbot, panel.batch, "16")
+    _type(qtbot, panel.epochs, "200")  # stopped by the test long before
+    assert (panel.synthetic.value(), panel.batch.value(), panel.epochs.value()) == (32, 16, 200)
     return panel
+
+
+def _type(qtbot, field, text: str) -> None:
+    """Focus ``field``, select what it holds and type ``text`` (a combo box: its item's name)."""
+    field.setFocus()
+    if hasattr(field, "lineEdit") and field.lineEdit() is not None:
+        qtbot.keyClick(field.lineEdit(), Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+        qtbot.keyClicks(field.lineEdit(), text)
+        qtbot.keyClick(field.lineEdit(), Qt.Key.Key_Tab)
+    else:  # a combo box picks the item whose text starts with what is typed
+        qtbot.keyClicks(field, text)
 
 
 def _new_window(qtbot):
@@ -102,7 +115,7 @@ def _epochs(panel) -> int:
 def test_start_plots_the_curves_stop_keeps_the_checkpoint_and_resume_continues(qtbot, window):
     torch_before = "torch" in sys.modules
     panel = _open(qtbot, window)
-    panel.print_freq.setValue(1)  # a progress line, and a point, every step
+    _type(qtbot, panel.print_freq, "1")  # a progress line, and a point, every step
     assert panel.statuses() == {} and not panel.stop_button.isEnabled()
     gaps = _EventLoopGaps()
     qtbot.mouseClick(panel.start_button, LEFT)
@@ -189,10 +202,11 @@ def test_a_killed_run_fails_with_its_log_and_a_new_window_reattaches(qtbot, wind
 
 def test_a_bad_data_folder_is_one_line_in_the_tab(qtbot, window, tmp_path):
     panel = _open(qtbot, window)
-    panel.data.setCurrentIndex(panel.data.findData("imagefolder"))
+    _type(qtbot, panel.data, "ImageFolder")
     assert panel.path.isEnabled() and not panel.synthetic.isEnabled()
     (tmp_path / "train" / "a").mkdir(parents=True)
-    panel.path.setText(str(tmp_path))
+    panel.path.clear()
+    qtbot.keyClicks(panel.path, str(tmp_path))
     qtbot.mouseClick(panel.start_button, LEFT)
     qtbot.waitUntil(panel.error.isVisible, timeout=10_000)
     assert "lacks val/" in panel.error.text() and panel.start_button.isEnabled()
@@ -215,8 +229,9 @@ def test_a_class_mismatch_offers_to_set_the_designs_classes(qtbot, window, tmp_p
         for c in range(3):
             (tmp_path / part / f"c{c}").mkdir(parents=True)
             (tmp_path / part / f"c{c}" / "0.png").write_bytes(b"")
-    panel.data.setCurrentIndex(panel.data.findData("imagefolder"))
-    panel.path.setText(str(tmp_path))
+    _type(qtbot, panel.data, "ImageFolder")
+    panel.path.clear()
+    qtbot.keyClicks(panel.path, str(tmp_path))
     qtbot.mouseClick(panel.start_button, LEFT)
     qtbot.waitUntil(panel.error.isVisible, timeout=10_000)
     assert "3 classes, the design 10" in panel.error.text()
