@@ -21,6 +21,7 @@ from designer.qt.insights.compare_dock import NO_TRAINED, NONE_MEASURED
 from designer.qt.insights.measure_dock import measure_dir
 from designer.qt.insights.pareto_plot import FRONT
 from tests.core.test_pareto import write_run
+from tests.qt.waiting import settled
 
 CTRL_ALT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
 LEFT = Qt.MouseButton.LeftButton
@@ -31,24 +32,13 @@ def _root() -> Path:
     return Path(os.environ["RESNET_DESIGNER_RUNS_DIR"])
 
 
-def _settled(qtbot, widget) -> None:
-    """Wait until ``widget`` keeps its size for a moment (the area takes its height late)."""
-    sizes = [widget.size()]
-
-    def still() -> bool:
-        sizes.append(widget.size())
-        return len(sizes) > 3 and sizes[-1] == sizes[-2] == sizes[-3]
-
-    qtbot.waitUntil(still)
-
-
 def _open(qtbot, window):
     """The Compare tab, opened with its shortcut (Ctrl+Alt+3)."""
     window.activateWindow()
     qtbot.keyClick(window, Qt.Key.Key_3, CTRL_ALT)
     compare = window.insights.compare
     qtbot.waitUntil(compare.plot.isVisible)
-    _settled(qtbot, compare.plot)
+    settled(qtbot, compare.plot)
     return compare
 
 

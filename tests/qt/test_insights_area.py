@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QApplication, QDockWidget, QFileDialog, QToolTip
 
 from designer.core.explain import training_memory
 from designer.core.presets import load_preset
+from tests.qt.waiting import settled
 
 CTRL_ALT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
 DIGITS = [getattr(Qt.Key, f"Key_{n}") for n in range(10)]
@@ -84,22 +85,11 @@ def test_show_opens_the_area_on_that_tab(qtbot, window):
 
 
 # -- 2. the Compare plot --------------------------------------------------------------------
-def _settled(qtbot, widget) -> None:
-    """Wait until ``widget`` keeps its size for a moment (the area takes its height late)."""
-    sizes = [widget.size()]
-
-    def still() -> bool:
-        sizes.append(widget.size())
-        return len(sizes) > 3 and sizes[-1] == sizes[-2] == sizes[-3]
-
-    qtbot.waitUntil(still)
-
-
 def _compare(qtbot, window):
     window.insights.show("compare")
     plot = window.insights.compare.plot
     qtbot.waitUntil(lambda: bool(plot.points) and plot.width() > 100)
-    _settled(qtbot, plot)
+    settled(qtbot, plot)
     return plot
 
 
@@ -150,7 +140,7 @@ def test_compare_plot_loads_a_pinned_design_and_follows_the_dock(qtbot, window):
     window.resizeDocks([window.insights.area], [small + 200], Qt.Orientation.Vertical)
     window.resize(window.width(), window.height() + 300)
     qtbot.waitUntil(lambda: plot.height() > small + 50)
-    _settled(qtbot, plot)
+    settled(qtbot, plot)
     qtbot.mouseMove(plot, plot.position_of("resnet101"))
     qtbot.waitUntil(lambda: "resnet101" in plot.hover_text())
 

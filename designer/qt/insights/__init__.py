@@ -239,4 +239,5 @@ def install(
     fit.batchChanged.connect(numbers.set_batch)
     # a measurement kept: the Compare plot's measured axes gain a point
     measure.measured.connect(compare.measurements_changed)
+    train.runsChanged.connect(compare.runs_changed)  # accuracy against cost, as runs learn
     return insights

@@ -347,7 +347,7 @@ def _start_job(generation: int, root: Path, design: Design, settings: RunSetting
 class TrainPanel(QWidget):
     """Settings, Start/Stop/Resume/Open Folder, live figures and curves, and the Runs table."""
 
-    runsChanged = Signal()  # a run started, ended or was stopped (the table was redrawn)
+    runsChanged = Signal()  # a run started, ended, stopped or finished an epoch (row redrawn)
 
     def __init__(self, document: Document, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -819,6 +819,7 @@ class TrainPanel(QWidget):
         for row, listed in enumerate(self._listed):
             if listed.folder == run.folder:
                 fill_row(self.runs_table, row, self._row(run))
+                self.runsChanged.emit()  # a new best val top-1, maybe: Compare replots
                 return
 
     def _describe(self, run: Run, curves: Curves) -> None:
