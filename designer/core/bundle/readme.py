@@ -67,10 +67,14 @@ torchrun --nproc_per_node=8 train.py --model resnet50 --batch-size 128 --lr 0.5 
   default on a GPU, `--amp none` turns it off), `--channels-last`, `--compile`.
   `--use-deterministic-algorithms` makes every run repeat bit for bit (slower).
 - Output goes to `--output-dir` (default `run/`): `last.pt` after every epoch, `best.pt` at the
-  best validation top-1, `metrics.csv` with top-1 and top-5 (and TensorBoard logs with
-  `--tensorboard`, if installed). Checkpoints are written to a temporary file and renamed,
-  so a crash never leaves half of one. `--test-only --resume run/last.pt` evaluates one
-  (its EMA with `--model-ema`).
+  best validation top-1, `metrics.csv` with top-1, top-5 and `max_memory_bytes` (and
+  TensorBoard logs with `--tensorboard`, if installed). Checkpoints are written to a temporary
+  file and renamed, so a crash never leaves half of one. `--test-only --resume run/last.pt`
+  evaluates one (its EMA with `--model-ema`).
+- Memory: each progress line ends with `mem 1.23 GiB` (2^30 bytes), and `max_memory_bytes`
+  holds the epoch's figure in bytes: on a GPU the allocator's peak since the epoch began (on
+  Apple's MPS, the most allocated at any progress line), on a CPU the process's peak resident
+  size.
 
 ## Resume
 
@@ -81,8 +85,19 @@ python train.py --resume run/last.pt [the same options as before]
 The model (and its EMA), optimiser, schedule, loss scaler, epoch, step and random-number
 states come back, so the run continues as if it had never stopped (bit for bit on a
 deterministic CPU run).
-`--max-steps N` stops after N steps and leaves a checkpoint to resume from. A damaged
-checkpoint is refused with a one-line error and nothing is overwritten.
+`--max-steps N` stops after N steps and leaves a checkpoint to resume from. So does a stop:
+SIGTERM (`kill PID`, and what torchrun passes on when it is stopped) or Ctrl-C ends training
+at the next step (under torchrun every process at the same step, within `--print-freq`
+steps), writes `last.pt` there, says where it stopped and how to continue, and exits with
+143 (SIGTERM) or 130 (Ctrl-C):
+
+```text
+stopped at step 1234 (epoch 3, batch 234/500); continue with --resume run/last.pt
+```
+
+A signal during the evaluation takes effect after the epoch's checkpoint. A second signal
+ends the run at once, with `last.pt` as it was. A damaged checkpoint is refused with a
+one-line error and nothing is overwritten.
 
 ## Run distributed
 

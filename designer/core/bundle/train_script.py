@@ -20,6 +20,11 @@ pad-and-crop, larger ones ImageNet's random-resized crop.
 The input shape and class count come from ``design.resnet.json`` beside this file.
 Checkpoints (``last.pt`` every epoch, ``best.pt`` at the best validation accuracy)
 and ``metrics.csv`` go to ``--output-dir``. Only rank 0 logs and writes files.
+
+SIGTERM or Ctrl-C (SIGINT) stops training at the next step (under torchrun, every
+process at the same one, within --print-freq steps), saves ``last.pt`` there and exits
+with 128 + the signal's number (143, or 130 for Ctrl-C), as a shell reports a run ended
+by a signal; ``--resume`` continues exactly. A second signal ends it at once.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import json
 import math
 import os
 import random
+import signal
 import sys
 import time
 import warnings
@@ -873,8 +879,17 @@ def make_loader(
         drop_last=train,  # a tiny last batch would upset BatchNorm
         generator=torch.Generator().manual_seed(args.seed),
         collate_fn=collate_fn,
+        worker_init_fn=leave_stop_signals_to_the_main_process,
     )
     return loader, sampler
+
+
+def leave_stop_signals_to_the_main_process(worker_id: int) -> None:
+    """A data-loading worker ignores SIGTERM and SIGINT: the main process stops training
+    and then ends its workers. (torchrun signals each process group, workers included;
+    a worker that died of it would fail the main process with a traceback.)"""
+    for sig in StopRequest.SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
 
 
 # ---------------------------------------------------------------------------
@@ -986,6 +1001,62 @@ def make_ema(model: nn.Module, args: argparse.Namespace, d: Dist) -> nn.Module:
 
 
 # ---------------------------------------------------------------------------
+# Stopping on a signal
+
+
+class StopRequest:
+    """SIGTERM and SIGINT ask training to stop at the next safe point, in this process.
+
+    The handler only records the signal; the training loop looks at it between steps
+    (see train_one_epoch), saves last.pt there and ends with ``exit_code``. The first
+    signal puts the previous handlers back, so a second one acts as if none were
+    installed: SIGTERM ends the process, SIGINT raises KeyboardInterrupt.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self.signum = 0  # the first signal received; 0: none
+        self.pid = os.getpid()
+        self.previous: dict[int, Any] = {}
+
+    def install(self) -> StopRequest:
+        for sig in self.SIGNALS:
+            if signal.getsignal(sig) is signal.SIG_IGN:  # e.g. SIGINT of a background job
+                continue
+            try:
+                self.previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread: signals stay as they are
+                break
+        return self
+
+    def uninstall(self) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        self.previous.clear()
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if os.getpid() != self.pid:  # a forked data-loading worker: the main process stops
+            return
+        self.signum = self.signum or signum
+        self.uninstall()
+
+    @staticmethod
+    def exit_code(signum: int) -> int:
+        """128 + the signal's number: 143 after SIGTERM, 130 after Ctrl-C."""
+        return 128 + signum
+
+    def agree(self, d: Dist) -> int:
+        """The signal any process received (0: none), the same on every rank: a collective
+        when distributed, so every rank calls it at the same point."""
+        if d.world == 1:
+            return self.signum
+        flag = torch.tensor([float(self.signum)], device=d.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return int(flag.item())
+
+
+# ---------------------------------------------------------------------------
 # The training state and loop
 
 
@@ -1024,6 +1095,8 @@ class EpochStats:
     seconds: float
     finished: bool
     acc5: float = 0.0
+    stopped_by: int = 0  # the signal that ended the epoch early, the same on every rank
+    max_memory: int | None = None  # bytes, MemoryMeter's peak over the epoch (rank 0's)
 
 
 def hits(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -1043,11 +1116,19 @@ def train_one_epoch(
     max_steps: int | None = None,
     log_interval: int = 50,
     progress: Progress | None = None,
+    stop: StopRequest | None = None,
 ) -> EpochStats:
     """One pass over ``batches``. Loss and accuracy stay on the device; the host reads them
-    (one synchronisation) only every ``log_interval`` steps."""
+    (one synchronisation) only every ``log_interval`` steps.
+
+    A signal received (``stop``) ends the pass after the step in progress; with several
+    processes they agree in the interval's synchronisation, so all stop at the same step.
+    """
     state.model.train()
     totals = torch.zeros(3, device=state.device)  # summed loss, top-1 and top-5 hits
+    memory = MemoryMeter(state.device)
+    memory.reset()
+    stopped_by = 0
     images = 0
     start = time.perf_counter()
     interval_start, interval_images = start, 0
@@ -1082,20 +1163,34 @@ def train_one_epoch(
         interval_images += n
         state.step += 1
         state.batch_in_epoch += 1
-        stop = max_steps is not None and state.step >= max_steps
-        if progress is not None and (state.step % log_interval == 0 or stop):
-            loss_sum, correct, _ = totals.tolist()  # the one synchronisation per interval
+        at_limit = max_steps is not None and state.step >= max_steps
+        interval = state.step % log_interval == 0
+        signum = stop.signum if stop is not None else 0
+        if world == 1:  # alone: no one to agree with, so look at every step
+            stopped_by = signum
+        agree = stop is not None and world > 1 and interval
+        if agree or (progress is not None and (interval or at_limit or stopped_by)):
+            figures = totals
+            if agree:  # did any rank get a signal? read with the figures, in one go
+                flag = totals.new_tensor([float(signum)])
+                dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+                figures = torch.cat([totals, flag])
+            values = figures.tolist()  # the one synchronisation per interval
+            if agree:
+                stopped_by = int(values[3])
             now = time.perf_counter()
             rate = interval_images * world / max(now - interval_start, 1e-9)
-            progress.update(
-                state.batch_in_epoch, total_batches, loss_sum / images, correct / images, rate
-            )
+            if progress is not None:
+                mean_loss, mean_acc = values[0] / images, values[1] / images
+                done = state.batch_in_epoch
+                progress.update(done, total_batches, mean_loss, mean_acc, rate, memory.read())
             interval_start, interval_images = now, 0
-        if stop:
+        if at_limit or stopped_by:
             break
     if world > 1:  # the epoch's figures over every rank, not only rank 0's share
         dist.all_reduce(totals)
     loss_sum, correct, correct5 = totals.tolist()
+    max_memory = memory.read()
     seconds = time.perf_counter() - start
     finished = state.batch_in_epoch >= total_batches
     count = max(images * world, 1)
@@ -1106,6 +1201,8 @@ def train_one_epoch(
         seconds=seconds,
         finished=finished,
         acc5=correct5 / count,
+        stopped_by=stopped_by,
+        max_memory=max_memory,
     )
 
 
@@ -1133,15 +1230,70 @@ def evaluate(
     return loss_sum / count, correct / count, correct5 / count
 
 
+class MemoryMeter:
+    """The memory training takes: the peak since ``reset()``, in bytes, or None where unknown.
+
+    CUDA: the allocator's peak (max_memory_allocated, reset by ``reset()``); MPS: the
+    largest of the readings of allocated memory; CPU: the process's peak resident size
+    since it started (getrusage; Windows has none). No reading waits for the device.
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.peak = 0
+
+    def reset(self) -> None:
+        self.peak = 0
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+
+    def read(self) -> int | None:
+        kind = self.device.type
+        if kind == "cuda":
+            value: int | None = torch.cuda.max_memory_allocated(self.device)
+        elif kind == "mps":
+            value = torch.mps.current_allocated_memory()
+        elif kind == "cpu":
+            value = peak_resident_bytes()
+        else:
+            value = None
+        if value is None:
+            return None
+        self.peak = max(self.peak, int(value))
+        return self.peak
+
+
+def peak_resident_bytes() -> int | None:
+    """This process's peak resident set size, or None where the platform does not tell."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB elsewhere
+
+
 class Progress:
-    """One line per epoch: redrawn in place on a terminal, printed per interval otherwise."""
+    """One line per epoch: redrawn in place on a terminal, printed per interval otherwise.
+
+    ``epoch 2/90 [######..................] 125/500  loss 2.3026  acc 10.00%  512 img/s``,
+    then ``  mem 1.23 GiB`` (MemoryMeter's peak, GiB = 2**30 bytes) where it is known.
+    """
 
     def __init__(self, epoch: int, epochs: int, enabled: bool) -> None:
         self.prefix = f"epoch {epoch + 1}/{epochs}"
         self.enabled = enabled
         self.tty = sys.stdout.isatty()
 
-    def update(self, done: int, total: int, loss: float, acc: float, rate: float) -> None:
+    def update(
+        self,
+        done: int,
+        total: int,
+        loss: float,
+        acc: float,
+        rate: float,
+        memory: int | None = None,
+    ) -> None:
         if not self.enabled:
             return
         width = 24
@@ -1151,6 +1303,8 @@ class Progress:
             f"{self.prefix} [{bar}] {done}/{total}  loss {loss:.4f}  "
             f"acc {100 * acc:5.2f}%  {rate:,.0f} img/s"
         )
+        if memory is not None:
+            line += f"  mem {memory / 2**30:.2f} GiB"
         print(("\r" + line) if self.tty else line, end="" if self.tty else "\n", flush=True)
 
     def close(self) -> None:
@@ -1420,6 +1574,7 @@ class MetricsLog:
         "ema_val_acc5",
         "images_per_s",
         "seconds",
+        "max_memory_bytes",  # MemoryMeter's peak over the epoch's training; empty if unknown
     )
 
     def __init__(self, out: Path, tensorboard: bool) -> None:
@@ -1643,7 +1798,17 @@ def evaluate_only(state: TrainState, args: argparse.Namespace, loader: DataLoade
         print(f"Test: {label}Acc@1 {100 * acc1:.3f} Acc@5 {100 * acc5:.3f} loss {loss:.4f}")
 
 
-def train(args: argparse.Namespace, d: Dist) -> None:
+def stopped_line(state: TrainState, steps_per_epoch: int, path: Path) -> str:
+    """Where a run stopped before its end, and how to go on."""
+    return (
+        f"stopped at step {state.step} (epoch {state.epoch + 1}, batch "
+        f"{state.batch_in_epoch}/{steps_per_epoch}); continue with --resume {path}"
+    )
+
+
+def train(args: argparse.Namespace, d: Dist, stop: StopRequest | None = None) -> int:
+    """Train as ``args`` say; the exit code: 0, or StopRequest.exit_code after a signal."""
+    stop = stop or StopRequest()
     spec = read_spec()
     recipe = configure(args, d, spec)
     if d.main and not args.benchmark:
@@ -1655,7 +1820,7 @@ def train(args: argparse.Namespace, d: Dist) -> None:
     if args.benchmark:
         state = make_state(model, args, d, steps=max(1, args.benchmark_steps))
         benchmark(state, spec, args, d)
-        return
+        return 0
     with main_rank_first(d, args.download and args.data in CIFAR_STATS):
         train_set, val_set = make_datasets(args, spec)
     collate = mix_collate(args, spec.num_classes)
@@ -1679,7 +1844,7 @@ def train(args: argparse.Namespace, d: Dist) -> None:
         start_at_epoch(state, args.start_epoch, steps_per_epoch)
     if args.test_only:
         evaluate_only(state, args, val_loader, d)
-        return
+        return 0
     log = MetricsLog(out, args.tensorboard) if d.main else None
     if d.main:
         out.mkdir(parents=True, exist_ok=True)
@@ -1691,8 +1856,21 @@ def train(args: argparse.Namespace, d: Dist) -> None:
             f"global batch {args.batch_size * d.world}, {steps_per_epoch} steps/epoch, "
             f"amp {args.amp}"
         )
+    saved = Path(args.resume) if args.resume else None  # the checkpoint of the state now
+    code = 0
     while state.epoch < args.epochs:
         if args.max_steps is not None and state.step >= args.max_steps:
+            break
+        signum = stop.agree(d)
+        if signum:  # received before training began, or in the last evaluation: all saved
+            if d.main:
+                print(
+                    stopped_line(state, steps_per_epoch, saved)
+                    if saved is not None
+                    else "stopped before the first step: no checkpoint to continue from",
+                    flush=True,
+                )
+            code = stop.exit_code(signum)
             break
         train_sampler.set_epoch(state.epoch)
         train_sampler.start = state.batch_in_epoch * args.batch_size
@@ -1708,13 +1886,16 @@ def train(args: argparse.Namespace, d: Dist) -> None:
             max_steps=args.max_steps,
             log_interval=args.log_interval,
             progress=progress,
+            stop=stop,
         )
         progress.close()
-        if not stats.finished:  # stopped by --max-steps: save the place and leave
+        if not stats.finished:  # stopped by --max-steps or a signal: save the place, leave
             ckpt = checkpoint(state, args, d)
             if ckpt is not None:
                 atomic_save(ckpt, out / "last.pt")
-                print(f"stopped at step {state.step}; continue with --resume {out / 'last.pt'}")
+                print(stopped_line(state, steps_per_epoch, out / "last.pt"), flush=True)
+            at_limit = args.max_steps is not None and state.step >= args.max_steps
+            code = stop.exit_code(stats.stopped_by) if stats.stopped_by and not at_limit else 0
             break
         val_loss, val_acc, val_acc5 = evaluate(state, val_loader, d)
         ema = evaluate(state, val_loader, d, state.ema) if state.ema is not None else None
@@ -1740,6 +1921,7 @@ def train(args: argparse.Namespace, d: Dist) -> None:
             "ema_val_acc5": ema[2] if ema else "",
             "images_per_s": rate,
             "seconds": stats.seconds,
+            "max_memory_bytes": "" if stats.max_memory is None else stats.max_memory,
         }
         # in an order a kill at any moment survives: the epoch's row first, then best.pt,
         # and last.pt (which records the epoch and best_acc) only after both
@@ -1749,6 +1931,7 @@ def train(args: argparse.Namespace, d: Dist) -> None:
             atomic_copy(out / "best.pt", out / "last.pt")
         else:
             atomic_save(ckpt, out / "last.pt")
+        saved = out / "last.pt"
         ema_text = f" | EMA acc@1 {100 * ema[1]:.2f}% acc@5 {100 * ema[2]:.2f}%" if ema else ""
         print(
             f"epoch {epoch + 1}/{args.epochs} done: train loss {stats.loss:.4f} "
@@ -1759,13 +1942,17 @@ def train(args: argparse.Namespace, d: Dist) -> None:
         )
     if args.print_checksum:
         print(f"rank {d.rank} checksum {checksum(state.raw_model)}", flush=True)
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    stop = StopRequest()
+    if not (args.benchmark or args.test_only):  # those have nothing to save: signals end them
+        stop.install()
     try:
         d = setup_distributed(args.device)
-        train(args, d)
+        return train(args, d, stop)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -1775,7 +1962,6 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
-    return 0
 
 
 if __name__ == "__main__":
