@@ -640,7 +640,7 @@ class Run:
     def status(self) -> str:
         """starting, running, finished, failed or stopped."""
         info = self.info
-        stopped = (self.folder / "stop").exists()
+        stopped = self.stop_asked
         if info.get("ended") is None:
             pid = info.get("pid")
             if isinstance(pid, int):
@@ -652,6 +652,11 @@ class Run:
         if stopped:
             return "stopped"
         return "finished" if info.get("exit_code") == 0 else "failed"
+
+    @property
+    def stop_asked(self) -> bool:
+        """Whether the user asked the run to stop (it may still be saving its checkpoint)."""
+        return (self.folder / "stop").exists()
 
     @property
     def alive(self) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -358,3 +359,48 @@ def test_out_of_memory_names_the_batch_that_fitted_in_the_measure_tab(qtbot, win
     text = panel.error.text()
     assert "ran out of memory at batch 512" in text, text
     assert "a training step at batch 96 fitted in the Measure tab (cuda:0, fp32)" in text, text
+
+
+SAME_WEIGHTS = """
+import sys, torch
+a, b = (torch.load(p, map_location="cpu", weights_only=False) for p in sys.argv[1:3])
+same = a["model"].keys() == b["model"].keys() and all(
+    torch.equal(a["model"][k], b["model"][k]) for k in a["model"]
+)
+print("same" if same else "different", a["step"], b["step"])
+"""
+
+
+def test_stopped_in_the_app_and_resumed_it_ends_with_the_weights_of_a_run_never_stopped(
+    qtbot, window
+):
+    """Stop lands in the middle of an epoch (4 steps each); Resume finishes the run; a second
+    run of the same settings, never stopped, ends with the same weights (checked in a
+    separate process: torch never loads in the app's)."""
+    panel = _open(qtbot, window)
+    _type(qtbot, panel.synthetic, "64")
+    _type(qtbot, panel.epochs, "4")
+    _type(qtbot, panel.print_freq, "1")
+    qtbot.mouseClick(panel.start_button, LEFT)
+    qtbot.waitUntil(lambda: panel.watched is not None, timeout=RUN_MS)
+    stopped = panel.watched.folder
+    qtbot.waitUntil(lambda: panel.reader.curves.step >= 5, timeout=RUN_MS)
+    qtbot.mouseClick(panel.stop_button, LEFT)
+    qtbot.waitUntil(lambda: panel.statuses().get(stopped.name) == "stopped", timeout=30_000)
+    log = (stopped / "train.log").read_text()
+    assert "stopped at step" in log and "Traceback" not in log, log[-2000:]
+    assert "Stopped at step" in panel.status.text()
+    qtbot.mouseClick(panel.resume_button, LEFT)
+    qtbot.waitUntil(lambda: panel.statuses().get(stopped.name) == "finished", timeout=RUN_MS)
+
+    qtbot.mouseClick(panel.start_button, LEFT)
+    qtbot.waitUntil(lambda: panel.watched.folder != stopped, timeout=RUN_MS)
+    whole = panel.watched.folder
+    qtbot.waitUntil(lambda: panel.statuses().get(whole.name) == "finished", timeout=RUN_MS)
+    compared = subprocess.run(
+        [sys.executable, "-c", SAME_WEIGHTS, str(stopped / "last.pt"), str(whole / "last.pt")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert compared.stdout.split() == ["same", "16", "16"], compared.stdout + compared.stderr

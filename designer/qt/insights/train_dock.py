@@ -647,8 +647,7 @@ class TrainPanel(QWidget):
         run = self.watched
         if run is None or not run.alive:
             return
-        runs.stop(run.folder)
-        self._say("Stopping…")
+        runs.stop(run.folder)  # a second press sends a second SIGTERM: train.py ends at once
         self.poll()
 
     def resume(self) -> None:
@@ -859,6 +858,11 @@ class TrainPanel(QWidget):
             self._say(f"Finished at {where}.")
         elif status == "starting":
             self._say("Starting…")
+        elif run.stop_asked:
+            self._say(
+                f"Stopping at {where}: saving a checkpoint of this step. Stop again ends it at"
+                " once, without one."
+            )
         else:
             self._say(f"Running: {where}.")
         self._enable()
