@@ -31,6 +31,7 @@ import io
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -50,6 +51,22 @@ PRECISIONS = ("none", "bf16", "fp16")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 CIFAR_FOLDERS = {"cifar10": ("cifar-10-batches-py", 10), "cifar100": ("cifar-100-python", 100)}
 STATUSES = ("starting", "running", "finished", "failed", "stopped")
+RECIPES = ("auto", "imagenet", "cifar")  # train.py's --recipe
+# train.py flags the run sets itself, and from what (a second value would contradict it)
+OWN_FLAGS = {
+    **dict.fromkeys(("--output-dir", "--out"), "the run's folder"),
+    **dict.fromkeys(("--resume",), "what Resume passes"),
+    **dict.fromkeys(("--epochs",), "the Epochs field"),
+    **dict.fromkeys(("--batch-size", "-b", "--batch"), "the Batch field"),
+    **dict.fromkeys(("--workers", "-j"), "the Workers field"),
+    **dict.fromkeys(("--print-freq", "--log-interval"), "the Log every field"),
+    **dict.fromkeys(("--data", "--data-path", "--synthetic-size"), "the Data fields"),
+    **dict.fromkeys(("--max-steps",), "the Max steps field"),
+    **dict.fromkeys(("--lr",), "the Learning rate field"),
+    **dict.fromkeys(("--device",), "the Device field"),
+    **dict.fromkeys(("--amp", "--amp-dtype"), "the Precision field"),
+    **dict.fromkeys(("--recipe",), "the Recipe field"),
+}
 START_GRACE_S = 60.0  # a launch whose supervisor never wrote its pid: failed after this
 
 
@@ -81,6 +98,8 @@ class RunSettings:
     synthetic_size: int = 0  # training samples of synthetic data (0: train.py's 1024)
     print_freq: int = 5  # steps between progress lines (the live curve's resolution)
     processes: int = 1  # above 1: torchrun, one process per GPU (Gloo processes on a CPU)
+    recipe: str = "auto"  # one of RECIPES: train.py's augmentation family and defaults
+    flags: str = ""  # more train.py flags, as typed in a shell ("--label-smoothing 0.1")
 
     def __post_init__(self) -> None:
         if self.data not in DATA_KINDS:
@@ -99,6 +118,21 @@ class RunSettings:
             raise RunError("learning rate: must not be negative (0: the recipe's)")
         if self.data != "synthetic" and not self.data_path:
             raise RunError(f"data: {self.data} needs a folder")
+        if self.recipe not in RECIPES:
+            raise RunError(f"recipe: {self.recipe!r} is not one of {', '.join(RECIPES)}")
+        self.extra_flags()  # refused now, in one line, rather than by train.py later
+
+    def extra_flags(self) -> list[str]:
+        """``flags`` split as a shell would; RunError for a flag the tab's fields set."""
+        try:
+            words = shlex.split(self.flags)
+        except ValueError as exc:
+            raise RunError(f"more flags: {exc} in {self.flags!r}") from None
+        for word in words:
+            name = word.split("=", 1)[0]
+            if name in OWN_FLAGS:
+                raise RunError(f"more flags: {name} is {OWN_FLAGS[name]}; remove it here")
+        return words
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -240,6 +274,9 @@ def command(
         args += ["--device", settings.device]
     if settings.amp != "none":
         args += ["--amp", settings.amp]
+    if settings.recipe != "auto":
+        args += ["--recipe", settings.recipe]
+    args += settings.extra_flags()
     if resume:
         args += ["--resume", str(folder / "last.pt")]
     return args

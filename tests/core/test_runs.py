@@ -68,6 +68,36 @@ def test_the_command_is_the_bundles_own_train_py_with_the_settings_flags(tmp_pat
     assert several[6] == str(tmp_path.resolve() / "bundle" / "train.py")
     plain = " ".join(runs.command(tmp_path, RunSettings()))
     assert "--device" not in plain and "--amp" not in plain and "--data" not in plain
+    assert "--recipe" not in plain
+    more = RunSettings(recipe="imagenet", flags="--label-smoothing 0.1 --auto-augment 'ta_wide'")
+    assert runs.command(tmp_path, more, resume=True)[-8:] == [
+        "--recipe",
+        "imagenet",
+        "--label-smoothing",
+        "0.1",
+        "--auto-augment",
+        "ta_wide",
+        "--resume",
+        str(tmp_path.resolve() / "last.pt"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("flags", "said"),
+    [
+        ("--epochs 3", "more flags: --epochs is the Epochs field; remove it here"),
+        ("-b 8", "more flags: -b is the Batch field; remove it here"),
+        ("--output-dir=/tmp", "more flags: --output-dir is the run's folder; remove it here"),
+        ("--resume last.pt", "more flags: --resume is what Resume passes; remove it here"),
+        ('--lr "0.1', "more flags: No closing quotation in '--lr \"0.1'"),
+    ],
+)
+def test_more_flags_that_contradict_the_fields_are_refused_in_one_line(flags, said):
+    with pytest.raises(RunError) as caught:
+        RunSettings(flags=flags)
+    assert str(caught.value) == said
+    with pytest.raises(RunError, match="recipe: 'tiny' is not one of auto, imagenet, cifar"):
+        RunSettings(recipe="tiny")
 
 
 def test_settings_refuse_nonsense_in_one_line():

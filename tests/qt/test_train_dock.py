@@ -381,13 +381,18 @@ def test_stopped_in_the_app_and_resumed_it_ends_with_the_weights_of_a_run_never_
     _type(qtbot, panel.synthetic, "64")
     _type(qtbot, panel.epochs, "4")
     _type(qtbot, panel.print_freq, "1")
+    _type(qtbot, panel.recipe, "CIFAR")
+    qtbot.keyClicks(panel.flags, "--label-smoothing 0.1 --weight-decay=1e-4")
     qtbot.mouseClick(panel.start_button, LEFT)
     qtbot.waitUntil(lambda: panel.watched is not None, timeout=RUN_MS)
     stopped = panel.watched.folder
+    first = (stopped / "train.log").read_text().splitlines()[0]
+    assert first.endswith("--recipe cifar --label-smoothing 0.1 --weight-decay=1e-4"), first
     qtbot.waitUntil(lambda: panel.reader.curves.step >= 5, timeout=RUN_MS)
     qtbot.mouseClick(panel.stop_button, LEFT)
     qtbot.waitUntil(lambda: panel.statuses().get(stopped.name) == "stopped", timeout=30_000)
     log = (stopped / "train.log").read_text()
+    assert "for --recipe cifar" in log and "label smoothing 0.1" in log, log[:2000]
     assert "stopped at step" in log and "Traceback" not in log, log[-2000:]
     assert "Stopped at step" in panel.status.text()
     qtbot.mouseClick(panel.resume_button, LEFT)
@@ -404,3 +409,16 @@ def test_stopped_in_the_app_and_resumed_it_ends_with_the_weights_of_a_run_never_
         timeout=120,
     )
     assert compared.stdout.split() == ["same", "16", "16"], compared.stdout + compared.stderr
+
+
+def test_a_flag_the_fields_set_is_refused_in_one_line(qtbot, window):
+    panel = _open(qtbot, window)
+    qtbot.keyClicks(panel.flags, "--label-smoothing 0.1 --epochs=3")
+    qtbot.mouseClick(panel.start_button, LEFT)
+    assert panel.error.isVisible()
+    assert panel.error.text().endswith("more flags: --epochs is the Epochs field; remove it here")
+    panel.flags.clear()
+    qtbot.keyClicks(panel.flags, "--label-smoothing '0.1")
+    qtbot.mouseClick(panel.start_button, LEFT)
+    assert "more flags: No closing quotation" in panel.error.text()
+    assert runs.list_runs(_root()) == []

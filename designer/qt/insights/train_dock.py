@@ -81,6 +81,7 @@ DEVICES = [("Auto", "auto"), ("CPU", "cpu"), ("CUDA", "cuda")] + (
     [("MPS", "mps")] if sys.platform == "darwin" else []
 )
 PRECISIONS = [("fp32", "none"), ("bf16 autocast", "bf16"), ("fp16 autocast", "fp16")]
+RECIPES = [("Auto (by input size)", "auto"), ("ImageNet", "imagenet"), ("CIFAR", "cifar")]
 # the short figures first; the run's long folder name last, where the table stretches it
 COLUMNS = ["Status", "Best val top-1", "Epochs", "Last train loss", "Started", "Run"]
 # the series: train in the palette's highlight, val in a colour that reads on both themes
@@ -422,6 +423,19 @@ class TrainPanel(QWidget):
         self.precision = QComboBox()
         for label, value in PRECISIONS:
             self.precision.addItem(label, value)
+        self.recipe = QComboBox()
+        for label, value in RECIPES:
+            self.recipe.addItem(label, value)
+        self.recipe.setToolTip(
+            "train.py's augmentation and defaults: CIFAR's (pad-and-crop, flip, lr 0.1, wd"
+            " 5e-4) up to 64 px a side, ImageNet's above; the first log line says which"
+        )
+        self.flags = QLineEdit()
+        self.flags.setPlaceholderText("more train.py flags")
+        self.flags.setToolTip(
+            "Any other train.py flag, as in a shell: --label-smoothing 0.1 --auto-augment"
+            " ta_wide --mixup-alpha 0.2 --model-ema (see the bundle's README)"
+        )
         self._controls: list[QWidget] = [
             self.data,
             self.path,
@@ -436,6 +450,8 @@ class TrainPanel(QWidget):
             self.processes,
             self.device,
             self.precision,
+            self.recipe,
+            self.flags,
         ]
         self.data.currentIndexChanged.connect(self._data_changed)
 
@@ -452,6 +468,7 @@ class TrainPanel(QWidget):
             ("Learning rate", self.lr, "Workers", self.workers),
             ("Device", self.device, "Precision", self.precision),
             ("Log every", self.print_freq, "Processes", self.processes),
+            ("Recipe", self.recipe, "Flags", self.flags),
         ]
         for row, (a, field_a, b, field_b) in enumerate(pairs):
             for column, (label, field) in enumerate(((a, field_a), (b, field_b))):
@@ -537,6 +554,8 @@ class TrainPanel(QWidget):
             synthetic_size=self.synthetic.value() if data == "synthetic" else 0,
             print_freq=self.print_freq.value(),
             processes=self.processes.value(),
+            recipe=self.recipe.currentData(),
+            flags=self.flags.text().strip(),
         )
 
     def show_settings(self, settings: RunSettings) -> None:
@@ -554,6 +573,8 @@ class TrainPanel(QWidget):
         self.processes.setValue(settings.processes)
         self.device.setCurrentIndex(max(0, self.device.findData(settings.device)))
         self.precision.setCurrentIndex(max(0, self.precision.findData(settings.amp)))
+        self.recipe.setCurrentIndex(max(0, self.recipe.findData(settings.recipe)))
+        self.flags.setText(settings.flags)
 
     def _remember(self, settings: RunSettings) -> None:
         app_settings().setValue(SETTINGS_KEY, json.dumps(settings.to_dict()))
