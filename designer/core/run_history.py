@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from designer.core.design import Design, DesignError
-from designer.core.io import load, read_text_limited
+from designer.core.io import read_text_limited
 from designer.core.measure import fingerprint
+from designer.core.runs import design_copy
 
 METRICS_LIMIT = 4 * 1024 * 1024  # bytes: some 25,000 epochs of train.py's rows
-DESIGN_FILE = "design.resnet.json"
 METRICS_FILE = "metrics.csv"
 SETTINGS_FILE = "settings.json"  # what makes a folder a run (as runs.list_runs has it)
 
@@ -74,12 +74,8 @@ def _fraction(text: str) -> float | None:
 
 
 def _run_design(folder: Path) -> Design | None:
-    if not (folder / SETTINGS_FILE).is_file():
-        return None
-    try:
-        return load(folder / DESIGN_FILE)
-    except (DesignError, ValueError, RecursionError):  # a damaged copy: not plotted
-        return None
+    """A run's design copy; None for a folder that is not a run or a damaged copy."""
+    return design_copy(folder) if (folder / SETTINGS_FILE).is_file() else None
 
 
 def _run_folders(root: Path) -> list[Path]:

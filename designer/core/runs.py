@@ -67,6 +67,7 @@ OWN_FLAGS = {
     **dict.fromkeys(("--amp", "--amp-dtype"), "the Precision field"),
     **dict.fromkeys(("--recipe",), "the Recipe field"),
 }
+DESIGN_FILE = "design.resnet.json"  # the run's copy of the design it trains
 START_GRACE_S = 60.0  # a launch whose supervisor never wrote its pid: failed after this
 
 
@@ -226,9 +227,17 @@ def new_run_folder(root: str | os.PathLike[str], design: Design) -> Path:
 
 def prepare_run(folder: Path, design: Design, settings: RunSettings) -> None:
     """Write the design copy and settings.json into a new run folder (the bundle comes next)."""
-    atomic_write_bytes(folder / "design.resnet.json", dumps(design).encode(), backup=False)
+    atomic_write_bytes(folder / DESIGN_FILE, dumps(design).encode(), backup=False)
     info = {"design_name": design.name, "settings": settings.to_dict()}
     _write_json(folder / "settings.json", info)
+
+
+def design_copy(folder: Path) -> Design | None:
+    """The run's copy of its design; None when it is missing or damaged (never raises)."""
+    try:
+        return load(Path(folder) / DESIGN_FILE)
+    except (DesignError, OSError, ValueError, RecursionError):
+        return None
 
 
 def bundle_dir(folder: Path) -> Path:
@@ -712,10 +721,7 @@ class Run:
 
     def design(self) -> Design | None:
         """The design as it was when the run started (None when its copy is unreadable)."""
-        try:
-            return load(self.folder / "design.resnet.json")
-        except (DesignError, OSError, ValueError):
-            return None
+        return design_copy(self.folder)
 
     def log_tail(self, lines: int = 5) -> list[str]:
         try:
