@@ -281,6 +281,7 @@ def test_a_signal_before_training_ends_the_run_promptly(bundle: Path, when: str)
 
 def test_the_first_signal_puts_the_previous_handlers_back(train_module: ModuleType) -> None:
     before = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Python's, whatever ran before
     stop = train_module.StopRequest().install()
     try:
         assert signal.getsignal(signal.SIGINT) == stop._handle
@@ -290,7 +291,8 @@ def test_the_first_signal_puts_the_previous_handlers_back(train_module: ModuleTy
         stop.pid = os.getpid()
         signal.raise_signal(signal.SIGINT)
         assert stop.signum == signal.SIGINT
-        assert {sig: signal.getsignal(sig) for sig in before} == before
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        assert signal.getsignal(signal.SIGTERM) == before[signal.SIGTERM]
         with pytest.raises(KeyboardInterrupt):  # the second: Python's own handler
             signal.raise_signal(signal.SIGINT)
         assert stop.signum == signal.SIGINT and stop.exit_code(stop.signum) == 130
@@ -474,3 +476,20 @@ def test_nothing_is_left_running(bundle: Path) -> None:
         if str(bundle).encode() in cmdline:
             mine.append(cmdline)
     assert not mine
+
+
+def test_main_called_in_process_gives_the_callers_signal_handlers_back(
+    train_module: ModuleType, tmp_path: Path
+) -> None:
+    """A notebook or a test calling main() keeps its own Ctrl-C afterwards."""
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        flags = ["--synthetic-size", "32", "--batch-size", "16", "--workers", "0"]
+        out = str(tmp_path / "out")
+        assert train_module.main([*flags, "--epochs", "1", "--max-steps", "1", "--out", out]) == 0
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        assert signal.getsignal(signal.SIGTERM) == before[signal.SIGTERM]
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)

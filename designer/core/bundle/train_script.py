@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gc
 import hashlib
 import importlib
 import json
@@ -1952,7 +1953,9 @@ def main(argv: list[str] | None = None) -> int:
         stop.install()
     try:
         d = setup_distributed(args.device)
-        return train(args, d, stop)
+        code = train(args, d, stop)
+        leave_together()
+        return code
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -1960,8 +1963,19 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     finally:
+        stop.uninstall()  # called in-process (tests, notebooks): the caller's handlers back
         if dist.is_initialized():
             dist.destroy_process_group()
+
+
+def leave_together() -> None:
+    """After a normal end, free the network and wait for every rank before the process
+    group goes: a DDP reducer freed only at interpreter exit, or a rank gone while its
+    peer still talks, can abort Gloo's threads ("terminate called without an active
+    exception", SIGABRT) and fail a run that trained to the end."""
+    gc.collect()
+    if dist.is_initialized():
+        dist.barrier()
 
 
 if __name__ == "__main__":
