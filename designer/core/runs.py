@@ -390,7 +390,7 @@ def stop(folder: Path) -> bool:
     sent = False
     for key in ("pid", "train_pid"):
         pid = status.get(key)
-        if isinstance(pid, int) and pid_alive(pid):
+        if isinstance(pid, int) and pid_alive(pid) and _supervises(pid, folder):
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGTERM)
                 sent = True
@@ -436,9 +436,11 @@ def _windows_alive(pid: int) -> bool:  # pragma: no cover - Windows only, untest
 
 
 def _supervises(pid: int, folder: Path) -> bool:
-    """Whether ``pid`` is this run's supervisor, not a process that took its pid after a reboot.
+    """Whether ``pid`` is this run's supervisor (or its train.py), not a process that took
+    the pid since: signalling a stranger would be worse than not stopping.
 
-    Where /proc tells (Linux), the supervisor's command line names the run folder.
+    Where /proc tells (Linux), both command lines name the run folder (train.py's as
+    its --output-dir).
     """
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()

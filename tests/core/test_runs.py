@@ -424,3 +424,22 @@ def test_alive_runs_are_found_whatever_design_they_train(tmp_path, cifar):
             runs.stop(folder)
             process.wait(timeout=20)
     assert runs.alive_runs(tmp_path) == []
+
+
+def test_stop_never_signals_a_process_that_took_a_dead_runs_pid(tmp_path, cifar):
+    """status.json names a pid the run no longer has (the machine rebooted, say): now a
+    stranger's. Stop leaves it alone."""
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        folder = runs.new_run_folder(tmp_path, cifar)
+        runs.prepare_run(folder, cifar, RunSettings())
+        (folder / "status.json").write_text(
+            f'{{"started": 1, "pid": {stranger.pid}, "train_pid": {stranger.pid}}}'
+        )
+        assert runs.stop(folder) is False
+        time.sleep(0.2)
+        assert stranger.poll() is None  # still running: no SIGTERM reached it
+        assert runs.Run.read(folder).status == "stopped"  # not ours: the run is not alive
+    finally:
+        stranger.kill()
+        stranger.wait(10)
