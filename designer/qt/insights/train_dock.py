@@ -288,9 +288,10 @@ def ask_about_runs(parent: QWidget, alive: list[Run]) -> str:
     box.setIcon(QMessageBox.Icon.Question)
     box.setWindowTitle(APP_NAME)
     box.setText(f"{count} still going: {names}")
+    kept = "it keeps" if len(alive) == 1 else "each keeps"
     box.setInformativeText(
         "Left running, training goes on and the Train tab reattaches next time. Stopped,"
-        " each keeps a checkpoint of the step it reached, and Resume continues it."
+        f" {kept} a checkpoint of the step it reached, and Resume continues it."
     )
     leave = box.addButton("Leave Running", QMessageBox.ButtonRole.AcceptRole)
     stop = box.addButton("Stop Training", QMessageBox.ButtonRole.DestructiveRole)
