@@ -19,6 +19,7 @@ import pytest
 from designer.core import runs
 from designer.core.presets import load_preset
 from designer.core.runs import RunError, RunSettings
+from tests.image_folder import make_image_folder, torchvision_loads
 
 
 @pytest.fixture(scope="module")
@@ -240,25 +241,10 @@ def _run_to_end(folder: Path, settings: RunSettings, resume: bool = False) -> ru
     return runs.Run.read(folder)
 
 
-def _torchvision_loads() -> bool:
-    probe = subprocess.run([sys.executable, "-c", "import torchvision"], capture_output=True)
-    return probe.returncode == 0
-
-
 def test_an_image_folder_of_a_few_pngs_trains(tmp_path, cifar):
-    from PIL import Image
-
-    if not _torchvision_loads():  # train.py reads image folders with torchvision
+    if not torchvision_loads():
         pytest.skip("torchvision does not import in this environment")
-
-    data = tmp_path / "data"
-    for part, count in (("train", 12), ("val", 4)):
-        for c, colour in enumerate(((200, 30, 30), (30, 30, 200))):
-            folder = data / part / f"class{c}"
-            folder.mkdir(parents=True)
-            for i in range(count):
-                shade = tuple(v + 3 * i for v in colour)
-                Image.new("RGB", (36, 36), shade).save(folder / f"{i}.png")
+    data = make_image_folder(tmp_path / "data")
     two = cifar.replace(num_classes=2)
     settings = RunSettings(
         data="imagefolder", data_path=str(data), epochs=1, batch=8, device="cpu", print_freq=1

@@ -21,6 +21,7 @@ from PySide6.QtCore import Qt, QTimer
 from designer.core import runs
 from designer.core.presets import load_preset
 from designer.qt.insights import train_dock
+from tests.image_folder import make_image_folder, torchvision_loads
 
 CTRL_ALT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
 LEFT = Qt.MouseButton.LeftButton
@@ -422,3 +423,28 @@ def test_a_flag_the_fields_set_is_refused_in_one_line(qtbot, window):
     qtbot.mouseClick(panel.start_button, LEFT)
     assert "more flags: No closing quotation" in panel.error.text()
     assert runs.list_runs(_root()) == []
+
+
+def test_a_tiny_image_folder_trains_after_setting_the_designs_classes(qtbot, window, tmp_path):
+    """The user's path through the tab with real images: the folder's 3 classes are not
+    the design's 10; one click sets them, Start trains, the curves fill."""
+    if not torchvision_loads():
+        pytest.skip("torchvision does not import in this environment")
+    data = make_image_folder(tmp_path / "data", classes=3)  # 36 training PNGs, 12 for val
+    panel = _open(qtbot, window)
+    _type(qtbot, panel.data, "ImageFolder")
+    panel.path.clear()
+    qtbot.keyClicks(panel.path, str(data))
+    _type(qtbot, panel.batch, "12")
+    _type(qtbot, panel.epochs, "2")
+    _type(qtbot, panel.print_freq, "1")
+    qtbot.mouseClick(panel.start_button, LEFT)
+    qtbot.waitUntil(panel.set_classes.isVisible, timeout=10_000)
+    qtbot.mouseClick(panel.set_classes, LEFT)
+    assert window.document.design.num_classes == 3
+    qtbot.mouseClick(panel.start_button, LEFT)
+    qtbot.waitUntil(lambda: panel.watched is not None, timeout=RUN_MS)
+    folder = panel.watched.folder
+    qtbot.waitUntil(lambda: panel.statuses().get(folder.name) == "finished", timeout=RUN_MS)
+    assert len(panel.plot.series()["train loss"]) == 6 and len(panel.reader.curves.epochs) == 2
+    assert not panel.error.isVisible(), panel.error.text()
