@@ -248,10 +248,16 @@ def test_a_class_mismatch_offers_to_set_the_designs_classes(qtbot, window, tmp_p
 def test_the_loss_axis_ignores_an_early_outlier_and_reads_as_plain_numbers():
     from designer.qt.insights.train_dock import _loss_top, _tick
 
-    settled = [2.3, 2.1, 1.9, 1.7, 1.6, 1.5, 1.4, 1.3, 1.2, 1.1]
-    assert _loss_top([150.0, *settled]) < 4  # the first val loss of a fresh network
-    assert _loss_top(settled) == 2.3 * 1.05  # nothing to ignore: the largest value
-    assert _loss_top([]) == 1.0
+    train = [2.3, 2.1, 1.9, 1.7, 1.6, 1.5, 1.4, 1.3, 1.2, 1.1]
+    val = [150.0, 1.8, 1.5, 1.3]  # the first val loss of a fresh network: an outlier
+    assert _loss_top(train, val) == 2.3 * 1.05
+    assert _loss_top(train, [2.9, 1.8]) == 2.9 * 1.05  # a val loss above train's: shown
+    assert _loss_top([], [150.0, 1.8, 1.5, 1.3]) == 1.8 * 1.05  # val alone: the outlier too
+    assert _loss_top([], [150.0]) == 150.0 * 1.05  # one point: nothing to compare it with
+    # a loss that falls to nearly 0 within an epoch: the first steps still fit
+    falling = [2.3, 0.9, 0.1] + [0.01] * 40
+    assert _loss_top(falling, [0.02] * 10) == 2.3 * 1.05
+    assert _loss_top([], []) == 1.05  # nothing yet: an axis to 1
     assert [_tick(v) for v in (200.0, 87.4, 2.345, 0.05)] == ["200", "87", "2.3", "0.05"]
 
 

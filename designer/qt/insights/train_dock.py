@@ -112,21 +112,22 @@ def percent(value: float | None) -> str:
 # The plot
 
 
-def _loss_top(values: list[float]) -> float:
-    """The loss axis's top: the largest value but for an early outlier.
+def _loss_top(train: list[float], val: list[float]) -> float:
+    """The loss axis's top: every train point, and every val point but an outlier.
 
     A fresh network's first validation loss can be a hundred times the rest (its BN
-    statistics are not settled yet); scaling to it flattens every later point. The
-    axis goes to 1.5x the 90th percentile when the maximum is further off; a clipped
-    point is drawn at the top edge.
+    statistics are not settled yet); scaling to it flattens every later point. Train
+    losses are running means over an epoch and never spike so: the axis covers them
+    all (the first steps included, however fast the loss falls later), and a val point
+    over 3x both the largest train loss and the val losses' 90th percentile is drawn
+    clipped at the top edge.
     """
-    if not values:
-        return 1.0
-    ordered = sorted(values)
-    top = ordered[-1]
-    typical = ordered[int(0.9 * (len(ordered) - 1))]
-    if typical > 0 and top > 3 * typical:
-        top = 1.5 * typical
+    top = max(train, default=0.0)
+    if val:
+        ordered = sorted(val)
+        typical = ordered[int(0.9 * (len(ordered) - 1))]
+        bound = 3 * max(top, typical)
+        top = max(top, max((v for v in val if v <= bound), default=1.5 * typical))
     return (top or 1.0) * 1.05
 
 
@@ -212,23 +213,24 @@ class CurvePlot(QWidget):
         palette = self.palette()
         muted = palette.color(QPalette.ColorRole.PlaceholderText)
         text = palette.color(QPalette.ColorRole.Text)
-        left = fm.horizontalAdvance("100%") + 10
-        r = box.adjusted(left, fm.height() + 6, -10, -(fm.height() + 6))
-        if r.width() < 20 or r.height() < 20:
-            return
         points = [p for _, line, _, _ in lines for p in line]
         x1 = max((p[0] for p in points), default=1) or 1
         if fraction:
             y0, y1 = 0.0, 1.0
-        else:
+        else:  # lines: train's, then val's
             y0 = 0.0
-            y1 = _loss_top([p[1] for p in points if p[1] == p[1]])
+            train, val = ([v for _, v in line if v == v] for _, line, _, _ in lines)
+            y1 = _loss_top(train, val)
+        values = [y0 + (y1 - y0) * i / 4 for i in range(5)]
+        labels = [f"{100 * v:.0f}%" if fraction else _tick(v) for v in values]
+        left = max(fm.horizontalAdvance(label) for label in labels) + 10  # never clipped
+        r = box.adjusted(left, fm.height() + 6, -10, -(fm.height() + 6))
+        if r.width() < 20 or r.height() < 20:
+            return
         painter.setPen(QPen(muted, 1))
         painter.drawRect(r)
-        for i in range(5):
-            value = y0 + (y1 - y0) * i / 4
+        for i, label in enumerate(labels):
             y = r.bottom() - i / 4 * r.height()
-            label = f"{100 * value:.0f}%" if fraction else _tick(value)
             painter.drawText(QPointF(r.left() - fm.horizontalAdvance(label) - 4, y + 4), label)
         steps = f"step {int(x1)}"
         below = r.bottom() + fm.ascent() + 3
