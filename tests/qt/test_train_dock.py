@@ -454,3 +454,56 @@ def test_a_tiny_image_folder_trains_after_setting_the_designs_classes(qtbot, win
     qtbot.waitUntil(lambda: panel.statuses().get(folder.name) == "finished", timeout=RUN_MS)
     assert len(panel.plot.series()["train loss"]) == 6 and len(panel.reader.curves.epochs) == 2
     assert not panel.error.isVisible(), panel.error.text()
+
+
+def test_delete_moves_an_ended_run_to_the_trash_after_asking(qtbot, window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    (tmp_path / "data").mkdir()
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # never the user's Trash
+    design = load_preset(SMALL)
+    ended = _stand_in_run(design, runs.RunSettings(device="cpu"), "print('done')\n")
+    qtbot.waitUntil(lambda: runs.Run.read(ended).status == "finished", timeout=20_000)
+    alive = _stand_in_run(design, runs.RunSettings(device="cpu"), SLEEPS)
+    _wait_alive(qtbot, alive)
+    panel = _open(qtbot, window)
+    panel.refresh_runs()
+    view = panel.runs_table
+    names = [view.item(r, train_dock.COLUMNS.index("Run")).text() for r in range(2)]
+
+    def press_delete_on(folder: Path) -> None:
+        row = names.index(folder.name)
+        rect = view.visualRect(view.model().index(row, 0))
+        qtbot.mouseClick(view.viewport(), LEFT, pos=rect.center())
+        assert panel.watched.folder == folder
+        qtbot.keyClick(view, Qt.Key.Key_Delete)
+
+    asked: list[str] = []
+    answer = [QMessageBox.StandardButton.Cancel]
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **_k: asked.append(a[2]) or answer[0])
+    press_delete_on(alive)
+    assert not asked and "is still training: stop it first" in panel.error.text()
+    press_delete_on(ended)
+    assert asked and "Move the run" in asked[0] and ended.is_dir()  # cancelled: kept
+    answer[0] = QMessageBox.StandardButton.Yes
+    press_delete_on(ended)
+    assert not ended.exists()
+    assert (tmp_path / "data" / "Trash" / "files" / ended.name / "settings.json").is_file()
+    assert panel.statuses() == {alive.name: "running"}
+
+
+def test_without_a_trash_the_run_stays_and_the_tab_says_so(qtbot, window, monkeypatch):
+    from PySide6.QtCore import QFile
+    from PySide6.QtWidgets import QMessageBox
+
+    monkeypatch.setattr(QFile, "moveToTrash", lambda *_a: False)  # a system with no Trash
+    monkeypatch.setattr(QMessageBox, "question", lambda *_a: QMessageBox.StandardButton.Yes)
+    ended = _stand_in_run(load_preset(SMALL), runs.RunSettings(device="cpu"), "pass\n")
+    qtbot.waitUntil(lambda: runs.Run.read(ended).status == "finished", timeout=20_000)
+    panel = _open(qtbot, window)
+    panel.refresh_runs()
+    view = panel.runs_table
+    qtbot.mouseClick(view.viewport(), LEFT, pos=view.visualRect(view.model().index(0, 0)).center())
+    qtbot.keyClick(view, Qt.Key.Key_Delete)
+    assert "has no Trash for it, so it stays" in panel.error.text()
+    assert (ended / "settings.json").is_file()

@@ -24,11 +24,13 @@ import threading
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QFile, QObject, QPointF, QRectF, QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
+    QAction,
     QColor,
     QDesktopServices,
     QFontMetrics,
+    QKeySequence,
     QPainter,
     QPainterPath,
     QPaintEvent,
@@ -523,6 +525,15 @@ class TrainPanel(QWidget):
         self.runs_table = table(COLUMNS)
         self.runs_table.setMinimumHeight(self.fontMetrics().height() * 4)
         self.runs_table.itemSelectionChanged.connect(self._selected)
+        self.runs_table.setToolTip(
+            "Delete, or the context menu: move a run that ended to the Trash"
+        )
+        self.trash_action = QAction("Move Run to Trash…", self.runs_table)
+        self.trash_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))
+        self.trash_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.trash_action.triggered.connect(self.trash_run)
+        self.runs_table.addAction(self.trash_action)
+        self.runs_table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         middle = QVBoxLayout()
         middle.addLayout(buttons)
         middle.addWidget(self.error)
@@ -688,6 +699,37 @@ class TrainPanel(QWidget):
         self.supervisors[run.folder] = process
         self._say("Resuming from last.pt…")
         self.refresh_runs(select=run.folder)
+        self.runsChanged.emit()
+
+    def trash_run(self) -> None:
+        """Move the selected run's folder to the Trash, asked first; never deleted outright."""
+        run = self.watched
+        if run is None:
+            return
+        run.refresh()
+        if run.alive:
+            show_error(self.error, f"{run.name} is still training: stop it first")
+            return
+        answer = QMessageBox.question(
+            self,
+            APP_NAME,
+            f"Move the run {run.name} to the Trash?\n\nIts checkpoints, log, metrics and"
+            " bundle go with it; the Trash can give them back.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        if not QFile.moveToTrash(str(run.folder)):
+            show_error(
+                self.error,
+                f"{run.name}: this system has no Trash for it, so it stays; delete"
+                f" {run.folder} by hand if you mean to",
+            )
+            return
+        show_error(self.error, "")
+        self._watch(None)
+        self.refresh_runs()
         self.runsChanged.emit()
 
     def open_folder(self) -> None:
