@@ -507,3 +507,14 @@ def test_without_a_trash_the_run_stays_and_the_tab_says_so(qtbot, window, monkey
     qtbot.keyClick(view, Qt.Key.Key_Delete)
     assert "has no Trash for it, so it stays" in panel.error.text()
     assert (ended / "settings.json").is_file()
+
+
+def test_a_run_folder_that_never_launched_says_so(qtbot, window):
+    """The app killed between making a run's folder and launching it: no status.json."""
+    design = load_preset(SMALL)
+    folder = runs.new_run_folder(_root(), design)
+    runs.prepare_run(folder, design, runs.RunSettings(device="cpu"))
+    panel = _open(qtbot, window)
+    panel.refresh_runs(select=folder)
+    assert panel.statuses() == {folder.name: "failed"}
+    assert panel.error.text().endswith(f"{folder.name} never started: start a new run")

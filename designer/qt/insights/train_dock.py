@@ -911,6 +911,8 @@ class TrainPanel(QWidget):
             code = run.info.get("exit_code", "unknown")
             if runs.out_of_memory(run.log_tail(12)):
                 show_error(self.error, self._out_of_memory(run, settings))
+            elif "started" not in run.info:  # killed between making the folder and launching
+                show_error(self.error, f"{run.name} never started: start a new run")
             else:
                 show_error(
                     self.error,
