@@ -10,7 +10,6 @@ steps keep the module to seconds on a CPU.
 
 from __future__ import annotations
 
-import importlib.util
 import shlex
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from torch import nn
 
 from designer.core.design import Design, InputSpec, StageSpec, StemSpec
 from designer.core.torch.bundle_writer import write_bundle
+from tests.bundle_module import imported_train
 from tests.core.test_train_script import assert_same_tensors
 from tests.reference import torchvision_models
 
@@ -116,16 +116,8 @@ def bundle16(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def train(bundle16: Path) -> Iterator[ModuleType]:
     """The 16x16 bundle's train.py, imported in-process (it imports model.py beside it)."""
     torchvision_models()
-    spec = importlib.util.spec_from_file_location("recipe_train", bundle16 / "train.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    path = list(sys.path)
-    sys.modules["recipe_train"] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    yield module
-    sys.path[:] = path
-    sys.modules.pop("recipe_train", None)
-    sys.modules.pop("model", None)
+    with imported_train(bundle16, "recipe_train") as module:
+        yield module
 
 
 # --- the acceptance: torchvision's command, unchanged ------------------------------------

@@ -6,7 +6,6 @@ a CPU. Exactness claims (resume, distributed) are checked bit for bit.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import shutil
@@ -21,6 +20,7 @@ import torch
 
 from designer.core.design import Design, InputSpec, StageSpec, StemSpec
 from designer.core.torch.bundle_writer import write_bundle
+from tests.bundle_module import imported_train
 from tests.reference import torchvision_models
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,16 +87,8 @@ def full_run(bundle: Path) -> Path:
 @pytest.fixture(scope="module")
 def train_module(bundle: Path) -> Iterator[ModuleType]:
     """The bundle's train.py imported in-process (it imports model.py from its folder)."""
-    spec = importlib.util.spec_from_file_location("bundle_train", bundle / "train.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    path = list(sys.path)
-    sys.modules["bundle_train"] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    yield module
-    sys.path[:] = path
-    sys.modules.pop("bundle_train", None)
-    sys.modules.pop("model", None)
+    with imported_train(bundle, "bundle_train") as module:
+        yield module
 
 
 def test_training_lowers_the_loss(full_run: Path) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import importlib.util
 import os
 import re
 import signal
@@ -26,6 +25,7 @@ import torch
 
 from designer.core import runs
 from designer.core.torch.bundle_writer import write_bundle
+from tests.bundle_module import imported_train
 from tests.core.test_train_script import TINY, assert_same_tensors, load_ckpt
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
@@ -161,16 +161,8 @@ def whole(bundle: Path) -> tuple[Path, str, str]:
 @pytest.fixture(scope="module")
 def train_module(bundle: Path) -> Iterator[ModuleType]:
     """The bundle's train.py imported in-process (as in test_train_script)."""
-    spec = importlib.util.spec_from_file_location("stop_train", bundle / "train.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    path = list(sys.path)
-    sys.modules["stop_train"] = module
-    spec.loader.exec_module(module)
-    yield module
-    sys.path[:] = path
-    sys.modules.pop("stop_train", None)
-    sys.modules.pop("model", None)
+    with imported_train(bundle, "stop_train") as module:
+        yield module
 
 
 def assert_same_run(a: Path, b: Path) -> None:

@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QHeaderView,
     QLabel,
     QTableWidget,
@@ -47,6 +48,16 @@ class LazyAnalysisPanel(QWidget):
 
 
 RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+
+
+def choices(items: list[tuple[str, str]], tip: str = "") -> QComboBox:
+    """A combo box of (label shown, value kept as its data) pairs."""
+    box = QComboBox()
+    for label, value in items:
+        box.addItem(label, value)
+    if tip:
+        box.setToolTip(tip)
+    return box
 
 
 def table(headers: list[str], *, stretch_last: bool = True) -> QTableWidget:

@@ -32,7 +32,6 @@ from PySide6.QtCore import QEvent, QObject, Signal
 from PySide6.QtGui import QFontDatabase, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
-    QComboBox,
     QFormLayout,
     QHBoxLayout,
     QPlainTextEdit,
@@ -60,7 +59,7 @@ from designer.core.text import one_line
 from designer.qt import processes
 from designer.qt.app import app_data_dir
 from designer.qt.document import Document
-from designer.qt.insights.common import error_label, hint, show_error
+from designer.qt.insights.common import choices, error_label, hint, show_error
 
 DIR_ENV = "RESNET_DESIGNER_MEASURE_DIR"
 POLL_S = 0.1  # how often the worker thread looks at the helper's answer and progress
@@ -224,12 +223,10 @@ class MeasurePanel(QWidget):
         self._signals.progress.connect(self._progress)
         self._signals.finished.connect(self._finished)
 
-        self.device = QComboBox()
-        for label, value in DEVICES:
-            self.device.addItem(label, value)
-        self.device.setToolTip(
+        self.device = choices(
+            DEVICES,
             "Where to measure. Auto: a CUDA GPU when there is one, else the Mac's GPU (MPS),"
-            " else the CPU; the figures name the device"
+            " else the CPU; the figures name the device",
         )
         self.batch = QSpinBox()
         self.batch.setRange(0, MAX_BATCH)
@@ -239,10 +236,9 @@ class MeasurePanel(QWidget):
             f" {DEFAULT_BATCH['cpu']} on a CPU, {DEFAULT_BATCH['cuda']} on CUDA,"
             f" {DEFAULT_BATCH['mps']} on MPS; 1 times batch-1 latency only"
         )
-        self.precision = QComboBox()
-        for label, value in PRECISIONS:
-            self.precision.addItem(label, value)
-        self.precision.setToolTip("fp32, or autocast to bf16 or fp16 (weights stay fp32)")
+        self.precision = choices(
+            PRECISIONS, "fp32, or autocast to bf16 or fp16 (weights stay fp32)"
+        )
         self.train = QCheckBox("Training step")
         self.train.setToolTip("Also time forward, backward and an SGD step at the batch size")
         self.channels_last = QCheckBox("channels_last")

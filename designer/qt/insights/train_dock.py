@@ -39,7 +39,6 @@ from PySide6.QtGui import (
     QShowEvent,
 )
 from PySide6.QtWidgets import (
-    QComboBox,
     QDoubleSpinBox,
     QFileDialog,
     QGridLayout,
@@ -65,7 +64,15 @@ from designer.qt.app import app_data_dir
 from designer.qt.document import Document
 from designer.qt.files import APP_NAME
 from designer.qt.files import settings as app_settings
-from designer.qt.insights.common import cell, error_label, fill_row, hint, show_error, table
+from designer.qt.insights.common import (
+    cell,
+    choices,
+    error_label,
+    fill_row,
+    hint,
+    show_error,
+    table,
+)
 from designer.qt.insights.measure_dock import HelperFunction, measure_dir
 
 DIR_ENV = "RESNET_DESIGNER_RUNS_DIR"
@@ -366,6 +373,7 @@ class TrainPanel(QWidget):
         self._listed: list[Run] = []
         self._last_status: dict[Path, str] = {}
         self._row_epochs: dict[Path, int] = {}  # epochs each row last showed
+        self._oom_lines: dict[Path, str] = {}  # a failed run's line, read from disk once
         self._signals = _Signals(self)
         self._signals.started.connect(self._started)
         self._signals.failed.connect(self._start_failed)
@@ -374,12 +382,10 @@ class TrainPanel(QWidget):
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self.poll)
 
-        self.data = QComboBox()
-        for label, value in DATA:
-            self.data.addItem(label, value)
-        self.data.setToolTip(
+        self.data = choices(
+            DATA,
             "Synthetic: random images of the design's shape (always runs). ImageFolder: a"
-            " folder with train/ and val/, one subfolder per class. CIFAR: a local copy"
+            " folder with train/ and val/, one subfolder per class. CIFAR: a local copy",
         )
         self.path = QLineEdit()
         self.path.setPlaceholderText("data folder")
@@ -422,18 +428,12 @@ class TrainPanel(QWidget):
             "Above 1: train.py under torchrun, one process per GPU (each takes its local GPU;"
             " on a CPU, Gloo processes); the batch is per process"
         )
-        self.device = QComboBox()
-        for label, value in DEVICES:
-            self.device.addItem(label, value)
-        self.precision = QComboBox()
-        for label, value in PRECISIONS:
-            self.precision.addItem(label, value)
-        self.recipe = QComboBox()
-        for label, value in RECIPES:
-            self.recipe.addItem(label, value)
-        self.recipe.setToolTip(
+        self.device = choices(DEVICES)
+        self.precision = choices(PRECISIONS)
+        self.recipe = choices(
+            RECIPES,
             "train.py's augmentation and defaults: CIFAR's (pad-and-crop, flip, lr 0.1, wd"
-            " 5e-4) up to 64 px a side, ImageNet's above; the first log line says which"
+            " 5e-4) up to 64 px a side, ImageNet's above; the first log line says which",
         )
         self.flags = QLineEdit()
         self.flags.setPlaceholderText("more train.py flags")
@@ -765,6 +765,7 @@ class TrainPanel(QWidget):
     def refresh_runs(self, select: Path | None = None, select_alive: bool = False) -> None:
         """Redraw the Runs table from disk (this design's runs, newest first)."""
         keep = select or (self.watched.folder if self.watched else None)
+        self._oom_lines.clear()  # a measurement since may offer a batch now
         self._listed = runs.list_runs(runs_dir(), self.document.design.name)
         if select_alive and keep is None:
             alive = [r for r in self._listed if r.alive]  # reattach; else the newest
@@ -936,7 +937,16 @@ class TrainPanel(QWidget):
         self._enable()
 
     def _out_of_memory(self, run: Run, settings: RunSettings) -> str:
-        """The out-of-memory line, with the batch the Measure tab saw fit, when it did."""
+        """The out-of-memory line, with the batch the Measure tab saw fit, when it did.
+
+        Asked on every poll while the run is watched: the measurement cache (hundreds of
+        small files) and the design copy are read once per run, not twice a second.
+        """
+        if run.folder not in self._oom_lines:
+            self._oom_lines[run.folder] = self._read_out_of_memory(run, settings)
+        return self._oom_lines[run.folder]
+
+    def _read_out_of_memory(self, run: Run, settings: RunSettings) -> str:
         said = f"{run.name}: the device ran out of memory at batch {settings.batch}"
         design = run.design()
         fitted = (
