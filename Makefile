@@ -2,24 +2,46 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# torch 2.13.0 has a CPU build on PyPI-compatible indexes; override for CUDA, e.g.
-#   make run TORCH_SPEC="torch>=2.4"
-TORCH_SPEC ?= torch==2.13.0
-# torchvision is a test-only reference (its models are what presets must equal);
-# 0.28.0 is the release built against torch 2.13.
-TORCHVISION_SPEC ?= torchvision==0.28.0
+# torch and torchvision are installed as one pair built for each other: a torchvision
+# built for another torch fails on import ("operator torchvision::nms does not exist").
+# x86_64 Linux: 2.14.1/0.29.1 (a CUDA build, which also runs on the CPU); aarch64 Linux:
+# 2.9.1/0.24.1 (a CPU build); elsewhere (macOS) the newest pair. Override both for
+# another build, e.g.  make run TORCH_SPEC="torch==2.9.1" TORCHVISION_SPEC="torchvision==0.24.1"
+OS := $(shell uname -s)
+ARCH := $(shell uname -m)
+ifeq ($(OS)-$(ARCH),Linux-x86_64)
+TORCH_SPEC ?= torch==2.14.1
+TORCHVISION_SPEC ?= torchvision==0.29.1
+else ifeq ($(OS)-$(ARCH),Linux-aarch64)
+TORCH_SPEC ?= torch==2.9.1
+TORCHVISION_SPEC ?= torchvision==0.24.1
+else
+TORCH_SPEC ?= torch
+TORCHVISION_SPEC ?= torchvision
+endif
 STAMP := $(VENV)/.installed
+# The pair the venv was set up with: a change (an override) re-runs the install.
+PAIR := $(VENV)/.torch-pair
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint bench dot qt-libs clean install-desktop uninstall-desktop icons
+.PHONY: run test lint bench dot qt-libs clean FORCE install-desktop uninstall-desktop icons
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install -q -e ".[test,export]" $(TORCHVISION_SPEC)
+$(PAIR): FORCE | $(BIN)/python
+	@echo "$(TORCH_SPEC) $(TORCHVISION_SPEC)" | cmp -s - $@ \
+	  || echo "$(TORCH_SPEC) $(TORCHVISION_SPEC)" > $@
+
+$(STAMP): pyproject.toml $(PAIR)
+	$(BIN)/python -m pip install -q "$(TORCH_SPEC)" "$(TORCHVISION_SPEC)"
+	$(BIN)/python -m pip install -q -e ".[test,export,train]" "$(TORCH_SPEC)" "$(TORCHVISION_SPEC)"
+	$(BIN)/python -c "import torch, torchvision" \
+	  || { echo "error: torch and torchvision do not import together: set TORCH_SPEC and" \
+	    "TORCHVISION_SPEC to a matching pair" >&2; exit 1; }
 	@touch $(STAMP)
+
+FORCE:
 
 # Graphviz's dot is a system program: install it where we can (root on Debian);
 # without it the app and CLI fall back to a built-in layered layout.

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 COLOURS = ((200, 30, 30), (30, 30, 200), (30, 200, 30))
+
+
+def colour(c: int) -> tuple[int, int, int]:
+    """Class ``c``'s colour: red, blue, green, then well-spread others."""
+    if c < len(COLOURS):
+        return COLOURS[c]
+    return (30 + (c * 67) % 190, 30 + (c * 131) % 190, 30 + (c * 29) % 190)
 
 
 def make_image_folder(root: Path, classes: int = 2, train: int = 12, val: int = 4) -> Path:
@@ -14,16 +19,10 @@ def make_image_folder(root: Path, classes: int = 2, train: int = 12, val: int = 
     from PIL import Image
 
     for part, count in (("train", train), ("val", val)):
-        for c, colour in enumerate(COLOURS[:classes]):
+        for c in range(classes):
             folder = root / part / f"class{c}"
             folder.mkdir(parents=True)
             for i in range(count):
-                shade = tuple(v + 3 * i for v in colour)
+                shade = tuple(v + 3 * i for v in colour(c))
                 Image.new("RGB", (36, 36), shade).save(folder / f"{i}.png")
     return root
-
-
-def torchvision_loads() -> bool:
-    """train.py reads image folders with torchvision; some environments cannot import it."""
-    probe = subprocess.run([sys.executable, "-c", "import torchvision"], capture_output=True)
-    return probe.returncode == 0

@@ -1,39 +1,22 @@
 """Outside references: torchvision's models and torchinfo's own counts.
 
-torchvision's PyPI wheel is a CUDA build; on a CPU-only torch its C++ ops do not
-load, and torchvision 0.28 then fails on import while registering fake kernels
-for two of those ops (nms, qnms). Defining their schemas first lets the pure
-nn.Module model code import; no op from that library is ever called here.
+torchvision is installed beside its own torch (the Makefile's pair): it imports as it is,
+and a test never skips for want of it.
 """
 
 from __future__ import annotations
 
 import re
-from functools import cache
 from types import ModuleType
 
-import pytest
 import torch
 from torch import nn
 
 
-@cache
 def torchvision_models() -> ModuleType:
-    try:
-        import torchvision  # noqa: F401
-    except RuntimeError:
-        library = torch.library.Library("torchvision", "FRAGMENT")
-        for op in ("nms", "qnms"):
-            library.define(f"{op}(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-        _keep_alive.append(library)
-    except ImportError:
-        pytest.skip("torchvision is not installed")
     import torchvision.models as models
 
     return models
-
-
-_keep_alive: list[object] = []
 
 
 def torchinfo_leaf_rows(model: nn.Module, input_shape: tuple[int, ...], device: str = "cpu"):

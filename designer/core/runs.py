@@ -121,7 +121,7 @@ class RunSettings:
             raise RunError(f"data: {self.data} needs a folder")
         if self.recipe not in RECIPES:
             raise RunError(f"recipe: {self.recipe!r} is not one of {', '.join(RECIPES)}")
-        self.extra_flags()  # refused now, in one line, rather than by train.py later
+        self.num_classes()  # the flags refused now, in one line, rather than by train.py later
 
     def extra_flags(self) -> list[str]:
         """``flags`` split as a shell would; RunError for a flag the tab's fields set."""
@@ -134,6 +134,24 @@ class RunSettings:
             if name in OWN_FLAGS:
                 raise RunError(f"more flags: {name} is {OWN_FLAGS[name]}; remove it here")
         return words
+
+    def num_classes(self) -> int | None:
+        """``--num-classes N`` among the more flags: train.py then trains a new classifier."""
+        words = self.extra_flags()
+        for i, word in enumerate(words):
+            name, equals, value = word.partition("=")
+            if name != "--num-classes":
+                continue
+            if not equals:
+                value = words[i + 1] if i + 1 < len(words) else ""
+            try:
+                count = int(value)
+            except ValueError:
+                count = 0
+            if count < 1:
+                raise RunError(f"more flags: --num-classes needs a class count, not {value!r}")
+            return count
+        return None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -162,7 +180,7 @@ def check_data(settings: RunSettings, design: Design) -> None:
                 f"{root} holds no {folder}/: point to the folder that holds the local "
                 f"{settings.data.upper()} copy (torchvision's layout)"
             )
-        _same_classes(classes, design, f"{settings.data.upper()}")
+        _same_classes(classes, design, settings.data.upper(), settings)
         return
     missing = [part for part in ("train", "val") if not (root / part).is_dir()]
     if missing:
@@ -180,7 +198,7 @@ def check_data(settings: RunSettings, design: Design) -> None:
         counts[part] = len(classes)
     if counts["train"] != counts["val"]:
         raise RunError(f"{root}: train/ has {counts['train']} class folders, val/ {counts['val']}")
-    _same_classes(counts["train"], design, "the data (class folders in train/)")
+    _same_classes(counts["train"], design, str(root / "train"), settings)
 
 
 def _has_image(folder: Path) -> bool:
@@ -190,11 +208,18 @@ def _has_image(folder: Path) -> bool:
     return False
 
 
-def _same_classes(found: int, design: Design, what: str) -> None:
-    if found != design.num_classes:
+def _same_classes(found: int, design: Design, what: str, settings: RunSettings) -> None:
+    """The words are train.py's own (``class_mismatch``), which checks the same again."""
+    wanted = settings.num_classes()
+    if wanted is not None and wanted != found:
+        raise RunError(
+            f"--num-classes {wanted}: {what} has {found} classes; use --num-classes {found}"
+        )
+    if wanted is None and found != design.num_classes:
         raise ClassMismatch(
-            f"{what} has {found} classes, the design {design.num_classes}: "
-            f"set the design's classes to {found}",
+            f"{what} has {found} classes, the design {design.num_classes}: add --num-classes "
+            f"{found} (a new classifier, the other weights kept) or use a design with {found} "
+            "classes",
             found,
         )
 

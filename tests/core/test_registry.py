@@ -24,7 +24,7 @@ from designer.core.design import Design, StageSpec, StemSpec
 from designer.core.graph import build_graph
 from designer.core.presets import load_preset
 from designer.core.torch.build import build
-from tests.reference import torchinfo_leaf_rows, torchvision_models
+from tests.reference import torchinfo_leaf_rows
 
 
 def test_the_schema_names_exactly_the_registered_kinds() -> None:
@@ -162,10 +162,9 @@ def test_building_a_hostile_name_runs_none_of_it(
 
 def test_tiered_stem_equals_timms_resnet50t() -> None:
     """ResNet-T (timm's ``stem_type='deep_tiered'``), added as one stem entry."""
+    import timm
     import torchinfo
 
-    torchvision_models()  # timm imports torchvision: this makes it importable on CPU torch
-    timm = pytest.importorskip("timm")
     design = load_preset("resnet50").replace(stem=StemSpec("deep_tiered", 64), shortcut="avg_down")
     theirs = timm.create_model("resnet50t", pretrained=False)
     stats = torchinfo.summary(theirs, input_size=(1, 3, 224, 224), verbose=0, device="meta")

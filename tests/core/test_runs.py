@@ -19,7 +19,7 @@ import pytest
 from designer.core import runs
 from designer.core.presets import load_preset
 from designer.core.runs import RunError, RunSettings
-from tests.image_folder import make_image_folder, torchvision_loads
+from tests.image_folder import make_image_folder
 
 
 @pytest.fixture(scope="module")
@@ -242,8 +242,6 @@ def _run_to_end(folder: Path, settings: RunSettings, resume: bool = False) -> ru
 
 
 def test_an_image_folder_of_a_few_pngs_trains(tmp_path, cifar):
-    if not torchvision_loads():
-        pytest.skip("torchvision does not import in this environment")
     data = make_image_folder(tmp_path / "data")
     two = cifar.replace(num_classes=2)
     settings = RunSettings(

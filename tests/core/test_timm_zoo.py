@@ -239,7 +239,7 @@ def _cases() -> list:
 
 
 def _reference(variant: Variant, name: str) -> nn.Module:
-    models = torchvision_models()  # timm imports torchvision: this makes it importable on CPU
+    models = torchvision_models()
     if variant.library == "torchvision":
         kwargs = dict(variant.kwargs)
         return getattr(models, kwargs.pop("name"))(weights=None, **kwargs)

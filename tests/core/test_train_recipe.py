@@ -58,14 +58,6 @@ NET16 = Design(
     stem=StemSpec("cifar", 8),
 )
 
-# A CPU-only torch cannot import the PyPI torchvision wheel as it is; tests.reference
-# works around that, so the bundle's train.py is run through this small launcher.
-LAUNCHER = (
-    "import runpy, sys; sys.path.insert(0, sys.argv.pop(1)); "
-    "from tests.reference import torchvision_models; torchvision_models(); "
-    "sys.argv[0] = 'train.py'; runpy.run_path('train.py', run_name='__main__')"
-)
-
 
 def parse(train: ModuleType, command: str) -> object:
     return train.parse_args(shlex.split(command))
@@ -73,7 +65,7 @@ def parse(train: ModuleType, command: str) -> object:
 
 def run_train(bundle: Path, *args: str) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
-        [sys.executable, "-c", LAUNCHER, str(ROOT), *args],
+        [sys.executable, "train.py", *args],
         cwd=bundle,
         capture_output=True,
         text=True,

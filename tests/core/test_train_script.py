@@ -21,7 +21,6 @@ import torch
 from designer.core.design import Design, InputSpec, StageSpec, StemSpec
 from designer.core.torch.bundle_writer import write_bundle
 from tests.bundle_module import imported_train
-from tests.reference import torchvision_models
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = Design(
@@ -233,7 +232,6 @@ def test_imagefolder_data_has_the_design_shape(
     mean and std for an ImageFolder), on a tiny image tree."""
     from PIL import Image
 
-    torchvision_models()  # works around torchvision's import on a CPU-only torch
     for part in ("train", "val"):
         for label, colour in (("cat", (250, 10, 10)), ("dog", (10, 10, 250))):
             folder = tmp_path / part / label

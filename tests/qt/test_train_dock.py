@@ -21,7 +21,7 @@ from PySide6.QtCore import Qt, QTimer
 from designer.core import runs
 from designer.core.presets import load_preset
 from designer.qt.insights import train_dock
-from tests.image_folder import make_image_folder, torchvision_loads
+from tests.image_folder import make_image_folder
 
 CTRL_ALT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
 LEFT = Qt.MouseButton.LeftButton
@@ -434,8 +434,6 @@ def test_a_flag_the_fields_set_is_refused_in_one_line(qtbot, window):
 def test_a_tiny_image_folder_trains_after_setting_the_designs_classes(qtbot, window, tmp_path):
     """The user's path through the tab with real images: the folder's 3 classes are not
     the design's 10; one click sets them, Start trains, the curves fill."""
-    if not torchvision_loads():
-        pytest.skip("torchvision does not import in this environment")
     data = make_image_folder(tmp_path / "data", classes=3)  # 36 training PNGs, 12 for val
     panel = _open(qtbot, window)
     _type(qtbot, panel.data, "ImageFolder")

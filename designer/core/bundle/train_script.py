@@ -7,6 +7,7 @@ image data and the augmentations):
     python train.py --data-path /data/imagenet --epochs 90    # DIR/train and DIR/val
     python train.py --data cifar10 --data-path /data/cifar --download
     torchrun --nproc_per_node=8 train.py --data-path /data/imagenet
+    python train.py --data-path /data/pets --num-classes 37    # fine-tune: a new classifier
     python train.py --resume run/last.pt                       # continue where it stopped
     python train.py --benchmark                                # images/s, train and inference
 
@@ -17,7 +18,9 @@ ignored: the network is model.py's. Defaults follow the design's input size (the
 log line says which recipe was chosen): inputs of at most 64 px a side get CIFAR-style
 pad-and-crop, larger ones ImageNet's random-resized crop.
 
-The input shape and class count come from ``design.resnet.json`` beside this file.
+The input shape and class count come from ``design.resnet.json`` beside this file; data
+with another number of classes are refused unless ``--num-classes`` says to train a new
+classifier for them.
 Checkpoints (``last.pt`` every epoch, ``best.pt`` at the best validation accuracy)
 and ``metrics.csv`` go to ``--output-dir``. Only rank 0 logs and writes files.
 
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import gc
 import hashlib
 import importlib
@@ -197,6 +201,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0.99998,
         help="scaled by world x batch x steps / epochs, as torchvision does",
     )
+    recipe.add_argument(
+        "--num-classes",
+        type=int,
+        default=None,
+        help="fine-tune to N classes: a new classifier, the rest of --init's weights kept",
+    )
     recipe.add_argument("--seed", type=int, default=0)
     recipe.add_argument(
         "--init",
@@ -272,7 +282,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1")
-    for name in ("train_crop_size", "val_resize_size", "val_crop_size"):
+    for name in ("train_crop_size", "val_resize_size", "val_crop_size", "num_classes"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1")
     if not 0.0 <= args.random_erase <= 1.0:
@@ -391,8 +401,12 @@ def _spec_from_model(folder: Path) -> Spec:
         ) from None
 
 
-def build_network(init: str, folder: Path = HERE) -> nn.Module:
-    """``build_model()`` from model.py, with the bundle's initial weights unless --init none."""
+def build_network(init: str, folder: Path = HERE, num_classes: int | None = None) -> nn.Module:
+    """``build_model()`` from model.py, with the bundle's initial weights unless --init none.
+
+    ``num_classes`` other than the design's replaces the classifier after the weights are
+    loaded, as torchvision's and timm's fine-tuning recipes do: every other weight is kept.
+    """
     sys.path.insert(0, str(folder))  # model.py sits beside this script
     if not (folder / "model.py").is_file():
         raise UsageError(f"{folder}: model.py is missing; train.py trains the model it defines")
@@ -406,7 +420,58 @@ def build_network(init: str, folder: Path = HERE) -> nn.Module:
         except RuntimeError as exc:  # names or shapes that do not fit this model
             reason = str(exc).strip().splitlines()[-1].strip()[:160]
             raise UsageError(f"--init {path}: the weights do not fit model.py ({reason})") from None
+    if num_classes is not None:
+        replace_classifier(model, num_classes)
     return model
+
+
+def replace_classifier(model: nn.Module, num_classes: int) -> None:
+    """A freshly initialised ``fc`` with ``num_classes`` outputs (torch's default init, as a
+    new torchvision or timm classifier gets); the same one is kept when the count is equal."""
+    fc = getattr(model, "fc", None)
+    if not isinstance(fc, nn.Linear):
+        raise UsageError("--num-classes: model.py's network has no classifier (fc) to replace")
+    if fc.out_features != num_classes:
+        model.fc = nn.Linear(fc.in_features, num_classes, bias=fc.bias is not None)
+
+
+def class_mismatch(what: str, found: int, design: int) -> str:
+    """The one line for data whose class count is not the design's (the app says the same)."""
+    return (
+        f"{what} has {found} classes, the design {design}: add --num-classes {found} "
+        f"(a new classifier, the other weights kept) or use a design with {found} classes"
+    )
+
+
+def data_classes(args: argparse.Namespace, train_set: Dataset, val_set: Dataset) -> int | None:
+    """How many classes the data have (None for synthetic data, which take the design's)."""
+    if args.data == "synthetic":
+        return None
+    found = len(getattr(train_set, "classes", ()))
+    if args.data == "imagefolder":
+        val = len(getattr(val_set, "classes", ()))
+        if val != found:
+            raise UsageError(
+                f"{Path(args.data_path)}: train/ has {found} class folders, val/ {val}"
+            )
+    return found
+
+
+def settle_classes(args: argparse.Namespace, spec: Spec, found: int | None) -> Spec:
+    """The spec with the class count training uses; refuse data the network cannot fit."""
+    wanted = args.num_classes
+    if found is not None:
+        what = str(Path(args.data_path) / "train") if args.data == "imagefolder" else args.data
+        what = what.upper() if args.data in CIFAR_STATS else what
+        if wanted is None and found != spec.num_classes:
+            raise UsageError(class_mismatch(what, found, spec.num_classes))
+        if wanted is not None and wanted != found:
+            raise UsageError(
+                f"--num-classes {wanted}: {what} has {found} classes; use --num-classes {found}"
+            )
+    if wanted is None or wanted == spec.num_classes:
+        return spec
+    return dataclasses.replace(spec, num_classes=wanted)
 
 
 def _initial_weights_path(init: str, folder: Path) -> Path | None:
@@ -1533,6 +1598,21 @@ def restore(state: TrainState, ckpt: dict[str, Any], d: Dist, path: Path) -> Non
         set_rng_state(rngs[d.rank], d.device)
 
 
+def keep_num_classes(args: argparse.Namespace, ckpt: dict[str, Any], d: Dist) -> None:
+    """A run trained with --num-classes resumes with it; another count is refused."""
+    trained_for = ckpt.get("args", {}).get("num_classes")
+    if trained_for is None or args.num_classes == trained_for:
+        return
+    if args.num_classes is not None:
+        raise UsageError(
+            f"--resume {args.resume} trained a {trained_for}-class classifier, not "
+            f"{args.num_classes}: leave out --num-classes to continue it"
+        )
+    args.num_classes = trained_for
+    if d.main:
+        print(f"note: --num-classes {trained_for}, as the checkpoint was trained")
+
+
 def warn_if_recipe_changed(ckpt: dict[str, Any], args: argparse.Namespace, d: Dist) -> None:
     before = ckpt.get("args", {})
     keys = (
@@ -1816,14 +1896,22 @@ def train(args: argparse.Namespace, d: Dist, stop: StopRequest | None = None) ->
         print(describe(args, recipe), flush=True)  # the first line: which recipe, and why
         for line in notes(args, spec):
             print(f"note: {line}")
-    model = build_network(args.init)
-    seed_everything(args.seed + d.rank)  # each rank its own dropout and augmentation
+    ckpt = None
+    if args.resume and not args.benchmark:
+        ckpt = load_checkpoint(Path(args.resume))
+        keep_num_classes(args, ckpt, d)
+    spec = settle_classes(args, spec, None)  # synthetic data take --num-classes as they are
     if args.benchmark:
+        model = build_network(args.init, num_classes=args.num_classes)
+        seed_everything(args.seed + d.rank)
         state = make_state(model, args, d, steps=max(1, args.benchmark_steps))
         benchmark(state, spec, args, d)
         return 0
     with main_rank_first(d, args.download and args.data in CIFAR_STATS):
-        train_set, val_set = make_datasets(args, spec)
+        train_set, val_set = make_datasets(args, spec)  # draws no random numbers
+    spec = settle_classes(args, spec, data_classes(args, train_set, val_set))
+    model = build_network(args.init, num_classes=args.num_classes)
+    seed_everything(args.seed + d.rank)  # each rank its own dropout and augmentation
     collate = mix_collate(args, spec.num_classes)
     train_loader, train_sampler = make_loader(train_set, args, d, train=True, collate_fn=collate)
     val_loader, _ = make_loader(val_set, args, d, train=False)
@@ -1835,8 +1923,7 @@ def train(args: argparse.Namespace, d: Dist, stop: StopRequest | None = None) ->
         )
     state = make_state(model, args, d, max(1, steps_per_epoch))
     out = Path(args.out)
-    if args.resume:
-        ckpt = load_checkpoint(Path(args.resume))
+    if ckpt is not None:
         if not args.test_only:
             warn_if_recipe_changed(ckpt, args, d)
         restore(state, ckpt, d, Path(args.resume))
