@@ -308,8 +308,8 @@ def test_crop_sizes_are_what_the_model_sees(
     seen: dict[bool, set[tuple[int, ...]]] = {True: set(), False: set()}
     build = train.build_network
 
-    def watched(*args: object) -> nn.Module:
-        model = build(*args)
+    def watched(*args: object, **kwargs: object) -> nn.Module:
+        model = build(*args, **kwargs)
         model.register_forward_pre_hook(lambda m, x: seen[m.training].add(tuple(x[0].shape)))
         return model
 

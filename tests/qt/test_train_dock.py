@@ -433,7 +433,8 @@ def test_a_flag_the_fields_set_is_refused_in_one_line(qtbot, window):
 
 def test_a_tiny_image_folder_trains_after_setting_the_designs_classes(qtbot, window, tmp_path):
     """The user's path through the tab with real images: the folder's 3 classes are not
-    the design's 10; one click sets them, Start trains, the curves fill."""
+    the design's 10, said in train.py's own words; one click sets them, Start trains the
+    CIFAR ResNet-20 with this venv's interpreter, the curves fill, the run finishes."""
     data = make_image_folder(tmp_path / "data", classes=3)  # 36 training PNGs, 12 for val
     panel = _open(qtbot, window)
     _type(qtbot, panel.data, "ImageFolder")
@@ -444,6 +445,11 @@ def test_a_tiny_image_folder_trains_after_setting_the_designs_classes(qtbot, win
     _type(qtbot, panel.print_freq, "1")
     qtbot.mouseClick(panel.start_button, LEFT)
     qtbot.waitUntil(panel.set_classes.isVisible, timeout=10_000)
+    assert panel.error.text().endswith(
+        f"{data / 'train'} has 3 classes, the design 10: add --num-classes 3 "
+        "(a new classifier, the other weights kept) or use a design with 3 classes"
+    )
+    assert runs.list_runs(_root()) == []  # refused before a run folder was made
     qtbot.mouseClick(panel.set_classes, LEFT)
     assert window.document.design.num_classes == 3
     qtbot.mouseClick(panel.start_button, LEFT)
@@ -452,6 +458,31 @@ def test_a_tiny_image_folder_trains_after_setting_the_designs_classes(qtbot, win
     qtbot.waitUntil(lambda: panel.statuses().get(folder.name) == "finished", timeout=RUN_MS)
     assert len(panel.plot.series()["train loss"]) == 6 and len(panel.reader.curves.epochs) == 2
     assert not panel.error.isVisible(), panel.error.text()
+    launched = (folder / "train.log").read_text(encoding="utf-8").splitlines()[0]
+    assert launched.startswith(f"$ {sys.executable} "), launched
+    assert Path(sys.executable).parent.parent.name == ".venv" or not os.environ.get("CI")
+
+
+def test_more_flags_num_classes_trains_a_new_classifier_on_the_data(qtbot, window, tmp_path):
+    """The other fix: --num-classes 2 typed into Flags; the design keeps its 10 classes."""
+    import torch
+
+    data = make_image_folder(tmp_path / "data", classes=2)  # 24 training PNGs, 8 for val
+    panel = _open(qtbot, window)
+    _type(qtbot, panel.data, "ImageFolder")
+    panel.path.clear()
+    qtbot.keyClicks(panel.path, str(data))
+    _type(qtbot, panel.batch, "12")
+    _type(qtbot, panel.epochs, "1")
+    qtbot.keyClicks(panel.flags, "--num-classes 2")
+    qtbot.mouseClick(panel.start_button, LEFT)
+    qtbot.waitUntil(lambda: panel.watched is not None, timeout=RUN_MS)
+    folder = panel.watched.folder
+    qtbot.waitUntil(lambda: panel.statuses().get(folder.name) == "finished", timeout=RUN_MS)
+    assert window.document.design.num_classes == 10
+    assert len(panel.reader.curves.epochs) == 1 and panel.plot.series()["train loss"]
+    state = torch.load(folder / "last.pt", map_location="cpu", weights_only=True)["model"]
+    assert state["fc.weight"].shape == (2, 64)
 
 
 def test_delete_moves_an_ended_run_to_the_trash_after_asking(qtbot, window, tmp_path, monkeypatch):

@@ -825,8 +825,15 @@ def make_datasets(args: argparse.Namespace, spec: Spec) -> tuple[Dataset, Datase
                 cls(str(root), train=False, transform=val_tf, download=args.download),
             )
         except (RuntimeError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)  # urllib's errors keep theirs in .reason
+            why = _reason(reason) if isinstance(reason, BaseException) else str(reason)
+            if args.download and isinstance(exc, OSError):
+                raise UsageError(
+                    f"--data-path {root}: could not download {args.data.upper()} ({why}); "
+                    "put a downloaded copy (torchvision's layout) there instead"
+                ) from None
             hint = "" if args.download else " (--download fetches it)"
-            raise UsageError(f"--data-path {root}: {_reason(exc)}{hint}") from None
+            raise UsageError(f"--data-path {root}: {why}{hint}") from None
     mean, std = IMAGENET_MEAN, IMAGENET_STD
     gray = spec.channels == 1
     if gray:

@@ -18,7 +18,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.benchmark import Timer
 
 from designer.core.analysis import Analysis, analyse
 from designer.core.design import Design, DesignError
@@ -34,6 +33,9 @@ from designer.core.measure import (
 from designer.core.report import human_bytes
 from designer.core.torch.build import build
 from designer.core.torch.memory import available_bytes
+from designer.core.torch.quiet import timer_class
+
+Timer = timer_class()
 
 Progress = Callable[[float, str], None]
 Cancelled = Callable[[], bool]
