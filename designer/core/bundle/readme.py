@@ -49,6 +49,10 @@ torchrun --nproc_per_node=8 train.py --model resnet50 --batch-size 128 --lr 0.5 
   `DIR/val/CLASS/*.jpg`); `--data cifar10|cifar100 --data-path DIR` a torchvision CIFAR copy
   (`--download` fetches it). Without a path, `synthetic` random images of the design's shape,
   so the script always runs.
+- Classes: the data must have the design's number of classes; otherwise `train.py` stops at
+  once and says so. `--num-classes N` fine-tunes to N classes: a new classifier (`fc`), every
+  other weight of `--init` kept (a resume keeps the count); load its checkpoints into
+  `build_model()` after `model.fc = torch.nn.Linear(model.fc.in_features, N)`.
 - The recipe follows the input size, and the first log line says which one was chosen:
   inputs of at most 64 px a side (and CIFAR) get pad-and-crop + flip, SGD lr 0.1 (more
   above batch 256) and weight decay 5e-4; larger ones ImageNet's random-resized crop + flip
