@@ -33,13 +33,8 @@ from designer.core.blocks.ops import (
     Seq,
     Sym,
 )
-from designer.core.design import (
-    Design,
-    bottleneck_width,
-    stage_design,
-    stage_dilations,
-    stage_out_width,
-)
+from designer.core.design import Design, stage_design
+from designer.core.plan import BlockPlan, ceil_div, plan
 
 Shape = tuple[int, ...]
 BYTES_PER_FLOAT = 4
@@ -127,10 +122,6 @@ def numel(shape: Shape) -> int:
 
 def conv_out(size: int, kernel: int, stride: int, padding: int) -> int:
     return (size + 2 * padding - kernel) // stride + 1
-
-
-def ceil_div(size: int, stride: int) -> int:
-    return -(-size // stride)
 
 
 class _Walker:
@@ -295,50 +286,41 @@ def _stem(w: _Walker, x: Shape) -> Shape:
     return w.ops("", d.stem_ops, x, env)
 
 
-def _shortcut(w: _Walker, prefix: str, x: Shape, env: dict[str, int]) -> tuple[Shape, str]:
+def _shortcut(
+    w: _Walker, prefix: str, x: Shape, env: dict[str, int], bp: BlockPlan
+) -> tuple[Shape, str]:
     """The shortcut of one block: its output shape and its kind ("identity" if none)."""
-    d = w.design
-    stride, out = env["stride"], env["out"]
-    if stride == 1 and x[0] == out:
+    if bp.shortcut == "identity":
         return x, "identity"
+    d = w.design
     w.branch = w.role = "shortcut"
-    y = w.op(prefix, d.shortcut_kind.ops(stride > 1, not d.is_preact), x, env)
+    y = w.op(prefix, d.shortcut_kind.ops(bp.stride > 1, not d.is_preact), x, env)
     w.branch = w.role = "main"
-    return y, d.shortcut
+    return y, bp.shortcut
 
 
 def _block(
-    w: _Walker, prefix: str, x: Shape, layout: BlockLayout, env: dict[str, int], preact: bool
+    w: _Walker, prefix: str, x: Shape, layout: BlockLayout, env: dict[str, int], bp: BlockPlan
 ) -> tuple[Shape, str]:
     """One residual block, in the order its forward() calls its modules."""
     tap = x
-    if layout.pre and preact:
+    if layout.pre and bp.preact:
         w.role = "pre"
         tap = w.ops(prefix, layout.pre, x, env)
     kind = ""
     if layout.tap == "pre":
-        _, kind = _shortcut(w, prefix, tap, env)
+        _, kind = _shortcut(w, prefix, tap, env, bp)
     y = tap
     for op in branch_ops(layout, w.design):
         w.branch = w.role = "se" if op is SE else "main"
         y = w.op(prefix, op, y, env)
     w.branch = w.role = "main"
     if layout.tap == "input":
-        _, kind = _shortcut(w, prefix, x, env)
+        _, kind = _shortcut(w, prefix, x, env, bp)
     w.role = "post"
     y = w.ops(prefix, layout.post, y, env)
     w.role = "main"
     return y, kind
-
-
-def first_block_preactivates(design: Design) -> bool:
-    """Whether the very first block starts with its own pre-activation.
-
-    A stem that ends in BN-activation makes the first pre-activation block skip
-    its own (He et al. 2016; the seed's Keras ResNetV2); without a stem, or with a
-    stem that leaves them out (timm's ResNetV2), the first block applies them.
-    """
-    return not design.stem_kind.ops or not design.stem.norm_act
 
 
 def _head(w: _Walker, x: Shape) -> Shape:
@@ -427,47 +409,41 @@ def analyse(design: Design) -> Analysis:
     if w.layers:
         _close_block(w, "stem", -1, 0, x, y, 0, "")
     x = y
-    stage_shapes = []
-    preact = first_block_preactivates(design)
+    stage_shapes: list[Shape] = []
     # blocks after a stage's first repeat its rows under other names: walk each
     # distinct block once and replay it (a ResNet-1001 has 6 distinct blocks of 333)
     replays: dict[tuple, _Replay] = {}
-    for s, (stage, (first_stride, first_dilation, dilation)) in enumerate(
-        zip(design.stages, stage_dilations(design), strict=True)
-    ):
-        w.design = sd = stage_design(design, stage)
-        layout = sd.block_kind.layout(sd)
-        out = stage_out_width(design, stage)
-        inner = bottleneck_width(design, stage) if sd.is_bottleneck else out
-        for b in range(stage.depth):
-            prefix = f"layer{s + 1}.{b}."
-            stride = first_stride if b == 0 else 1
-            dil_first = first_dilation if b == 0 else dilation
-            variant = -1 if sd is design else s  # stages with overrides differ
-            key = (x, stride, preact, out, inner, variant, dil_first, dilation)
-            replay = replays.get(key)
-            if replay is None:
-                w.block = prefix[:-1]
-                start = len(w.layers)
-                env = {
-                    "in": x[0],
-                    "width": inner,
-                    "out": out,
-                    "stride": stride,
-                    "groups": sd.groups,
-                    "extra": out - x[0],
-                    "dil_first": dil_first,
-                    "dil": dilation,
-                    "drop_path": 1,
-                }
-                y, kind = _block(w, prefix, x, layout, env, preact)
-                _close_block(w, prefix[:-1], s, b, x, y, start, kind)
-                replays[key] = _Replay.of(w, prefix)
-            else:
-                replay.append(w, prefix, s, b)
-            x = w.blocks[-1].output_shape
-            preact = True
-        stage_shapes.append(x)
+    layouts: dict[int, BlockLayout] = {}
+    for bp in plan(design).blocks:
+        w.design = sd = bp.design
+        layout = layouts.get(bp.stage) or layouts.setdefault(bp.stage, sd.block_kind.layout(sd))
+        prefix = bp.path + "."
+        variant = -1 if sd is design else bp.stage  # stages with overrides differ
+        key = (x, bp.stride, bp.preact, bp.out_channels, bp.width, variant)
+        key += (bp.first_dilation, bp.dilation)
+        replay = replays.get(key)
+        if replay is None:
+            w.block = bp.path
+            start = len(w.layers)
+            env = {
+                "in": x[0],
+                "width": bp.width,
+                "out": bp.out_channels,
+                "stride": bp.stride,
+                "groups": sd.groups,
+                "extra": bp.out_channels - x[0],
+                "dil_first": bp.first_dilation,
+                "dil": bp.dilation,
+                "drop_path": 1,
+            }
+            y, kind = _block(w, prefix, x, layout, env, bp)
+            _close_block(w, bp.path, bp.stage, bp.index, x, y, start, kind)
+            replays[key] = _Replay.of(w, prefix)
+        else:
+            replay.append(w, prefix, bp.stage, bp.index)
+        x = w.blocks[-1].output_shape
+        if bp.index == design.stages[bp.stage].depth - 1:
+            stage_shapes.append(x)
     w.design = design
     start = len(w.layers)
     y = _head(w, x)

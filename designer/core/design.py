@@ -24,7 +24,7 @@ from designer.core.blocks import (
     ShortcutKind,
     StemKind,
 )
-from designer.core.blocks.ops import Conv, MaxPool, Op, Seq
+from designer.core.blocks.ops import Op
 from designer.core.blocks.stems import has_pool, stem_ops
 
 FORMAT = "resnet-designer/1"
@@ -417,7 +417,6 @@ def _check_norm_widths(design: Design) -> None:
 
 
 def _check_stages(design: Design) -> None:
-    height, width = _stem_spatial(design)
     channels = stem_out_width(design)
     for i, stage in enumerate(design.stages):
         path = f"stages[{i}]"
@@ -455,33 +454,9 @@ def _check_stages(design: Design) -> None:
                 f"a {design.shortcut} shortcut cannot shrink {channels} channels to {out}:"
                 " widen the stage or use a projection shortcut",
             )
-        if not stage.dilate:
-            height, width = _ceil_div(height, stage.stride), _ceil_div(width, stage.stride)
         channels = out
     total = sum(stage.depth for stage in design.stages)
     if total > MAX_TOTAL_BLOCKS:
         raise DesignError(
             "stages", f"{total:,} blocks in all is more than the {MAX_TOTAL_BLOCKS:,} supported"
         )
-
-
-def _ceil_div(size: int, stride: int) -> int:
-    return -(-size // stride)
-
-
-def _stem_spatial(design: Design) -> tuple[int, int]:
-    return _spatial(design.stem_ops, design.input.height, design.input.width)
-
-
-def _spatial(ops: tuple[Op, ...], height: int, width: int) -> tuple[int, int]:
-    """The height and width after ``ops`` ("same"-padded convs, padded pools)."""
-    for op in ops:
-        if isinstance(op, Seq):
-            height, width = _spatial(op.ops, height, width)
-        elif isinstance(op, (Conv, MaxPool)) and isinstance(op.stride, int):
-            k = op.kernel
-            s = op.stride if isinstance(op.stride, int) else 1
-            p = op.padding if isinstance(op, MaxPool) else k // 2
-            height = (height + 2 * p - k) // s + 1
-            width = (width + 2 * p - k) // s + 1
-    return height, width

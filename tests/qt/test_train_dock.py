@@ -431,17 +431,23 @@ def test_a_flag_the_fields_set_is_refused_in_one_line(qtbot, window):
     assert runs.list_runs(_root()) == []
 
 
-def test_a_tiny_image_folder_trains_after_setting_the_designs_classes(qtbot, window, tmp_path):
-    """The user's path through the tab with real images: the folder's 3 classes are not
-    the design's 10, said in train.py's own words; one click sets them, Start trains the
-    CIFAR ResNet-20 with this venv's interpreter, the curves fill, the run finishes."""
-    data = make_image_folder(tmp_path / "data", classes=3)  # 36 training PNGs, 12 for val
+def _open_on_images(qtbot, window, data: Path, epochs: int):
+    """The Train tab on the ImageFolder ``data``, typed in, at batch 12."""
     panel = _open(qtbot, window)
     _type(qtbot, panel.data, "ImageFolder")
     panel.path.clear()
     qtbot.keyClicks(panel.path, str(data))
     _type(qtbot, panel.batch, "12")
-    _type(qtbot, panel.epochs, "2")
+    _type(qtbot, panel.epochs, str(epochs))
+    return panel
+
+
+def test_a_tiny_image_folder_trains_after_setting_the_designs_classes(qtbot, window, tmp_path):
+    """The user's path through the tab with real images: the folder's 3 classes are not
+    the design's 10, said in train.py's own words; one click sets them, Start trains the
+    CIFAR ResNet-20 with this venv's interpreter, the curves fill, the run finishes."""
+    data = make_image_folder(tmp_path / "data", classes=3)  # 36 training PNGs, 12 for val
+    panel = _open_on_images(qtbot, window, data, epochs=2)
     _type(qtbot, panel.print_freq, "1")
     qtbot.mouseClick(panel.start_button, LEFT)
     qtbot.waitUntil(panel.set_classes.isVisible, timeout=10_000)
@@ -468,12 +474,7 @@ def test_more_flags_num_classes_trains_a_new_classifier_on_the_data(qtbot, windo
     import torch
 
     data = make_image_folder(tmp_path / "data", classes=2)  # 24 training PNGs, 8 for val
-    panel = _open(qtbot, window)
-    _type(qtbot, panel.data, "ImageFolder")
-    panel.path.clear()
-    qtbot.keyClicks(panel.path, str(data))
-    _type(qtbot, panel.batch, "12")
-    _type(qtbot, panel.epochs, "1")
+    panel = _open_on_images(qtbot, window, data, epochs=1)
     qtbot.keyClicks(panel.flags, "--num-classes 2")
     qtbot.mouseClick(panel.start_button, LEFT)
     qtbot.waitUntil(lambda: panel.watched is not None, timeout=RUN_MS)

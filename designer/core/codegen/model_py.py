@@ -22,7 +22,7 @@ import re
 import textwrap
 from dataclasses import dataclass
 
-from designer.core.analysis import analyse, first_block_preactivates
+from designer.core.analysis import analyse
 from designer.core.blocks import CUSTOM_MODULES, NORMS, BlockLayout
 from designer.core.blocks.branch import SE, branch_ops
 from designer.core.blocks.ops import Sym
@@ -40,10 +40,10 @@ from designer.core.design import (
     stage_design,
     stage_dilations,
     stage_out_width,
-    stem_out_width,
     validate,
 )
 from designer.core.io import design_to_dict
+from designer.core.plan import plan as network_plan
 
 _JSON_CHUNK = 76  # source characters per line of DESIGN_JSON
 
@@ -82,22 +82,15 @@ class _Plan:
 
     @classmethod
     def of(cls, design: Design) -> _Plan:
-        in_ch = stem_out_width(design)
-        needs = []
-        for stage, (first_stride, _, _) in zip(design.stages, stage_dilations(design), strict=True):
-            out = stage_out_width(design, stage)
-            for b in range(stage.depth):
-                stride = first_stride if b == 0 else 1
-                needs.append(stride != 1 or in_ch != out)
-                in_ch = out
+        network = network_plan(design)
         layout = design.block_kind.layout(design)
         stage_designs = tuple(stage_design(design, stage) for stage in design.stages)
         return cls(
             design=design,
             layout=layout,
             emitter=Emitter(Namespace().name(design.activation), design.conv_bias, design.norm),
-            has_shortcut=any(needs),
-            optional_pre=bool(layout.pre) and not first_block_preactivates(design),
+            has_shortcut=any(b.shortcut != "identity" for b in network.blocks),
+            optional_pre=bool(layout.pre) and not all(b.preact for b in network.blocks),
             variants=_variants(design, stage_designs),
             per_stage=_per_stage(design, stage_designs),
             stage_designs=stage_designs,

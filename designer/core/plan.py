@@ -1,0 +1,137 @@
+"""The network resolved once: every block's channels, stride, dilation, shortcut and drop path.
+
+A design says what each stage is; the plan says what each block of it is, the way timm's
+byobnet resolves its stage configs into block configs before anything is built. The
+rules that turn one into the other live here and nowhere else: the first block of a stage
+strides (or, in a dilated stage, dilates), a block whose width or resolution changes gets
+its design's shortcut, the very first pre-activation block may leave its pre-activation to
+the stem, and the drop-path rate rises linearly over all blocks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from designer.core.blocks.ops import Conv, MaxPool, Op, Seq
+from designer.core.design import (
+    Design,
+    bottleneck_width,
+    stage_design,
+    stage_dilations,
+    stage_out_width,
+    stem_out_width,
+)
+
+Size = tuple[int, int]  # height, width
+
+
+@dataclass(frozen=True, slots=True)
+class BlockPlan:
+    """One residual block as it is built: what it takes, what it gives, and how."""
+
+    stage: int  # 0-based
+    index: int  # within its stage
+    path: str  # its module path: "layer1.0"
+    design: Design  # the design as the block's stage sees it (its overrides applied)
+    in_channels: int
+    width: int  # the inner (grouped 3x3) width of a bottleneck; else the output width
+    out_channels: int
+    stride: int
+    first_dilation: int  # of its first 3x3 (the previous stage's, in a stage that dilates)
+    dilation: int  # of its other dilated convs
+    preact: bool  # whether it applies its own pre-activation (pre-activation blocks only)
+    shortcut: str  # "identity", or the design's kind: "projection", "zero_pad", "avg_down"
+    drop_path: float  # the probability its residual branch is dropped in training
+    in_size: Size
+    out_size: Size
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkPlan:
+    design: Design
+    stem_channels: int
+    stem_size: Size
+    blocks: tuple[BlockPlan, ...]
+
+    def stage_blocks(self, stage: int) -> tuple[BlockPlan, ...]:
+        return tuple(b for b in self.blocks if b.stage == stage)
+
+    @property
+    def head_channels(self) -> int:
+        return self.blocks[-1].out_channels if self.blocks else self.stem_channels
+
+
+def first_block_preactivates(design: Design) -> bool:
+    """Whether the very first block starts with its own pre-activation.
+
+    A stem that ends in BN-activation makes the first pre-activation block skip
+    its own (He et al. 2016; the seed's Keras ResNetV2); without a stem, or with a
+    stem that leaves them out (timm's ResNetV2), the first block applies them.
+    """
+    return not design.stem_kind.ops or not design.stem.norm_act
+
+
+def ceil_div(size: int, stride: int) -> int:
+    return -(-size // stride)
+
+
+def spatial(ops: tuple[Op, ...], size: Size) -> Size:
+    """The height and width after ``ops`` ("same"-padded convs, padded pools)."""
+    height, width = size
+    for op in ops:
+        if isinstance(op, Seq):
+            height, width = spatial(op.ops, (height, width))
+        elif isinstance(op, (Conv, MaxPool)) and isinstance(op.stride, int):
+            k, s = op.kernel, op.stride
+            p = op.padding if isinstance(op, MaxPool) else k // 2
+            height = (height + 2 * p - k) // s + 1
+            width = (width + 2 * p - k) // s + 1
+    return height, width
+
+
+def drop_path_rate(design: Design, block: int, blocks: int) -> float:
+    """timm's stochastic-depth rule: ``rate * i / (n - 1)`` for block i of n."""
+    return design.drop_path_rate * block / max(blocks - 1, 1)
+
+
+@lru_cache(maxsize=64)
+def plan(design: Design) -> NetworkPlan:
+    """Every block of ``design``, resolved (cached: a design is immutable)."""
+    channels = stem_out_width(design)
+    size = spatial(design.stem_ops, (design.input.height, design.input.width))
+    stem_channels, stem_size = channels, size
+    total = sum(stage.depth for stage in design.stages)
+    preact = first_block_preactivates(design)
+    blocks: list[BlockPlan] = []
+    for s, (stage, (first_stride, first_dilation, dilation)) in enumerate(
+        zip(design.stages, stage_dilations(design), strict=True)
+    ):
+        sd = stage_design(design, stage)
+        out = stage_out_width(design, stage)
+        width = bottleneck_width(design, stage) if sd.is_bottleneck else out
+        for b in range(stage.depth):
+            stride = first_stride if b == 0 else 1
+            shortcut = "identity" if stride == 1 and channels == out else design.shortcut
+            out_size = (ceil_div(size[0], stride), ceil_div(size[1], stride))
+            blocks.append(
+                BlockPlan(
+                    stage=s,
+                    index=b,
+                    path=f"layer{s + 1}.{b}",
+                    design=sd,
+                    in_channels=channels,
+                    width=width,
+                    out_channels=out,
+                    stride=stride,
+                    first_dilation=first_dilation if b == 0 else dilation,
+                    dilation=dilation,
+                    preact=preact,
+                    shortcut=shortcut,
+                    drop_path=drop_path_rate(design, len(blocks), total),
+                    in_size=size,
+                    out_size=out_size,
+                )
+            )
+            channels, size, preact = out, out_size, True
+    return NetworkPlan(design, stem_channels, stem_size, tuple(blocks))
