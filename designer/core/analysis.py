@@ -413,37 +413,41 @@ def analyse(design: Design) -> Analysis:
     # blocks after a stage's first repeat its rows under other names: walk each
     # distinct block once and replay it (a ResNet-1001 has 6 distinct blocks of 333)
     replays: dict[tuple, _Replay] = {}
-    layouts: dict[int, BlockLayout] = {}
+    layout = design.block_kind.layout(design)
+    last_stage = -1
     for bp in plan(design).blocks:
-        w.design = sd = bp.design
-        layout = layouts.get(bp.stage) or layouts.setdefault(bp.stage, sd.block_kind.layout(sd))
-        prefix = bp.path + "."
-        variant = -1 if sd is design else bp.stage  # stages with overrides differ
-        key = (x, bp.stride, bp.preact, bp.out_channels, bp.width, variant)
-        key += (bp.first_dilation, bp.dilation)
+        s, b, path, sd, _, width, out, stride, dil_first, dilation, preact = bp[:11]
+        w.design = sd
+        if s != last_stage:  # a stage's blocks share its layout
+            if last_stage >= 0:
+                stage_shapes.append(x)
+            layout, last_stage = sd.block_kind.layout(sd), s
+        prefix = path + "."
+        variant = -1 if sd is design else s  # stages with overrides differ
+        key = (x, stride, preact, out, width, variant, dil_first, dilation)
         replay = replays.get(key)
         if replay is None:
-            w.block = bp.path
+            w.block = path
             start = len(w.layers)
             env = {
                 "in": x[0],
-                "width": bp.width,
-                "out": bp.out_channels,
-                "stride": bp.stride,
+                "width": width,
+                "out": out,
+                "stride": stride,
                 "groups": sd.groups,
-                "extra": bp.out_channels - x[0],
-                "dil_first": bp.first_dilation,
-                "dil": bp.dilation,
+                "extra": out - x[0],
+                "dil_first": dil_first,
+                "dil": dilation,
                 "drop_path": 1,
             }
             y, kind = _block(w, prefix, x, layout, env, bp)
-            _close_block(w, bp.path, bp.stage, bp.index, x, y, start, kind)
+            _close_block(w, path, s, b, x, y, start, kind)
             replays[key] = _Replay.of(w, prefix)
         else:
-            replay.append(w, prefix, bp.stage, bp.index)
+            replay.append(w, prefix, s, b)
         x = w.blocks[-1].output_shape
-        if bp.index == design.stages[bp.stage].depth - 1:
-            stage_shapes.append(x)
+    if last_stage >= 0:
+        stage_shapes.append(x)
     w.design = design
     start = len(w.layers)
     y = _head(w, x)
