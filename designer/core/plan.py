@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
+from designer.core.blocks.drop_path import drop_path_rates
 from designer.core.blocks.ops import Conv, MaxPool, Op, Seq
 from designer.core.design import (
     Design,
@@ -100,8 +101,7 @@ def plan(design: Design) -> NetworkPlan:
     channels = stem_out_width(design)
     size = spatial(design.stem_ops, (design.input.height, design.input.width))
     stem_channels, stem_size = channels, size
-    # timm's stochastic-depth rule (drop_path_rate): rate * i / (n - 1) for block i of n
-    rate, steps = design.drop_path_rate, max(sum(s.depth for s in design.stages) - 1, 1)
+    rates = drop_path_rates(design.drop_path_rate, sum(s.depth for s in design.stages))
     preact = first_block_preactivates(design)
     blocks: list[BlockPlan] = []
     for s, (stage, (first_stride, first_dilation, dilation)) in enumerate(
@@ -129,7 +129,7 @@ def plan(design: Design) -> NetworkPlan:
                 dilation,
                 preact,
                 "identity" if same else design.shortcut,
-                rate * n / steps,
+                rates[n],
                 size,
                 out_size,
             )
@@ -148,7 +148,7 @@ def plan(design: Design) -> NetworkPlan:
                 dilation,
                 True,
                 "identity",
-                rate * (n + b) / steps,
+                rates[n + b],
                 out_size,
                 out_size,
             )

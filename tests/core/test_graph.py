@@ -198,3 +198,15 @@ def test_small_designs_are_never_elided() -> None:
 
     for name, level in (("resnet50", "layer"), ("resnet152", "block")):
         assert not needs_eliding(build_graph(analyse(load_preset(name)), level))
+
+
+def test_our_own_modules_are_drawn_as_they_declare():
+    """Drop path is a regulariser beside the branch, not an activation; a zero-pad
+    shortcut is a pad: each module says so itself, the graph keeps no list of names."""
+    design = load_preset("resnet20_cifar").replace(drop_path_rate=0.1)
+    graph = build_graph(analyse(design), "layer")
+    nodes = graph.nodes.values()
+    drops = [n for n in nodes if n.get("label") == "drop path"]
+    assert len(drops) == 9 and {n["kind"] for n in drops} == {"dropout"}
+    pads = [n for n in nodes if str(n.get("label", "")).startswith("zero-pad")]
+    assert pads and {n["kind"] for n in pads} == {"pad"}

@@ -46,5 +46,7 @@ register(
         class_name="DropPath",
         source=lambda design: _SOURCE,
         walk=_walk,
+        graph_kind="dropout",
+        graph_label="drop path",
     )
 )

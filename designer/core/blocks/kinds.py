@@ -146,6 +146,8 @@ class CustomModule:
     walk: Callable[[Walker, str, Shape, tuple[int, ...], Design], Shape]
     imports: tuple[str, ...] = ()  # extra import lines model.py needs for it
     leaf: bool = True  # one row (its own class) rather than rows of its children
+    graph_kind: str = "act"  # how the graph draws its row: "act", "pad", "dropout", ...
+    graph_label: str = ""  # the row's node label in the graph ("" : the class name)
 
 
 BLOCK_KINDS: dict[str, BlockKind] = {}

@@ -36,5 +36,6 @@ register(
         source=lambda design: _SOURCE,
         walk=_walk,
         imports=("import torch.nn.functional as F",),
+        graph_kind="pad",
     )
 )

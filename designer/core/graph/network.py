@@ -29,6 +29,7 @@ from typing import Literal
 import networkx as nx
 
 from designer.core.analysis import Analysis, Block, Layer, Shape
+from designer.core.blocks import CUSTOM_MODULES
 from designer.core.design import stage_design
 from designer.core.report import shape_text
 
@@ -46,7 +47,6 @@ _KINDS = {
     "Linear": "linear",
     "Flatten": "flatten",
     "Dropout": "dropout",
-    "ZeroPadShortcut": "pad",
     "Sigmoid": "act",
     "Identity": "flatten",  # a neutral, parameter-free step (timm's ResNet-D placeholder)
 }
@@ -58,7 +58,14 @@ def shape_label(shape: Sequence[int]) -> str:
 
 
 def _kind(op: str) -> str:
-    return _KINDS.get(op, "act")
+    """torch's layers by this table; our own modules say how they are drawn."""
+    if op in _KINDS:
+        return _KINDS[op]
+    module = _CUSTOM.get(op)
+    return module.graph_kind if module is not None else "act"
+
+
+_CUSTOM = {module.class_name: module for module in CUSTOM_MODULES.values()}
 
 
 def block_stride(analysis: Analysis, block: Block) -> int:
@@ -94,6 +101,9 @@ def _layer_label(layer: Layer, analysis: Analysis) -> str:
         return f"fc, {layer.output_shape[0]}"
     if op == "ZeroPadShortcut":
         return f"zero-pad{by}, {layer.output_shape[0]}"
+    custom = _CUSTOM.get(op)
+    if custom is not None and custom.graph_label:
+        return custom.graph_label
     return op.lower() if op in ("Flatten", "Dropout", "Sigmoid", "Identity") else op
 
 
