@@ -34,7 +34,6 @@ $(PAIR): FORCE | $(BIN)/python
 	  || echo "$(TORCH_SPEC) $(TORCHVISION_SPEC)" > $@
 
 $(STAMP): pyproject.toml $(PAIR)
-	$(BIN)/python -m pip install -q "$(TORCH_SPEC)" "$(TORCHVISION_SPEC)"
 	$(BIN)/python -m pip install -q -e ".[test,export,train]" "$(TORCH_SPEC)" "$(TORCHVISION_SPEC)"
 	$(BIN)/python -c "import torch, torchvision" \
 	  || { echo "error: torch and torchvision do not import together: set TORCH_SPEC and" \

@@ -413,7 +413,7 @@ def analyse(design: Design) -> Analysis:
     # blocks after a stage's first repeat its rows under other names: walk each
     # distinct block once and replay it (a ResNet-1001 has 6 distinct blocks of 333)
     replays: dict[tuple, _Replay] = {}
-    layout = design.block_kind.layout(design)
+    layout: BlockLayout  # each stage's, made at its first block
     last_stage = -1
     for bp in plan(design).blocks:
         s, b, path, sd, _, width, out, stride, dil_first, dilation, preact = bp[:11]

@@ -62,10 +62,6 @@ class NetworkPlan:
     def stage_blocks(self, stage: int) -> tuple[BlockPlan, ...]:
         return tuple(b for b in self.blocks if b.stage == stage)
 
-    @property
-    def head_channels(self) -> int:
-        return self.blocks[-1].out_channels if self.blocks else self.stem_channels
-
 
 def first_block_preactivates(design: Design) -> bool:
     """Whether the very first block starts with its own pre-activation.

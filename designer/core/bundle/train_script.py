@@ -461,8 +461,8 @@ def settle_classes(args: argparse.Namespace, spec: Spec, found: int | None) -> S
     """The spec with the class count training uses; refuse data the network cannot fit."""
     wanted = args.num_classes
     if found is not None:
-        what = str(Path(args.data_path) / "train") if args.data == "imagefolder" else args.data
-        what = what.upper() if args.data in CIFAR_STATS else what
+        cifar = args.data in CIFAR_STATS
+        what = args.data.upper() if cifar else str(Path(args.data_path) / "train")
         if wanted is None and found != spec.num_classes:
             raise UsageError(class_mismatch(what, found, spec.num_classes))
         if wanted is not None and wanted != found:
