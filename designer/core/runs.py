@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from designer.core.design import Design, DesignError
+from designer.core.design import MAX_CLASSES, Design, DesignError
 from designer.core.io import atomic_write_bytes, dumps, load
 from designer.core.measure import Measurement, fingerprint
 
@@ -148,7 +148,7 @@ class RunSettings:
                 count = int(value)
             except ValueError:
                 count = 0
-            if count < 1:
+            if not 1 <= count <= MAX_CLASSES:
                 raise RunError(f"more flags: --num-classes needs a class count, not {value!r}")
             return count
         return None

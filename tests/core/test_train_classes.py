@@ -111,6 +111,20 @@ def test_num_classes_other_than_the_datas_is_refused(bundle, data):
     )
     bad = shell(bundle, "python train.py --num-classes 0")
     assert bad.returncode == 2 and "--num-classes must be at least 1" in bad.stderr
+    huge = shell(bundle, f"python train.py --num-classes 1{'0' * 400}")
+    assert huge.returncode == 2 and huge.stderr.strip().endswith(
+        "error: --num-classes must be at most 1,000,000,000"
+    )
+
+
+def test_a_classifier_too_large_for_memory_is_one_line(bundle, tmp_path):
+    """10^9 classes pass the bound but need 256 GB of fc weights: refused, no C++ frames."""
+    proc = shell(bundle, f"python train.py --num-classes 1000000000 --output-dir {tmp_path}")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert proc.stderr.strip() == (
+        "error: --num-classes 1000000000: its 64 x 1,000,000,000 classifier does not fit in "
+        "memory; use fewer classes"
+    )
 
 
 def test_synthetic_data_take_the_num_classes_given(bundle, tmp_path):
@@ -133,5 +147,6 @@ def test_the_app_takes_num_classes_from_more_flags(tmp_path, data, cifar):
     )
     with pytest.raises(runs.RunError, match=r"^--num-classes 3: .* has 2 classes; use"):
         runs.check_data(wrong, cifar)
-    with pytest.raises(runs.RunError, match="--num-classes needs a class count"):
-        runs.RunSettings(flags="--num-classes two")
+    for value in ("two", "0", f"1{'0' * 400}"):
+        with pytest.raises(runs.RunError, match="--num-classes needs a class count"):
+            runs.RunSettings(flags=f"--num-classes {value}")

@@ -66,6 +66,7 @@ CIFAR_STATS = {
     "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
 }
 SMALL_INPUT = 64  # inputs at most this many pixels a side get the CIFAR-style recipe
+MAX_CLASSES = 10**9  # a design's own limit on num_classes
 OPTIMIZERS = ("sgd", "sgd_nesterov", "adamw", "rmsprop")
 SCHEDULERS = ("steplr", "cosineannealinglr", "exponentiallr")
 AUTO_AUGMENT = ("ta_wide", "ra", "augmix", "imagenet", "cifar10", "svhn")
@@ -285,6 +286,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for name in ("train_crop_size", "val_resize_size", "val_crop_size", "num_classes"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.num_classes is not None and args.num_classes > MAX_CLASSES:
+        p.error(f"--num-classes must be at most {MAX_CLASSES:,}")
     if not 0.0 <= args.random_erase <= 1.0:
         p.error("--random-erase is a probability: between 0 and 1")
     if not 0.0 <= args.label_smoothing < 1.0:
@@ -431,8 +434,15 @@ def replace_classifier(model: nn.Module, num_classes: int) -> None:
     fc = getattr(model, "fc", None)
     if not isinstance(fc, nn.Linear):
         raise UsageError("--num-classes: model.py's network has no classifier (fc) to replace")
-    if fc.out_features != num_classes:
+    if fc.out_features == num_classes:
+        return
+    try:
         model.fc = nn.Linear(fc.in_features, num_classes, bias=fc.bias is not None)
+    except (RuntimeError, MemoryError):  # torch's allocator says it in a page of C++ frames
+        raise UsageError(
+            f"--num-classes {num_classes}: its {fc.in_features:,} x {num_classes:,} classifier "
+            "does not fit in memory; use fewer classes"
+        ) from None
 
 
 def class_mismatch(what: str, found: int, design: int) -> str:
