@@ -11,12 +11,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torchinfo  # noqa: E402
+import torchinfo
 
-from bench._timing import median_ms  # noqa: E402
-from designer.core.analysis import analyse  # noqa: E402
-from designer.core.presets import load_preset  # noqa: E402
-from designer.core.torch.build import build  # noqa: E402
+from bench._timing import median_ms
+from designer.core.analysis import analyse
+from designer.core.presets import load_preset
+from designer.core.torch.build import build
 
 
 def main() -> None:

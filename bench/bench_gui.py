@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import itertools  # noqa: E402
+
 from bench._timing import median_ms  # noqa: E402
 from designer.core.analysis import analyse  # noqa: E402
 from designer.core.presets import load_preset  # noqa: E402
@@ -140,7 +142,7 @@ def max_stall_ms(design_name: str, level: str) -> tuple[float, int]:
     window.graph.viewport().repaint()
     app.processEvents()
     heart.stop()
-    gaps = [b - a for a, b in zip(beats, beats[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(beats)]
     nodes = len(window.graph.nodes)
     window.document.undo_stack.setClean()
     window.close()

@@ -16,16 +16,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._timing import median_ms  # noqa: E402
-from designer.core.analysis import analyse  # noqa: E402
-from designer.core.graph import build_graph  # noqa: E402
-from designer.core.graph.layout import (  # noqa: E402
+from bench._timing import median_ms
+from designer.core.analysis import analyse
+from designer.core.graph import build_graph
+from designer.core.graph.layout import (
     compute_layout,
     dot_available,
     layout_dot_source,
     run_dot,
 )
-from designer.core.presets import load_preset  # noqa: E402
+from designer.core.presets import load_preset
 
 DESIGNS = ("resnet18", "resnet50", "resnet152", "preact_resnet1001_cifar")
 DIRECTION_DESIGNS = ("resnet50", "resnet152")

@@ -29,10 +29,10 @@ from types import ModuleType
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
+import torch
 
-from designer.core.presets import load_preset  # noqa: E402
-from designer.core.torch.bundle_writer import write_bundle  # noqa: E402
+from designer.core.presets import load_preset
+from designer.core.torch.bundle_writer import write_bundle
 
 RECIPE = (
     "--model resnet50 --batch-size 128 --lr 0.5 --lr-scheduler cosineannealinglr "

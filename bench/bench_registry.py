@@ -17,17 +17,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
+import torch
 
-from bench._timing import median_ms  # noqa: E402
-from bench.baseline.analysis_v0 import analyse as analyse_v0  # noqa: E402
-from bench.baseline.build_v0 import build as build_v0  # noqa: E402
-from designer.core.analysis import analyse  # noqa: E402
-from designer.core.presets import load_preset  # noqa: E402
-from designer.core.torch.build import build, model_module  # noqa: E402
+from bench._timing import median_ms
+from bench.baseline.analysis_v0 import analyse as analyse_v0
+from bench.baseline.build_v0 import build as build_v0
+from designer.core.analysis import analyse
+from designer.core.presets import load_preset
+from designer.core.torch.build import build, model_module
 
 
-def _cold(design):  # noqa: ANN001, ANN202
+def _cold(design):
     model_module.cache_clear()
     return build(design)
 

@@ -24,11 +24,11 @@ from types import ModuleType
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
+import torch
+from torch import nn
 
-from designer.core.presets import load_preset  # noqa: E402
-from designer.core.torch.bundle_writer import write_bundle  # noqa: E402
+from designer.core.presets import load_preset
+from designer.core.torch.bundle_writer import write_bundle
 
 
 def torchvision_resnet50() -> nn.Module:

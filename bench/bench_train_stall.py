@@ -34,6 +34,8 @@ for _name in ("RUNS", "MEASURE", "RECOVERY"):
 os.environ["XDG_CONFIG_HOME"] = os.path.join(_TMP, "config")
 os.environ["RESNET_DESIGNER_CONFIRM_MS"] = "0"
 
+import itertools  # noqa: E402
+
 from designer.core import runs  # noqa: E402
 from designer.core.presets import load_preset  # noqa: E402
 
@@ -72,7 +74,7 @@ def _phase(app: object, window: object, seconds: float) -> tuple[list[float], in
     _spin(app, seconds)
     heart.stop()
     editor.stop()
-    gaps = [(b - a) * 1e3 for a, b in zip(beats, beats[1:], strict=False)]
+    gaps = [(b - a) * 1e3 for a, b in itertools.pairwise(beats)]
     return gaps, edits
 
 

@@ -53,22 +53,22 @@ _API = {
 }
 
 __all__ = [
-    "__version__",
+    "Analysis",
     "Design",
     "DesignError",
-    "preset_names",
-    "load_preset",
-    "load",
-    "loads",
-    "save",
-    "dumps",
-    "analyse",
-    "Analysis",
-    "lint",
     "Finding",
-    "render_model_py",
+    "__version__",
+    "analyse",
     "build",
+    "dumps",
     "export",
+    "lint",
+    "load",
+    "load_preset",
+    "loads",
+    "preset_names",
+    "render_model_py",
+    "save",
 ]
 
 

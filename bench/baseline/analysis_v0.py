@@ -193,7 +193,7 @@ class _Walker:
 
 
 def se_channels(channels: int, ratio: float) -> int:
-    return max(1, int(round(channels * ratio)))
+    return max(1, round(channels * ratio))
 
 
 _ACT_KINDS = {

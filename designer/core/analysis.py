@@ -374,8 +374,7 @@ class _Replay:
         block = w.blocks[-1]
         n = len(prefix)
         rows = tuple(
-            (r.name[n:], r.kind, r.input_shape, r.output_shape, r.params, r.macs)
-            + (r.branch, r.kernel, r.stride, r.groups, r.bias, r.role, r.dilation)
+            (r.name[n:], *r[1:6], *r[7:])  # all but ``block``
             for r in w.layers[block.first_layer : block.end_layer]
         )
         return cls(rows, block)

@@ -87,7 +87,7 @@ class _Tensor:
     whose forward made it (-1: stem or head), and whether checkpointing keeps it from
     the forward (a block's input)."""
 
-    __slots__ = ("size", "fixed", "keeper", "block", "held")
+    __slots__ = ("block", "fixed", "held", "keeper", "size")
 
     def __init__(self, size: int, block: int, fixed: int = 0) -> None:
         self.size = size

@@ -100,21 +100,19 @@ def _positive(value: float, field: str, text: str) -> int:
 def _scaled(design: Design, depth: float, width: float) -> Design | None:
     stages = []
     for stage in design.stages:
-        new_width = max(8, int(round(stage.width * width / 8)) * 8)
+        new_width = max(8, round(stage.width * width / 8) * 8)
         out_width = None
         if stage.out_width is not None:
-            out_width = max(8, int(round(stage.out_width * width / 8)) * 8)
+            out_width = max(8, round(stage.out_width * width / 8) * 8)
         stages.append(
             dataclasses.replace(
                 stage,
-                depth=max(1, int(round(stage.depth * depth))),
+                depth=max(1, round(stage.depth * depth)),
                 width=new_width,
                 out_width=out_width,
             )
         )
-    stem = dataclasses.replace(
-        design.stem, width=max(8, int(round(design.stem.width * width / 8)) * 8)
-    )
+    stem = dataclasses.replace(design.stem, width=max(8, round(design.stem.width * width / 8) * 8))
     try:
         return design.replace(stages=tuple(stages), stem=stem)
     except DesignError:

@@ -13,7 +13,7 @@ tested on hand-worked examples and shared by whatever draws it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import groupby
+from itertools import groupby, pairwise
 
 
 def dominates(a: tuple[float, float], b: tuple[float, float], *, minimise_x: bool = True) -> bool:
@@ -59,7 +59,7 @@ def staircase(
     """
     ordered = sorted(set(front))
     line: list[tuple[float, float]] = []
-    for a, b in zip(ordered, ordered[1:], strict=False):
+    for a, b in pairwise(ordered):
         line.append(a)
         line.append((b[0], a[1]) if minimise_x else (a[0], b[1]))
     if ordered:

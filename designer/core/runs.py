@@ -651,7 +651,7 @@ class RunReader:
             new = True
         for line in self._log.new_lines() if log else ():
             new = True
-            self.curves.log_tail = (self.curves.log_tail + [line])[-self.TAIL :]
+            self.curves.log_tail = ([*self.curves.log_tail, line])[-self.TAIL :]
             if match := STEPS_LINE.search(line):
                 self.curves.global_batch = int(match.group(1))
                 self.curves.steps_per_epoch = int(match.group(2))

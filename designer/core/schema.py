@@ -272,7 +272,7 @@ def _object(path: str) -> dict[str, Any]:
         else:
             prop = _for_type(where, hints[key])
             default = _default(cls, key)
-        if key in ("depth", "width") and cls is StageSpec or key == "stages":
+        if (key in ("depth", "width") and cls is StageSpec) or key == "stages":
             required.append(key)
         if where in DESCRIPTIONS:
             prop = {"description": DESCRIPTIONS[where], **prop}

@@ -7,6 +7,7 @@ and a user change becomes ``document.edit(...)``. No widget value is state.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -793,7 +794,7 @@ class DesignPanel(QWidget):
 
     def _order_tabs(self) -> None:
         chain = self.focus_chain()
-        for first, second in zip(chain, chain[1:], strict=False):
+        for first, second in itertools.pairwise(chain):
             QWidget.setTabOrder(first, second)
 
     # -- widgets from the table -------------------------------------------------

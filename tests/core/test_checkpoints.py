@@ -215,8 +215,16 @@ def test_a_bundle_starts_from_the_checkpoint(tmp_path: Path) -> None:
     torch.save(theirs.state_dict(), path)
     out = tmp_path / "bundle"
     done = subprocess.run(
-        [sys.executable, str(ROOT / "main.py"), "bundle", str(path), "-o", str(out)]
-        + ["--init-from", str(path)],
+        [
+            sys.executable,
+            str(ROOT / "main.py"),
+            "bundle",
+            str(path),
+            "-o",
+            str(out),
+            "--init-from",
+            str(path),
+        ],
         capture_output=True,
         timeout=180,
         cwd=tmp_path,

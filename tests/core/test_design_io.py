@@ -163,7 +163,7 @@ def test_a_failed_backup_leaves_the_old_backup_and_the_file_whole(tmp_path, monk
     backup = path.with_name(path.name + "~")
     kept = backup.read_bytes()
 
-    def full_disk(src, dst, **_):  # noqa: ANN001, ANN202
+    def full_disk(src, dst, **_):
         Path(dst).write_bytes(b"")
         raise OSError(28, "No space left on device")
 

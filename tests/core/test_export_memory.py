@@ -91,7 +91,7 @@ except DesignError as exc:
 def test_a_failed_export_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     design = load_preset("resnet20_cifar")
 
-    def broken(handle, tensors, metadata):  # noqa: ANN001, ANN202
+    def broken(handle, tensors, metadata):
         handle.write(b"half a file")
         raise OSError(28, "No space left on device")
 

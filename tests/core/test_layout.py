@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import networkx as nx
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -101,7 +103,7 @@ def test_builtin_edges_never_cross_a_node() -> None:
     graph = graph_of("resnet50")
     result = compute_layout(graph, "builtin")
     for (u, v), points in result.edges.items():
-        for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
+        for (x0, y0), (x1, y1) in itertools.pairwise(points):
             for t in (0.25, 0.5, 0.75):
                 px, py = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
                 for n, box in result.nodes.items():

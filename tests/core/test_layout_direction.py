@@ -9,6 +9,8 @@ the node boxes keep the sizes they have top to bottom (labels stay horizontal).
 
 from __future__ import annotations
 
+import itertools
+
 import networkx as nx
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -66,7 +68,7 @@ def test_left_to_right_flows_along_x(name: str, level: str, engine: str) -> None
     path = main_path(graph)
     assert graph.nodes[path[0]]["kind"] == "input" and path[-1] in ("head", "fc")
     assert boxes[path[0]].right < boxes[path[-1]].x  # the input left of the head
-    for u, v in zip(path, path[1:], strict=False):
+    for u, v in itertools.pairwise(path):
         assert boxes[u].cx < boxes[v].cx, (u, v)
     for u, v in graph.edges():  # every edge, skips included, goes left to right
         assert boxes[u].cx < boxes[v].cx, (u, v)
@@ -114,7 +116,7 @@ def test_builtin_left_to_right_frames_are_as_wide_as_their_titles(name: str, lev
     for stage, frame in frames:
         longest = max(len(p) for p in title_parts(labels[stage]))
         assert frame.w >= longest * TITLE_FONT_WIDTH, stage
-    for (_, a), (_, b) in zip(frames, frames[1:], strict=False):
+    for (_, a), (_, b) in itertools.pairwise(frames):
         assert a.right < b.x  # titles above neighbouring frames never touch
     tops = {round(frame.y, 3) for _, frame in frames}
     assert len(tops) == 1  # full-height bands: the titles sit in one row
@@ -143,7 +145,7 @@ def test_builtin_left_to_right_edges_never_cross_a_node() -> None:
     graph = graph_of("resnet50", "layer")
     layout = compute_layout(graph, "builtin", "LR")
     for (u, v), points in layout.edges.items():
-        for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
+        for (x0, y0), (x1, y1) in itertools.pairwise(points):
             for t in (0.25, 0.5, 0.75):
                 px, py = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
                 for n, box in layout.nodes.items():

@@ -102,7 +102,7 @@ def test_receptive_fields_match_the_network(design: Design) -> None:
 
 def test_resnet50_receptive_field_and_output_stride() -> None:
     # 427 px and stride 32: the figures usually quoted for torchvision's ResNet-50
-    last = [s for s in stage_figures(analyse(load_preset("resnet50"))) if s.name == "layer4"][0]
+    last = next(s for s in stage_figures(analyse(load_preset("resnet50"))) if s.name == "layer4")
     assert (last.receptive_field, last.output_stride) == (427, 32)
 
 
@@ -196,7 +196,7 @@ def test_fit_keeps_custom_proportions() -> None:
     )
     best = fit(odd, Budget(max_params=5 * 10**6), top=1)[0]
     depths = [s.depth for s in best.design.stages]
-    assert depths == sorted(depths[:3]) + [depths[3]] and depths[2] >= depths[0]
+    assert depths == [*sorted(depths[:3]), depths[3]] and depths[2] >= depths[0]
 
 
 def test_absurd_sizes_are_flagged_naming_the_culprit() -> None:

@@ -244,7 +244,7 @@ def test_cache_trims_the_oldest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert len(list(tmp_path.iterdir())) == 3
 
 
-def fake_latency(design) -> float:  # noqa: ANN001
+def fake_latency(design) -> float:
     """Latency that grows faster than MACs (wide layers cost more): the proxy misses at first."""
     result = analyse(design)
     return (result.macs / 1e7) ** 1.3
@@ -255,7 +255,7 @@ def test_fit_measured_keeps_only_what_measures_under_the_limit() -> None:
     limit = fake_latency(design) * 0.4
     measured: list[float] = []
 
-    def latency_of(candidate) -> float:  # noqa: ANN001
+    def latency_of(candidate) -> float:
         measured.append(fake_latency(candidate))
         return measured[-1]
 
@@ -280,7 +280,7 @@ def test_fit_measured_finds_fits_where_a_fixed_cost_dominates() -> None:
     design = load_preset(SMALL)
     base = analyse(design).macs
 
-    def overhead_bound(candidate) -> float:  # noqa: ANN001
+    def overhead_bound(candidate) -> float:
         return 8.0 + 2.0 * analyse(candidate).macs / base  # 10 ms for the design itself
 
     found = fit_measured(design, Budget(), 9.0, overhead_bound, top=3, measure_top=2)

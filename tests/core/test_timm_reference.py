@@ -40,14 +40,14 @@ VARIANTS = {
 
 
 @pytest.fixture(scope="module")
-def timm():  # noqa: ANN201
+def timm():
     import timm
 
     return timm
 
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
-def test_timm_weights_load_strictly_and_give_the_same_outputs(timm, name: str) -> None:  # noqa: ANN001
+def test_timm_weights_load_strictly_and_give_the_same_outputs(timm, name: str) -> None:
     design = VARIANTS[name]()
     theirs = timm.create_model(name, pretrained=False).eval()
     ours = build(design).eval()

@@ -448,7 +448,7 @@ def test_small_inputs_get_the_cifar_recipe(train: ModuleType, tmp_path: Path) ->
     line = train.describe(args, recipe)
     assert line.startswith("recipe: cifar-style, for a 32x32 input (at most 64 px a side): ")
     assert "pad-4 random crop 32x32 + flip" in line
-    datasets_, v2 = train._torchvision("test")
+    _datasets, v2 = train._torchvision("test")
     train_tf, val_tf = train.image_transforms(
         args, recipe, v2, train.IMAGENET_MEAN, train.IMAGENET_STD
     )

@@ -35,7 +35,7 @@ TEXTS = [
     "99999999999999999999",
     "64,,32",
     "7; 9",
-    "１２",
+    "１２",  # noqa: RUF001 (fullwidth digits on purpose: hostile input)
     "\x00",
     "a" * 300,
     "名前 🙂",

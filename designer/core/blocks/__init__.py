@@ -32,16 +32,16 @@ from designer.core.blocks.squeeze_excite import se_channels
 
 __all__ = [
     "ACTIVATIONS",
-    "NORMS",
-    "Normalisation",
     "BLOCK_KINDS",
     "CUSTOM_MODULES",
+    "NORMS",
     "SHORTCUT_KINDS",
     "STEM_KINDS",
     "Activation",
     "BlockKind",
     "BlockLayout",
     "CustomModule",
+    "Normalisation",
     "ShortcutKind",
     "StemKind",
     "se_channels",

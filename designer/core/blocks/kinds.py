@@ -118,7 +118,7 @@ class Walker(Protocol):
         groups: int = 1,
         *,
         bias: bool | None = None,
-    ) -> Shape: ...  # noqa: E501
+    ) -> Shape: ...
     def row(
         self,
         name: str,

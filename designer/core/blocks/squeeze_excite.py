@@ -18,7 +18,7 @@ def se_channels(channels: int, ratio: float, divisor: int = 0) -> int:
     halves rounded up, never below N.
     """
     if divisor == 0:
-        return max(1, int(round(channels * ratio)))
+        return max(1, round(channels * ratio))
     return max(divisor, int(channels * ratio + divisor / 2) // divisor * divisor)
 
 

@@ -11,6 +11,7 @@ slides): left to right, each stage's title sits above its members.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import networkx as nx
@@ -248,7 +249,7 @@ def _pinned_dot(graph: nx.DiGraph, layout: Layout, title: str | None) -> str:
         end = (x1 - (x1 - x0) * cut / length, y1 - (y1 - y0) * cut / length)
         route = [*rest, end]
         spline = [xy(*route[0])]
-        for (ax, ay), (bx, by) in zip(route, route[1:], strict=False):
+        for (ax, ay), (bx, by) in itertools.pairwise(route):
             spline += [xy(ax + (bx - ax) / 3, ay + (by - ay) / 3)]
             spline += [xy(ax + 2 * (bx - ax) / 3, ay + 2 * (by - ay) / 3), xy(bx, by)]
         attrs = [f'pos="e,{xy(x1, y1)} {" ".join(spline)}"']

@@ -64,5 +64,5 @@ def model_module(source: str) -> types.ModuleType:
     linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
     module = types.ModuleType(f"resnet_designer_model_{digest}")
     module.__file__ = filename
-    exec(compile(source, filename, "exec"), module.__dict__)  # noqa: S102 (our own generated text)
+    exec(compile(source, filename, "exec"), module.__dict__)
     return module

@@ -182,7 +182,7 @@ def _write_files(
         "macs": result.macs,
         "input_shape": [design.input.channels, design.input.height, design.input.width],
         "num_classes": design.num_classes,
-        "files": sorted(p.name for p in written) + ["README.md", "bundle.json"],
+        "files": [*sorted(p.name for p in written), "README.md", "bundle.json"],
         "written_by": f"resnet-designer {__version__}",
     }
     readme = render_readme(

@@ -146,11 +146,11 @@ class _Page(QScrollArea):
             width = max(view.width() - self.verticalScrollBar().sizeHint().width(), least.width())
         panel.resize(width, height)
 
-    def resizeEvent(self, event) -> None:  # noqa: ANN001 - QResizeEvent
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._fill()
 
-    def showEvent(self, event) -> None:  # noqa: ANN001 - QShowEvent
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         self._fill()
 

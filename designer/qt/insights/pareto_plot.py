@@ -20,6 +20,7 @@ undoable edit.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -254,7 +255,7 @@ class ParetoPlot(QWidget):
             r.bottom() - (y - y0) / (y1 - y0) * r.height(),
         )
 
-    def resizeEvent(self, event) -> None:  # noqa: ANN001 - QResizeEvent
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._layout()
 
@@ -366,7 +367,7 @@ class ParetoPlot(QWidget):
         boxes = []
         for line in self.front_lines():
             places = [self._pixel(_scaled(x, self.axis), _scaled(y, self.y_axis)) for x, y in line]
-            for a, b in zip(places, places[1:], strict=False):
+            for a, b in itertools.pairwise(places):
                 boxes.append(QRectF(a, b).normalized().adjusted(-1, -1, 1, 1))
         return boxes
 
@@ -452,7 +453,7 @@ class ParetoPlot(QWidget):
             QToolTip.hideText()
         super().mouseMoveEvent(event)
 
-    def leaveEvent(self, event) -> None:  # noqa: ANN001 - QEvent
+    def leaveEvent(self, event) -> None:
         if self.hovered:
             self.hovered = []
             self.update()

@@ -105,7 +105,7 @@ def runs_dir() -> Path:
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return "–"
-    seconds = max(0, int(round(seconds)))
+    seconds = max(0, round(seconds))
     if seconds < 60:
         return f"{seconds} s"
     if seconds < 3600:
