@@ -160,7 +160,7 @@ def _cmd_open(args: argparse.Namespace) -> int:
         save(design, args.output)
         print(f"wrote {args.output}")
         return 0
-    from designer.app_launcher import has_display
+    from designer.gui import has_display
 
     if has_display() and sys.stdout.isatty():
         return _cmd_gui(argparse.Namespace(design=args.design, screenshot=None))
@@ -169,7 +169,7 @@ def _cmd_open(args: argparse.Namespace) -> int:
 
 
 def _cmd_gui(args: argparse.Namespace) -> int:
-    from designer.app_launcher import launch
+    from designer.gui import launch
 
     return launch(args.design, screenshot=args.screenshot)
 
@@ -229,7 +229,7 @@ Handler = Callable[[argparse.Namespace], int]
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     streams = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = SafeStream(sys.stdout), SafeStream(sys.stderr)  # type: ignore[assignment]
+    sys.stdout, sys.stderr = SafeStream(sys.stdout), SafeStream(sys.stderr)
     try:
         return _run(argv)
     finally:

@@ -7,13 +7,12 @@ well under a second after launch.
 from __future__ import annotations
 
 import gc
-import os
 import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QStandardPaths, QTimer
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
@@ -27,16 +26,6 @@ if TYPE_CHECKING:
 RESOURCES = resource_dir()
 SCREENSHOT_SIZE = (1600, 1000)
 SCREENSHOT_TIMEOUT_MS = 30_000
-
-
-def app_data_dir(env: str, name: str) -> Path:
-    """A folder of the app's own data: ``$env`` when set (tests, portable use), else ``name``
-    in the platform's app-data folder (``~/.local/share/...`` on Linux)."""
-    override = os.environ.get(env)
-    if override:
-        return Path(override)
-    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
-    return Path(base or Path.home() / ".resnet-designer") / name
 
 
 def application(argv: list[str] | None = None) -> QApplication:

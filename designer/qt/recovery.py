@@ -24,7 +24,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 from designer.core.design import Design, DesignError
 from designer.core.io import atomic_write_bytes, design_from_dict, design_to_dict
 from designer.core.text import one_line
-from designer.qt.app import app_data_dir
+from designer.qt.app_data import app_data_dir
 from designer.qt.document import Document
 
 DIR_ENV = "RESNET_DESIGNER_RECOVERY_DIR"
@@ -60,7 +60,7 @@ class Recovered:
 
 
 def encode(design: Design, path: Path | None) -> bytes:
-    data = {"recovery": FORMAT, "path": str(path) if path else None}
+    data: dict[str, object] = {"recovery": FORMAT, "path": str(path) if path else None}
     data["design"] = design_to_dict(design)
     return (json.dumps(data, indent=1) + "\n").encode("utf-8")
 

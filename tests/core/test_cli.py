@@ -14,6 +14,12 @@ from designer.cli import main
 from designer.core.analysis import analyse
 from designer.core.io import load, save
 from designer.core.presets import PRESET_SOURCE, SOURCES, load_preset, preset_groups, preset_names
+from tests.reference_figures import (
+    RESNET20_CIFAR_PARAMS,
+    RESNET50_CONV1,
+    TIMM_COUNTS,
+    TORCHVISION_COUNTS,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,7 +54,8 @@ def test_presets_are_listed_under_their_source_with_sizes_and_titles() -> None:
             heading = line
             listed[heading] = []
     assert listed == {SOURCES[source]: names for source, names in preset_groups()}
-    assert "  resnet50d                25,576,264  ResNet-50-D\n" in done.stdout
+    resnet50d = TIMM_COUNTS["resnet50d"].params
+    assert f"  resnet50d                {resnet50d:,}  ResNet-50-D\n" in done.stdout
 
 
 def test_presets_names_is_one_name_per_line() -> None:
@@ -92,12 +99,12 @@ def test_presets_unlisted_and_non_ascii_titles(tmp_path: Path) -> None:
     blocks = done.stdout.split("\n\n")
     assert blocks[0].splitlines() == [
         SOURCES["torchvision"],
-        "  resnet18        11,689,512  ResNet-18",
+        f"  resnet18        {TORCHVISION_COUNTS['resnet18'].params:,}  ResNet-18",
     ]
     assert blocks[1].splitlines()[0] == SOURCES["papers"]
     assert blocks[2].splitlines() == [
         "other presets",
-        "  zz_mine            269,722  Réseau résiduel — 20 couches \\u001b[2J",
+        f"  zz_mine            {RESNET20_CIFAR_PARAMS:,}  Réseau résiduel — 20 couches \\u001b[2J",
     ]
     done = run_main(str(tmp_path), "presets", "--json", code=code)
     assert done.returncode == 0
@@ -113,7 +120,7 @@ def test_presets_takes_one_form() -> None:
 def test_summary_json_has_the_promised_fields(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["summary", "resnet50", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["params"] == 25_557_032 and data["macs"] == 4_089_238_376
+    assert (data["params"], data["macs"]) == TORCHVISION_COUNTS["resnet50"]
     assert data["output_shape"] == [1000] and data["depth"] == 50
     assert data["trainable_params"] == data["params"]
     first = data["layers"][0]
@@ -122,8 +129,8 @@ def test_summary_json_has_the_promised_fields(capsys: pytest.CaptureFixture[str]
         "kind": "Conv2d",
         "input_shape": [3, 224, 224],
         "output_shape": [64, 112, 112],
-        "params": 9408,
-        "macs": 118_013_952,
+        "params": RESNET50_CONV1.params,
+        "macs": RESNET50_CONV1.macs,
         "receptive_field": 7,
         "output_stride": 2,
     }
@@ -133,7 +140,8 @@ def test_summary_json_has_the_promised_fields(capsys: pytest.CaptureFixture[str]
 def test_summary_table_is_readable(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["summary", "resnet18"]) == 0
     out = capsys.readouterr().out
-    assert "layer4.1.bn2" in out and "11,689,512" in out and "1,814,083,944" in out
+    params, macs = TORCHVISION_COUNTS["resnet18"]
+    assert "layer4.1.bn2" in out and f"{params:,}" in out and f"{macs:,}" in out
 
 
 def test_validate_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -208,17 +216,17 @@ def test_missing_x11_libraries_are_named_instead_of_a_qt_abort(
 ) -> None:
     import ctypes.util
 
-    from designer import app_launcher
+    from designer import gui
 
-    monkeypatch.setattr(app_launcher.sys, "platform", "linux")
+    monkeypatch.setattr(gui.sys, "platform", "linux")
     monkeypatch.setenv("DISPLAY", ":99")
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
     present = {"xcb-icccm", "xcb-keysyms", "xkbcommon-x11"}
     monkeypatch.setattr(ctypes.util, "find_library", lambda name: name if name in present else None)
-    assert app_launcher.missing_x11_packages() == ["libxcb-cursor0"]
+    assert gui.missing_x11_packages() == ["libxcb-cursor0"]
     assert main(["gui", "resnet50"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "apt-get install libxcb-cursor0" in err
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")  # no X11 involved: nothing is missing
-    assert app_launcher.missing_x11_packages() == []
+    assert gui.missing_x11_packages() == []

@@ -11,55 +11,20 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import struct
-import warnings
 import zipfile
 from pathlib import Path
-
-import torch
 
 from designer.core.design import Design, DesignError
 from designer.core.recover import Recovery, Shape, recover, unwrapped
 from designer.core.torch.build import build
-from designer.core.torch.transfer import flatten_state
+from designer.core.torch.weights import flatten_state, torch_load
 
 MAX_HEADER_BYTES = 100 * 1024 * 1024  # safetensors' own limit on a header
-NOT_TORCH = "not a torch checkpoint (neither torch.save's format nor a pickle of tensors)"
 
 
 def _fail(file: Path, reason: str) -> DesignError:
     return DesignError("", f"{file}: {reason}")
-
-
-def torch_load(file: Path, *, mmap: bool) -> object:
-    """``torch.load`` as data only, quietly; its refusals become one line naming the file."""
-    with file.open("rb") as handle:
-        magic = handle.read(2)
-    if magic != b"PK" and not magic.startswith(b"\x80"):  # neither a zip nor a pickle
-        raise _fail(file, NOT_TORCH)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # e.g. "Detected pickle protocol 4"
-            return torch.load(file, map_location="cpu", weights_only=True, mmap=mmap)
-    except Exception as exc:
-        raise _fail(file, load_failure(exc)) from None
-
-
-def load_failure(exc: BaseException) -> str:
-    """Why torch.load refused a file, in a few words."""
-    text = str(exc)
-    if "Weights only load failed" in text:
-        return (
-            "it holds Python objects that would run code when loaded; checkpoints are read"
-            " as data only (save a state_dict: torch.save(model.state_dict(), path))"
-        )
-    if "zip archive" in text or "central directory" in text or "EOF" in text:
-        return "not a complete torch checkpoint (truncated or damaged?)"
-    if isinstance(exc, (KeyError, pickle.UnpicklingError)) or "load key" in text:
-        return NOT_TORCH
-    first = text.strip().splitlines()[0][:160] if text.strip() else type(exc).__name__
-    return f"not a loadable weights file ({first})"
 
 
 def read_shapes(path: str | os.PathLike[str]) -> dict[str, Shape]:

@@ -15,8 +15,9 @@ import torch
 from torch import nn
 
 from designer.core.design import Design, DesignError
-from designer.core.recover import key_map, unwrapped
+from designer.core.recover import key_map
 from designer.core.torch.build import build
+from designer.core.torch.weights import flatten_state, torch_load
 
 Shape = tuple[int, ...]
 
@@ -67,8 +68,6 @@ def load_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
                 "checkpoint", f"{file}: not a readable safetensors file ({exc})"
             ) from None
         return in_our_names(flatten_state(tensors, file))
-    from designer.core.torch.checkpoint import torch_load
-
     return in_our_names(flatten_state(torch_load(file, mmap=False), file))
 
 
@@ -86,20 +85,6 @@ def in_our_names(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     if km.scheme == "torchvision":
         return tensors
     return km.translate(tensors, lambda tensor: tensor.reshape(tensor.shape[:2]))
-
-
-def flatten_state(data: object, file: Path) -> dict[str, torch.Tensor]:
-    # training checkpoints nest the weights: {"model": {...}} or {"state_dict": {...}}
-    for key in ("model", "state_dict", "model_state_dict"):
-        if isinstance(data, Mapping) and isinstance(data.get(key), Mapping):
-            data = data[key]
-            break
-    if not isinstance(data, Mapping):
-        raise DesignError("checkpoint", f"{file}: holds no state dict")
-    tensors = unwrapped({str(k): v for k, v in data.items() if isinstance(v, torch.Tensor)})
-    if not tensors:
-        raise DesignError("checkpoint", f"{file}: holds no tensors")
-    return tensors
 
 
 def match(design: Design, checkpoint: Mapping[str, torch.Tensor]) -> TransferReport:

@@ -57,7 +57,7 @@ from designer.core.measure import (
 )
 from designer.core.text import one_line
 from designer.qt import processes
-from designer.qt.app import app_data_dir
+from designer.qt.app_data import app_data_dir
 from designer.qt.document import Document
 from designer.qt.insights.common import choices, error_label, hint, show_error
 

@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QLineEdit,
     QMessageBox,
     QPushButton,
@@ -60,7 +61,7 @@ from designer.core.report import human_bytes
 from designer.core.runs import Curves, Run, RunError, RunReader, RunSettings
 from designer.core.text import one_line
 from designer.qt import processes
-from designer.qt.app import app_data_dir
+from designer.qt.app_data import app_data_dir
 from designer.qt.document import Document
 from designer.qt.files import APP_NAME
 from designer.qt.files import settings as app_settings
@@ -466,7 +467,7 @@ class TrainPanel(QWidget):
         # two columns of fields: five rows fit the Insights strip's default height
         form = QGridLayout()
         form.setVerticalSpacing(2)
-        pairs = [
+        pairs: list[tuple[str, QWidget | QLayout, str, QWidget | QLayout | None]] = [
             ("Data", self.data, "Folder", path_row),
             ("Images", self.synthetic, "Epochs", self.epochs),
             ("Max steps", self.max_steps, "Batch", self.batch),
@@ -816,9 +817,12 @@ class TrainPanel(QWidget):
         """Run name -> status, as the table shows them (tests read it)."""
         view = self.runs_table
         name, status = COLUMNS.index("Run"), COLUMNS.index("Status")
-        return {
-            view.item(r, name).text(): view.item(r, status).text() for r in range(view.rowCount())
-        }
+        out = {}
+        for r in range(view.rowCount()):
+            run, state = view.item(r, name), view.item(r, status)
+            assert run is not None and state is not None  # fill_row fills every cell
+            out[run.text()] = state.text()
+        return out
 
     def _selected(self) -> None:
         rows = {index.row() for index in self.runs_table.selectedIndexes()}
@@ -865,13 +869,13 @@ class TrainPanel(QWidget):
                 run.refresh()
                 if run.status != before:
                     changed = True
-        run = self.watched
-        if run is not None and self.reader is not None:
-            run.refresh()
+        watched = self.watched
+        if watched is not None and self.reader is not None:
+            watched.refresh()
             if self.reader.update():
                 self.plot.set_curves(self.reader.curves)
-                self._refresh_row(run, len(self.reader.curves.epochs))
-            self._describe(run, self.reader.curves)
+                self._refresh_row(watched, len(self.reader.curves.epochs))
+            self._describe(watched, self.reader.curves)
         if changed:
             self.refresh_runs()
             self.runsChanged.emit()
