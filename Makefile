@@ -69,6 +69,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 
 test: $(STAMP) dot lint
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q

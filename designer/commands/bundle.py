@@ -14,7 +14,7 @@ from designer.commands.common import (
 )
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``bundle DESIGN -o DIR [--seed N] [--force]`` to the CLI (``--out`` as before)."""
     p = sub.add_parser(
         "bundle",

@@ -60,7 +60,7 @@ def _json(cols: list[Column]) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("compare", help="designs side by side per stage, with deltas")
     p.add_argument("designs", metavar="DESIGN", nargs="+", help="presets or design files")
     p.add_argument("--plot", metavar="FILE", help="also plot params vs MACs against every preset")

@@ -10,7 +10,7 @@ from designer.commands.common import STDOUT, add_progress_option, seed
 FORMAT_CHOICES = ("py", "pt", "safetensors", "pt2", "onnx")
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "export",
         help="write model.py, the initial weights (.pt/.safetensors), a .pt2 program or ONNX",

@@ -151,7 +151,7 @@ def _milliseconds(text: str) -> float:
     return value
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("fit", help="propose depths and widths that meet MAC/param/memory limits")
     p.add_argument("design", metavar="DESIGN", help="a preset name or a *.resnet.json file")
     p.add_argument("--max-macs", metavar="N", help="e.g. 2G (mult-adds, torchinfo convention)")

@@ -55,7 +55,7 @@ def _run(args: argparse.Namespace) -> int:
     return 1 if args.strict and warnings else 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("lint", help="flag likely design mistakes; show RF and stride per stage")
     p.add_argument("design", metavar="DESIGN", help="a preset name or a *.resnet.json file")
     p.add_argument("--strict", action="store_true", help="exit 1 when there are warnings")

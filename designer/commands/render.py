@@ -74,7 +74,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `render DESIGN -o FILE [--level block|layer] [--direction TB|LR] [--force]`."""
     p = sub.add_parser("render", help="draw the network as .svg, .png, .pdf or .dot")
     p.add_argument("design", metavar="DESIGN", help="a preset name or a *.resnet.json file")

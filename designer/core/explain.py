@@ -327,7 +327,8 @@ def _lines(result: Analysis, half: bool, checkpointing: bool) -> tuple[_Line, ..
     memo = result.memo
     if key not in memo:
         memo[key] = _peak_lines(result, half, checkpointing)
-    return memo[key]
+    lines: tuple[_Line, ...] = memo[key]
+    return lines
 
 
 def _buffers(result: Analysis) -> int:
@@ -336,7 +337,8 @@ def _buffers(result: Analysis) -> int:
     if "norm_buffers" not in memo:
         norms = (layer for layer in result.layers if layer.kind.startswith("BatchNorm"))
         memo["norm_buffers"] = sum(8 * layer.output_shape[0] + 8 for layer in norms)
-    return memo["norm_buffers"]
+    total: int = memo["norm_buffers"]
+    return total
 
 
 def training_memory(

@@ -132,7 +132,7 @@ def fit(design: Design, budget: Budget, *, top: int = 5) -> list[Candidate]:
             "budget",
             "state at least one limit: --max-macs, --max-params, --max-memory or --max-latency-ms",
         )
-    found: dict[tuple, Candidate] = {}
+    found: dict[tuple[tuple[int, int], ...], Candidate] = {}  # by (depth, width) per stage
     for d in FACTORS:
         for w in FACTORS:
             candidate_design = _scaled(design, d, w)
@@ -177,7 +177,7 @@ def fit_measured(
     base_macs = analyse(design).macs
     points = [(float(base_macs), base_ms)]
     proxy = base_macs * max_latency_ms / base_ms
-    measured: dict[tuple, Candidate] = {}
+    measured: dict[tuple[tuple[int, int], ...], Candidate] = {}
     for _ in range(MEASURE_ROUNDS):
         limit = max(1, int(min(proxy, budget.max_macs or proxy)))
         proposals = fit(design, dataclasses.replace(budget, max_macs=limit), top=measure_top)

@@ -190,12 +190,12 @@ def check_data(settings: RunSettings, design: Design) -> None:
         )
     counts = {}
     for part in ("train", "val"):
-        classes = sorted(p for p in (root / part).iterdir() if p.is_dir())
-        if not classes:
+        class_folders = sorted(p for p in (root / part).iterdir() if p.is_dir())
+        if not class_folders:
             raise RunError(f"{root / part}: no class folders (one subfolder per class)")
-        if not any(_has_image(c) for c in classes):
+        if not any(_has_image(c) for c in class_folders):
             raise RunError(f"{root / part}: no images found ({', '.join(IMAGE_SUFFIXES[:3])}...)")
-        counts[part] = len(classes)
+        counts[part] = len(class_folders)
     if counts["train"] != counts["val"]:
         raise RunError(f"{root}: train/ has {counts['train']} class folders, val/ {counts['val']}")
     _same_classes(counts["train"], design, str(root / "train"), settings)
@@ -367,7 +367,7 @@ update(ended=time.time(), exit_code=code)
 """
 
 
-def launch(folder: Path, settings: RunSettings, *, resume: bool = False) -> subprocess.Popen:
+def launch(folder: Path, settings: RunSettings, *, resume: bool = False) -> subprocess.Popen[bytes]:
     """Start train.py for the run in ``folder`` (its bundle written) and return the supervisor.
 
     The caller should ``poll()`` the returned process now and then (no zombie is left);

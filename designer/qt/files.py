@@ -275,9 +275,9 @@ class FileController(QObject):
     # -- recent files ----------------------------------------------------------------
     def recent_files(self) -> list[str]:
         value = settings().value("recent", [])
-        if isinstance(value, str):
-            value = [value]
-        return [str(v) for v in (value or [])]
+        if isinstance(value, str):  # one path (a list of one, in some formats)
+            return [value]
+        return [str(v) for v in value] if isinstance(value, list) else []
 
     def add_recent(self, path: str) -> None:
         path = str(Path(path).resolve())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from PySide6.QtCore import QObject, QPoint, Qt, Signal
@@ -162,7 +163,7 @@ class GraphEditor(QObject):
                 action = self._add(
                     strides,
                     f"Stride {value}",
-                    lambda x, v=value: edits.set_block_stride(x, s, 0, v),
+                    partial(edits.set_block_stride, stage=s, block=0, stride=value),
                 )
                 action.setCheckable(True)
                 action.setChecked(stage.stride == value)
@@ -192,7 +193,7 @@ class GraphEditor(QObject):
         strides = menu.addMenu("Stride")
         for value in (1, 2):
             action = self._add(
-                strides, f"Stride {value}", lambda x, v=value: edits.set_stage(x, s, stride=v)
+                strides, f"Stride {value}", partial(edits.set_stage, stage=s, stride=value)
             )
             action.setCheckable(True)
             action.setChecked(stage.stride == value)
@@ -202,7 +203,7 @@ class GraphEditor(QObject):
         blocks = menu.addMenu("Block")
         for name in (None, *FIELD_BY_PATH["block"].options):
             label = f"The Network's ({design.block})" if name is None else name
-            action = self._add(blocks, label, lambda x, n=name: edits.set_stage(x, s, block=n))
+            action = self._add(blocks, label, partial(edits.set_stage, stage=s, block=name))
             action.setCheckable(True)
             action.setChecked(stage.block == name)
         dilate = self._add(
@@ -229,7 +230,9 @@ class GraphEditor(QObject):
         sub = menu.addMenu(title)
         sub.setToolTipsVisible(True)
         for value in field.options:
-            action = self._add(sub, value, lambda x, v=value: set_value(x, path, v), field.tooltip)
+            action = self._add(
+                sub, value, partial(set_value, path=path, value=value), field.tooltip
+            )
             action.setCheckable(True)
             action.setChecked(value == current)
 

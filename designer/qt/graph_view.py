@@ -11,7 +11,7 @@ stage's title buttons emit what was aimed at (the node's attributes), and
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -159,7 +159,7 @@ class NodeItem(QGraphicsRectItem):
         fill = c.fill(self.kind)
         # Level of detail: zoomed far out (a whole ResNet-1001 on screen) text is
         # illegible and thousands of text layouts would stall the UI thread.
-        lod = option.levelOfDetailFromTransform(painter.worldTransform())  # type: ignore[attr-defined]
+        lod = option.levelOfDetailFromTransform(painter.worldTransform())
         if lod < LOD_BOX_ONLY:
             painter.fillRect(r, c.accent if self.isSelected() else fill)
             return
@@ -526,7 +526,7 @@ class GraphView(QGraphicsView):
         self.user_zoomed = False
         self.edges: list[EdgeItem] = []
         self.edge_labels = False
-        self._build: Iterator[None] | None = None
+        self._build: Generator[None, None, None] | None = None
         self._building_root: QGraphicsItem | None = None
         self._retired: list[QGraphicsItem] = []  # old drawings' items, deleted in slices
         self.builds_dropped = 0  # unfinished builds replaced by newer ones (tests read it)
@@ -595,7 +595,7 @@ class GraphView(QGraphicsView):
             return
         QTimer.singleShot(0, self._step_build)
 
-    def _make_items(self, graph: Any, layout: Any, refit: bool) -> Iterator[None]:
+    def _make_items(self, graph: Any, layout: Any, refit: bool) -> Generator[None, None, None]:
         colors = Colors.from_palette(self.palette())
         font = QFont(self.font())
         font.setPixelSize(NODE_FONT_PX)  # scene units: the layout sized boxes for 10 pt text

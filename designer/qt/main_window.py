@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import shiboken6
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QByteArray, QPoint, QSettings, QSize, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -216,8 +216,9 @@ class MainWindow(QMainWindow):
         # posted event per level; settle them now, innermost first
         widget: QWidget | None = self.panel.stages.table
         while widget is not None and widget is not scroll:
-            if widget.layout() is not None:
-                widget.layout().activate()
+            layout = widget.layout()
+            if layout is not None:
+                layout.activate()
             widget = widget.parentWidget()
         scroll.setMinimumWidth(
             self.panel.minimumSizeHint().width()
@@ -230,7 +231,7 @@ class MainWindow(QMainWindow):
     def size_panes(self) -> None:
         """The form as wide as it needs, then the graph (the centre of the designer) gets
         GRAPH_SHARE of the rest and the inspector the remainder, at least its minimum."""
-        panel = self.splitter.widget(0).minimumWidth()
+        panel = self.panel_scroll.minimumWidth()  # the splitter's first widget
         rest = max(self.splitter.width() - panel, 0)
         inspector = max(rest - int(rest * GRAPH_SHARE), self.inspector.minimumSizeHint().width())
         self.splitter.setSizes([panel, rest - inspector, inspector])
@@ -241,7 +242,7 @@ class MainWindow(QMainWindow):
         state = settings.value(SPLITTER_KEY)
         if isinstance(state, QByteArray) and not state.isEmpty():
             self.splitter.restoreState(state)
-            if self.splitter.sizes()[0] < self.splitter.widget(0).minimumWidth():
+            if self.splitter.sizes()[0] < self.panel_scroll.minimumWidth():
                 self.size_panes()  # a narrower screen than last time: start afresh
         docks = settings.value(DOCKS_KEY)
         if isinstance(docks, QByteArray) and not docks.isEmpty():
@@ -429,9 +430,11 @@ class MainWindow(QMainWindow):
         schemes = QActionGroup(self)
         self.scheme_actions: dict[str, QAction] = {}
         for scheme in SCHEMES:
-            action = appearance.addAction(
-                scheme.title(), lambda _c=False, s=scheme: self.set_scheme(s)
-            )
+
+            def choose(_c: bool = False, s: str = scheme) -> None:
+                self.set_scheme(s)
+
+            action = appearance.addAction(scheme.title(), choose)
             action.setCheckable(True)
             action.setChecked(scheme == saved_scheme())
             schemes.addAction(action)
@@ -598,7 +601,7 @@ class MainWindow(QMainWindow):
         if target is not None:
             act(target)
 
-    def _title_button(self, stage: int, action: str, at: object) -> None:
+    def _title_button(self, stage: int, action: str, at: QPoint) -> None:
         from designer.core import edits
 
         editor = self.graph_editor

@@ -43,7 +43,8 @@ def is_window_key(event: QKeyEvent) -> bool:
     if any(event.matches(key) for key in WINDOW_KEYS):
         return True
     combo = event.keyCombination()
-    return any(seq.count() == 1 and seq[0] == combo for seq in EXTRA_WINDOW_KEYS)
+    # QKeySequence has [] (operator[]) at run time; PySide6's stubs omit __getitem__
+    return any(seq.count() == 1 and seq[0] == combo for seq in EXTRA_WINDOW_KEYS)  # type: ignore[index]
 
 
 class EditorGuard(QObject):

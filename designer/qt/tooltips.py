@@ -27,7 +27,9 @@ def wrapped(text: str) -> str:
 def wrap_all(root: QWidget) -> int:
     """Wrap the long plain tooltips of ``root``, its widgets and their actions; how many."""
     count = 0
-    for item in [root, *root.findChildren(QWidget), *root.findChildren(QAction)]:
+    items: list[QWidget | QAction] = [root, *root.findChildren(QWidget)]
+    items += root.findChildren(QAction)
+    for item in items:
         text = item.toolTip()
         new = wrapped(text)
         if new is not text and new != text:

@@ -50,7 +50,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 import torch.distributed as dist
@@ -58,9 +58,13 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, default_collate
 
+if TYPE_CHECKING:  # imported where the EMA is made (make_ema)
+    from torch.optim.swa_utils import AveragedModel
+
 HERE = Path(__file__).resolve().parent
 CHECKPOINT_FORMAT = "resnet-designer-checkpoint/1"
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+Sample = tuple[torch.Tensor, int]  # what a dataset holds: an image and its class
 CIFAR_STATS = {
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
     "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
@@ -415,7 +419,7 @@ def build_network(init: str, folder: Path = HERE, num_classes: int | None = None
         raise UsageError(f"{folder}: model.py is missing; train.py trains the model it defines")
     from model import build_model
 
-    model = build_model()
+    model: nn.Module = build_model()
     path = _initial_weights_path(init, folder)
     if path is not None:
         try:
@@ -453,7 +457,9 @@ def class_mismatch(what: str, found: int, design: int) -> str:
     )
 
 
-def data_classes(args: argparse.Namespace, train_set: Dataset, val_set: Dataset) -> int | None:
+def data_classes(
+    args: argparse.Namespace, train_set: Dataset[Sample], val_set: Dataset[Sample]
+) -> int | None:
     """How many classes the data have (None for synthetic data, which take the design's)."""
     if args.data == "synthetic":
         return None
@@ -539,7 +545,8 @@ def _load_safetensors(path: Path) -> dict[str, torch.Tensor]:
         load_file = importlib.import_module("safetensors.torch").load_file
     except ImportError:
         return _read_safetensors(path.read_bytes())
-    return load_file(str(path))
+    weights: dict[str, torch.Tensor] = load_file(str(path))
+    return weights
 
 
 def _read_safetensors(data: bytes) -> dict[str, torch.Tensor]:
@@ -629,14 +636,14 @@ def describe(args: argparse.Namespace, recipe: Recipe) -> str:
         else:
             crop = f"pad-{_padding(recipe)} random crop {train}"
         resize = recipe.val_resize
-        resize = resize if isinstance(resize, int) else "x".join(map(str, resize))
+        resize_text = str(resize) if isinstance(resize, int) else "x".join(map(str, resize))
         augment = "".join(
             [
                 f" + {args.auto_augment}" if args.auto_augment else "",
                 f" + random erase {args.random_erase:g}" if args.random_erase else "",
             ]
         )
-        data = f"{crop} + flip{augment}; val resize {resize}, centre crop {val}"
+        data = f"{crop} + flip{augment}; val resize {resize_text}, centre crop {val}"
     mix = [
         f"{name} {alpha:g}"
         for name, alpha in (("mixup", args.mixup_alpha), ("cutmix", args.cutmix_alpha))
@@ -693,7 +700,7 @@ def notes(args: argparse.Namespace, spec: Spec) -> list[str]:
     return lines
 
 
-class SyntheticImages(Dataset):
+class SyntheticImages(Dataset[Sample]):
     """Random images with a faint per-class pattern, so the loss has something to learn.
 
     Sample ``i`` depends only on (seed, i): any worker or rank produces the same one.
@@ -810,7 +817,7 @@ def image_transforms(
     return v2.Compose(train), v2.Compose([*val, *to_tensor])
 
 
-def make_datasets(args: argparse.Namespace, spec: Spec) -> tuple[Dataset, Dataset]:
+def make_datasets(args: argparse.Namespace, spec: Spec) -> tuple[Dataset[Sample], Dataset[Sample]]:
     recipe = choose_recipe(args, spec)
     if args.data == "synthetic":
         val_size = max(args.batch_size, args.synthetic_size // 8)
@@ -825,6 +832,8 @@ def make_datasets(args: argparse.Namespace, spec: Spec) -> tuple[Dataset, Datase
     if not root.is_dir() and not (args.download and args.data in CIFAR_STATS):
         raise UsageError(f"--data-path {root}: no such folder")
     datasets, v2 = _torchvision(f"--data {args.data}")
+    mean: tuple[float, ...]  # per channel: three, or one for gray images
+    std: tuple[float, ...]
     if args.data in CIFAR_STATS:
         mean, std = CIFAR_STATS[args.data]
         train_tf, val_tf = image_transforms(args, recipe, v2, mean, std, native=(32, 32))
@@ -885,7 +894,7 @@ def mix_collate(args: argparse.Namespace, num_classes: int) -> MixCollate | None
     return MixCollate(v2.RandomChoice(choices))
 
 
-class ResumableSampler(DistributedSampler):
+class ResumableSampler(DistributedSampler[int]):
     """DistributedSampler that can begin part-way into an epoch, for a mid-epoch resume.
 
     Its order depends only on (seed, epoch), so a resumed run sees the same samples.
@@ -936,13 +945,13 @@ class RepeatedAugmentationSampler(ResumableSampler):
 
 
 def make_loader(
-    dataset: Dataset,
+    dataset: Dataset[Sample],
     args: argparse.Namespace,
     d: Dist,
     *,
     train: bool,
     collate_fn: Any = None,
-) -> tuple[DataLoader, ResumableSampler]:
+) -> tuple[DataLoader[Sample], ResumableSampler]:
     options = {"num_replicas": d.world, "rank": d.rank, "shuffle": train, "seed": args.seed}
     if train and args.ra_sampler:
         sampler: ResumableSampler = RepeatedAugmentationSampler(
@@ -1036,18 +1045,21 @@ def lr_factor(args: argparse.Namespace, epochs_done: float) -> float:
     rest), evaluated at every step: at the start of each epoch it equals torchvision's,
     which steps once per epoch; in between it moves smoothly (steplr stays a staircase).
     """
-    warmup = args.lr_warmup_epochs
+    warmup: float = args.lr_warmup_epochs
+    decay: float = args.lr_warmup_decay
+    gamma: float = args.lr_gamma
     if epochs_done < warmup:
         if args.lr_warmup_method == "constant":
-            return args.lr_warmup_decay
-        return args.lr_warmup_decay + (1.0 - args.lr_warmup_decay) * epochs_done / warmup
+            return decay
+        return decay + (1.0 - decay) * epochs_done / warmup
     after = epochs_done - warmup
     if args.lr_scheduler == "steplr":
-        return args.lr_gamma ** int(after // args.lr_step_size)
+        return gamma ** int(after // args.lr_step_size)
     if args.lr_scheduler == "exponentiallr":
-        return args.lr_gamma**after
+        factor: float = gamma**after  # typeshed: float ** float may be complex (Any)
+        return factor
     span = max(args.epochs - warmup, 1e-9)
-    floor = args.lr_min / args.lr if args.lr else 0.0
+    floor: float = args.lr_min / args.lr if args.lr else 0.0
     return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * min(1.0, after / span)))
 
 
@@ -1066,12 +1078,13 @@ def ema_decay(args: argparse.Namespace, world: int) -> float:
     """torchvision's adjustment, which keeps the EMA's horizon in epochs whatever the batch,
     world size, update interval and epoch count: alpha = (1 - decay) x world x batch x
     steps / epochs."""
-    adjust = world * args.batch_size * args.model_ema_steps / args.epochs
-    alpha = min(1.0, (1.0 - args.model_ema_decay) * adjust)
+    adjust: float = world * args.batch_size * args.model_ema_steps / args.epochs
+    decay: float = args.model_ema_decay
+    alpha = min(1.0, (1.0 - decay) * adjust)
     return 1.0 - alpha
 
 
-def make_ema(model: nn.Module, args: argparse.Namespace, d: Dist) -> nn.Module:
+def make_ema(model: nn.Module, args: argparse.Namespace, d: Dist) -> AveragedModel:
     """An exponential moving average of the weights and buffers (torch's AveragedModel)."""
     from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
@@ -1158,7 +1171,7 @@ class TrainState:
     batch_in_epoch: int = 0  # batches of that epoch already done
     step: int = 0  # optimizer steps since the start
     best_acc: float = -1.0
-    ema: nn.Module | None = None  # an AveragedModel of raw_model, with --model-ema
+    ema: AveragedModel | None = None  # an average of raw_model, with --model-ema
     ema_steps: int = 32  # batches between EMA updates
     ema_warmup_epochs: float = 0.0  # the EMA copies the weights during warm-up
     ema_restored: bool = False  # the EMA came from a checkpoint
@@ -1291,7 +1304,7 @@ def train_one_epoch(
 
 @torch.no_grad()
 def evaluate(
-    state: TrainState, loader: DataLoader, d: Dist, model: nn.Module | None = None
+    state: TrainState, loader: DataLoader[Sample], d: Dist, model: nn.Module | None = None
 ) -> tuple[float, float, float]:
     """Mean cross-entropy, top-1 and top-5 accuracy over the validation set, summed over
     ranks, of ``model`` (default: the one being trained; the EMA when given)."""
@@ -1406,7 +1419,9 @@ def rng_state(device: torch.device) -> dict[str, Any]:
     if "numpy" in sys.modules:  # stored as a tensor so weights_only loading accepts it
         import numpy as np
 
-        kind, keys, pos, has_gauss, cached = np.random.get_state()
+        # the legacy tuple: get_state's default (numpy's stub gives the default as legacy=False)
+        legacy = cast("tuple[str, np.ndarray[Any, Any], int, int, float]", np.random.get_state())
+        kind, keys, pos, has_gauss, cached = legacy
         state["numpy"] = (kind, torch.from_numpy(keys.astype("int64")), pos, has_gauss, cached)
     return state
 
@@ -1729,13 +1744,15 @@ class MetricsLog:
 
 def resolve_amp(args: argparse.Namespace, device: torch.device) -> str:
     """--amp as torchvision's switch, or with a type as before: bf16, fp16 or none."""
-    if args.amp in ("bf16", "fp16", "none"):
-        return args.amp
+    amp: str = args.amp
+    amp_dtype: str | None = args.amp_dtype
+    if amp in ("bf16", "fp16", "none"):
+        return amp
     bf16 = device.type != "cuda" or torch.cuda.is_bf16_supported()
-    if args.amp == "on":
-        return args.amp_dtype or ("bf16" if bf16 else "fp16")
-    if args.amp_dtype is not None:  # naming a type asks for mixed precision
-        return args.amp_dtype
+    if amp == "on":
+        return amp_dtype or ("bf16" if bf16 else "fp16")
+    if amp_dtype is not None:  # naming a type asks for mixed precision
+        return amp_dtype
     return "bf16" if device.type == "cuda" and bf16 else "none"
 
 
@@ -1803,8 +1820,8 @@ def make_state(model: nn.Module, args: argparse.Namespace, d: Dist, steps: int) 
     if d.world > 1:
         device_ids = [d.local_rank] if d.device.type == "cuda" else None
         runner = nn.parallel.DistributedDataParallel(raw, device_ids=device_ids)
-    if args.compile:
-        runner = torch.compile(runner)
+    if args.compile:  # a Module in, an OptimizedModule (a Module) out; the stub says Callable
+        runner = cast(nn.Module, torch.compile(runner))
     amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "none": None}[args.amp]
     scaler = torch.amp.GradScaler(d.device.type) if args.amp == "fp16" else None
     return TrainState(
@@ -1880,12 +1897,14 @@ def benchmark(state: TrainState, spec: Spec, args: argparse.Namespace, d: Dist) 
         print(f"inference: {infer_rate:,.1f} images/s")
 
 
-def evaluate_only(state: TrainState, args: argparse.Namespace, loader: DataLoader, d: Dist) -> None:
+def evaluate_only(
+    state: TrainState, args: argparse.Namespace, loader: DataLoader[Sample], d: Dist
+) -> None:
     """--test-only: evaluate once (the EMA with --model-ema, as torchvision) and print it."""
     torch.backends.cudnn.benchmark = False
     model, label = state.model, ""
     if args.model_ema:
-        if not state.ema_restored:
+        if state.ema is None or not state.ema_restored:  # restored implies not None
             raise UsageError(
                 "--test-only --model-ema evaluates the EMA weights of a checkpoint: "
                 "give --resume PATH of a run trained with --model-ema"

@@ -12,7 +12,9 @@ slides): left to right, each stage's title sits above its members.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import networkx as nx
 
@@ -82,7 +84,7 @@ _STAND_INS = {c: 0x2400 + c for c in range(0x20)} | {0x7F: 0x2421}
 _STAND_INS |= dict.fromkeys(range(0x80, 0xA0), 0xFFFD)
 
 
-def _node_line(node: str, attrs: dict) -> str:
+def _node_line(node: str, attrs: Mapping[str, Any]) -> str:
     kind = attrs.get("kind", "")
     if kind in ("add", "mul"):
         label = "+" if kind == "add" else "×"

@@ -6,6 +6,7 @@ engine) both depend on it instead of on each other.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -73,10 +74,10 @@ class Layout:
     width: float
     height: float
     engine: str
-    direction: str = "TB"
+    direction: Direction = "TB"
 
 
-def node_size(attrs: dict) -> tuple[float, float]:
+def node_size(attrs: Mapping[str, object]) -> tuple[float, float]:
     """A node's (width, height) in points, from its label: both engines use it."""
     if attrs.get("kind") in ("add", "mul"):
         return OP_DIAMETER, OP_DIAMETER

@@ -178,6 +178,7 @@ def builtin_layout(graph: nx.DiGraph, direction: Direction = "TB") -> Layout:
     for u, v in graph.edges():
         a, b = boxes[u], boxes[v]
         cu, cv = column[u], column[v]
+        pts: tuple[Point, ...]
         if cu == cv:
             if cu == 0 and blocked(0, rank[u], rank[v]):
                 # leave below the middle so a skip arriving at an add (pre-activation

@@ -373,7 +373,8 @@ is a strip taller than a PNG may be (32,767 pixels), of unreadable labels."""
 def needs_eliding(graph: nx.DiGraph) -> bool:
     if graph.number_of_nodes() > MAX_DIAGRAM_NODES:
         return True
-    return nx.dag_longest_path_length(graph) > MAX_DIAGRAM_RANKS
+    longest: int = nx.dag_longest_path_length(graph)
+    return longest > MAX_DIAGRAM_RANKS
 
 
 def elide_repeats(graph: nx.DiGraph, keep: int = 2) -> tuple[nx.DiGraph, int]:

@@ -46,7 +46,8 @@ def build(design: Design, *, device: str | torch.device = "cpu") -> nn.Module:
     with torch.device(device):
         if torch.device(device).type == "meta":
             return _uninitialised(module.ResNet)()
-        return module.build_model()
+        model: nn.Module = module.build_model()
+        return model
 
 
 @lru_cache(maxsize=16)

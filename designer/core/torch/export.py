@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, TypedDict
 
 from designer.core.analysis import analyse
 from designer.core.design import Design, validate
@@ -31,6 +31,16 @@ if TYPE_CHECKING:
 Progress = Callable[[float, str], None]
 Cancel = Callable[[], bool]
 InitFrom = str | os.PathLike[str] | None  # a checkpoint whose fitting tensors are loaded
+
+
+class _Hooks(TypedDict):
+    """The keyword arguments that :func:`export` passes on to each format's exporter."""
+
+    overwrite: bool
+    progress: Progress | None
+    cancel: Cancel | None
+    init_from: InitFrom
+
 
 FORMATS: dict[str, str] = {
     ".py": "py",
@@ -105,7 +115,7 @@ def _build_seeded(design: Design, seed: int, init_from: InitFrom = None) -> nn.M
     if init_from is not None:
         from designer.core.torch.transfer import apply, load_checkpoint, match
 
-        checkpoint = load_checkpoint(init_from)
+        checkpoint = load_checkpoint(Path(init_from))
         apply(model, checkpoint, match(design, checkpoint))
     return model.eval()
 
@@ -212,7 +222,9 @@ def write_safetensors(
     for tensor in tensors.values():
         flat = tensor.detach().contiguous().reshape(-1)
         if flat.numel():
-            handle.write(memoryview(flat.view(torch.uint8).numpy()))
+            # an ndarray has the buffer protocol on every Python; numpy's stubs declare
+            # __buffer__ (typing.Buffer) only for 3.12 and later
+            handle.write(memoryview(flat.view(torch.uint8).numpy()))  # type: ignore[arg-type]
 
 
 def export_program(
@@ -296,6 +308,7 @@ def export_onnx(
             verbose=False,
         )
     step(0.8, "checking the ONNX model")
+    assert program is not None  # None only without dynamo=True
     proto = program.model_proto
     proto.doc_string = f"{design.name} (seed {seed}), exported by ResNet Designer"
     onnx.checker.check_model(proto)
@@ -322,7 +335,6 @@ def export(
     if fmt is None:
         known = ", ".join(sorted(FORMATS))
         raise ValueError(f"format: cannot tell it from '{Path(path).name}' (use one of {known})")
-    hooks = {"overwrite": overwrite, "progress": progress, "cancel": cancel, "init_from": init_from}
     if fmt == "py":
         if init_from is not None:
             raise ValueError("init_from: model.py holds no weights; export .pt, .pt2 or .onnx")
@@ -331,6 +343,7 @@ def export(
         written = export_model_py(design, path, overwrite=overwrite)
         step(1.0, "done")
         return written
+    hooks = _Hooks(overwrite=overwrite, progress=progress, cancel=cancel, init_from=init_from)
     if fmt in ("pt", "safetensors"):
         return export_weights(design, path, fmt, seed, **hooks)
     if fmt == "pt2":

@@ -14,7 +14,7 @@ import contextlib
 import datetime
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -236,7 +236,10 @@ class _Runner:
         self.settings = settings
         self.device = torch.device(settings.device)
         # static shapes: batch 1 and batch N each get their own graph, as deployed models do
-        self.model = torch.compile(model, dynamic=False) if settings.compile else model
+        # torch.compile of a Module is an OptimizedModule (a Module); its stub says Callable
+        self.model = (
+            cast(nn.Module, torch.compile(model, dynamic=False)) if settings.compile else model
+        )
         self.params = model
         design = result.design
         shape = (design.input.channels, design.input.height, design.input.width)

@@ -17,6 +17,7 @@ way the weights, buffers, optimiser state, the input batch and its targets count
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from contextlib import nullcontext
 
 import torch
@@ -39,8 +40,10 @@ class LiveTensors(TorchDispatchMode):
     """
 
     def __init__(self) -> None:
-        super().__init__()
-        self.live: dict[int, tuple[weakref.ref, int]] = {}
+        # TorchDispatchMode.__init__ has no annotations (untyped_calls_exclude in
+        # pyproject.toml names the class, but mypy does not apply it to super() calls)
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.live: dict[int, tuple[weakref.ref[torch.UntypedStorage], int]] = {}
         self.now = 0
         self.peak = 0
 
@@ -50,7 +53,7 @@ class LiveTensors(TorchDispatchMode):
         if key in self.live and self.live[key][0]() is storage:
             return
         size = storage.nbytes()
-        self.live[key] = (weakref.ref(storage, lambda _, k=key: self._freed(k)), size)
+        self.live[key] = (weakref.ref(storage, lambda _: self._freed(key)), size)
         self.now += size
         self.peak = max(self.peak, self.now)
 
@@ -59,7 +62,13 @@ class LiveTensors(TorchDispatchMode):
         if entry is not None:
             self.now -= entry[1]
 
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+    def __torch_dispatch__(
+        self,
+        func: Callable[..., object],
+        types: tuple[type, ...],
+        args: tuple[object, ...] = (),
+        kwargs: dict[str, object] | None = None,
+    ) -> object:
         out = func(*args, **(kwargs or {}))
         for value in tree_iter(out):
             if isinstance(value, torch.Tensor):
@@ -85,7 +94,9 @@ def train_step_peak(
     dtype = AMP_DTYPES[amp]
     device = torch.device(device)
     memory = torch.channels_last if channels_last else torch.contiguous_format
-    model = model.to(device=device, memory_format=memory)
+    # Module.to takes device and memory_format together (torch._C._nn._parse_to does);
+    # its overloads in torch's stubs have memory_format alone
+    model = model.to(device=device, memory_format=memory)  # type: ignore[call-overload]
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(batch_size, *image_shape, generator=generator)

@@ -134,6 +134,8 @@ class _Page(QScrollArea):
 
     def _fill(self) -> None:
         panel = self.widget()
+        if panel is None:  # set in __init__: never, in practice
+            return
         least = panel.minimumSizeHint().expandedTo(panel.minimumSize())
         view = self.maximumViewportSize()  # the room without scroll bars
         width = max(view.width(), least.width())

@@ -24,12 +24,12 @@ tab shows, and when the Train tab says a run started or ended (``runs_changed``)
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import cache, lru_cache
+from functools import cache, lru_cache, partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor, QShowEvent
+from PySide6.QtGui import QBrush, QColor, QShowEvent, QStandardItemModel
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -188,10 +188,10 @@ GROWS = QColor("#c2410c")  # same colours as the inspector's baseline deltas
 SHRINKS = QColor("#15803d")
 
 
-def _figures(col: Column) -> list[tuple[str, float | None, str]]:
+def _figures(col: Column) -> list[tuple[str, float, str]]:
     """(row label, value, format) for one column: totals, then every stage."""
     r = col.result
-    rows: list[tuple[str, float | None, str]] = [
+    rows: list[tuple[str, float, str]] = [
         ("Params", r.params, "count"),
         ("MACs", r.macs, "count"),
         ("Activations / sample", r.activation_bytes_per_sample, "bytes"),
@@ -279,7 +279,7 @@ class ComparePanel(QWidget):
         self.axis = _combo(AXES, X_TIP, "x axis")
         self.y_axis.currentIndexChanged.connect(self._axis_changed)
         self.axis.currentIndexChanged.connect(self._axis_changed)
-        self.status = hint(PLOT_HINT)
+        self.status: QLabel = hint(PLOT_HINT)
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
@@ -374,7 +374,7 @@ class ComparePanel(QWidget):
                 item = cell(text, right=True, tip=f"{int(value):,}")
                 first = base.get(label)
                 if i and first is not None and first[0] is not None:
-                    change = delta_text(value, first[0], lambda v, f=fmt: _text(v, f))
+                    change = delta_text(value, first[0], partial(_text, fmt=fmt))
                     item.setText(f"{text}   {change}")
                     if value != first[0]:
                         item.setForeground(QBrush(GROWS if value > first[0] else SHRINKS))
@@ -383,8 +383,12 @@ class ComparePanel(QWidget):
     def cell_text(self, figure: str, column: int) -> str:
         """The text shown for ``figure`` (a row label) in pinned column ``column`` (tests)."""
         for row in range(self.table.rowCount()):
-            if self.table.item(row, 0).text() == figure:
-                return self.table.item(row, column + 1).text()
+            label = self.table.item(row, 0)
+            assert label is not None  # _fill_table labels every row
+            if label.text() == figure:
+                shown = self.table.item(row, column + 1)
+                assert shown is not None  # and fills every column
+                return shown.text()
         raise KeyError(figure)
 
     # -- plot ------------------------------------------------------------------------------
@@ -532,7 +536,7 @@ class ComparePanel(QWidget):
         if axis == "params":
             size = _size(t.design)
             return [(float(size[0]), "", "")] if size else []
-        out = []
+        out: list[tuple[float | None, str, str]] = []
         for m in measured.get(t.fingerprint, []):
             x, detail = _measured_figure(m, axis)
             out.append((x, detail, m.settings.describe()))
@@ -598,7 +602,8 @@ class ComparePanel(QWidget):
         """Parameters on x only against accuracy (params against params says nothing);
         True when x showed them and moved back to MACs."""
         index = self.axis.findData("params")
-        item = self.axis.model().item(index)  # a QStandardItemModel: the combo's own
+        model = cast(QStandardItemModel, self.axis.model())  # the combo's own
+        item = model.item(index)
         item.setEnabled(allowed)
         item.setToolTip("" if allowed else PARAMS_ITEM_TIP)
         if allowed or self.axis.currentIndex() != index:

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from designer.core.analysis import Layer
-from designer.core.explain import explain_layer, training_memory
+from designer.core.explain import MemoryBreakdown, explain_layer, training_memory
 from designer.core.report import human_bytes, human_count, shape_text
 from designer.qt.analysis_model import AnalysisModel
 from designer.qt.insights.common import LazyAnalysisPanel, hint
@@ -180,7 +180,8 @@ class NumbersPanel(LazyAnalysisPanel):
         self.layer_macs.setText(f"{layer.macs:,}")
         self.layer_flops.setText(f"{2 * layer.macs:,}")
 
-    def breakdown(self):  # -> MemoryBreakdown
+    def breakdown(self) -> MemoryBreakdown:
+        assert self.analysis is not None  # refresh() asks only once there is one
         return training_memory(
             self.analysis,
             self.batch.value(),

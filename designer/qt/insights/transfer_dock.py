@@ -72,7 +72,7 @@ class TransferPanel(QWidget):
         self._edited = QTimer(self)
         self._edited.setSingleShot(True)
         self._edited.setInterval(0)
-        self._edited.timeout.connect(lambda: self.path and self._recheck())
+        self._edited.timeout.connect(self._recheck_attached)
 
         self.choose = QPushButton("Choose checkpoint…")
         self.choose.setToolTip(
@@ -180,6 +180,11 @@ class TransferPanel(QWidget):
         self.origin.setToolTip("\n".join(recovery.lines()))
         self.origin.show()
 
+    def _recheck_attached(self) -> None:
+        """An edit's check, one turn of the event loop later: if a checkpoint is still attached."""
+        if self.path:
+            self._recheck()
+
     def _submit(self) -> None:
         if not self.path:
             return
@@ -242,5 +247,6 @@ class TransferPanel(QWidget):
         out = {}
         for i in range(self.tree.topLevelItemCount()):
             item = self.tree.topLevelItem(i)
+            assert item is not None  # i is within the count
             out[item.text(0).split(":")[0].split(" (")[0]] = item.childCount()
         return out
