@@ -1,7 +1,8 @@
 """Outside references: torchvision's models and torchinfo's own counts.
 
 torchvision is installed beside its own torch (the Makefile's pair): it imports as it is,
-and a test never skips for want of it.
+and a test never skips for want of it. The published figures themselves (parameter counts,
+mult-adds, the papers' tables) are in ``tests.reference_figures``, which imports no torch.
 """
 
 from __future__ import annotations

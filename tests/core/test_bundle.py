@@ -102,8 +102,8 @@ def test_refuses_a_non_empty_folder(tmp_path: Path) -> None:
 
 
 def test_cancel_leaves_nothing(tmp_path: Path) -> None:
-    """Issue 11: a cancelled, failed or refused bundle leaves no files (it used to keep the
-    files written before the cancel)."""
+    """A cancelled, failed or refused bundle leaves no files, not even those written before
+    the cancel: a half-written bundle would look like a whole one."""
     calls = iter([False, False, True])
     with pytest.raises(BundleCancelled):
         write_bundle(load_preset("resnet20_cifar"), tmp_path, cancel=lambda: next(calls))
@@ -145,7 +145,7 @@ def test_cli_bad_input_is_one_line(
 
 
 def test_the_readme_shows_a_hostile_name_as_plain_text(tmp_path: Path) -> None:
-    """Issue 11: a name is never markup, HTML or a terminal escape in the README."""
+    """A name is never markup, HTML or a terminal escape in the README."""
     name = '<h1 style="color:red">Big</h1> *bold* [link](http://x) \x1b[2J'
     write_bundle(load_preset("resnet20_cifar").replace(name=name), tmp_path / "b")
     first = (tmp_path / "b" / "README.md").read_text(encoding="utf-8").splitlines()[0]

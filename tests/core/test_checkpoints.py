@@ -1,4 +1,4 @@
-"""Issue 13: a checkpoint's design, recovered from names and shapes, against the zoos' models.
+"""A checkpoint's design, recovered from names and shapes, against the zoos' models.
 
 Each reference model is built by torchvision or timm (randomly initialised, BN
 statistics randomised so that a misplaced tensor shows), saved as users save it,

@@ -1,4 +1,4 @@
-"""Issue 16, part 3: a CLI that composes with pipes, scripts, editors and papers.
+"""A CLI that composes with pipes, scripts, editors and papers.
 
 Everything runs ``main.py`` in a child process and reads its streams as strict
 UTF-8: stdout holds only results (``-o -`` output, JSON), stderr what is said of
@@ -26,6 +26,7 @@ from designer.core.design import InputSpec
 from designer.core.io import SCHEMA_KEY, SCHEMA_URL, design_to_dict, loads
 from designer.core.presets import load_preset, preset_names
 from designer.core.stages import layer_geometry, stage_figures
+from tests.reference_figures import RESNET20_CIFAR_PARAMS, TORCHVISION_COUNTS
 
 ROOT = Path(__file__).resolve().parents[2]
 MAIN = str(ROOT / "main.py")
@@ -110,6 +111,7 @@ def test_export_model_py_to_stdout_is_the_file_and_runs(tmp_path: Path) -> None:
     assert ran.returncode == 0, ran.stderr
     params = analyse(load_preset("resnet20_cifar")).params
     assert ran.stdout == f"output shape: (1, 10)\nparameters: {params:,}\n"
+    assert params == RESNET20_CIFAR_PARAMS  # the paper's network, not only our own count
 
 
 def test_open_to_stdout_is_a_design_file_with_its_schema(tmp_path: Path) -> None:
@@ -268,7 +270,8 @@ def test_compare_json(tmp_path: Path) -> None:
     assert done.returncode == 0 and done.stderr == f"wrote {tmp_path / 'p.svg'}\n"
     data = json.loads(done.stdout)
     assert data["baseline"] == "resnet18"
-    assert [d["params"] for d in data["designs"]] == [11_689_512, 21_797_672]
+    resnets = [TORCHVISION_COUNTS[name].params for name in ("resnet18", "resnet34")]
+    assert [d["params"] for d in data["designs"]] == resnets
     assert [s["name"] for s in data["designs"][1]["stages"]][-1] == "head"
 
 

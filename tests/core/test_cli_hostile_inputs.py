@@ -1,4 +1,4 @@
-"""Issue 11: hostile inputs through real processes and real UTF-8 streams.
+"""Hostile inputs through real processes and real UTF-8 streams.
 
 Each case runs ``main.py`` in a child process with a deadline, reads its output as
 bytes and decodes them as strict UTF-8: a hang, a traceback, a second line or an

@@ -11,6 +11,7 @@ import ast
 import importlib.util
 import itertools
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from types import ModuleType
 
 import pytest
 import torch
+import torchinfo
 from hypothesis import HealthCheck, given, settings
 
 from designer.core.analysis import analyse
@@ -27,7 +29,14 @@ from designer.core.design import Design, HeadSpec, StemSpec
 from designer.core.io import loads
 from designer.core.presets import load_preset, preset_names
 from designer.core.torch.build import build
+from tests.core.test_presets_reference import ZOO_VARIANTS
 from tests.reference import torchvision_models
+from tests.reference_figures import (
+    PAPER_MILLIONS,
+    PREACT_RESNET1001_PARAMS,
+    RESNET20_CIFAR_PARAMS,
+    TORCHVISION_COUNTS,
+)
 from tests.strategies import small_designs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,13 +106,36 @@ def assert_same_network(design: Design, module: ModuleType, seed: int = 0) -> No
 
 
 @pytest.mark.parametrize("case", sorted(GOLDEN_CASES))
-def test_golden_model_py(case: str) -> None:
+def test_golden_model_py(case: str, tmp_path: Path) -> None:
     text = render_model_py(GOLDEN_CASES[case]())
     path = GOLDEN / f"{case}.py"
     if os.environ.get("UPDATE_GOLDEN"):
         path.write_text(text, encoding="utf-8")
     assert path.exists(), f"no golden file: run with UPDATE_GOLDEN=1 to create {path}"
     assert text == path.read_text(encoding="utf-8")
+    # the golden text only repeats the generator: the figures it states are checked by
+    # torchinfo on the generated network, and against torchvision and the paper where
+    # they have the network
+    module = load_module(text, tmp_path)
+    params, macs = _stated_counts(text)
+    with torch.device("meta"):
+        model = module.build_model()
+    shape = (1, module.IN_CHANNELS, *module.INPUT_SIZE)
+    stats = torchinfo.summary(model, input_size=shape, device="meta", verbose=0)
+    assert (params, macs) == (stats.total_params, stats.total_mult_adds)
+    assert params == module.EXPECTED_PARAMETERS
+    if case in TORCHVISION_COUNTS:
+        assert (params, macs) == TORCHVISION_COUNTS[case]
+    if case == "resnet20_cifar":
+        assert params == RESNET20_CIFAR_PARAMS
+
+
+def _stated_counts(text: str) -> tuple[int, int]:
+    """The parameters and mult-adds a generated module's docstring states."""
+    params = re.search(r"^Parameters: +([\d,]+)$", text, re.MULTILINE)
+    macs = re.search(r"^Multiply-adds: +([\d,]+) \(torchinfo's count", text, re.MULTILINE)
+    assert params and macs, "the docstring states no counts"
+    return int(params[1].replace(",", "")), int(macs[1].replace(",", ""))
 
 
 def test_generation_is_deterministic() -> None:
@@ -159,6 +191,24 @@ def test_round_trip_large_presets_on_meta(name: str, tmp_path: Path) -> None:
     assert list(generated.state_dict()) == list(shapes)
     count = sum(p.numel() for p in generated.parameters())
     assert count == analyse(design).params == module.EXPECTED_PARAMETERS
+    _assert_outside_count(name, count)
+
+
+def _assert_outside_count(name: str, count: int) -> None:
+    """The count against the preset's reference: torchvision's or timm's network on meta,
+    else the paper's figure (rounded as printed)."""
+    if name in TORCHVISION_COUNTS:
+        assert count == TORCHVISION_COUNTS[name].params
+    elif name in ZOO_VARIANTS:
+        with torch.device("meta"):
+            reference = ZOO_VARIANTS[name]()
+        assert count == sum(p.numel() for p in reference.parameters())
+    elif name == "preact_resnet1001_cifar":
+        assert count == PREACT_RESNET1001_PARAMS
+    else:
+        assert name in PAPER_MILLIONS, f"{name}: no outside figure to check the count against"
+        digits = 2 if PAPER_MILLIONS[name] < 1 else 1
+        assert round(count / 1e6, digits) == PAPER_MILLIONS[name]
 
 
 def test_round_trip_se_deep_design(tmp_path: Path) -> None:
@@ -199,7 +249,7 @@ def test_self_check_runs(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert "output shape: (1, 10)" in run.stdout
     count = int(run.stdout.split("parameters: ")[1].split()[0].replace(",", ""))
-    assert round(count / 1e6, 2) == 0.27  # He et al. 2015, Table 6: ResNet-20 has 0.27M
+    assert round(count / 1e6, 2) == PAPER_MILLIONS["resnet20_cifar"]
 
 
 def test_channels_last_and_autocast(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ def test_only_stages_is_required_and_defaults_are_torchvision_like() -> None:
     assert (design.input.channels, design.input.height, design.num_classes) == (3, 224, 1000)
 
 
-def test_issue_example_file_is_resnet50() -> None:
+def test_the_example_design_file_is_resnet50() -> None:
     text = {
         "format": "resnet-designer/1",
         "name": "ResNet-50",
@@ -151,7 +151,7 @@ def test_edits_are_validated() -> None:
 
 
 def test_a_failed_backup_leaves_the_old_backup_and_the_file_whole(tmp_path, monkeypatch):
-    """Issue 11: NAME~ is replaced atomically; a full disk mid-copy changes nothing."""
+    """NAME~ is replaced atomically; a full disk mid-copy changes nothing."""
     import shutil
 
     from designer.core import io as io_module

@@ -9,9 +9,7 @@ from designer.core.analysis import analyse
 from designer.core.design import DesignError
 from designer.core.graph.network import build_graph
 from designer.core.presets import load_preset
-
-RESNET50_PARAMS = 25_557_032  # torchvision's resnet50, its documentation's figure
-RESNET50_MACS = 4_089_238_376  # torchinfo's mult-adds at 224x224 (shared/ANCHORS.md)
+from tests.reference_figures import TORCHVISION_COUNTS
 
 
 def _depths(design) -> list[int]:
@@ -22,7 +20,7 @@ def test_split_at_stride_1_groups_the_same_network_in_two_stages():
     design = edits.split_stage(load_preset("resnet50"), 2, 2)
     assert _depths(design) == [3, 4, 2, 4, 3]
     result = analyse(design)
-    assert (result.params, result.macs) == (RESNET50_PARAMS, RESNET50_MACS)
+    assert (result.params, result.macs) == TORCHVISION_COUNTS["resnet50"]
 
 
 def test_merge_undoes_a_split():
@@ -92,7 +90,7 @@ def test_the_last_stage_cannot_be_removed():
 
 
 def test_labels_show_the_designs_stride_not_a_size_ratio():
-    # stride 9 on a 56x56 map gives 7x7: a ratio of 8, which the labels used to show
+    # stride 9 on a 56x56 map gives 7x7: a ratio of 8, so a label read off the sizes says 8
     design = load_preset("resnet50").with_stage(1, stride=9)
     result = analyse(design)
     blocks = build_graph(result, "block")

@@ -11,6 +11,7 @@ from designer.core.codegen import render_model_py
 from designer.core.design import DesignError
 from designer.core.embedded import design_from_model_py
 from designer.core.presets import load_preset, preset_names
+from tests.reference_figures import RESNET20_CIFAR_PARAMS
 
 
 @pytest.mark.parametrize("name", preset_names())
@@ -49,5 +50,5 @@ def test_cli_open_writes_the_design(tmp_path: Path, capsys: pytest.CaptureFixtur
     out = tmp_path / "back.resnet.json"
     assert main(["open", str(model), "-o", str(out)]) == 0
     assert main(["summary", str(out), "--json"]) == 0
-    assert '"params": 269722' in capsys.readouterr().out
+    assert f'"params": {RESNET20_CIFAR_PARAMS}' in capsys.readouterr().out
     assert main(["open", str(model), "-o", str(out)]) == 2

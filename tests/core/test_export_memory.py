@@ -1,4 +1,4 @@
-"""Issue 11: exports stream their weights, and work that cannot fit is refused before it starts."""
+"""Exports stream their weights, and work that cannot fit is refused before it starts."""
 
 from __future__ import annotations
 

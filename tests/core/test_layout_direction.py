@@ -1,4 +1,4 @@
-"""Left to right (issue 14): both engines, both directions, same boxes, nothing overlaps.
+"""Left to right: both engines, both directions, same boxes, nothing overlaps.
 
 The checks of ``test_layout.check_layout`` (every node boxed inside the layout's
 extent, no two boxes overlap, every edge from its source's border to its

@@ -1,4 +1,4 @@
-"""Issue 7 core: receptive fields measured on the real network, the linter, the budget fit."""
+"""Receptive fields measured on the real network, the linter, the budget fit."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from designer.core.presets import load_preset, preset_names
 from designer.core.stages import stage_figures
 from designer.core.torch.build import build
 from tests.core.test_presets_reference import TORCHVISION
+from tests.reference_figures import TORCHVISION_COUNTS
 
 
 def _measured_receptive_fields(design: Design) -> dict[str, int]:
@@ -200,7 +201,7 @@ def test_fit_keeps_custom_proportions() -> None:
 
 
 def test_absurd_sizes_are_flagged_naming_the_culprit() -> None:
-    # issue 14: a width typed as 9,999,999 gave 4.5 quadrillion parameters, unflagged
+    # a width typed as 9,999,999 gives 4.5 quadrillion parameters: a typo, to be flagged
     huge = load_preset("resnet18").with_stage(3, width=9_999_999)
     findings = [f for f in lint(huge) if f.code == "absurd-size"]
     assert len(findings) == 1
@@ -241,8 +242,8 @@ def test_size_thresholds_sit_just_beyond_the_builder_and_real_networks() -> None
 
 
 def test_absurd_sizes_read_in_the_units_that_fit_them():
-    # issue 14: a width of 9,999,999 showed "4500.00T" parameters and GiB of five-digit
-    # millions; the short forms go up to exa and exbibytes
+    # a width of 9,999,999 gives quadrillions of parameters: "4500.00T", or GiB in five-digit
+    # millions, would not read, so the short forms go up to exa and exbibytes
     from designer.core.analysis import analyse
     from designer.core.presets import load_preset
     from designer.core.report import human_bytes, human_count
@@ -252,4 +253,5 @@ def test_absurd_sizes_read_in_the_units_that_fit_them():
     assert 1e15 < params < 1e18
     assert human_count(params) == f"{params / 1e15:.2f}P"
     assert human_bytes(4 * params) == f"{4 * params / 2**50:.1f} PiB"
-    assert human_count(25_557_032) == "25.56M" and human_bytes(4.1 * 2**30) == "4.1 GiB"
+    assert human_count(TORCHVISION_COUNTS["resnet50"].params) == "25.56M"
+    assert human_bytes(4.1 * 2**30) == "4.1 GiB"

@@ -155,12 +155,13 @@ def test_missing_cuda_is_one_line() -> None:
 
 
 def test_a_batch_too_big_for_memory_is_refused_before_allocating() -> None:
-    started = time.monotonic()
-    done = cli("measure", "resnet152", "--device", "cpu", "--train", "--batch", "4096")
+    # the timeout is a hang guard, not a figure: the refusal comes from the estimate, before
+    # any tensor exists; a child that tries the allocation instead runs on until it is killed
+    args = ("measure", "resnet152", "--device", "cpu", "--train", "--batch", "4096")
+    done = cli(*args, timeout=30)
     assert done.returncode == 2, done.stderr
     assert "needs about" in done.stderr and "lower --batch" in done.stderr
     assert len(done.stderr.splitlines()) == 1
-    assert time.monotonic() - started < 30
 
 
 def test_cancel_stops_between_runs_and_progress_only_grows(tmp_path: Path) -> None:
@@ -185,10 +186,9 @@ def test_cancel_stops_between_runs_and_progress_only_grows(tmp_path: Path) -> No
             channel.cancel()
         return channel.cancelled()
 
-    started = time.monotonic()
     with pytest.raises(MeasureCancelled):
         measure(design, MeasureSettings("cpu", 2, train=True), cancelled=cancel_later)
-    assert time.monotonic() - started < 5
+    assert calls == 5  # the check that saw the cancel raised: no timed run after it
 
 
 def test_helper_entry_returns_plain_data(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Issue 15: the training-memory estimate holds against what a training step really holds.
+"""The training-memory estimate holds against what a training step really holds.
 
 The closed-form ``training_memory`` must come within 10% of the peak of one
 steady-state SGD step (``designer.core.torch.peak.train_step_peak``): on CPU, always,

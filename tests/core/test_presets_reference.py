@@ -14,6 +14,12 @@ from designer.core.design import Design, InputSpec
 from designer.core.presets import PRESET_SOURCE, SOURCES, load_preset, preset_names
 from designer.core.torch.build import build
 from tests.reference import timm_resnetv2_to_ours, torchvision_models
+from tests.reference_figures import (
+    PAPER_MILLIONS,
+    PREACT_RESNET1001_CONV_MILLIONS,
+    RESNET50_STATE_DICT_KEYS,
+    TORCHVISION_COUNTS,
+)
 
 TORCHVISION = [
     "resnet18",
@@ -24,29 +30,6 @@ TORCHVISION = [
     "wide_resnet50_2",
     "resnext50_32x4d",
 ]
-
-# ANCHORS.md: torchvision 0.29.1, weights=None, torchinfo mult-adds at 1x3x224x224.
-ANCHOR_COUNTS = {
-    "resnet18": (11_689_512, 1_814_083_944),
-    "resnet34": (21_797_672, 3_663_779_432),
-    "resnet50": (25_557_032, 4_089_238_376),
-    "resnet101": (44_549_160, 7_801_511_784),
-    "resnet152": (60_192_808, 11_513_779_048),
-    "wide_resnet50_2": (68_883_240, 11_398_090_344),
-    "resnext50_32x4d": (25_028_904, 4_230_549_096),
-}
-
-# Papers' parameter counts in millions, as printed (rounded).
-PAPER_MILLIONS = {
-    "resnet20_cifar": 0.27,  # He et al. 2015, Table 6
-    "resnet32_cifar": 0.46,
-    "resnet44_cifar": 0.66,
-    "resnet56_cifar": 0.85,
-    "resnet110_cifar": 1.7,
-    "resnet1202_cifar": 19.4,
-    "preact_resnet164_cifar": 1.7,  # He et al. 2016
-    "wrn28_10_cifar": 36.5,  # Zagoruyko and Komodakis 2016
-}
 
 DEPTH_IN_NAME = {
     "resnet18": 18,
@@ -101,15 +84,15 @@ def test_torchvision_identity(name: str) -> None:
         torch.testing.assert_close(ours(x), reference(x), rtol=0, atol=0)
 
 
-@pytest.mark.parametrize("name", sorted(ANCHOR_COUNTS))
+@pytest.mark.parametrize("name", sorted(TORCHVISION_COUNTS))
 def test_closed_form_matches_anchor_counts(name: str) -> None:
     result = analyse(load_preset(name))
-    assert (result.params, result.macs) == ANCHOR_COUNTS[name]
+    assert (result.params, result.macs) == TORCHVISION_COUNTS[name]
 
 
 def test_resnet50_state_dict_has_320_keys() -> None:
     keys = list(build(load_preset("resnet50"), device="meta").state_dict())
-    assert len(keys) == 320
+    assert len(keys) == RESNET50_STATE_DICT_KEYS
     assert keys[0] == "conv1.weight" and keys[-2:] == ["fc.weight", "fc.bias"]
 
 
@@ -121,10 +104,10 @@ def test_papers_parameter_counts(name: str) -> None:
 
 
 def test_preact_resnet1001_conv_weights_match_paper() -> None:
-    # He et al. 2016 quote 10.2M for ResNet-1001: that figure counts conv weights only.
+    # He et al. 2016's figure for ResNet-1001 counts conv weights only
     result = analyse(load_preset("preact_resnet1001_cifar"))
     conv_weights = sum(layer.params for layer in result.layers if layer.kind == "Conv2d")
-    assert round(conv_weights / 1e6, 1) == 10.2
+    assert round(conv_weights / 1e6, 1) == PREACT_RESNET1001_CONV_MILLIONS
     assert result.params > conv_weights
 
 

@@ -132,7 +132,7 @@ def test_big_graphs_are_laid_out_by_us_and_drawn_by_graphviz(
     assert "3 blocks" in " ".join(ET.parse(svg).getroot().itertext())
 
 
-# -- left to right (issue 14) ------------------------------------------------------------
+# -- left to right --------------------------------------------------------------------
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,4 +1,4 @@
-"""Issue 12: per-stage options, dilation, stochastic depth, block dropout, the ResNetV2 stem.
+"""Per-stage options, dilation, stochastic depth, block dropout, the ResNetV2 stem.
 
 The counts are checked against torchvision and timm elsewhere (test_timm_zoo.py,
 test_presets_reference.py); here: what the file format keeps, what validation

@@ -1,4 +1,4 @@
-"""Issue 16, part 1: the bundle's train.py speaks torchvision's reference language.
+"""The bundle's train.py speaks torchvision's reference language.
 
 torchvision's documented ResNet-50 "new recipe" command runs unchanged against a bundle
 (with only a small ImageFolder and a step limit added), and each of its flags does what

@@ -259,7 +259,7 @@ def test_train_script_is_ruff_clean(bundle: Path) -> None:
         assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-# --- issue 11: damaged inputs are one line, interrupted runs leave nothing behind -----------
+# --- damaged inputs are one line, interrupted runs leave nothing behind -----------
 
 
 def _refused(proc: subprocess.CompletedProcess[str], says: str) -> None:

@@ -14,6 +14,7 @@ from designer.core.presets import load_preset
 from designer.core.torch.build import build
 from designer.core.torch.transfer import build_initialised, load_checkpoint, match
 from tests.reference import torchvision_models
+from tests.reference_figures import TORCHVISION_COUNTS
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +55,7 @@ def test_edited_design_takes_every_tensor_that_fits(resnet18_checkpoint: Path) -
 def test_identical_design_matches_everything(resnet18_checkpoint: Path) -> None:
     report = match(load_preset("resnet18"), load_checkpoint(resnet18_checkpoint))
     assert not (report.missing or report.shape_mismatch or report.unexpected)
-    assert report.matched_params == report.total_params == 11_689_512
+    assert report.matched_params == report.total_params == TORCHVISION_COUNTS["resnet18"].params
 
 
 def test_unsafe_or_broken_checkpoints_are_refused(tmp_path: Path) -> None:

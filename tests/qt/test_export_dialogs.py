@@ -1,4 +1,4 @@
-"""Bug 7 (part): the export dialogs open in the design's folder, not the program's.
+"""The export dialogs open in the design's folder, not the program's.
 
 A saved design: its folder. An unsaved one: the folder of the last export, else
 the home folder. Never the working directory the app was started from.

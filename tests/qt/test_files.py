@@ -129,7 +129,8 @@ def test_recovery_is_offered_and_restored_through_the_controller(controller, tmp
 
 
 def test_open_refuses_devices_and_fifos_at_once(controller, tmp_path):
-    """Issue 11: the app's Open reads through the same bounded, non-blocking path."""
+    """Open refuses what is not a regular file before reading: /dev/zero never ends, a FIFO
+    blocks until a writer comes."""
     import os
 
     files, _said, warned = controller

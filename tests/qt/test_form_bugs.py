@@ -1,4 +1,4 @@
-"""Issue 14's form bugs, driven with real keys, clicks and wheel events.
+"""The design form, driven with real keys, clicks and wheel events.
 
 Undo from any field (typed text is applied first; a refused value is discarded before
 any step is undone), limits named when a keystroke hits them, absurd sizes flagged, an
@@ -60,7 +60,7 @@ def _redo(qtbot) -> None:
     qtbot.keyClick(_focused(), Qt.Key.Key_Z, CTRL | SHIFT)
 
 
-# -- 1. Undo and Redo from a field ---------------------------------------------------------
+# -- Undo and Redo from a field ---------------------------------------------------------
 def test_undo_and_redo_work_in_the_field_tab_leads_to(qtbot, win):
     original = win.document.design
     depth = win.panel.stages.spin(2, "depth")
@@ -105,7 +105,7 @@ def test_undo_in_a_text_field_undoes_the_rename(qtbot, win):
     assert win.document.design.name == "Mine" and name.text() == "Mine"
 
 
-# -- 2. bug 4: an invalid value is discarded first -------------------------------------------
+# -- an invalid value is discarded first -------------------------------------------
 def test_undo_discards_an_invalid_value_before_the_edit_before_it(qtbot, win):
     original = win.document.design
     name = win.panel.widgets["name"]
@@ -153,7 +153,7 @@ def test_undo_discards_invalid_head_widths_in_the_text_field(qtbot, win):
     assert isinstance(hidden, QLineEdit) and hidden.text() == ""
 
 
-# -- 3. limits said when hit; absurd sizes flagged -----------------------------------------------
+# -- limits said when hit; absurd sizes flagged -----------------------------------------------
 def test_a_keystroke_over_the_limit_is_named_not_dropped_silently(qtbot, win):
     heard: list[str] = []
     win.panel.limitHit.connect(heard.append)
@@ -229,7 +229,7 @@ def test_the_wheel_scrolls_past_unfocused_fields_and_steps_a_clicked_one(qtbot, 
     assert classes.value() == 1001 and win.document.design.num_classes == 1001
 
 
-# -- 5. lint findings point at a highlighted control -------------------------------------------
+# -- lint findings point at a highlighted control -------------------------------------------
 def _in_viewport(win, widget: QWidget) -> bool:
     viewport = win.panel_scroll.viewport()
     top_left = widget.mapTo(viewport, QPoint(0, 0))
@@ -273,7 +273,7 @@ def test_a_highlight_outlives_the_stage_rows_it_pointed_into(qtbot, win):
     qtbot.waitUntil(lambda: win.panel.halo is None, timeout=4000)  # it goes, quietly
 
 
-# -- 6. the preset box names the preset the design is ----------------------------------------
+# -- the preset box names the preset the design is ----------------------------------------
 def test_the_preset_box_names_the_preset_whatever_the_name(qtbot, win):
     preset = win.panel.preset
     assert preset.currentText() == "resnet50"
@@ -302,7 +302,7 @@ def test_new_shows_the_preset_it_starts_from(qtbot, win):
     assert win.panel.preset.currentText() == "resnet50"
 
 
-# -- 7. the Tab order -------------------------------------------------------------------------
+# -- the Tab order -------------------------------------------------------------------------
 def _tab_chain(qtbot, start: QWidget, count: int, key=Qt.Key.Key_Tab) -> list[QWidget]:
     start.setFocus()
     chain = [_focused()]

@@ -1,5 +1,5 @@
-"""Issue 14's bugs as a user meets them in the window: the stride a block label shows, a
-lint finding's control outlined, hovered and selected nodes drawn differently."""
+"""The graph as a user meets it in the window: the stride a block label shows, a lint
+finding's control outlined, hovered and selected nodes drawn differently."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def _type(qtbot, box, text: str) -> None:
 
 
 def test_a_typed_stride_of_9_reads_stride_9_on_the_graph(qtbot, window):
-    # 56x56 at stride 9 is 7x7: a size ratio of 8, which the label used to show
+    # 56x56 at stride 9 is 7x7: a size ratio of 8, so a label read off the sizes says 8
     _type(qtbot, window.panel.stages.spin(1, "stride"), "9")
     assert window.document.design.stages[1].stride == 9
     qtbot.waitUntil(lambda: not window.is_busy(), timeout=10_000)

@@ -11,8 +11,7 @@ from PySide6.QtWidgets import QApplication, QGraphicsPathItem, QMenu
 
 from designer.core.analysis import analyse
 from designer.qt.graph_view import ClusterItem, TitleButton
-
-RESNET50_PARAMS = 25_557_032  # torchvision's resnet50
+from tests.reference_figures import TORCHVISION_COUNTS
 
 
 def _depths(window) -> list[int]:
@@ -83,7 +82,7 @@ def test_split_a_stage_at_a_block_keeps_the_network(qtbot, window):
     menu = _right_click(qtbot, window, window.graph.nodes["layer3.2"])
     _choose(qtbot, menu, "Split the Stage Here")
     assert _depths(window) == [3, 4, 2, 4, 3]
-    assert analyse(window.document.design).params == RESNET50_PARAMS
+    assert analyse(window.document.design).params == TORCHVISION_COUNTS["resnet50"].params
     assert window.document.undo_stack.undoText() == "Split the Stage Here"
 
 

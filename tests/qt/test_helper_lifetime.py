@@ -1,4 +1,4 @@
-"""Issue 11 item 10: helper processes never outlive the app (kill -9 or SIGTERM).
+"""Helper processes never outlive the app (kill -9 or SIGTERM).
 
 Real processes: the app (or a stand-in that starts both helpers) runs in a child;
 its descendants are found through /proc and must all be gone shortly after it ends.

@@ -13,10 +13,10 @@ from designer.core.design import StageSpec
 from designer.core.presets import load_preset
 from designer.core.report import human_count
 from tests.reference import torchvision_models
+from tests.reference_figures import TORCHVISION_COUNTS
 
-# torchvision 0.29.1, weights=None, 224x224 (ANCHORS.md)
-RESNET50 = {"params": 25_557_032, "macs": 4_089_238_376}
-RESNET101 = {"params": 44_549_160, "macs": 7_801_511_784}
+RESNET50 = TORCHVISION_COUNTS["resnet50"]
+RESNET101 = TORCHVISION_COUNTS["resnet101"]
 
 
 def _idle(qtbot, runner, timeout: int = 20_000) -> None:
@@ -150,9 +150,9 @@ def test_compare_dock_shows_deltas_and_plots(qtbot, window, tmp_path):
     window.insights.show("compare")
     compare.pin_current()
     compare.add_preset("resnet101")
-    params_delta = human_count(RESNET101["params"] - RESNET50["params"])
-    macs_delta = human_count(RESNET101["macs"] - RESNET50["macs"])
-    assert compare.cell_text("Params", 0) == human_count(RESNET50["params"])
+    params_delta = human_count(RESNET101.params - RESNET50.params)
+    macs_delta = human_count(RESNET101.macs - RESNET50.macs)
+    assert compare.cell_text("Params", 0) == human_count(RESNET50.params)
     assert f"+{params_delta}" in compare.cell_text("Params", 1)
     assert f"+{macs_delta}" in compare.cell_text("MACs", 1)
     models = torchvision_models()

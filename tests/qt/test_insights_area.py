@@ -1,4 +1,4 @@
-"""Issue 14: the Insights area, the interactive Compare plot, fit names, one batch size,
+"""The Insights area, the interactive Compare plot, fit names, one batch size,
 and where the checkpoint dialog opens. Driven with real key and mouse events.
 """
 
@@ -12,12 +12,17 @@ from PySide6.QtWidgets import QApplication, QDockWidget, QFileDialog, QToolTip
 from designer.core.explain import training_memory
 from designer.core.presets import load_preset
 from tests.qt.waiting import settled
+from tests.reference_figures import TORCHVISION_COUNTS
 
 CTRL_ALT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
 DIGITS = [getattr(Qt.Key, f"Key_{n}") for n in range(10)]
-# torchvision 0.29.1, weights=None, 224x224 (ANCHORS.md)
-RESNET34 = {"params": 21_797_672, "macs": 3_663_779_432}
-RESNET101 = {"params": 44_549_160, "macs": 7_801_511_784}
+RESNET34 = TORCHVISION_COUNTS["resnet34"]
+RESNET101 = TORCHVISION_COUNTS["resnet101"]
+
+
+def _short(counts) -> tuple[str, str]:
+    """Params in millions and MACs in billions, two decimals: the hover text's form."""
+    return f"{counts.params / 1e6:.2f}M", f"{counts.macs / 1e9:.2f}G"
 
 
 def _press(qtbot, window, key, modifiers=CTRL_ALT) -> None:
@@ -30,7 +35,7 @@ def _insights_menu(window):
     return next(a.menu() for a in view.actions() if a.menu() and "Insights" in a.text())
 
 
-# -- 1. one area --------------------------------------------------------------------------
+# -- one area --------------------------------------------------------------------------
 def test_the_insights_are_one_dock_with_seven_tabs_opened_and_closed_as_a_whole(qtbot, window):
     ins = window.insights
     names = {d.objectName() for d in window.findChildren(QDockWidget)}
@@ -84,7 +89,7 @@ def test_show_opens_the_area_on_that_tab(qtbot, window):
     assert ins.current() == "lint" and ins.lint.isVisible() and not ins.transfer.isVisible()
 
 
-# -- 2. the Compare plot --------------------------------------------------------------------
+# -- the Compare plot --------------------------------------------------------------------
 def _compare(qtbot, window):
     window.insights.show("compare")
     plot = window.insights.compare.plot
@@ -100,7 +105,7 @@ def test_compare_plot_names_a_point_on_hover_and_loads_it_on_click(qtbot, window
     qtbot.mouseMove(plot, at)
     qtbot.waitUntil(lambda: "ResNet-34" in plot.hover_text())
     text = plot.hover_text()
-    assert "21.80M" in text and "3.66G" in text  # params and MACs of ResNet-34
+    assert all(figure in text for figure in _short(RESNET34))  # "21.80M", "3.66G"
     assert QToolTip.isVisible() and "ResNet-34" in QToolTip.text()
 
     stack = window.document.undo_stack
@@ -130,7 +135,7 @@ def test_compare_plot_loads_a_pinned_design_and_follows_the_dock(qtbot, window):
     at = plot.position_of("resnet101")
     qtbot.mouseMove(plot, at)
     qtbot.waitUntil(lambda: "resnet101" in plot.hover_text())
-    assert "44.55M" in plot.hover_text() and "7.80G" in plot.hover_text()
+    assert all(figure in plot.hover_text() for figure in _short(RESNET101))
     qtbot.mouseClick(plot, Qt.MouseButton.LeftButton, pos=at)
     assert window.document.design == load_preset("resnet101")
     assert window.document.undo_stack.undoText() == "Load resnet101 from Compare"
@@ -154,7 +159,7 @@ def test_compare_plot_export_still_writes_the_figure(qtbot, window, tmp_path):
     assert target.read_bytes().startswith(b"\x89PNG")
 
 
-# -- 3. a fitted design is named after its budget ----------------------------------------
+# -- a fitted design is named after its budget ----------------------------------------
 def _fit_and_apply(qtbot, fit, macs: str = "", params: str = "") -> None:
     for line, text in ((fit.max_macs, macs), (fit.max_params, params)):
         line.setFocus()
@@ -189,7 +194,7 @@ def test_applying_a_fit_names_the_design_after_its_budget_once(qtbot, window):
     assert headers == ["ResNet-50 (fit 1.5G MACs, 8M params)", "ResNet-50"]
 
 
-# -- 4. one batch size ----------------------------------------------------------------------
+# -- one batch size ----------------------------------------------------------------------
 def _type_batch(qtbot, spin, value: int) -> None:
     spin.setFocus()
     spin.lineEdit().selectAll()
@@ -218,7 +223,7 @@ def test_the_numbers_and_fit_batch_sizes_are_one_and_say_when_the_user_changes_i
     assert fit.budget().batch_size == 128
 
 
-# -- 5. the checkpoint dialog opens in the design's folder ---------------------------------
+# -- the checkpoint dialog opens in the design's folder ---------------------------------
 def test_choose_checkpoint_starts_in_the_designs_folder_or_the_last_one(
     qtbot, window, tmp_path, monkeypatch
 ):

@@ -1,4 +1,4 @@
-"""Issue 14, the inspector's room: the layer table folds away leaving the totals (and
+"""The inspector's room: the layer table folds away leaving the totals (and
 stays folded across runs), the columns fit with the MACs never cut off, Tab leaves the
 table, and a batch size set from elsewhere is shown without being echoed."""
 

@@ -1,4 +1,4 @@
-"""Issue 15, the app: the Measure tab times the design in the torch helper process.
+"""The Measure tab times the design in the torch helper process.
 
 Driven with real clicks and keys on a small CIFAR design at batch 1 (latency only),
 so each measurement takes a few seconds on a CPU. The figures shown are checked

@@ -189,7 +189,7 @@ def test_restore_dialog_names_the_file(qtbot, tmp_path):
     assert box.button(QMessageBox.StandardButton.Yes).text() == "Restore"
 
 
-# --- issue 11: every orphan offered, only what is discarded deleted, names as text ---------
+# --- every orphan offered, only what is discarded deleted, names as text ---------
 
 
 def _orphan(folder: Path, name: str, when: float) -> Path:

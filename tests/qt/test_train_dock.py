@@ -1,4 +1,4 @@
-"""Issue 17, the app: the Train tab trains the design with its own bundle's train.py.
+"""The Train tab trains the design with its own bundle's train.py.
 
 Driven with real clicks on a CIFAR ResNet-20 and synthetic data (32 images at batch
 16: two steps an epoch, a fraction of a second each on a CPU); the runs write under
@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -91,25 +90,6 @@ def _close(qtbot, win, delete: bool = True) -> None:
         win.deleteLater()
 
 
-class _EventLoopGaps:
-    """The longest time between two ticks of a 10 ms timer: how long the UI went unserved."""
-
-    def __init__(self) -> None:
-        from PySide6.QtCore import QTimer
-
-        self.longest = 0.0
-        self.last = time.perf_counter()
-        self.timer = QTimer()
-        self.timer.setInterval(10)
-        self.timer.timeout.connect(self.tick)
-        self.timer.start()
-
-    def tick(self) -> None:
-        now = time.perf_counter()
-        self.longest = max(self.longest, now - self.last - 0.010)
-        self.last = now
-
-
 def _epochs(panel) -> int:
     return len(panel.reader.curves.epochs) if panel.reader else 0
 
@@ -119,7 +99,6 @@ def test_start_plots_the_curves_stop_keeps_the_checkpoint_and_resume_continues(q
     panel = _open(qtbot, window)
     _type(qtbot, panel.print_freq, "1")  # a progress line, and a point, every step
     assert panel.statuses() == {} and not panel.stop_button.isEnabled()
-    gaps = _EventLoopGaps()
     qtbot.mouseClick(panel.start_button, LEFT)
     assert not panel.start_button.isEnabled() and not panel.batch.isEnabled()
     qtbot.waitUntil(lambda: panel.watched is not None, timeout=RUN_MS)
@@ -140,13 +119,6 @@ def test_start_plots_the_curves_stop_keeps_the_checkpoint_and_resume_continues(q
 
     qtbot.waitUntil(lambda: row_epochs() >= 1, timeout=5_000)
 
-    gaps.timer.stop()
-    # the UI never waits on the run: each look at its files is quick (a figure, not a bench)
-    print(
-        f"longest poll {1000 * panel.longest_poll_s:.1f} ms, longest event-loop gap"
-        f" {1000 * gaps.longest:.0f} ms while training"
-    )
-    assert panel.longest_poll_s < 0.1
     qtbot.mouseClick(panel.stop_button, LEFT)
     qtbot.waitUntil(lambda: panel.statuses().get(folder.name) == "stopped", timeout=30_000)
     assert (folder / "last.pt").is_file() and "Stopped" in panel.status.text()
