@@ -8,9 +8,9 @@ It is plain data (no torch import) so that validating and analysing it is free.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
-from typing import Literal
+from functools import cache
+from typing import Any, Literal
 
 from designer.core.blocks import (
     ACTIVATIONS as ACTIVATION_TABLE,
@@ -26,6 +26,7 @@ from designer.core.blocks import (
 )
 from designer.core.blocks.ops import Op
 from designer.core.blocks.stems import has_pool, stem_ops
+from designer.core.fields import Entry, FieldError, option, rows
 
 FORMAT = "resnet-designer/1"
 
@@ -68,23 +69,84 @@ class DesignError(ValueError):
         self.reason = message
 
 
+_CHANNELS = {"low": 1, "high": MAX_CHANNELS}
+_PROBABILITY = {"low": 0.0, "high": 1.0, "high_open": True, "step": 0.05}
+
+
 @dataclass(frozen=True)
 class InputSpec:
-    channels: int = 3
-    height: int = 224
-    width: int = 224
+    channels: int = option(
+        3,
+        label="Input channels",
+        help="Channels of the input image (3 for RGB, 1 for grayscale).",
+        group="Input",
+        **_CHANNELS,
+    )
+    height: int = option(
+        224,
+        label="Input height",
+        help="Input image height in pixels (224 for ImageNet, 32 for CIFAR).",
+        group="Input",
+        low=1,
+        high=MAX_SPATIAL,
+    )
+    width: int = option(
+        224,
+        label="Input width",
+        help="Input image width in pixels (224 for ImageNet, 32 for CIFAR).",
+        group="Input",
+        low=1,
+        high=MAX_SPATIAL,
+    )
 
 
 @dataclass(frozen=True)
 class StemSpec:
-    kind: StemName = "imagenet"
-    width: int = 64
+    kind: StemName = option(
+        "imagenet",
+        label="Stem",
+        help="The layers before the first stage. imagenet: 7x7/2 conv + 3x3/2 max-pool (4x"
+        " smaller); cifar: one 3x3/1 conv; deep: three 3x3 convs (ResNet-C); deep_tiered: three"
+        " 3x3 convs of rising width, 3/8, 1/2, 1 of the stem width (timm's ResNet-T); none: no"
+        " stem.",
+        group="Network",
+        choices=STEM_KINDS,
+    )
+    width: int = option(
+        64,
+        label="Stem width",
+        help="Output channels of the stem convolution (64 in torchvision's ResNets, 16 on CIFAR).",
+        group="Network",
+        **_CHANNELS,
+    )
     # how the stem halves the resolution at its end: a 3x3 max-pool, or a strided
     # 3x3 conv + norm + activation (ResNet-RS; timm's replace_stem_pool)
-    pool: StemPool = "max"
+    pool: StemPool = option(
+        "max",
+        label="Stem pool",
+        help="How the stem halves the resolution at its end. max: a 3x3 max-pool"
+        " (torchvision); conv: a strided 3x3 conv + norm + activation (ResNet-RS, timm's"
+        " replace_stem_pool). Only stems that pool (imagenet, deep, deep_tiered).",
+        group="Network",
+        written="when_set",
+    )
     # whether the stem's last conv is followed by its own norm and activation; a
     # pre-activation network may leave them to its first block (timm's ResNetV2)
-    norm_act: bool = True
+    norm_act: bool = option(
+        True,
+        label="Stem norm + act",
+        help="Follow the stem's last conv with its own norm and activation, as every"
+        " post-activation ResNet does. Unchecked: timm's ResNetV2 leaves them to the first"
+        " pre-activation block, whose BN-activation comes first anyway. Only for"
+        " pre-activation (preact_*) blocks.",
+        group="Network",
+        written="when_set",
+    )
+
+
+def _stage_override(label: str) -> Any:
+    """A stage's own value of a network-wide option (None: the network's)."""
+    return option(None, label=label, help="", written="when_set", stage=True)
 
 
 @dataclass(frozen=True)
@@ -97,58 +159,229 @@ class StageSpec:
     (expansion defaults to 1 for basic blocks and 4 for bottlenecks).
     """
 
-    depth: int
-    width: int
-    stride: int = 1
-    expansion: int | None = None
-    out_width: int | None = None
+    depth: int = option(
+        dataclasses.MISSING,
+        label="Depth",
+        help="Residual blocks in this stage (ResNet-50: 3, 4, 6, 3).",
+        low=1,
+        high=MAX_DEPTH,
+    )
+    width: int = option(
+        dataclasses.MISSING,
+        label="Width",
+        help="The stage's base width ('planes'): a basic block's output channels, a"
+        " bottleneck's inner width (its output is width x expansion).",
+        **_CHANNELS,
+    )
+    stride: int = option(
+        1,
+        label="Stride",
+        help="Stride of the stage's first block: 2 halves height and width (and the shortcut"
+        " then needs a projection or zero padding).",
+        low=1,
+        high=MAX_STRIDE,
+    )
+    expansion: int | None = option(
+        None,
+        label="Expansion",
+        help="Output width = width x expansion. 'auto' is 4 for bottlenecks, 1 for basic blocks.",
+        low=1,
+        high=64,
+        written="when_set",
+    )
+    out_width: int | None = option(
+        None,
+        label="Out width",
+        help="The stage's output width, instead of width x expansion.",
+        written="when_set",
+        **_CHANNELS,
+    )
     # per-stage overrides of the network-wide options (None: the network's value)
-    block: BlockName | None = None
-    groups: int | None = None
-    width_per_group: int | None = None
-    se_ratio: float | None = None
-    stride_on: StrideOn | None = None
+    block: BlockName | None = _stage_override("Block")
+    groups: int | None = _stage_override("Groups")
+    width_per_group: int | None = _stage_override("Width/group")
+    se_ratio: float | None = _stage_override("SE")
+    stride_on: StrideOn | None = _stage_override("Stride on")
     # torchvision's replace_stride_with_dilation: the stride becomes dilation
-    dilate: bool = False
-
-
-STAGE_OVERRIDES = ("block", "groups", "width_per_group", "se_ratio", "stride_on")
-"""The network-wide options a stage may override (timm's byobnet per-stage block config)."""
+    dilate: bool = option(
+        False,
+        label="Dilate",
+        help="Dilate instead of striding (torchvision's replace_stride_with_dilation,"
+        " DeepLab's output stride 8 or 16): the stage keeps its input's resolution and its"
+        " 3x3 convs dilate by its stride instead. Needs stride > 1 and projection shortcuts.",
+        written="when_set",
+        stage=True,
+    )
 
 
 @dataclass(frozen=True)
 class HeadSpec:
     """Classifier head: optional hidden Linear-act-BN layers, then dropout (if > 0) and fc."""
 
-    hidden: tuple[int, ...] = ()
-    dropout: float = 0.0
+    hidden: tuple[int, ...] = option(
+        (),
+        label="Head hidden",
+        help="Hidden layers of the classifier, widths separated by commas (e.g. 512, 256);"
+        " each is Linear-activation-BatchNorm. Empty: global pool straight into fc, as in"
+        " ResNet.",
+        group="Head",
+        most=MAX_HIDDEN_LAYERS,
+        **_CHANNELS,
+    )
+    dropout: float = option(
+        0.0,
+        label="Dropout",
+        help="Dropout probability before the final fc layer (0 = none).",
+        group="Head",
+        **_PROBABILITY,
+    )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Design:
-    stages: tuple[StageSpec, ...]
-    name: str = "Untitled"
+    name: str = option(
+        "Untitled",
+        label="Name",
+        help="The design's name, shown in the title and written into exports.",
+        group="Network",
+        most=MAX_NAME_LENGTH,
+    )
     input: InputSpec = field(default_factory=InputSpec)
-    num_classes: int = 1000
-    block: BlockName = "bottleneck"
+    num_classes: int = option(
+        1000,
+        label="Classes",
+        help="Outputs of the final fc layer: 1000 for ImageNet, 10 for CIFAR-10.",
+        group="Head",
+        low=1,
+        high=MAX_CLASSES,
+    )
+    block: BlockName = option(
+        "bottleneck",
+        label="Block",
+        help="Residual block type. basic: two 3x3 convs (ResNet-18/34); bottleneck:"
+        " 1x1-3x3-1x1 with 4x expansion (ResNet-50+); preact_*: BN-ReLU before each conv"
+        " (ResNet v2).",
+        group="Network",
+        choices=BLOCK_KINDS,
+        stage=True,
+    )
     stem: StemSpec = field(default_factory=StemSpec)
-    groups: int = 1
-    width_per_group: int = 64
-    shortcut: ShortcutName = "projection"
-    stride_on: StrideOn = "3x3"
-    activation: str = "relu"
-    se_ratio: float = 0.0
+    stages: tuple[StageSpec, ...]
+    groups: int = option(
+        1,
+        label="Groups",
+        help="Groups of the bottleneck's 3x3 conv: the cardinality of ResNeXt (32 in 32x4d)."
+        " Basic blocks need 1.",
+        group="Blocks",
+        stage=True,
+        **_CHANNELS,
+    )
+    width_per_group: int = option(
+        64,
+        label="Width / group",
+        help="Channels per group of the 3x3 conv, per 64 of stage width: 64 is ResNet, 128 is"
+        " Wide ResNet-50-2, 4 with 32 groups is ResNeXt-50 32x4d.",
+        group="Blocks",
+        stage=True,
+        **_CHANNELS,
+    )
+    shortcut: ShortcutName = option(
+        "projection",
+        label="Shortcut",
+        help="How a block's skip path changes shape when its stride or width changes."
+        " projection: 1x1 conv + BN (option B); zero_pad: subsample and pad channels with"
+        " zeros (option A, CIFAR); avg_down: average-pool then 1x1 conv (ResNet-D).",
+        group="Blocks",
+        choices=SHORTCUT_KINDS,
+    )
+    stride_on: StrideOn = option(
+        "3x3",
+        label="Stride on",
+        help="Which bottleneck conv downsamples. 3x3: torchvision's ResNet v1.5 (more"
+        " accurate); 1x1: the 2015 paper's v1 (fewer multiply-adds).",
+        group="Blocks",
+        stage=True,
+    )
+    activation: str = option(
+        "relu",
+        label="Activation",
+        help="The non-linearity after each BatchNorm (ReLU in every ResNet paper).",
+        group="Blocks",
+        choices=ACTIVATION_TABLE,
+    )
+    se_ratio: float = option(
+        0.0,
+        label="SE ratio",
+        help="Squeeze-and-Excitation: 0 turns it off; 0.0625 is SE-ResNet's reduction of 16."
+        " Each block then rescales its channels by a learned gate.",
+        group="Blocks",
+        low=0.0,
+        high=1.0,
+        step=0.0625,
+        stage=True,
+    )
     # 0: the squeezed width is round(C * se_ratio) (Hu et al.); N: timm's
     # make_divisible(C * se_ratio, N), a multiple of N (timm's SE-ResNets use 8)
-    se_divisor: int = 0
-    norm: NormName = "batch"  # every norm of the convolutional layers (the head's stay batch)
+    se_divisor: int = option(
+        0,
+        label="SE divisor",
+        help="How the squeezed width is rounded. 0: round(C x ratio), as Hu et al. and"
+        " torchvision count; 8: a multiple of 8 (timm's make_divisible), as timm's SE-ResNets"
+        " are built. C is the block's output width.",
+        group="Blocks",
+        low=0,
+        high=1024,
+        written="when_set",
+    )
+    # every norm of the convolutional layers (the head's stay batch)
+    norm: NormName = option(
+        "batch",
+        label="Norm",
+        help="The normalisation after each conv. batch: BatchNorm (every ResNet paper); group:"
+        " GroupNorm with 32 groups (timm's resnet50_gn, detection backbones), independent of"
+        " the batch size; every width must then be a multiple of 32.",
+        group="Blocks",
+        choices=NORMS,
+        written="when_set",
+    )
     # stochastic depth (timm's drop_path_rate): the residual branch of block i of n is
     # dropped with probability rate * i / (n - 1) in training; nothing in eval
-    drop_path_rate: float = 0.0
+    drop_path_rate: float = option(
+        0.0,
+        label="Stochastic depth",
+        help="Stochastic depth (Huang et al. 2016; timm's drop_path_rate): in training, block"
+        " i of n skips its residual branch with probability rate x i / (n - 1), rising to the"
+        " full rate at the last block; inference uses every block. 0 turns it off (timm's"
+        " recipes use 0.05-0.2). No effect on size or cost.",
+        group="Blocks",
+        written="when_set",
+        **_PROBABILITY,
+    )
     # dropout inside each block, before its last conv (Wide ResNet's, between the 3x3s)
-    block_dropout: float = 0.0
-    conv_bias: bool = False
-    zero_init_residual: bool = False
+    block_dropout: float = option(
+        0.0,
+        label="Block dropout",
+        help="Dropout inside each block, before its last conv: Wide ResNet's dropout between"
+        " the two 3x3 convs (Zagoruyko & Komodakis use 0.3 on CIFAR). Training only; 0 turns"
+        " it off. No effect on size or cost.",
+        group="Blocks",
+        written="when_set",
+        **_PROBABILITY,
+    )
+    conv_bias: bool = option(
+        False,
+        label="Conv bias",
+        help="Give every convolution a bias. ResNets have none: the BatchNorm after each conv"
+        " makes it redundant.",
+        group="Blocks",
+    )
+    zero_init_residual: bool = option(
+        False,
+        label="Zero-init residual",
+        help="Start each block's last BatchNorm at zero so every block begins as the identity"
+        " (Goyal et al.; helps large-batch training). No effect on size or cost.",
+        group="Blocks",
+    )
     head: HeadSpec = field(default_factory=HeadSpec)
 
     @property
@@ -191,6 +424,39 @@ class Design:
         return any(
             getattr(stage, name) is not None for stage in self.stages for name in STAGE_OVERRIDES
         )
+
+
+def _network_rows() -> dict[str, Entry]:
+    return {e.path: e for e in rows(Design) if not e.path.startswith("stages[]")}
+
+
+@cache
+def field_table() -> tuple[Entry, ...]:
+    """Every field of a design file, in file order: the network's, then a stage's.
+
+    A stage's override ("stages[].groups") carries its network field's row (label,
+    help, bounds, choices) with the stage's own type (``X | None``) and file rule.
+    """
+    network = _network_rows()
+    out = list(network.values())
+    for e in rows(StageSpec, "stages[]."):
+        if e.name in network and e.optional:
+            row = dataclasses.replace(network[e.name].row, written="when_set", group="")
+            e = dataclasses.replace(e, row=row)
+        out.append(e)
+    return tuple(out)
+
+
+@cache
+def field_entry(path: str) -> Entry:
+    """The row of the dotted ``path`` ("stem.width", "stages[].se_ratio")."""
+    return next(e for e in field_table() if e.path == path)
+
+
+STAGE_OVERRIDES: tuple[str, ...] = tuple(
+    e.name for e in rows(StageSpec) if e.row.stage and e.optional
+)
+"""The network-wide options a stage may override (timm's byobnet per-stage block config)."""
 
 
 def stage_design(design: Design, stage: StageSpec) -> Design:
@@ -243,40 +509,30 @@ def stem_out_width(design: Design) -> int:
     return design.stem.width if design.stem_kind.ops else design.input.channels
 
 
-def show(value: object, limit: int = 40) -> str:
-    """A short, single-line rendering of a user's value for an error message."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _check_int(path: str, value: object, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise DesignError(path, f"must be a whole number (got {show(value)})")
-    if not low <= value <= high:
-        raise DesignError(path, f"must be between {low:,} and {high:,} (got {value:,})")
+def get_value(obj: object, path: str) -> Any:
+    """The value at the dotted ``path`` of ``obj`` ("stem.width")."""
+    value: Any = obj
+    for part in path.split("."):
+        value = getattr(value, part)
     return value
 
 
-def _check_float(path: str, value: object, low: float, high: float, *, high_open: bool) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise DesignError(path, f"must be a number (got {show(value)})")
-    number = float(value)
-    if math.isnan(number) or number < low or number > high or (high_open and number == high):
-        bound = f"below {high}" if high_open else f"at most {high}"
-        raise DesignError(path, f"must be at least {low} and {bound} (got {show(value)})")
-    return number
-
-
-def _check_choice(path: str, value: object, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise DesignError(path, f"must be one of {', '.join(choices)} (got {show(value)})")
-    return str(value)
-
-
-def _check_bool(path: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise DesignError(path, f"must be true or false (got {show(value)})")
-    return value
+def _check_fields(design: Design) -> None:
+    """Every field against its row, the network's first, then each stage's."""
+    try:
+        for e in field_table():
+            if not e.path.startswith("stages[]"):
+                e.check(e.path, get_value(design, e.path))
+        if not isinstance(design.stages, tuple) or not 1 <= len(design.stages) <= MAX_STAGES:
+            raise DesignError("stages", f"must have between 1 and {MAX_STAGES} stages")
+        if not all(isinstance(stage, StageSpec) for stage in design.stages):
+            raise DesignError("stages", "must be a list of stage objects")
+        for i, stage in enumerate(design.stages):
+            for e in field_table():
+                if e.path.startswith("stages[]"):
+                    e.check(f"stages[{i}].{e.name}", getattr(stage, e.name))
+    except FieldError as exc:
+        raise DesignError(exc.path, exc.reason) from None
 
 
 def validate(design: Design) -> Design:
@@ -285,23 +541,13 @@ def validate(design: Design) -> Design:
     Everything a builder would trip over is caught here, with the field named,
     so that no torch code ever runs on a design that cannot work.
     """
-    if not isinstance(design.name, str) or len(design.name) > MAX_NAME_LENGTH:
-        raise DesignError("name", f"must be text of at most {MAX_NAME_LENGTH} characters")
+    _check_fields(design)
     surrogate = next((ch for ch in design.name if "\ud800" <= ch <= "\udfff"), None)
     if surrogate is not None:
         raise DesignError(
             "name",
             f"holds a lone surrogate (U+{ord(surrogate):04X}), which no file can store: remove it",
         )
-    _check_int("input.channels", design.input.channels, 1, MAX_CHANNELS)
-    _check_int("input.height", design.input.height, 1, MAX_SPATIAL)
-    _check_int("input.width", design.input.width, 1, MAX_SPATIAL)
-    _check_int("num_classes", design.num_classes, 1, MAX_CLASSES)
-    _check_choice("block", design.block, BLOCKS)
-    _check_choice("stem.kind", design.stem.kind, STEMS)
-    _check_int("stem.width", design.stem.width, 1, MAX_CHANNELS)
-    _check_choice("stem.pool", design.stem.pool, ("max", "conv"))
-    _check_bool("stem.norm_act", design.stem.norm_act)
     if not design.stem.norm_act and not design.is_preact:
         raise DesignError(
             "stem.norm_act",
@@ -315,23 +561,6 @@ def validate(design: Design) -> Design:
             "stem.pool",
             f"the {design.stem.kind} stem has no max-pool to replace: use pool 'max'",
         )
-    _check_int("groups", design.groups, 1, MAX_CHANNELS)
-    _check_int("width_per_group", design.width_per_group, 1, MAX_CHANNELS)
-    _check_choice("shortcut", design.shortcut, SHORTCUTS)
-    _check_choice("stride_on", design.stride_on, STRIDE_ON)
-    _check_choice("activation", design.activation, ACTIVATIONS)
-    _check_float("se_ratio", design.se_ratio, 0.0, 1.0, high_open=False)
-    _check_int("se_divisor", design.se_divisor, 0, 1024)
-    _check_choice("norm", design.norm, tuple(NORMS))
-    _check_float("drop_path_rate", design.drop_path_rate, 0.0, 1.0, high_open=True)
-    _check_float("block_dropout", design.block_dropout, 0.0, 1.0, high_open=True)
-    _check_bool("conv_bias", design.conv_bias)
-    _check_bool("zero_init_residual", design.zero_init_residual)
-    _check_float("head.dropout", design.head.dropout, 0.0, 1.0, high_open=True)
-    if len(design.head.hidden) > MAX_HIDDEN_LAYERS:
-        raise DesignError("head.hidden", f"at most {MAX_HIDDEN_LAYERS} hidden layers")
-    for i, width in enumerate(design.head.hidden):
-        _check_int(f"head.hidden[{i}]", width, 1, MAX_CHANNELS)
     multiple = design.stem_kind.width_multiple
     if design.stem.width % multiple:
         raise DesignError(
@@ -339,10 +568,6 @@ def validate(design: Design) -> Design:
             f"the {design.stem.kind} stem divides its width in its first convs: use "
             + ("an even width" if multiple == 2 else f"a multiple of {multiple}"),
         )
-    if not 1 <= len(design.stages) <= MAX_STAGES:
-        raise DesignError("stages", f"must have between 1 and {MAX_STAGES} stages")
-    if not all(isinstance(stage, StageSpec) for stage in design.stages):
-        raise DesignError("stages", "must be a list of stage objects")
     for i, stage in enumerate(design.stages):
         _check_overrides(design, i, stage)
     _check_stages(design)
@@ -353,25 +578,14 @@ def validate(design: Design) -> Design:
 def _check_overrides(design: Design, i: int, stage: StageSpec) -> None:
     """A stage's overrides, each checked as its network-wide field is, plus what they imply."""
     path = f"stages[{i}]"
-    if stage.block is not None:
-        _check_choice(f"{path}.block", stage.block, BLOCKS)
-        if BLOCK_KINDS[stage.block].preact != design.is_preact:
-            order = "pre-activation" if design.is_preact else "post-activation"
-            same = [n for n, k in BLOCK_KINDS.items() if k.preact == design.is_preact]
-            raise DesignError(
-                f"{path}.block",
-                f"a {stage.block} block cannot sit in a {order} network (block: {design.block}):"
-                f" use one of {', '.join(same)}",
-            )
-    if stage.groups is not None:
-        _check_int(f"{path}.groups", stage.groups, 1, MAX_CHANNELS)
-    if stage.width_per_group is not None:
-        _check_int(f"{path}.width_per_group", stage.width_per_group, 1, MAX_CHANNELS)
-    if stage.se_ratio is not None:
-        _check_float(f"{path}.se_ratio", stage.se_ratio, 0.0, 1.0, high_open=False)
-    if stage.stride_on is not None:
-        _check_choice(f"{path}.stride_on", stage.stride_on, STRIDE_ON)
-    _check_bool(f"{path}.dilate", stage.dilate)
+    if stage.block is not None and BLOCK_KINDS[stage.block].preact != design.is_preact:
+        order = "pre-activation" if design.is_preact else "post-activation"
+        same = [n for n, k in BLOCK_KINDS.items() if k.preact == design.is_preact]
+        raise DesignError(
+            f"{path}.block",
+            f"a {stage.block} block cannot sit in a {order} network (block: {design.block}):"
+            f" use one of {', '.join(same)}",
+        )
     d = stage_design(design, stage)
     if not d.is_bottleneck and (d.groups != 1 or d.width_per_group != 64):
         where = f"{path}.groups" if design.has_stage_overrides else "groups"
@@ -387,7 +601,7 @@ def _check_overrides(design: Design, i: int, stage: StageSpec) -> None:
                 f"a dilated stage needs projection shortcuts (a {design.shortcut} shortcut"
                 " would subsample): set shortcut to projection, or dilate false",
             )
-        if isinstance(stage.stride, int) and stage.stride == 1:
+        if stage.stride == 1:
             raise DesignError(
                 f"{path}.dilate",
                 "the stage has stride 1, so there is no stride to turn into dilation:"
@@ -420,17 +634,8 @@ def _check_stages(design: Design) -> None:
     channels = stem_out_width(design)
     for i, stage in enumerate(design.stages):
         path = f"stages[{i}]"
-        _check_int(f"{path}.depth", stage.depth, 1, MAX_DEPTH)
-        _check_int(f"{path}.width", stage.width, 1, MAX_CHANNELS)
-        _check_int(f"{path}.stride", stage.stride, 1, MAX_STRIDE)
-        if stage.expansion is not None:
-            _check_int(f"{path}.expansion", stage.expansion, 1, 64)
-        if stage.out_width is not None:
-            _check_int(f"{path}.out_width", stage.out_width, 1, MAX_CHANNELS)
-            if stage.expansion is not None:
-                raise DesignError(
-                    f"{path}.out_width", "set either out_width or expansion, not both"
-                )
+        if stage.out_width is not None and stage.expansion is not None:
+            raise DesignError(f"{path}.out_width", "set either out_width or expansion, not both")
         out = stage_out_width(design, stage)
         if out > MAX_CHANNELS:
             raise DesignError(f"{path}.width", f"the stage's output width {out:,} is too large")

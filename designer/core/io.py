@@ -7,6 +7,7 @@ network. Files are data only; nothing in them is ever evaluated.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import os
@@ -19,46 +20,30 @@ from typing import Any, BinaryIO
 
 from designer.core.design import (
     FORMAT,
-    STAGE_OVERRIDES,
     Design,
     DesignError,
     HeadSpec,
     InputSpec,
     StageSpec,
     StemSpec,
-    show,
     validate,
 )
+from designer.core.fields import ROW, show
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 FILE_SUFFIX = ".resnet.json"
 
-_TOP_KEYS = (
-    "format",
-    "name",
-    "input",
-    "num_classes",
-    "block",
-    "stem",
-    "stages",
-    "groups",
-    "width_per_group",
-    "shortcut",
-    "stride_on",
-    "activation",
-    "se_ratio",
-    "se_divisor",
-    "norm",
-    "drop_path_rate",
-    "block_dropout",
-    "conv_bias",
-    "zero_init_residual",
-    "head",
-)
-_INPUT_KEYS = ("channels", "height", "width")
-_STEM_KEYS = ("kind", "width", "pool", "norm_act")
-_STAGE_KEYS = ("depth", "width", "stride", "expansion", "out_width", *STAGE_OVERRIDES, "dilate")
-_HEAD_KEYS = ("hidden", "dropout")
+
+def _names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+# the keys each object of a file may hold: its dataclass's fields, in file order
+_TOP_KEYS = ("format", *_names(Design))
+_INPUT_KEYS = _names(InputSpec)
+_STEM_KEYS = _names(StemSpec)
+_STAGE_KEYS = _names(StageSpec)
+_HEAD_KEYS = _names(HeadSpec)
 
 
 def _check_keys(path: str, data: Mapping[str, Any], known: tuple[str, ...]) -> None:
@@ -178,59 +163,29 @@ def design_from_dict(data: object) -> Design:
 def design_to_dict(design: Design) -> dict[str, Any]:
     """The canonical JSON form: every field written, in a fixed order.
 
-    Fields added after the format's first release are written only when set, so a
-    design that does not use them is the same file as before.
+    Fields the table marks ``when_set`` (those added after the format's first release,
+    and a stage's overrides) are written only when they differ from their default,
+    after the others, so a design that does not use them is the same file as before.
     """
-    out: dict[str, Any] = {
-        "format": FORMAT,
-        "name": design.name,
-        "input": {
-            "channels": design.input.channels,
-            "height": design.input.height,
-            "width": design.input.width,
-        },
-        "num_classes": design.num_classes,
-        "block": design.block,
-        "stem": _stem_to_dict(design),
-        "stages": [_stage_to_dict(s) for s in design.stages],
-        "groups": design.groups,
-        "width_per_group": design.width_per_group,
-        "shortcut": design.shortcut,
-        "stride_on": design.stride_on,
-        "activation": design.activation,
-        "se_ratio": design.se_ratio,
-        "conv_bias": design.conv_bias,
-        "zero_init_residual": design.zero_init_residual,
-        "head": {"hidden": list(design.head.hidden), "dropout": design.head.dropout},
-    }
-    if design.se_divisor:
-        out["se_divisor"] = design.se_divisor
-    if design.norm != "batch":
-        out["norm"] = design.norm
-    if design.drop_path_rate:
-        out["drop_path_rate"] = design.drop_path_rate
-    if design.block_dropout:
-        out["block_dropout"] = design.block_dropout
-    return out
+    return {"format": FORMAT, **_object_to_dict(design)}
 
 
-def _stem_to_dict(design: Design) -> dict[str, Any]:
-    out: dict[str, Any] = {"kind": design.stem.kind, "width": design.stem.width}
-    if design.stem.pool != "max":  # written only when set: older files stay the same
-        out["pool"] = design.stem.pool
-    if not design.stem.norm_act:
-        out["norm_act"] = False
-    return out
-
-
-def _stage_to_dict(stage: StageSpec) -> dict[str, Any]:
-    out: dict[str, Any] = {"depth": stage.depth, "width": stage.width, "stride": stage.stride}
-    for name in ("expansion", "out_width", *STAGE_OVERRIDES):
-        if (value := getattr(stage, name)) is not None:
-            out[name] = value
-    if stage.dilate:
-        out["dilate"] = True
-    return out
+def _object_to_dict(obj: Any) -> dict[str, Any]:
+    always: dict[str, Any] = {}
+    when_set: dict[str, Any] = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        row = f.metadata.get(ROW)
+        if row is None:  # an object of the file, or the list of stages
+            if isinstance(value, tuple):
+                always[f.name] = [_object_to_dict(v) for v in value]
+            else:
+                always[f.name] = _object_to_dict(value)
+        elif row.written == "always":
+            always[f.name] = list(value) if isinstance(value, tuple) else value
+        elif value != f.default:
+            when_set[f.name] = value
+    return {**always, **when_set}
 
 
 SCHEMA_KEY = "$schema"

@@ -52,7 +52,8 @@ from PySide6.QtWidgets import (
 
 from designer.core import design as d
 from designer.core.blocks import BLOCK_KINDS
-from designer.core.design import Design, DesignError, StageSpec, show
+from designer.core.design import Design, DesignError, StageSpec
+from designer.core.fields import show
 from designer.core.presets import SOURCES, load_preset, preset_groups, preset_names
 from designer.qt.document import Document
 from designer.qt.fields import (

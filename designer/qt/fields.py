@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from designer.core import design as d
 from designer.core.design import Design, DesignError
+from designer.core.fields import Entry
 
 Kind = Literal["choice", "int", "float", "bool", "ints", "text"]
 
@@ -52,6 +53,8 @@ def kind_of(hint: Any, choices: tuple[str, ...] = ()) -> Kind:
 
 @dataclass(frozen=True)
 class Field:
+    """A network-wide field as the panel edits it: its row of the core's field table."""
+
     path: str  # dotted path into the design, e.g. "stem.width"
     label: str
     tooltip: str
@@ -67,214 +70,29 @@ class Field:
 
     @property
     def options(self) -> tuple[str, ...]:
-        """A choice field's values: the given ones, else the Literal's."""
-        hint = field_type(self.path)
-        if self.choices or typing.get_origin(hint) is not Literal:
-            return self.choices
-        return tuple(str(v) for v in typing.get_args(hint))
+        """A choice field's values: the row's (a registry's names) or the Literal's."""
+        return d.field_entry(self.path).choices
+
+    @classmethod
+    def of(cls, entry: Entry) -> Field:
+        row = entry.row
+        # whole-number boxes start at 0, so that a typed 0 is answered by the design's
+        # own message rather than silently clamped by the box
+        low = 0 if row.low is None or isinstance(row.low, int) else row.low
+        return cls(
+            entry.path,
+            row.label,
+            row.help,
+            row.group,
+            choices=entry.choices if entry.value_type is str else (),
+            low=low,
+            high=0 if row.high is None else row.high,
+            step=row.step,
+        )
 
 
-FIELDS: tuple[Field, ...] = (
-    Field(
-        "name",
-        "Name",
-        "The design's name, shown in the title and written into exports.",
-        "Network",
-    ),
-    Field(
-        "block",
-        "Block",
-        "Residual block type. basic: two 3x3 convs (ResNet-18/34); bottleneck: 1x1-3x3-1x1"
-        " with 4x expansion (ResNet-50+); preact_*: BN-ReLU before each conv (ResNet v2).",
-        "Network",
-    ),
-    Field(
-        "stem.kind",
-        "Stem",
-        "The layers before the first stage. imagenet: 7x7/2 conv + 3x3/2 max-pool (4x smaller);"
-        " cifar: one 3x3/1 conv; deep: three 3x3 convs (ResNet-C); deep_tiered: three 3x3"
-        " convs of rising width, 3/8, 1/2, 1 of the stem width (timm's ResNet-T); none: no stem.",
-        "Network",
-    ),
-    Field(
-        "stem.width",
-        "Stem width",
-        "Output channels of the stem convolution (64 in torchvision's ResNets, 16 on CIFAR).",
-        "Network",
-        low=0,
-        high=d.MAX_CHANNELS,
-    ),
-    Field(
-        "groups",
-        "Groups",
-        "Groups of the bottleneck's 3x3 conv: the cardinality of ResNeXt (32 in 32x4d)."
-        " Basic blocks need 1.",
-        "Blocks",
-        low=0,
-        high=d.MAX_CHANNELS,
-    ),
-    Field(
-        "width_per_group",
-        "Width / group",
-        "Channels per group of the 3x3 conv, per 64 of stage width: 64 is ResNet, 128 is"
-        " Wide ResNet-50-2, 4 with 32 groups is ResNeXt-50 32x4d.",
-        "Blocks",
-        low=0,
-        high=d.MAX_CHANNELS,
-    ),
-    Field(
-        "shortcut",
-        "Shortcut",
-        "How a block's skip path changes shape when its stride or width changes. projection:"
-        " 1x1 conv + BN (option B); zero_pad: subsample and pad channels with zeros (option A,"
-        " CIFAR); avg_down: average-pool then 1x1 conv (ResNet-D).",
-        "Blocks",
-    ),
-    Field(
-        "stride_on",
-        "Stride on",
-        "Which bottleneck conv downsamples. 3x3: torchvision's ResNet v1.5 (more accurate);"
-        " 1x1: the 2015 paper's v1 (fewer multiply-adds).",
-        "Blocks",
-    ),
-    Field(
-        "activation",
-        "Activation",
-        "The non-linearity after each BatchNorm (ReLU in every ResNet paper).",
-        "Blocks",
-        choices=d.ACTIVATIONS,
-    ),
-    Field(
-        "se_ratio",
-        "SE ratio",
-        "Squeeze-and-Excitation: 0 turns it off; 0.0625 is SE-ResNet's reduction of 16. Each"
-        " block then rescales its channels by a learned gate.",
-        "Blocks",
-        low=0.0,
-        high=1.0,  # the design refuses more (the box offered 2.0, then the design said no)
-        step=0.0625,
-    ),
-    Field(
-        "stem.pool",
-        "Stem pool",
-        "How the stem halves the resolution at its end. max: a 3x3 max-pool (torchvision);"
-        " conv: a strided 3x3 conv + norm + activation (ResNet-RS, timm's replace_stem_pool)."
-        " Only stems that pool (imagenet, deep, deep_tiered).",
-        "Network",
-    ),
-    Field(
-        "stem.norm_act",
-        "Stem norm + act",
-        "Follow the stem's last conv with its own norm and activation, as every"
-        " post-activation ResNet does. Unchecked: timm's ResNetV2 leaves them to the first"
-        " pre-activation block, whose BN-activation comes first anyway. Only for"
-        " pre-activation (preact_*) blocks.",
-        "Network",
-    ),
-    Field(
-        "norm",
-        "Norm",
-        "The normalisation after each conv. batch: BatchNorm (every ResNet paper); group:"
-        " GroupNorm with 32 groups (timm's resnet50_gn, detection backbones), independent of"
-        " the batch size; every width must then be a multiple of 32.",
-        "Blocks",
-    ),
-    Field(
-        "se_divisor",
-        "SE divisor",
-        "How the squeezed width is rounded. 0: round(C x ratio), as Hu et al. and torchvision"
-        " count; 8: a multiple of 8 (timm's make_divisible), as timm's SE-ResNets are built."
-        " C is the block's output width.",
-        "Blocks",
-        low=0,
-        high=1024,
-    ),
-    Field(
-        "drop_path_rate",
-        "Stochastic depth",
-        "Stochastic depth (Huang et al. 2016; timm's drop_path_rate): in training, block i of"
-        " n skips its residual branch with probability rate x i / (n - 1), rising to the full"
-        " rate at the last block; inference uses every block. 0 turns it off (timm's recipes"
-        " use 0.05-0.2). No effect on size or cost.",
-        "Blocks",
-        low=0.0,
-        high=1.0,
-        step=0.05,
-    ),
-    Field(
-        "block_dropout",
-        "Block dropout",
-        "Dropout inside each block, before its last conv: Wide ResNet's dropout between the"
-        " two 3x3 convs (Zagoruyko & Komodakis use 0.3 on CIFAR). Training only; 0 turns it"
-        " off. No effect on size or cost.",
-        "Blocks",
-        low=0.0,
-        high=1.0,
-        step=0.05,
-    ),
-    Field(
-        "conv_bias",
-        "Conv bias",
-        "Give every convolution a bias. ResNets have none: the BatchNorm after each conv"
-        " makes it redundant.",
-        "Blocks",
-    ),
-    Field(
-        "zero_init_residual",
-        "Zero-init residual",
-        "Start each block's last BatchNorm at zero so every block begins as the identity"
-        " (Goyal et al.; helps large-batch training). No effect on size or cost.",
-        "Blocks",
-    ),
-    Field(
-        "head.hidden",
-        "Head hidden",
-        "Hidden layers of the classifier, widths separated by commas (e.g. 512, 256); each is"
-        " Linear-activation-BatchNorm. Empty: global pool straight into fc, as in ResNet.",
-        "Head",
-    ),
-    Field(
-        "head.dropout",
-        "Dropout",
-        "Dropout probability before the final fc layer (0 = none).",
-        "Head",
-        low=0.0,
-        high=1.0,
-        step=0.05,
-    ),
-    Field(
-        "num_classes",
-        "Classes",
-        "Outputs of the final fc layer: 1000 for ImageNet, 10 for CIFAR-10.",
-        "Head",
-        low=0,
-        high=d.MAX_CLASSES,
-    ),
-    Field(
-        "input.channels",
-        "Input channels",
-        "Channels of the input image (3 for RGB, 1 for grayscale).",
-        "Input",
-        low=0,
-        high=d.MAX_CHANNELS,
-    ),
-    Field(
-        "input.height",
-        "Input height",
-        "Input image height in pixels (224 for ImageNet, 32 for CIFAR).",
-        "Input",
-        low=0,
-        high=d.MAX_SPATIAL,
-    ),
-    Field(
-        "input.width",
-        "Input width",
-        "Input image width in pixels (224 for ImageNet, 32 for CIFAR).",
-        "Input",
-        low=0,
-        high=d.MAX_SPATIAL,
-    ),
-)
+FIELDS: tuple[Field, ...] = tuple(Field.of(e) for e in d.field_table() if e.row.group)
+"""The panel's fields, in the order the field table declares them."""
 
 FIELD_BY_PATH = {f.path: f for f in FIELDS}
 
