@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from designer.core.blocks import ACTIVATIONS, CUSTOM_MODULES, NORMS, BlockLayout
 from designer.core.blocks.branch import SE, branch_ops
@@ -103,7 +103,7 @@ class Analysis:
         return sum(numel(layer.output_shape) for layer in self.layers)
 
     @cached_property
-    def memo(self) -> dict:
+    def memo(self) -> dict[object, Any]:
         """Figures other modules derive from this analysis, kept with it (keyed by them)."""
         return {}
 
@@ -366,7 +366,7 @@ def _close_block(
 class _Replay:
     """A walked block's rows and totals, with names relative to the block."""
 
-    rows: tuple[tuple, ...]  # Layer fields, ``name`` relative and ``block`` left out
+    rows: tuple[tuple[Any, ...], ...]  # Layer fields, ``name`` relative and ``block`` left out
     block: Block
 
     @classmethod
@@ -382,7 +382,7 @@ class _Replay:
     def append(self, w: _Walker, prefix: str, stage: int, index: int) -> None:
         name = prefix[:-1]
         start = len(w.layers)
-        w.layers.extend(Layer(prefix + r[0], *r[1:6], name, *r[6:]) for r in self.rows)
+        w.layers.extend(Layer._make((prefix + r[0], *r[1:6], name, *r[6:])) for r in self.rows)
         b = self.block
         w.blocks.append(
             Block(
@@ -411,7 +411,7 @@ def analyse(design: Design) -> Analysis:
     stage_shapes: list[Shape] = []
     # blocks after a stage's first repeat its rows under other names: walk each
     # distinct block once and replay it (a ResNet-1001 has 6 distinct blocks of 333)
-    replays: dict[tuple, _Replay] = {}
+    replays: dict[tuple[Any, ...], _Replay] = {}
     layout: BlockLayout  # each stage's, made at its first block
     last_stage = -1
     for bp in plan(design).blocks:

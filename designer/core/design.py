@@ -410,11 +410,11 @@ class Design:
         """Whether blocks have an inner, grouped width (torchvision's ``width_per_group``)."""
         return self.block_kind.bottleneck
 
-    def replace(self, **changes: object) -> Design:
+    def replace(self, **changes: Any) -> Design:
         """A validated copy with ``changes`` applied (the only way to 'edit' a design)."""
         return validate(dataclasses.replace(self, **changes))
 
-    def with_stage(self, index: int, **changes: object) -> Design:
+    def with_stage(self, index: int, **changes: Any) -> Design:
         stages = list(self.stages)
         stages[index] = dataclasses.replace(stages[index], **changes)
         return self.replace(stages=tuple(stages))

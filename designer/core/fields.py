@@ -124,11 +124,11 @@ def rows(cls: type, prefix: str = "") -> Iterator[Entry]:
                 default = f.default_factory()
             yield Entry(path, f.name, row, hint, default)
         elif dataclasses.is_dataclass(hint):
-            yield from rows(hint, path + ".")  # type: ignore[arg-type]
+            yield from rows(typing.cast(type, hint), path + ".")
         elif typing.get_origin(hint) is tuple and dataclasses.is_dataclass(
             item := typing.get_args(hint)[0]
         ):
-            yield from rows(item, path + "[].")
+            yield from rows(typing.cast(type, item), path + "[].")
 
 
 def show(value: object, limit: int = 40) -> str:

@@ -36,7 +36,7 @@ class BlockPlan(NamedTuple):
     """
 
     stage: int  # 0-based
-    index: int  # within its stage
+    number: int  # within its stage (0: the first); not "index", which tuples have
     path: str  # its module path: "layer1.0"
     design: Design  # the design as the block's stage sees it (its overrides applied)
     in_channels: int

@@ -25,6 +25,8 @@ from designer.core.design import (
     HeadSpec,
     InputSpec,
     StageSpec,
+    StemName,
+    StemPool,
     StemSpec,
     validate,
 )
@@ -76,14 +78,16 @@ class KeyMap:
     reshape: frozenset[str] = frozenset()
 
     def translate(
-        self, named: Mapping[str, T], flatten: Callable[[T], T] = lambda shape: shape[:2]
+        self, named: Mapping[str, T], flatten: Callable[[T], T] | None = None
     ) -> dict[str, T]:
         """``named`` (shapes, or tensors with their ``flatten``) under our names."""
         out = {}
         for key, value in named.items():
             if key in self.ours:
                 mine = self.ours[key]
-                out[mine] = flatten(value) if mine in self.reshape else value
+                if mine in self.reshape:
+                    value = flatten(value) if flatten else value[:2]  # type: ignore[index]
+                out[mine] = value
         return out
 
 
@@ -147,8 +151,8 @@ def _v2_map(shapes: Mapping[str, Shape]) -> KeyMap:
             ours[key] = _V2_STEM[key]
         elif key.startswith(("stem.norm1.", "stem.norm2.", "stem.norm.")):
             part, _, rest = key[5:].partition(".")
-            index = {"norm1": "conv1.1", "norm2": "conv1.4", "norm": "bn1"}[part]
-            ours[key] = f"{index}.{rest}"
+            place = {"norm1": "conv1.1", "norm2": "conv1.4", "norm": "bn1"}[part]
+            ours[key] = f"{place}.{rest}"
         elif m := _V2_BLOCK.match(key):
             stage, block, rest = int(m[1]), m[2], m[3]
             part, _, tail = rest.partition(".")
@@ -271,12 +275,12 @@ def _stem(
     ours: Mapping[str, Shape], stages: list[_Stage], preact: bool
 ) -> tuple[StemSpec, int, list[str]]:
     norm_act = "bn1.weight" in ours or not preact
-    pool = "conv" if "maxpool.0.weight" in ours else "max"
+    pool: StemPool = "conv" if "maxpool.0.weight" in ours else "max"
     if "conv1.0.weight" in ours:
         first = ours["conv1.0.weight"]
         second = ours.get("conv1.3.weight", ())
         width = ours.get("conv1.6.weight", (0,))[0]
-        kind = "deep" if first[0] == width // 2 else "deep_tiered"
+        kind: StemName = "deep" if first[0] == width // 2 else "deep_tiered"
         if len(second) != 4 or second[0] != width // 2:
             raise _fail(
                 f"a three-conv stem of widths {first[0]}, {second[:1]}, {width} is not one we know"
@@ -354,10 +358,13 @@ def _bottleneck_stage(depth: int, inner: int, g: int, out: int, groups: int, wpg
             return StageSpec(depth, planes, out_width=out)
     # else the stage's own grouping: planes = inner / g at 64 per group
     planes = inner // g
-    extra = {"groups": g} if g != groups else {}
-    if wpg != 64:
-        extra["width_per_group"] = 64
-    return StageSpec(depth, planes, out_width=out, **extra)
+    return StageSpec(
+        depth,
+        planes,
+        out_width=out,
+        groups=g if g != groups else None,
+        width_per_group=64 if wpg != 64 else None,
+    )
 
 
 def _strides(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from designer.core.blocks.ops import Conv, Op, last_weight
 
@@ -158,12 +158,13 @@ CUSTOM_MODULES: dict[str, CustomModule] = {}
 
 def register(kind: BlockKind | StemKind | ShortcutKind | CustomModule) -> None:
     """Add a kind to its registry; a second kind of the same name is a programming error."""
-    table: dict = {
+    registries: dict[type, dict[str, Any]] = {
         BlockKind: BLOCK_KINDS,
         StemKind: STEM_KINDS,
         ShortcutKind: SHORTCUT_KINDS,
         CustomModule: CUSTOM_MODULES,
-    }[type(kind)]
+    }
+    table = registries[type(kind)]
     name = kind.key if isinstance(kind, CustomModule) else kind.name
     if name in table:
         raise ValueError(f"{type(kind).__name__} {name!r} is registered twice")
