@@ -13,10 +13,10 @@ What it is made of:
   overrides, where ``null`` means "the network's value");
 - the choices the loader checks, from the registries (blocks, stems, shortcuts,
   activations, norms), and the default of every field;
-- the bounds :func:`designer.core.design.validate` checks, named once in
-  :data:`BOUNDS` over the design's own constants (a test moves each value just
-  past its bound and checks that the loader refuses that very field, and not at
-  the bound itself, so the two cannot drift apart silently);
+- the bounds :func:`designer.core.design.validate` checks and every field's
+  description, from the field table (:func:`designer.core.design.field_table`); a
+  test moves each value just past its bound and checks that the loader refuses
+  that very field, and not at the bound itself;
 - the rules between fields the registries can state: a stem's width multiple, the
   stems a ``pool: "conv"`` can replace, ``norm_act: false`` only for
   pre-activation blocks, a stage's ``block`` keeping the network's activation
@@ -40,29 +40,21 @@ import typing
 from pathlib import Path
 from typing import Any, Literal
 
-from designer.core.blocks import BLOCK_KINDS, NORMS, STEM_KINDS
+from designer.core.blocks import BLOCK_KINDS, STEM_KINDS
 from designer.core.blocks.stems import has_pool
 from designer.core.design import (
-    ACTIVATIONS,
-    BLOCKS,
     FORMAT,
-    MAX_CHANNELS,
-    MAX_CLASSES,
-    MAX_DEPTH,
-    MAX_HIDDEN_LAYERS,
-    MAX_NAME_LENGTH,
-    MAX_SPATIAL,
     MAX_STAGES,
-    MAX_STRIDE,
-    SHORTCUTS,
-    STEMS,
-    STRIDE_ON,
+    STAGE_OVERRIDES,
     Design,
     HeadSpec,
     InputSpec,
     StageSpec,
     StemSpec,
+    field_entry,
+    field_table,
 )
+from designer.core.fields import Entry
 from designer.core.io import (
     _HEAD_KEYS,
     _INPUT_KEYS,
@@ -85,47 +77,24 @@ class Bound:
     high_open: bool = False  # the high end itself is refused (a probability below 1)
 
 
+def _general(path: str) -> str:
+    """A list field's bounds are its items': "head.hidden" -> "head.hidden[]"."""
+    return path + "[]" if typing.get_origin(field_entry(path).value_type) is tuple else path
+
+
 # Every bound validate() checks on a single value, by the field's path in the file
-# ("stages[]" and "head.hidden[]" for each element). Whole-number fields have int bounds.
+# ("stages[]" and "head.hidden[]" for each element): the field table's rows.
 BOUNDS: dict[str, Bound] = {
-    "input.channels": Bound(1, MAX_CHANNELS),
-    "input.height": Bound(1, MAX_SPATIAL),
-    "input.width": Bound(1, MAX_SPATIAL),
-    "num_classes": Bound(1, MAX_CLASSES),
-    "stem.width": Bound(1, MAX_CHANNELS),
-    "groups": Bound(1, MAX_CHANNELS),
-    "width_per_group": Bound(1, MAX_CHANNELS),
-    "se_ratio": Bound(0.0, 1.0),
-    "se_divisor": Bound(0, 1024),
-    "drop_path_rate": Bound(0.0, 1.0, high_open=True),
-    "block_dropout": Bound(0.0, 1.0, high_open=True),
-    "head.dropout": Bound(0.0, 1.0, high_open=True),
-    "head.hidden[]": Bound(1, MAX_CHANNELS),
-    "stages[].depth": Bound(1, MAX_DEPTH),
-    "stages[].width": Bound(1, MAX_CHANNELS),
-    "stages[].stride": Bound(1, MAX_STRIDE),
-    "stages[].expansion": Bound(1, 64),
-    "stages[].out_width": Bound(1, MAX_CHANNELS),
-    "stages[].groups": Bound(1, MAX_CHANNELS),
-    "stages[].width_per_group": Bound(1, MAX_CHANNELS),
-    "stages[].se_ratio": Bound(0.0, 1.0),
+    _general(e.path): Bound(e.row.low, e.row.high, e.row.high_open)
+    for e in field_table()
+    if e.row.low is not None and e.row.high is not None
 }
 LENGTHS: dict[str, tuple[int, int]] = {  # (fewest, most) items or characters
-    "name": (0, MAX_NAME_LENGTH),
+    **{e.path: (0, e.row.most) for e in field_table() if e.row.most is not None},
     "stages": (1, MAX_STAGES),
-    "head.hidden": (0, MAX_HIDDEN_LAYERS),
 }
 # Text fields typed ``str`` whose values the loader checks against a registry.
-CHOICES: dict[str, tuple[str, ...]] = {
-    "activation": ACTIVATIONS,
-    "block": BLOCKS,
-    "stem.kind": STEMS,
-    "shortcut": SHORTCUTS,
-    "stride_on": STRIDE_ON,
-    "norm": tuple(NORMS),
-    "stages[].block": BLOCKS,
-    "stages[].stride_on": STRIDE_ON,
-}
+CHOICES: dict[str, tuple[str, ...]] = {e.path: e.choices for e in field_table() if e.row.choices}
 # Objects of the file and the keys the loader accepts in each.
 OBJECTS: dict[str, tuple[type, tuple[str, ...]]] = {
     "": (Design, _TOP_KEYS),
@@ -135,49 +104,26 @@ OBJECTS: dict[str, tuple[type, tuple[str, ...]]] = {
     "head": (HeadSpec, _HEAD_KEYS),
 }
 _DEF_NAMES = {"input": "input", "stem": "stem", "stages[]": "stage", "head": "head"}
-DESCRIPTIONS: dict[str, str] = {
+_OBJECT_DESCRIPTIONS: dict[str, str] = {
     SCHEMA_KEY: "this JSON Schema's address, for editors; the loader accepts any text here",
     "format": "the file format's version; other versions are refused",
-    "name": "free text, never evaluated",
     "input": "the input tensor's shape (C, H, W)",
-    "num_classes": "the classifier's outputs",
-    "block": "the residual block of every stage (a stage may override it)",
     "stem": "what comes before the first stage",
     "stages": "the stages of residual blocks, in order",
-    "groups": "the grouped 3x3 conv's groups (bottlenecks; ResNeXt 32x4d: 32)",
-    "width_per_group": "torchvision's width_per_group (bottlenecks; ResNeXt 32x4d: 4)",
-    "shortcut": "where the shape changes: projection (B), zero_pad (A) or avg_down (ResNet-D)",
-    "stride_on": "where a bottleneck strides: the 3x3 (v1.5) or the first 1x1 (v1)",
-    "activation": "every activation of the network",
-    "se_ratio": "squeeze-excitation after each branch, relative to its output width (0: none)",
-    "se_divisor": "0: round(C * ratio); N: timm's make_divisible(C * ratio, N)",
-    "norm": "every norm of the convolutional layers: BatchNorm or GroupNorm (32 groups)",
-    "drop_path_rate": "stochastic depth: the last block's drop probability in training",
-    "block_dropout": "dropout inside each block, before its last conv",
-    "conv_bias": "biases in every conv (Keras style)",
-    "zero_init_residual": "zero the last norm (v1) or conv (v2) of each branch",
     "head": "the classifier: hidden Linear-act-BN1d layers, dropout, then fc",
-    "input.channels": "input channels",
-    "input.height": "input height in pixels",
-    "input.width": "input width in pixels",
-    "stem.kind": "imagenet (7x7/2 conv, max-pool), cifar (3x3 conv), deep (ResNet-C),"
-    " deep_tiered (ResNet-T) or none",
-    "stem.width": "the stem's output width",
-    "stem.pool": "how a pooling stem halves the resolution: a 3x3 max-pool or a strided conv",
-    "stem.norm_act": "whether the stem ends in its own norm and activation (false: ResNetV2)",
-    "stages[].depth": "residual blocks in the stage",
-    "stages[].width": "torchvision's planes: the inner width (bottleneck) or output width",
-    "stages[].stride": "the stage's first block's stride",
-    "stages[].expansion": "output width = width * expansion (default 1 basic, 4 bottleneck)",
-    "stages[].out_width": "the stage's output width, instead of width * expansion",
-    "stages[].block": "this stage's block (null: the network's)",
-    "stages[].groups": "this stage's groups (null: the network's)",
-    "stages[].width_per_group": "this stage's width_per_group (null: the network's)",
-    "stages[].se_ratio": "this stage's squeeze-excitation ratio (null: the network's)",
-    "stages[].stride_on": "this stage's stride_on (null: the network's)",
-    "stages[].dilate": "keep the resolution and dilate by the stride instead (DeepLab)",
-    "head.hidden": "widths of hidden Linear-act-BN1d layers",
-    "head.dropout": "dropout before fc",
+}
+
+
+def _description(e: Entry) -> str:
+    """A field's help; a stage's override says that null means the network's value."""
+    if e.path.startswith("stages[].") and e.name in STAGE_OVERRIDES:
+        return f"this stage's {e.name} (null: the network's). {e.row.help}"
+    return e.row.help
+
+
+DESCRIPTIONS: dict[str, str] = {
+    **_OBJECT_DESCRIPTIONS,
+    **{e.path: _description(e) for e in field_table()},
 }
 
 
