@@ -291,8 +291,7 @@ class Design:
         help="How a block's skip path changes shape when its stride or width changes."
         " projection: 1x1 conv + BN (option B); zero_pad: subsample and pad channels with"
         " zeros (option A, CIFAR); avg_down: average-pool then 1x1 conv (ResNet-D).",
-        group="Blocks",
-        choices=SHORTCUT_KINDS,
+        group="Blocks",  # choices: the Literal's order (B, A, D), the registry's names
     )
     stride_on: StrideOn = option(
         "3x3",
@@ -441,7 +440,10 @@ def field_table() -> tuple[Entry, ...]:
     out = list(network.values())
     for e in rows(StageSpec, "stages[]."):
         if e.name in network and e.optional:
-            row = dataclasses.replace(network[e.name].row, written="when_set", group="")
+            # the network's row, under the stage table's short column title
+            row = dataclasses.replace(
+                network[e.name].row, written="when_set", group="", label=e.row.label
+            )
             e = dataclasses.replace(e, row=row)
         out.append(e)
     return tuple(out)

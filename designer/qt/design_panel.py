@@ -79,31 +79,11 @@ INHERITED = "inherited"  # a per-stage choice shows the network's value (drawn g
 CUSTOM = "Custom design"
 PRESET_ROLE = Qt.ItemDataRole.UserRole  # a preset's name, CUSTOM, or None on a source's title
 
-STAGE_COLUMNS: tuple[tuple[str, str, int, int, str], ...] = (
-    ("depth", "Depth", 0, d.MAX_DEPTH, "Residual blocks in this stage (ResNet-50: 3, 4, 6, 3)."),
-    (
-        "width",
-        "Width",
-        0,
-        d.MAX_CHANNELS,
-        "The stage's base width ('planes'): a basic block's output channels, a bottleneck's"
-        " inner width (its output is width x expansion).",
-    ),
-    (
-        "stride",
-        "Stride",
-        0,
-        d.MAX_STRIDE,
-        "Stride of the stage's first block: 2 halves height and width (and the shortcut"
-        " then needs a projection or zero padding).",
-    ),
-    (
-        "expansion",
-        "Expansion",
-        0,
-        64,
-        "Output width = width x expansion. 'auto' is 4 for bottlenecks, 1 for basic blocks.",
-    ),
+# the stage table's first columns, from the field table: (field, title, low, high, help);
+# the boxes start at 0 so that a typed 0 is answered by the design's own message
+STAGE_COLUMNS: tuple[tuple[str, str, int, int, str], ...] = tuple(
+    (e.name, e.row.label, 0, int(e.row.high or 0), e.row.help)
+    for e in (d.field_entry(f"stages[].{key}") for key in ("depth", "width", "stride", "expansion"))
 )
 OPTIONS_FROM = len(STAGE_COLUMNS)  # the per-stage options' first column
 

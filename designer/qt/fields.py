@@ -134,19 +134,10 @@ class StageOption:
         )
 
 
-STAGE_OPTIONS: tuple[StageOption, ...] = (
-    StageOption("block", "Block"),
-    StageOption("groups", "Groups"),
-    StageOption("width_per_group", "Width/group"),
-    StageOption("se_ratio", "SE"),
-    StageOption("stride_on", "Stride on"),
-    StageOption(
-        "dilate",
-        "Dilate",
-        "Dilate instead of striding (torchvision's replace_stride_with_dilation, DeepLab's"
-        " output stride 8 or 16): the stage keeps its input's resolution and its 3x3 convs"
-        " dilate by its stride instead. Needs stride > 1 and projection shortcuts.",
-    ),
+STAGE_OPTIONS: tuple[StageOption, ...] = tuple(
+    StageOption(e.name, e.row.label, "" if e.name in d.STAGE_OVERRIDES else e.row.help)
+    for e in d.field_table()
+    if e.path.startswith("stages[].") and e.row.stage
 )
 """The stage table's per-stage options, in column order (timm's byobnet per-stage config)."""
 
