@@ -20,7 +20,7 @@ from functools import cached_property
 from typing import Any, NamedTuple
 
 from designer.core.blocks import ACTIVATIONS, CUSTOM_MODULES, NORMS, BlockLayout
-from designer.core.blocks.branch import SE, branch_ops
+from designer.core.blocks.branch import branch_ops, is_attention
 from designer.core.blocks.ops import (
     Act,
     AvgPool,
@@ -152,9 +152,12 @@ class _Walker:
         *,
         kernel: int = 0,
         stride: int = 1,
+        macs: int | None = None,
     ) -> Shape:
-        # torchinfo: a layer with parameters (norm, linear) counts them once;
-        # convs, which count them at every output pixel, go through conv()
+        # torchinfo: a layer with parameters (norm, linear) counts them once; 2-D convs,
+        # which count them at every output pixel, go through conv(); a module of our own
+        # with another conv (ECA's 1-D one) gives its own count
+
         self.layers.append(
             Layer(
                 name,
@@ -162,7 +165,7 @@ class _Walker:
                 x,
                 y,
                 params,
-                params,
+                params if macs is None else macs,
                 self.block,
                 self.branch,
                 kernel,
@@ -312,7 +315,7 @@ def _block(
         _, kind = _shortcut(w, prefix, tap, env, bp)
     y = tap
     for op in branch_ops(layout, w.design):
-        w.branch = w.role = "se" if op is SE else "main"
+        w.branch = w.role = "se" if is_attention(op) else "main"
         y = w.op(prefix, op, y, env)
     w.branch = w.role = "main"
     if layout.tap == "input":

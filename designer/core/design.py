@@ -16,6 +16,7 @@ from designer.core.blocks import (
     ACTIVATIONS as ACTIVATION_TABLE,
 )
 from designer.core.blocks import (
+    ATTENTIONS,
     BLOCK_KINDS,
     NORMS,
     SHORTCUT_KINDS,
@@ -308,6 +309,16 @@ class Design:
         group="Blocks",
         choices=ACTIVATION_TABLE,
     )
+    attention: str = option(
+        "se",
+        label="Attention",
+        help="The channel attention after each block's branch, before the residual add"
+        " (timm's attn_layer). se: squeeze-and-excitation (Hu et al. 2018), on where SE ratio"
+        " is above 0.",
+        group="Blocks",
+        choices=ATTENTIONS,
+        written="when_set",
+    )
     se_ratio: float = option(
         0.0,
         label="SE ratio",
@@ -570,6 +581,9 @@ def validate(design: Design) -> Design:
             f"the {design.stem.kind} stem divides its width in its first convs: use "
             + ("an even width" if multiple == 2 else f"a multiple of {multiple}"),
         )
+    reason = ATTENTIONS[design.attention].check(design)
+    if reason:
+        raise DesignError("attention", reason)
     for i, stage in enumerate(design.stages):
         _check_overrides(design, i, stage)
     _check_stages(design)

@@ -16,9 +16,9 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from designer.core.blocks import se_channels
+from designer.core.blocks import ATTENTIONS
 from designer.core.design import (
     Design,
     DesignError,
@@ -62,7 +62,6 @@ _V2_STEM = {
     "stem.conv3.weight": "conv1.6.weight",
 }
 _V2_NORMS = {"norm1": "bn1", "norm2": "bn2", "norm3": "bn3"}
-SE_RATIOS = (1 / 16, 1 / 4, 1 / 8, 1 / 32, 1 / 2)  # the ratios the zoos use, in preference order
 
 
 @dataclass(frozen=True)
@@ -235,9 +234,9 @@ def recover(shapes: Mapping[str, Shape], name: str = "Recovered") -> Recovery:
         inferred.append("groups and width_per_group")
     specs, strides_note = _strides(specs, stages, stem, shortcut)
     assumed.append(strides_note)
-    se_ratio, se_divisor, specs = _squeeze_excite(stages, specs, bottleneck)
-    if se_ratio or any(s.se_ratio for s in specs):
-        inferred.append("se_ratio and se_divisor")
+    attention, specs = _attention(stages, specs)
+    if attention:
+        inferred.append(f"attention ({', '.join(attention)})")
     head, classes = _head(ours)
     inferred.append("head and num_classes")
     side = 32 if stem.kind in ("cifar", "none") else 224
@@ -258,11 +257,10 @@ def recover(shapes: Mapping[str, Shape], name: str = "Recovered") -> Recovery:
         groups=groups,
         width_per_group=wpg,
         shortcut=shortcut,  # type: ignore[arg-type]
-        se_ratio=se_ratio,
-        se_divisor=se_divisor,
         norm=norm,  # type: ignore[arg-type]
         conv_bias=conv_bias,
         head=head,
+        **attention,
     )
     try:
         validate(design)
@@ -385,27 +383,20 @@ def _strides(
     return out, "strides 1, 2, 2, ... (the zoos' convention): a stride has no weights"
 
 
-def _squeeze_excite(
-    stages: list[_Stage], specs: list[StageSpec], bottleneck: bool
-) -> tuple[float, int, list[StageSpec]]:
-    """The ratio (and rounding) that gives every stage's squeezed width, else per stage."""
-    found = []
-    for stage in stages:
-        fc1 = stage.first.get("se.fc1.weight")
-        found.append((fc1[1], fc1[0]) if fc1 else None)
-    present = [f for f in found if f]
-    if not present:
-        return 0.0, 0, specs
-    if all(found):
-        for divisor in (0, 8):
-            for ratio in (*SE_RATIOS, *(rd / c for c, rd in present)):
-                if all(se_channels(c, ratio, divisor) == rd for c, rd in present):
-                    return ratio, divisor, specs
-    per_stage = [
-        dataclasses.replace(spec, se_ratio=(f[1] / f[0]) if f else 0.0)
-        for spec, f in zip(specs, found, strict=True)
-    ]
-    return 0.0, 0, per_stage
+def _attention(
+    stages: list[_Stage], specs: list[StageSpec]
+) -> tuple[dict[str, Any], list[StageSpec]]:
+    """The attention whose tensors the blocks hold, as each kind recognises its own."""
+    firsts = [stage.first for stage in stages]
+    for name, kind in ATTENTIONS.items():
+        fields = kind.recover(firsts)
+        if fields is None:
+            continue
+        per_stage = fields.pop("stages", None)
+        if per_stage is not None:
+            specs = [dataclasses.replace(s, **c) for s, c in zip(specs, per_stage, strict=True)]
+        return {"attention": name, **fields}, specs
+    return {}, specs
 
 
 def _head(ours: Mapping[str, Shape]) -> tuple[HeadSpec, int]:

@@ -17,6 +17,7 @@ from designer.core.blocks import (  # noqa: F401 (each registers its kinds on im
 )
 from designer.core.blocks.activations import ACTIVATIONS, Activation
 from designer.core.blocks.kinds import (
+    ATTENTIONS,
     BLOCK_KINDS,
     CUSTOM_MODULES,
     SHORTCUT_KINDS,
@@ -32,6 +33,7 @@ from designer.core.blocks.squeeze_excite import se_channels
 
 __all__ = [
     "ACTIVATIONS",
+    "ATTENTIONS",
     "BLOCK_KINDS",
     "CUSTOM_MODULES",
     "NORMS",

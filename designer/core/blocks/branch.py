@@ -10,21 +10,36 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from designer.core.blocks.kinds import BlockLayout
+from designer.core.blocks.kinds import ATTENTIONS, BlockLayout
 from designer.core.blocks.ops import Custom, Op, with_dropout
 
 if TYPE_CHECKING:
     from designer.core.design import Design
 
-SE = Custom("se", "squeeze_excite", ("out",))
+ATTENTION_SLOT = "se"  # the attention module's attribute in a block: timm's name
 DROP_PATH = Custom("drop_path", "drop_path", ("drop_path",))
 
 
-def branch_ops(layout: BlockLayout, design: Design) -> tuple[Op, ...]:
-    """The residual branch of a block of ``design`` (a stage's view of it), in call order."""
+def attention_op(design: Design) -> Custom:
+    """The design's attention module in its slot, on the block's output channels."""
+    return Custom(ATTENTION_SLOT, ATTENTIONS[design.attention].module, ("out",))
+
+
+def is_attention(op: Op) -> bool:
+    return isinstance(op, Custom) and op.name == ATTENTION_SLOT
+
+
+def branch_ops(
+    layout: BlockLayout, design: Design, *, attention: bool | None = None
+) -> tuple[Op, ...]:
+    """The residual branch of a block of ``design`` (a stage's view of it), in call order.
+
+    ``attention``: whether it has its attention module (default: as the design says; a
+    generated class shared by stages with and without it has it, optionally).
+    """
     ops = with_dropout(layout.main) if design.block_dropout > 0 else layout.main
-    if design.se_ratio > 0:
-        ops += (SE,)
+    if ATTENTIONS[design.attention].present(design) if attention is None else attention:
+        ops += (attention_op(design),)
     if design.drop_path_rate > 0:
         ops += (DROP_PATH,)
     return ops

@@ -8,7 +8,7 @@ plus a function of the design, never a branch on its name elsewhere.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from designer.core.design import Design
 
 Shape = tuple[int, ...]
+# design fields and their values, network-wide ("se_ratio") or per stage ("stages": [...])
+RecoveredFields = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,7 @@ class Walker(Protocol):
         *,
         kernel: int = 0,
         stride: int = 1,
+        macs: int | None = None,
     ) -> Shape: ...
 
 
@@ -144,25 +147,47 @@ class CustomModule:
     class_name: str
     source: Callable[[Design], str]  # the class's text for this design
     walk: Callable[[Walker, str, Shape, tuple[int, ...], Design], Shape]
-    imports: tuple[str, ...] = ()  # extra import lines model.py needs for it
+    imports: tuple[str, ...] = ()  # extra import lines model.py needs for it (third-party)
+    stdlib: tuple[str, ...] = ()  # extra standard-library import lines ("import math")
     leaf: bool = True  # one row (its own class) rather than rows of its children
     graph_kind: str = "act"  # how the graph draws its row: "act", "pad", "dropout", ...
     graph_label: str = ""  # the row's node label in the graph ("" : the class name)
+
+
+@dataclass(frozen=True)
+class AttentionKind:
+    """Channel attention in a block's ``se`` slot: after the branch's last norm, before the
+    residual add (timm's ``attn_layer``; the slot keeps timm's attribute name, ``se``).
+
+    ``present(design)``: whether a block of that (stage's view of the) design has it.
+    ``check(design)``: why the design cannot use it ("" when it can). ``recover(firsts)``:
+    from each stage's first block's tensors (names relative to the block, ``se.fc1.weight``),
+    the design fields that give them, or None when these are not its tensors.
+    """
+
+    name: str  # the design's ``attention`` value
+    module: str  # the key of its module in CUSTOM_MODULES
+    present: Callable[[Design], bool]
+    summary: Callable[[Design], str]  # model.py's docstring words for it
+    recover: Callable[[Sequence[Mapping[str, Shape]]], RecoveredFields | None]
+    check: Callable[[Design], str] = lambda design: ""
 
 
 BLOCK_KINDS: dict[str, BlockKind] = {}
 STEM_KINDS: dict[str, StemKind] = {}
 SHORTCUT_KINDS: dict[str, ShortcutKind] = {}
 CUSTOM_MODULES: dict[str, CustomModule] = {}
+ATTENTIONS: dict[str, AttentionKind] = {}
 
 
-def register(kind: BlockKind | StemKind | ShortcutKind | CustomModule) -> None:
+def register(kind: BlockKind | StemKind | ShortcutKind | CustomModule | AttentionKind) -> None:
     """Add a kind to its registry; a second kind of the same name is a programming error."""
     registries: dict[type, dict[str, Any]] = {
         BlockKind: BLOCK_KINDS,
         StemKind: STEM_KINDS,
         ShortcutKind: SHORTCUT_KINDS,
         CustomModule: CUSTOM_MODULES,
+        AttentionKind: ATTENTIONS,
     }
     table = registries[type(kind)]
     name = kind.key if isinstance(kind, CustomModule) else kind.name

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from designer.core.blocks.kinds import CustomModule, Shape, Walker, register
+from designer.core.blocks.kinds import (
+    AttentionKind,
+    CustomModule,
+    RecoveredFields,
+    Shape,
+    Walker,
+    register,
+)
 
 if TYPE_CHECKING:
     from designer.core.design import Design
@@ -73,5 +81,37 @@ register(
         source=_source,
         walk=_walk,
         leaf=False,
+    )
+)
+
+
+SE_RATIOS = (1 / 16, 1 / 4, 1 / 8, 1 / 32, 1 / 2)  # the ratios the zoos use, in preference order
+
+
+def _recover(firsts: Sequence[Mapping[str, Shape]]) -> RecoveredFields | None:
+    """The ratio (and rounding) that gives every stage's squeezed width, else per stage."""
+    found = [(fc1[1], fc1[0]) if (fc1 := b.get("se.fc1.weight")) else None for b in firsts]
+    present = [f for f in found if f]
+    if not present:
+        return None
+    if all(found):
+        for divisor in (0, 8):
+            for ratio in (*SE_RATIOS, *(rd / c for c, rd in present)):
+                if all(se_channels(c, ratio, divisor) == rd for c, rd in present):
+                    return {"se_ratio": ratio, "se_divisor": divisor}
+    return {"stages": [{"se_ratio": (f[1] / f[0]) if f else 0.0} for f in found]}
+
+
+def _summary(design: Design) -> str:
+    return f"squeeze-excite {design.se_ratio!r}"
+
+
+register(
+    AttentionKind(
+        name="se",
+        module="squeeze_excite",
+        present=lambda design: design.se_ratio > 0,
+        summary=_summary,
+        recover=_recover,
     )
 )

@@ -23,8 +23,8 @@ import textwrap
 from dataclasses import dataclass
 
 from designer.core.analysis import analyse
-from designer.core.blocks import CUSTOM_MODULES, NORMS, BlockLayout
-from designer.core.blocks.branch import SE, branch_ops
+from designer.core.blocks import ATTENTIONS, CUSTOM_MODULES, NORMS, BlockLayout
+from designer.core.blocks.branch import attention_op, branch_ops, is_attention
 from designer.core.blocks.ops import Sym
 from designer.core.codegen.emit import Emitter, fit
 from designer.core.codegen.naming import (
@@ -116,8 +116,15 @@ class _Plan:
         return "out_width" if self.any_bottleneck else "width"
 
     @property
+    def attention(self) -> bool:
+        """Some stage's blocks have the design's attention module."""
+        kind = ATTENTIONS[self.design.attention]
+        return any(kind.present(d) for d in self.stage_designs)
+
+    @property
     def se(self) -> bool:
-        return any(d.se_ratio > 0 for d in self.stage_designs)
+        """The attention is squeeze-excite, whose ratio (and rounding) are constants."""
+        return self.attention and attention_op(self.design).module == "squeeze_excite"
 
     @property
     def groups(self) -> int:
@@ -220,8 +227,8 @@ def _docstring(plan: _Plan) -> str:
         extras.append("the stem's max-pool replaced by a strided 3x3 conv (ResNet-RS)")
     if d.norm != "batch":
         extras.append(f"{d.norm} norm")
-    if plan.se and "se_ratio" not in plan.per_stage:
-        extras.append(f"squeeze-excite {number_literal(plan.se_ratio)}")
+    if plan.attention and "se_ratio" not in plan.per_stage:
+        extras.append(ATTENTIONS[d.attention].summary(plan.stage_designs[0]))
     if d.drop_path_rate > 0:
         extras.append(f"stochastic depth {number_literal(d.drop_path_rate)}")
     if d.block_dropout > 0:
@@ -290,14 +297,15 @@ def _describe_blocks(plan: _Plan) -> list[str]:
 
 
 def _imports(plan: _Plan) -> str:
-    extra = {
-        line
-        for key in plan.emitter.used & set(CUSTOM_MODULES)
-        for line in CUSTOM_MODULES[key].imports
-    }
+    used = [CUSTOM_MODULES[key] for key in plan.emitter.used & set(CUSTOM_MODULES)]
+    extra = {line for module in used for line in module.imports}
+    stdlib = {line for module in used for line in module.stdlib}
+    stdlib.add("from typing import NamedTuple")
+    if plan.drop_path:
+        stdlib.add("from collections.abc import Iterator")
+    # as isort orders them: plain imports first, then from-imports, each alphabetical
     lines = [
-        *(["from collections.abc import Iterator"] if plan.drop_path else []),
-        "from typing import NamedTuple",
+        *sorted(stdlib, key=lambda line: (line.startswith("from "), line)),
         "",
         "import torch",
         *sorted(extra),
@@ -550,9 +558,8 @@ def _block(plan: _Plan, variant: _Variant) -> str:
     optional_pre = plan.optional_pre and 0 in variant.stages
     names = _block_names(plan, variant)
     out_ch = str(names["out"])
-    # the class carries squeeze-excite if any of its stages does (optional where some do not)
-    se_design = dataclasses.replace(d, se_ratio=1.0) if plan.se else d
-    main = branch_ops(layout, se_design)
+    # the class carries the attention if any of its stages does (optional where some do not)
+    main = branch_ops(layout, d, attention=plan.attention)
     se_optional = "se_ratio" in plan.per_stage
     registered: set[str] = set()
     init = [
@@ -567,11 +574,11 @@ def _block(plan: _Plan, variant: _Variant) -> str:
     if plan.has_shortcut and layout.tap == "pre":
         init.append(shortcut_line)
     for op in main:
-        if op is SE and se_optional:
+        if is_attention(op) and se_optional:
             init.append(
                 f"        self.se = SqueezeExcite({out_ch}, se_ratio) if se_ratio > 0 else None"
             )
-            emit.used.add(SE.module)
+            emit.used.add(attention_op(d).module)
         else:
             init += emit.init("        ", (op,), names, registered)
     if plan.has_shortcut and layout.tap == "input":
@@ -752,7 +759,7 @@ def _init_weights(plan: _Plan) -> list[str]:
         "            if isinstance(m, nn.Conv2d):",
         '                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")',
     ]
-    if d.conv_bias or plan.se:
+    if d.conv_bias or plan.se:  # squeeze-excite's 1x1 convs have biases
         lines += [
             "                if m.bias is not None:",
             "                    nn.init.zeros_(m.bias)",
