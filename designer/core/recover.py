@@ -236,7 +236,8 @@ def recover(shapes: Mapping[str, Shape], name: str = "Recovered") -> Recovery:
     assumed.append(strides_note)
     attention, specs = _attention(stages, specs)
     if attention:
-        inferred.append(f"attention ({', '.join(attention)})")
+        ratios = ", ".join(f"{k} {v!r}" for k, v in attention.items() if k != "attention")
+        inferred.append(f"attention {attention['attention']}" + (f" ({ratios})" if ratios else ""))
     head, classes = _head(ours)
     inferred.append("head and num_classes")
     side = 32 if stem.kind in ("cifar", "none") else 224

@@ -1,20 +1,17 @@
-"""The registry of parts: every block, stem, shortcut, activation and custom module, once.
+"""The registry of parts: every block, stem, shortcut, attention and module of our own, once.
 
-Importing this package registers them all. Each kind is one module; adding one
-is that module, its import here and its name in the design's schema.
+Importing this package imports every module in it, in name order, and each registers
+its kinds on import: adding a part is adding its module, with no list to edit here.
 """
 
-from designer.core.blocks import (  # noqa: F401 (each registers its kinds on import)
-    basic,
-    bottleneck,
-    drop_path,
-    preact_basic,
-    preact_bottleneck,
-    shortcuts,
-    squeeze_excite,
-    stems,
-    zero_pad,
-)
+import importlib
+import pkgutil
+
+# every part registers itself on import, in name order (the order model.py writes them in)
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+
+# ruff: noqa: E402 (the registries are complete before anything is re-exported)
 from designer.core.blocks.activations import ACTIVATIONS, Activation
 from designer.core.blocks.kinds import (
     ATTENTIONS,

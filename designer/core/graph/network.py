@@ -38,6 +38,7 @@ LEVELS: tuple[str, ...] = ("block", "layer")
 
 _KINDS = {
     "Conv2d": "conv",
+    "Conv1d": "conv",
     "BatchNorm2d": "norm",
     "BatchNorm1d": "norm",
     "GroupNorm": "norm",
@@ -87,6 +88,8 @@ def _layer_label(layer: Layer, analysis: Analysis) -> str:
         text = f"conv {k}x{k}{by}, {layer.output_shape[0]}"
         text += f", dil {layer.dilation}" if layer.dilation > 1 else ""
         return text + (f", g{groups}" if groups > 1 else "")
+    if op == "Conv1d":  # across channels (ECA): its kernel spans neighbouring channels
+        return f"conv1d k{layer.kernel}"
     if op in ("BatchNorm2d", "BatchNorm1d"):
         return "BN"
     if op == "GroupNorm":
