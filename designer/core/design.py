@@ -314,7 +314,8 @@ class Design:
         label="Attention",
         help="The channel attention after each block's branch, before the residual add"
         " (timm's attn_layer). se: squeeze-and-excitation (Hu et al. 2018), on where SE ratio"
-        " is above 0.",
+        " is above 0. eca: efficient channel attention (Wang et al. 2020), a 1-D conv across"
+        " the pooled channels in every block, its kernel from the channel count.",
         group="Blocks",
         choices=ATTENTIONS,
         written="when_set",

@@ -59,6 +59,9 @@ MODELS: dict[str, Callable[[], nn.Module]] = {
     "resnet50_gn": _timm("resnet50_gn"),
     "resnetv2_50": _timm("resnetv2_50"),
     "resnetv2_50d": _timm("resnetv2_50d"),
+    "ecaresnet50d": _timm("ecaresnet50d"),
+    "ecaresnet26t": _timm("ecaresnet26t"),
+    "ecaresnetlight": _timm("ecaresnetlight"),
 }
 
 

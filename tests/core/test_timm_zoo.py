@@ -90,11 +90,7 @@ BLUR = (
     "a stride-1 max-pool and a BlurPool2d",
 )
 AVG = ("a 2x2 average pool of stride 2", "a 2x2 average pool")
-ECA = (
-    "no efficient channel attention (timm's EcaModule: global average pool, a bias-free 1-D"
-    " conv across the channels, kernel the odd size nearest (log2(C) + 1) / 2 but at least 3,"
-    " sigmoid gate); se_ratio gives only SE's two 1x1 convs"
-)
+ECA = {"attention": "eca"}  # timm's attn_layer='eca'
 NORM = "no {} (timm's {}: per channel a weight, a bias and a learned {}): norm is batch or group"
 
 VARIANTS: dict[str, Variant] = {
@@ -118,6 +114,12 @@ VARIANTS: dict[str, Variant] = {
     "seresnext26d_32x4d": Variant(lambda: _preset("resnext50_32x4d", B2222, **D, **SE)),
     "seresnext26t_32x4d": Variant(lambda: _preset("resnext50_32x4d", B2222, **T, **SE)),
     "seresnext50_32x4d": Variant(lambda: _preset("resnext50_32x4d", **SE)),
+    # efficient channel attention
+    "ecaresnet26t": Variant(lambda: _preset("resnet50", B2222, **T, **ECA)),
+    "ecaresnet50d": Variant(lambda: _preset("resnet50", **D, **ECA)),
+    "ecaresnetlight": Variant(
+        lambda: _preset("resnet50", (1, 1, 11, 3), shortcut="avg_down", **ECA)
+    ),
     # ResNeXt and wide
     "resnext50_32x4d": Variant(lambda: _preset("resnext50_32x4d")),
     "resnext50d_32x4d": Variant(lambda: _preset("resnext50_32x4d", **D)),
@@ -193,10 +195,6 @@ VARIANTS: dict[str, Variant] = {
     "resnetaa34d": Variant(
         lambda: _preset("resnet34", **D),
         gaps=dict.fromkeys(("flops", "outputs"), AA.format(*AVG)),
-    ),
-    "ecaresnet26t": Variant(
-        lambda: _preset("resnet50", B2222, **T),
-        gaps=dict.fromkeys(CHECKS, ECA),
     ),
     "resnetv2_50d_frn": Variant(
         lambda: _preset("resnet50", **V2D, shortcut="avg_down"),
@@ -281,12 +279,14 @@ def _flops(model: nn.Module) -> int:
 
 
 def _predicted_flops(design: Design) -> int:
-    """Twice the weights' multiply-adds of the analysis's Conv2d and Linear rows."""
+    """Twice the weights' multiply-adds of the analysis's conv and Linear rows."""
     total = 0
     for row in analyse(design).layers:
         if row.kind == "Conv2d":
             channels, height, width = row.output_shape
             total += row.macs - (channels * height * width if row.bias else 0)
+        elif row.kind == "Conv1d":  # ECA's, bias-free
+            total += row.macs
         elif row.kind == "Linear":  # every Linear of a design has a bias
             total += row.macs - row.output_shape[0]
     return 2 * total
