@@ -25,7 +25,7 @@ from designer.core.design import (
 def small_designs(draw: st.DrawFn) -> Design:
     # every registered kind, so a kind added to designer.core.blocks is tested at once
     block = draw(st.sampled_from(BLOCKS))
-    bottleneck = BLOCK_KINDS[block].bottleneck
+    bottleneck = BLOCK_KINDS[block].grouped
     groups = draw(st.sampled_from([1, 2, 4])) if bottleneck else 1
     width_per_group = draw(st.sampled_from([4, 16, 64])) if bottleneck else 64
     stem_kind = draw(st.sampled_from(STEMS))
@@ -40,7 +40,7 @@ def small_designs(draw: st.DrawFn) -> Design:
         choice = draw(st.integers(0, 4))
         override = draw(st.integers(0, 3)) == 0
         stage_block = draw(st.sampled_from(same_order)) if override else None
-        stage_bottleneck = BLOCK_KINDS[stage_block or block].bottleneck
+        stage_bottleneck = BLOCK_KINDS[stage_block or block].grouped
         stride = draw(st.sampled_from([1, 1, 2, 3]))
         stages.append(
             StageSpec(

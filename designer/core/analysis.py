@@ -293,11 +293,10 @@ def _shortcut(
     w: _Walker, prefix: str, x: Shape, env: dict[str, int], bp: BlockPlan
 ) -> tuple[Shape, str]:
     """The shortcut of one block: its output shape and its kind ("identity" if none)."""
-    if bp.shortcut == "identity":
+    if bp.downsample is None:
         return x, "identity"
-    d = w.design
     w.branch = w.role = "shortcut"
-    y = w.op(prefix, d.shortcut_kind.ops(bp.stride > 1, not d.is_preact), x, env)
+    y = w.op(prefix, bp.downsample, x, env)
     w.branch = w.role = "main"
     return y, bp.shortcut
 
@@ -307,7 +306,7 @@ def _block(
 ) -> tuple[Shape, str]:
     """One residual block, in the order its forward() calls its modules."""
     tap = x
-    if layout.pre and bp.preact:
+    if layout.pre and bp.runs_pre:
         w.role = "pre"
         tap = w.ops(prefix, layout.pre, x, env)
     kind = ""
@@ -326,12 +325,10 @@ def _block(
     return y, kind
 
 
-def _head(w: _Walker, x: Shape) -> Shape:
+def _head(w: _Walker, x: Shape, head_ops: tuple[Op, ...]) -> Shape:
     d = w.design
     w.block = "head"
-    if d.is_preact:
-        x = w.bn("bn_final", x)
-        x = w.row(w.act_name, w.act, x, x)
+    x = w.ops("", head_ops, x, {"features": x[0]})
     x = w.row("avgpool", "AdaptiveAvgPool2d", x, (x[0], 1, 1))
     v: Shape = (x[0],)
     x = w.row("flatten", "Flatten", x, v)
@@ -417,7 +414,8 @@ def analyse(design: Design) -> Analysis:
     replays: dict[tuple[Any, ...], _Replay] = {}
     layout: BlockLayout  # each stage's, made at its first block
     last_stage = -1
-    for bp in plan(design).blocks:
+    network = plan(design)
+    for bp in network.blocks:
         s, b, path, sd, _, width, out, stride, dil_first, dilation, preact = bp[:11]
         w.design = sd
         if s != last_stage:  # a stage's blocks share its layout
@@ -452,7 +450,7 @@ def analyse(design: Design) -> Analysis:
         stage_shapes.append(x)
     w.design = design
     start = len(w.layers)
-    y = _head(w, x)
+    y = _head(w, x, network.head_ops)
     _close_block(w, "head", len(design.stages), 0, x, y, start, "")
     params = sum(layer.params for layer in w.layers)
     return Analysis(

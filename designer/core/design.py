@@ -25,6 +25,7 @@ from designer.core.blocks import (
     ShortcutKind,
     StemKind,
 )
+from designer.core.blocks.kinds import same_order_kinds
 from designer.core.blocks.ops import Op
 from designer.core.blocks.stems import has_pool, stem_ops
 from designer.core.fields import Entry, FieldError, option, rows
@@ -419,7 +420,7 @@ class Design:
     @property
     def is_bottleneck(self) -> bool:
         """Whether blocks have an inner, grouped width (torchvision's ``width_per_group``)."""
-        return self.block_kind.bottleneck
+        return self.block_kind.grouped
 
     def replace(self, **changes: Any) -> Design:
         """A validated copy with ``changes`` applied (the only way to 'edit' a design)."""
@@ -592,12 +593,17 @@ def validate(design: Design) -> Design:
     return design
 
 
+def same_order_blocks(design: Design) -> list[str]:
+    """The blocks a stage of ``design`` may use: those of the network's activation order."""
+    return same_order_kinds(design.is_preact)
+
+
 def _check_overrides(design: Design, i: int, stage: StageSpec) -> None:
     """A stage's overrides, each checked as its network-wide field is, plus what they imply."""
     path = f"stages[{i}]"
     if stage.block is not None and BLOCK_KINDS[stage.block].preact != design.is_preact:
         order = "pre-activation" if design.is_preact else "post-activation"
-        same = [n for n, k in BLOCK_KINDS.items() if k.preact == design.is_preact]
+        same = same_order_blocks(design)
         raise DesignError(
             f"{path}.block",
             f"a {stage.block} block cannot sit in a {order} network (block: {design.block}):"

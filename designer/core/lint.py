@@ -14,13 +14,12 @@ from designer.core.analysis import Analysis, analyse
 from designer.core.design import (
     MAX_BUILD_BYTES,
     Design,
-    bottleneck_width,
-    stage_design,
     stage_dilations,
     stage_out_width,
     stem_out_width,
 )
 from designer.core.explain import training_bytes
+from designer.core.plan import BlockPlan, plan
 from designer.core.report import human_bytes, human_count
 from designer.core.stages import StageFigures, stage_figures
 
@@ -59,6 +58,11 @@ class _Context:
     design: Design
     result: Analysis
     stages: list[StageFigures]  # stem?, layer1.., head
+
+    @property
+    def firsts(self) -> list[BlockPlan]:
+        """Each stage's first block, as the plan resolves it."""
+        return [block for block in plan(self.design).blocks if block.number == 0]
 
     def stage(self, index: int) -> StageFigures:
         return next(s for s in self.stages if s.name == f"layer{index + 1}")
@@ -124,12 +128,10 @@ def _shrinking_widths(ctx: _Context) -> Iterator[Finding]:
 
 
 def _narrow_bottleneck(ctx: _Context) -> Iterator[Finding]:
-    design = ctx.design
-    for i, stage in enumerate(design.stages):
-        sd = stage_design(design, stage)
-        if not sd.is_bottleneck:
-            continue
-        inner, out = bottleneck_width(design, stage), stage_out_width(design, stage)
+    """A block's inner width against its output (a basic block's are one: never flagged)."""
+    for first in ctx.firsts:
+        i, sd, stage = first.stage, first.design, ctx.design.stages[first.stage]
+        inner, out = first.width, first.out_channels
         if out > MAX_BOTTLENECK_RATIO * inner:
             yield Finding(
                 "narrow-bottleneck",
@@ -173,13 +175,12 @@ def _downsampling(ctx: _Context) -> Iterator[Finding]:
             " (option A); He et al. found projections (option B) slightly better",
             "set shortcut to projection or avg_down",
         )
-    firsts = [first for first, _, _ in stage_dilations(design)]
     on_1x1 = [
-        i
-        for i, stage in enumerate(design.stages)
-        if firsts[i] > 1
-        and (sd := stage_design(design, stage)).is_bottleneck
-        and sd.stride_on == "1x1"
+        first.stage
+        for first in ctx.firsts
+        if first.stride > 1
+        and first.design.block_kind.places_stride
+        and first.design.stride_on == "1x1"
     ]
     if on_1x1:
         overridden = all(design.stages[i].stride_on is not None for i in on_1x1)

@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from designer.core.blocks.drop_path import drop_path_rates
-from designer.core.blocks.ops import Conv, MaxPool, Op, Seq
+from designer.core.blocks.ops import Act, Conv, MaxPool, Norm, Op, Seq
 from designer.core.design import (
     Design,
     bottleneck_width,
@@ -45,8 +45,9 @@ class BlockPlan(NamedTuple):
     stride: int
     first_dilation: int  # of its first 3x3 (the previous stage's, in a stage that dilates)
     dilation: int  # of its other dilated convs
-    preact: bool  # whether it applies its own pre-activation (pre-activation blocks only)
+    runs_pre: bool  # whether it runs its kind's pre ops (a pre-activation block's BN-act)
     shortcut: str  # "identity", or the design's kind: "projection", "zero_pad", "avg_down"
+    downsample: Op | None  # the shortcut's module (None: identity)
     drop_path: float  # the probability its residual branch is dropped in training
     in_size: Size
     out_size: Size
@@ -58,6 +59,11 @@ class NetworkPlan:
     stem_channels: int
     stem_size: Size
     blocks: tuple[BlockPlan, ...]
+    # a post-activation network's shortcuts end in a norm; a pre-activation one's do not
+    # (the next block normalises the sum), which instead ends in BN-activation before the
+    # pool: ``head_ops`` over the symbol "features" (the last stage's width)
+    shortcut_norm: bool
+    head_ops: tuple[Op, ...]
 
     def stage_blocks(self, stage: int) -> tuple[BlockPlan, ...]:
         return tuple(b for b in self.blocks if b.stage == stage)
@@ -99,13 +105,15 @@ def plan(design: Design) -> NetworkPlan:
     stem_channels, stem_size = channels, size
     rates = drop_path_rates(design.drop_path_rate, sum(s.depth for s in design.stages))
     preact = first_block_preactivates(design)
+    shortcut_norm = not design.is_preact
+    shortcut = design.shortcut_kind
     blocks: list[BlockPlan] = []
     for s, (stage, (first_stride, first_dilation, dilation)) in enumerate(
         zip(design.stages, stage_dilations(design), strict=True)
     ):
         sd = stage_design(design, stage)
         out = stage_out_width(design, stage)
-        width = bottleneck_width(design, stage) if sd.is_bottleneck else out
+        width = bottleneck_width(design, stage) if sd.block_kind.grouped else out
         # the first block strides and may change the width; the others repeat it
         out_size = (ceil_div(size[0], first_stride), ceil_div(size[1], first_stride))
         same = first_stride == 1 and channels == out
@@ -125,6 +133,7 @@ def plan(design: Design) -> NetworkPlan:
                 dilation,
                 preact,
                 "identity" if same else design.shortcut,
+                None if same else shortcut.ops(first_stride > 1, shortcut_norm),
                 rates[n],
                 size,
                 out_size,
@@ -144,6 +153,7 @@ def plan(design: Design) -> NetworkPlan:
                 dilation,
                 True,
                 "identity",
+                None,
                 rates[n + b],
                 out_size,
                 out_size,
@@ -151,4 +161,5 @@ def plan(design: Design) -> NetworkPlan:
             for b in range(1, stage.depth)
         )
         channels, size, preact = out, out_size, True
-    return NetworkPlan(design, stem_channels, stem_size, tuple(blocks))
+    head = (Norm("bn_final", "features"), Act()) if design.is_preact else ()
+    return NetworkPlan(design, stem_channels, stem_size, tuple(blocks), shortcut_norm, head)

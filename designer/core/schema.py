@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from designer.core.blocks import BLOCK_KINDS, STEM_KINDS
+from designer.core.blocks.kinds import same_order_kinds
 from designer.core.blocks.stems import has_pool
 from designer.core.design import (
     FORMAT,
@@ -235,7 +236,7 @@ def _object(path: str) -> dict[str, Any]:
 def _stage_rules() -> list[dict[str, Any]]:
     """Within one stage: out_width or expansion; a dilated stage strides; a basic block
     chosen for the stage takes no groups."""
-    plain = [name for name, kind in BLOCK_KINDS.items() if not kind.bottleneck]
+    plain = [name for name, kind in BLOCK_KINDS.items() if not kind.grouped]
     return [
         {"not": {"required": ["out_width", "expansion"]}},
         {
@@ -256,9 +257,8 @@ def _stage_rules() -> list[dict[str, Any]]:
 
 def _top_rules() -> list[dict[str, Any]]:
     """Between fields of the whole file, from what the registries say of each kind."""
-    preact = [name for name, kind in BLOCK_KINDS.items() if kind.preact]
-    post = [name for name, kind in BLOCK_KINDS.items() if not kind.preact]
-    plain = [name for name, kind in BLOCK_KINDS.items() if not kind.bottleneck]
+    preact, post = same_order_kinds(True), same_order_kinds(False)
+    plain = [name for name, kind in BLOCK_KINDS.items() if not kind.grouped]
     pooled = [name for name, kind in STEM_KINDS.items() if has_pool(kind)]
     rules: list[dict[str, Any]] = []
     for name, kind in STEM_KINDS.items():

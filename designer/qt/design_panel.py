@@ -51,8 +51,7 @@ from PySide6.QtWidgets import (
 )
 
 from designer.core import design as d
-from designer.core.blocks import BLOCK_KINDS
-from designer.core.design import Design, DesignError, StageSpec
+from designer.core.design import Design, DesignError, StageSpec, same_order_blocks
 from designer.core.fields import show
 from designer.core.presets import SOURCES, load_preset, preset_groups, preset_names
 from designer.qt.document import Document
@@ -185,11 +184,6 @@ def parse_option(row: int, option: StageOption, text: str) -> int | float | None
             f"stages[{row}].{option.key}",
             f"write {what}, or clear the cell to use the network's value (got {show(text)})",
         ) from None
-
-
-def same_order_blocks(design: Design) -> list[str]:
-    """The blocks a stage of ``design`` may use: those of the network's activation order."""
-    return [name for name, kind in BLOCK_KINDS.items() if kind.preact == design.is_preact]
 
 
 class OptionCombo(QComboBox):

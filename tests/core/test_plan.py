@@ -72,8 +72,8 @@ def test_drop_path_rates_are_timms():
 def test_only_the_first_preactivation_block_may_leave_it_to_the_stem():
     """He et al. 2016: a stem ending in BN-ReLU feeds the first block, which skips its own."""
     blocks = plan(load_preset("preact_resnet164_cifar")).blocks
-    assert [b.preact for b in blocks[:2]] == [blocks[0].preact, True]
-    assert all(b.preact for b in blocks[1:])
+    assert [b.runs_pre for b in blocks[:2]] == [blocks[0].runs_pre, True]
+    assert all(b.runs_pre for b in blocks[1:])
 
 
 def test_a_plan_is_made_once_per_design():

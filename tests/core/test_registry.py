@@ -17,7 +17,7 @@ import torch
 from designer.core import design as design_module
 from designer.core.analysis import analyse
 from designer.core.blocks import ACTIVATIONS, BLOCK_KINDS, SHORTCUT_KINDS, STEM_KINDS
-from designer.core.blocks.kinds import BlockKind, BlockLayout
+from designer.core.blocks.kinds import BlockKind, BlockLayout, symbols
 from designer.core.blocks.ops import Act, Conv, Norm
 from designer.core.codegen import render_model_py
 from designer.core.design import Design, StageSpec, StemSpec
@@ -66,11 +66,10 @@ def test_a_block_kind_added_as_one_entry_is_analysed_built_and_exported(
         class_name="TripleBlock",
         label="triple",
         expansion=1,
-        bottleneck=False,
         preact=False,
         layout=lambda design: layout,
         summary=lambda design: "Three 3x3 convolutions, plus the shortcut.",
-        describe=lambda design: "triple (three 3x3 convs)",
+        describe=lambda design, grouping: "triple (three 3x3 convs)",
     )
     monkeypatch.setitem(BLOCK_KINDS, "triple", kind)
     monkeypatch.setattr(design_module, "BLOCKS", (*design_module.BLOCKS, "triple"))
@@ -191,3 +190,14 @@ def test_stage_expansion_defaults_come_from_the_kind() -> None:
     base = load_preset("resnet18")
     assert design_module.stage_out_width(base, StageSpec(2, 64)) == 64
     assert design_module.stage_out_width(load_preset("resnet50"), StageSpec(2, 64)) == 256
+
+
+@pytest.mark.parametrize("name", sorted(BLOCK_KINDS))
+def test_a_kind_declares_the_options_its_ops_read(name: str) -> None:
+    """``grouped`` and ``places_stride`` are what the kind's ops do, not a separate claim."""
+    kind = BLOCK_KINDS[name]
+    design = load_preset("resnet50").replace(block=name)
+    ops = (*kind.layout(design).pre, *kind.layout(design).main)
+    assert kind.grouped == ("groups" in symbols(ops) and "width" in symbols(ops))
+    on_1x1 = kind.layout(design.replace(stride_on="1x1"))
+    assert kind.places_stride == (on_1x1 != kind.layout(design))

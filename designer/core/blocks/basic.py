@@ -32,10 +32,9 @@ register(
         class_name="BasicBlock",
         label="basic",
         expansion=1,
-        bottleneck=False,
         preact=False,
         layout=_layout,
         summary=lambda design: "Two 3x3 convolutions, plus the shortcut.",
-        describe=lambda design: "basic (two 3x3 convs)",
+        describe=lambda design, grouping: "basic (two 3x3 convs)",
     )
 )

@@ -24,9 +24,10 @@ def stride_place(design: Design) -> str:
     return "first 1x1 (v1, 2015)" if design.stride_on == "1x1" else "3x3 (torchvision's v1.5)"
 
 
-def describe(design: Design) -> str:
+def describe(design: Design, grouping: bool) -> str:
+    """``grouping``: say the groups (not where each stage has its own, said per stage)."""
     text = f"bottleneck (1x1, 3x3, 1x1), stride on the {design.stride_on} conv"
-    if design.groups > 1 or design.width_per_group != 64:
+    if grouping and (design.groups > 1 or design.width_per_group != 64):
         text += f", {design.groups} groups of width {design.width_per_group}"
     return text
 
@@ -54,7 +55,7 @@ register(
         class_name="Bottleneck",
         label="bottleneck",
         expansion=4,
-        bottleneck=True,
+        options=frozenset({"groups", "stride_on"}),
         preact=False,
         layout=_layout,
         describe=describe,

@@ -9,10 +9,10 @@ plus a function of the design, never a branch on its name elsewhere.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from designer.core.blocks.ops import Conv, Op, last_weight
+from designer.core.blocks.ops import Conv, Custom, Op, Seq, last_weight
 
 if TYPE_CHECKING:
     from designer.core.design import Design
@@ -63,11 +63,24 @@ class BlockKind:
     class_name: str  # the generated module class
     label: str  # short, for the graph ("pre-act bottleneck")
     expansion: int  # a stage's default output width / width
-    bottleneck: bool  # has an inner width scaled by width_per_group, and a grouped conv
     preact: bool  # pre-activation (He et al. 2016): un-normed shortcut, a final BN-act
     layout: Callable[[Design], BlockLayout]
     summary: Callable[[Design], str]  # model.py's docstring line for the class
-    describe: Callable[[Design], str]  # what model.py's module docstring says of the blocks
+    # what model.py's module docstring says of the blocks; ``grouping``: with the groups
+    describe: Callable[[Design, bool], str]
+    # the design's block options its ops read: "groups" (an inner width, torchvision's
+    # width_per_group, in a grouped conv) and "stride_on" (where the stride sits)
+    options: frozenset[str] = frozenset()
+
+    @property
+    def grouped(self) -> bool:
+        """Whether its blocks have an inner width of their own, in a grouped conv."""
+        return "groups" in self.options
+
+    @property
+    def places_stride(self) -> bool:
+        """Whether the design's ``stride_on`` says which of its convs strides."""
+        return "stride_on" in self.options
 
 
 @dataclass(frozen=True)
@@ -171,6 +184,25 @@ class AttentionKind:
     summary: Callable[[Design], str]  # model.py's docstring words for it
     recover: Callable[[Sequence[Mapping[str, Shape]]], RecoveredFields | None]
     check: Callable[[Design], str] = lambda design: ""
+
+
+def same_order_kinds(preact: bool) -> list[str]:
+    """The block kinds of one activation order: those a network of that order may mix."""
+    return [name for name, kind in BLOCK_KINDS.items() if kind.preact == preact]
+
+
+def symbols(ops: Sequence[Op]) -> frozenset[str]:
+    """Every symbol ``ops`` read ("in", "width", "groups"...), inside sequences too."""
+    found: set[str] = set()
+    for op in ops:
+        if isinstance(op, Seq):
+            found |= symbols(op.ops)
+        elif isinstance(op, Custom):
+            found.update(arg for arg in op.args if isinstance(arg, str))
+        else:
+            values = (getattr(op, f.name) for f in fields(op) if f.name != "name")
+            found.update(value for value in values if isinstance(value, str))
+    return frozenset(found)
 
 
 BLOCK_KINDS: dict[str, BlockKind] = {}

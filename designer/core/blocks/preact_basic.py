@@ -36,12 +36,11 @@ register(
         class_name="PreActBasicBlock",
         label="pre-act basic",
         expansion=1,
-        bottleneck=False,
         preact=True,
         layout=_layout,
         summary=lambda design: (
             "Pre-activation: BN-activation before each of two 3x3 convs (He et al. 2016)."
         ),
-        describe=lambda design: "pre-activation basic (two 3x3 convs)",
+        describe=lambda design, grouping: "pre-activation basic (two 3x3 convs)",
     )
 )

@@ -44,10 +44,10 @@ register(
         class_name="PreActBottleneck",
         label="pre-act bottleneck",
         expansion=4,
-        bottleneck=True,
+        options=frozenset({"groups", "stride_on"}),
         preact=True,
         layout=_layout,
         summary=_summary,
-        describe=lambda design: "pre-activation " + describe(design),
+        describe=lambda design, grouping: "pre-activation " + describe(design, grouping),
     )
 )

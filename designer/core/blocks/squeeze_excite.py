@@ -44,7 +44,7 @@ def _walk(w: Walker, name: str, x: Shape, args: tuple[int, ...], design: Design)
 _SOURCE = '''class SqueezeExcite(nn.Module):
     """Channel attention (Hu et al. 2018): pool, reduce, expand, sigmoid gate."""
 
-    def __init__(self, channels: int, ratio: float = SE_RATIO) -> None:
+    def __init__(self, channels: int, {ratio}) -> None:
         super().__init__()
         {reduced}
         self.pool = nn.AdaptiveAvgPool2d(1)
@@ -67,11 +67,11 @@ _REDUCED = {
 
 
 def _source(design: Design) -> str:
-    text = _SOURCE.replace("{reduced}", _REDUCED["divisible" if design.se_divisor else "round"])
     ratios = {design.se_ratio if s.se_ratio is None else s.se_ratio for s in design.stages}
-    if len(ratios) > 1:  # each stage passes its own ratio: there is no SE_RATIO
-        text = text.replace("ratio: float = SE_RATIO", "ratio: float")
-    return text
+    # where each stage passes its own ratio there is no SE_RATIO to default to
+    ratio = "ratio: float" if len(ratios) > 1 else "ratio: float = SE_RATIO"
+    reduced = _REDUCED["divisible" if design.se_divisor else "round"]
+    return _SOURCE.format(ratio=ratio, reduced=reduced)
 
 
 register(

@@ -16,11 +16,11 @@ appears escaped inside the docstring and inside a ``repr``-quoted constant.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import textwrap
 from dataclasses import dataclass
+from functools import cached_property
 
 from designer.core.analysis import analyse
 from designer.core.blocks import ATTENTIONS, CUSTOM_MODULES, NORMS, BlockLayout
@@ -36,13 +36,12 @@ from designer.core.codegen.naming import (
 )
 from designer.core.design import (
     Design,
-    bottleneck_width,
     stage_design,
     stage_dilations,
-    stage_out_width,
     validate,
 )
 from designer.core.io import design_to_dict
+from designer.core.plan import BlockPlan, NetworkPlan
 from designer.core.plan import plan as network_plan
 
 _JSON_CHUNK = 76  # source characters per line of DESIGN_JSON
@@ -62,8 +61,9 @@ class _Variant:
         return self.design.block_kind.layout(self.design)
 
     @property
-    def bottleneck(self) -> bool:
-        return self.design.is_bottleneck
+    def inner(self) -> bool:
+        """Its blocks have an inner (grouped) width apart from their output width."""
+        return self.design.block_kind.grouped
 
 
 @dataclass
@@ -71,6 +71,7 @@ class _Plan:
     """What the emitter needs to know, worked out once from the design."""
 
     design: Design
+    network: NetworkPlan
     layout: BlockLayout
     emitter: Emitter
     has_shortcut: bool  # some block changes width or resolution
@@ -87,10 +88,11 @@ class _Plan:
         stage_designs = tuple(stage_design(design, stage) for stage in design.stages)
         return cls(
             design=design,
+            network=network,
             layout=layout,
             emitter=Emitter(Namespace().name(design.activation), design.conv_bias, design.norm),
             has_shortcut=any(b.shortcut != "identity" for b in network.blocks),
-            optional_pre=bool(layout.pre) and not all(b.preact for b in network.blocks),
+            optional_pre=bool(layout.pre) and not all(b.runs_pre for b in network.blocks),
             variants=_variants(design, stage_designs),
             per_stage=_per_stage(design, stage_designs),
             stage_designs=stage_designs,
@@ -101,6 +103,11 @@ class _Plan:
     def act(self) -> str:
         return self.emitter.act
 
+    @cached_property
+    def firsts(self) -> list[BlockPlan]:
+        """Each stage's first block (its widths, as the plan resolves them)."""
+        return [block for block in self.network.blocks if block.number == 0]
+
     @property
     def mixed(self) -> bool:
         """Stages use more than one block class (each then has its own stage builder)."""
@@ -108,7 +115,7 @@ class _Plan:
 
     @property
     def any_bottleneck(self) -> bool:
-        return any(v.bottleneck for v in self.variants)
+        return any(v.inner for v in self.variants)
 
     @property
     def out_field(self) -> str:
@@ -129,7 +136,7 @@ class _Plan:
     @property
     def groups(self) -> int:
         """The bottlenecks' groups when every stage has the same (GROUPS), else 1."""
-        values = {d.groups for d in self.stage_designs if d.is_bottleneck}
+        values = {d.groups for d in self.stage_designs if d.block_kind.grouped}
         return values.pop() if len(values) == 1 else 1
 
     @property
@@ -151,7 +158,7 @@ class _Plan:
 
 def _variant_key(design: Design) -> str:
     kind = design.block_kind
-    return f"{kind.name}_{design.stride_on}" if kind.bottleneck else kind.name
+    return f"{kind.name}_{design.stride_on}" if kind.places_stride else kind.name
 
 
 def _variants(design: Design, stage_designs: tuple[Design, ...]) -> tuple[_Variant, ...]:
@@ -174,7 +181,7 @@ def _variants(design: Design, stage_designs: tuple[Design, ...]) -> tuple[_Varia
 
 def _per_stage(design: Design, stage_designs: tuple[Design, ...]) -> frozenset[str]:
     out = set()
-    if len({d.groups for d in stage_designs if d.is_bottleneck}) > 1:
+    if len({d.groups for d in stage_designs if d.block_kind.grouped}) > 1:
         out.add("groups")
     if len({d.se_ratio for d in stage_designs}) > 1:
         out.add("se_ratio")
@@ -265,7 +272,7 @@ def _docstring(plan: _Plan) -> str:
     for s, (stage, shape) in enumerate(zip(d.stages, result.stage_shapes, strict=True)):
         out = " x ".join(str(v) for v in shape)
         sd = plan.stage_designs[s]
-        width = bottleneck_width(d, stage) if sd.is_bottleneck else stage_out_width(d, stage)
+        width = plan.firsts[s].width
         blocks = "block" if stage.depth == 1 else "blocks"
         if plan.mixed:
             blocks = f"{sd.block_kind.label} {blocks}"
@@ -284,15 +291,14 @@ def _docstring(plan: _Plan) -> str:
 
 def _describe_blocks(plan: _Plan) -> list[str]:
     """What the module docstring says of each block class (per stage where they differ)."""
-    if not plan.mixed and "groups" not in plan.per_stage:
-        return [plan.design.block_kind.describe(plan.variants[0].design)]
+    # where stages differ in groups, the stage lines say each stage's
+    grouping = "groups" not in plan.per_stage
+    if not plan.mixed and grouping:
+        return [plan.design.block_kind.describe(plan.variants[0].design, grouping)]
     out = []
     for v in plan.variants:
         stages = ", ".join(f"layer{i + 1}" for i in v.stages)
-        d = v.design
-        if "groups" in plan.per_stage:  # the stage lines say each stage's
-            d = dataclasses.replace(d, groups=1, width_per_group=64)
-        out.append(f"{stages}: {d.block_kind.describe(d)}")
+        out.append(f"{stages}: {v.design.block_kind.describe(v.design, grouping)}")
     return out
 
 
@@ -358,7 +364,7 @@ def _stage_class(plan: _Plan) -> str:
     ]
     if plan.any_bottleneck:
         width = "the 3x3 convolution's channels"
-        if not all(v.bottleneck for v in plan.variants):
+        if not all(v.inner for v in plan.variants):
             width += " (a basic block's: out_width)"
         lines += [f"    width: int  # {width}", "    out_width: int  # the stage's output channels"]
     else:
@@ -382,14 +388,14 @@ def _stages(plan: _Plan) -> str:
         sd = plan.stage_designs[s]
         first_stride, _, dilation = plan.dilations[s]
         fields = [f"blocks={stage.depth}"]
+        first = plan.firsts[s]
         if plan.any_bottleneck:
-            inner = bottleneck_width(d, stage) if sd.is_bottleneck else stage_out_width(d, stage)
-            fields += [f"width={inner}", f"out_width={stage_out_width(d, stage)}"]
+            fields += [f"width={first.width}", f"out_width={first.out_channels}"]
         else:
-            fields.append(f"width={stage_out_width(d, stage)}")
+            fields.append(f"width={first.out_channels}")
         fields.append(f"stride={first_stride}")
         if "groups" in plan.per_stage:
-            fields.append(f"groups={sd.groups if sd.is_bottleneck else 1}")
+            fields.append(f"groups={sd.groups if sd.block_kind.grouped else 1}")
         if "se_ratio" in plan.per_stage:
             fields.append(f"se_ratio={number_literal(sd.se_ratio)}")
         if "dilation" in plan.per_stage:
@@ -473,7 +479,7 @@ def _shortcut_fn(plan: _Plan) -> str:
     """``shortcut()``: None for identity, else the design's shortcut kind, as it declares it."""
     d = plan.design
     kind = d.shortcut_kind
-    norm = not d.is_preact
+    norm = plan.network.shortcut_norm
     emit = plan.emitter
     lines = [
         "def shortcut(in_channels: int, out_channels: int, stride: int) -> nn.Module | None:",
@@ -502,9 +508,9 @@ def _modules(plan: _Plan) -> list[str]:
 def _block_names(plan: _Plan, variant: _Variant) -> dict[str, Sym]:
     """What each symbol of the kind's ops is called inside its class."""
     groups: Sym = 1
-    if variant.bottleneck and "groups" in plan.per_stage:
+    if variant.inner and "groups" in plan.per_stage:
         groups = "groups"
-    elif variant.bottleneck and plan.groups > 1:
+    elif variant.inner and plan.groups > 1:
         groups = "GROUPS"
     dilated = "dilation" in plan.per_stage
     names: dict[str, Sym] = {
@@ -513,10 +519,10 @@ def _block_names(plan: _Plan, variant: _Variant) -> dict[str, Sym]:
         "groups": groups,
         "drop_path": "drop_path",
         # a bottleneck has one 3x3, which takes the block's (first) dilation, as torchvision's
-        "dil_first": ("dilation" if variant.bottleneck else "first_dilation") if dilated else 1,
+        "dil_first": ("dilation" if variant.inner else "first_dilation") if dilated else 1,
         "dil": "dilation" if dilated else 1,
     }
-    if variant.bottleneck:
+    if variant.inner:
         names.update({"width": "width", "out": "out_channels"})
     else:
         names["out"] = "width"
@@ -526,7 +532,7 @@ def _block_names(plan: _Plan, variant: _Variant) -> dict[str, Sym]:
 def _block_params(plan: _Plan, variant: _Variant) -> list[str]:
     """The block class's constructor parameters (a bottleneck's: torchvision's first four)."""
     params = ["self", "in_channels: int", "width: int"]
-    if variant.bottleneck:
+    if variant.inner:
         params.append("out_channels: int")
     params.append("stride: int = 1")
     if plan.optional_pre and 0 in variant.stages:
@@ -537,11 +543,11 @@ def _block_params(plan: _Plan, variant: _Variant) -> list[str]:
 def _block_options(plan: _Plan, variant: _Variant) -> list[tuple[str, str]]:
     """The block's per-stage keyword parameters: (declaration, what its stage builder passes)."""
     out = []
-    if variant.bottleneck and "groups" in plan.per_stage:
+    if variant.inner and "groups" in plan.per_stage:
         out.append(("groups: int = 1", "groups=stage.groups"))
     if "se_ratio" in plan.per_stage:
         out.append(("se_ratio: float = 0.0", "se_ratio=stage.se_ratio"))
-    if "dilation" in plan.per_stage and variant.bottleneck:
+    if "dilation" in plan.per_stage and variant.inner:
         out.append(("dilation: int = 1", "dilation=dilation"))
     elif "dilation" in plan.per_stage:
         out.append(("dilation: int = 1", "dilation=stage.dilation"))
@@ -643,7 +649,7 @@ def _stage_builders(plan: _Plan) -> list[str]:
 
 def _stage_builder(plan: _Plan, variant: _Variant) -> str:
     args = ["in_channels"]
-    if variant.bottleneck:
+    if variant.inner:
         args += ["stage.width", "stage.out_width"]
     else:
         args.append(f"stage.{plan.out_field}")
@@ -658,7 +664,7 @@ def _stage_builder(plan: _Plan, variant: _Variant) -> str:
         args.append("preactivate")
     if "dilation" in plan.per_stage:
         params.append("previous_dilation: int = 1")
-        first = "dilation" if variant.bottleneck else "first_dilation"
+        first = "dilation" if variant.inner else "first_dilation"
         loop.append(f"        {first} = previous_dilation if i == 0 else stage.dilation")
     args += [passed for _, passed in _block_options(plan, variant)]
     lines = [
@@ -696,7 +702,8 @@ def _resnet(plan: _Plan) -> str:
     names: dict[str, Sym] = {"in": "IN_CHANNELS", "width": "STEM_WIDTH"}
     names.update((name, inner.source) for name, inner in stem.channels.items())
     init += emit.init("        ", d.stem_ops, names, registered)
-    if d.is_preact and act not in registered:
+    head_ops = plan.network.head_ops
+    if head_ops and act not in registered:  # the head's BN-activation shares the stem's
         init.append(f"        self.{act} = {emit.act_call}")
     forward = ["    def forward(self, x: torch.Tensor) -> torch.Tensor:"]
     forward += [f"        x = {expr}" for expr in emit.statements(d.stem_ops, "x", "x")]
@@ -723,9 +730,8 @@ def _resnet(plan: _Plan) -> str:
         forward.append(f"        x = self.layer{s + 1}(x)")
         previous = f"STAGES[{s}].{plan.out_field}"
     features = f"STAGES[-1].{plan.out_field}"
-    if d.is_preact:
-        init.append(f"        self.bn_final = {emit.norm_call(features)}")
-        forward.append(f"        x = self.{act}(self.bn_final(x))")
+    init += emit.init("        ", head_ops, {"features": features}, registered)
+    forward += [f"        x = {expr}" for expr in emit.statements(head_ops, "x", "x")]
     init += [
         "        self.avgpool = nn.AdaptiveAvgPool2d(1)",
         "        self.flatten = nn.Flatten(1)",
