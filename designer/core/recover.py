@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from designer.core.blocks import ATTENTIONS
+from designer.core.blocks import ATTENTIONS, BLOCK_KINDS
+from designer.core.blocks.kinds import same_order_kinds
+from designer.core.blocks.ops import Conv
 from designer.core.design import (
     Design,
     DesignError,
@@ -30,6 +32,7 @@ from designer.core.design import (
     StemSpec,
     validate,
 )
+from designer.core.state import expected_state, mismatch
 
 Shape = tuple[int, ...]
 T = TypeVar("T")
@@ -215,9 +218,8 @@ def recover(shapes: Mapping[str, Shape], name: str = "Recovered") -> Recovery:
     preact = "bn_final.weight" in ours
     stem, in_channels, stem_notes = _stem(ours, stages, preact)
     inferred += stem_notes
-    first = stages[0].first
-    bottleneck = "conv3.weight" in first
-    block = ("preact_" if preact else "") + ("bottleneck" if bottleneck else "basic")
+    block = _block_kind(stages[0].first, preact)
+    bottleneck = BLOCK_KINDS[block].grouped
     inferred += ["block", "depths", "widths"]
     norm = _norm(ours)
     inferred.append("norm")
@@ -267,7 +269,33 @@ def recover(shapes: Mapping[str, Shape], name: str = "Recovered") -> Recovery:
         validate(design)
     except DesignError as exc:
         raise _fail(f"the shapes describe no valid design ({exc})") from None
+    # the proposal holds: its network has exactly the checkpoint's tensors, no more, no less
+    unplaced = [key for key in shapes if key not in km.ours]
+    problem = mismatch(expected_state(design), ours) or (
+        f"{unplaced[0]} has no place in the recovered design ({len(unplaced)} such)"
+        if unplaced
+        else ""
+    )
+    if problem:
+        raise _fail(problem)
     return Recovery(design, km, tuple(inferred), tuple(assumed))
+
+
+def _block_kind(first: Mapping[str, Shape], preact: bool) -> str:
+    """The block kind of that activation order whose convs are the first block's own."""
+    convs = {
+        key.split(".")[0]
+        for key, shape in first.items()
+        if key.endswith(".weight") and len(shape) == 4 and key.count(".") == 1
+    }
+    design = Design(stages=(StageSpec(1, 64),))
+    for name in same_order_kinds(preact):
+        layout = BLOCK_KINDS[name].layout(design)
+        ops = (*layout.pre, *layout.main, *layout.post)
+        if convs == {op.name for op in ops if isinstance(op, Conv)}:
+            return name
+    found = ", ".join(sorted(convs)) or "none"
+    raise _fail(f"layer1.0's convs ({found}) are those of no block kind we know")
 
 
 def _stem(
