@@ -31,6 +31,7 @@ from designer.core.io import dumps, nearest
 from designer.core.presets import SOURCES, load_preset, preset_groups, preset_names
 from designer.core.report import SUMMARY_FORMATS, Geometry, format_summary, summary_dict
 from designer.core.stages import layer_geometry
+from designer.core.text import escaped_line
 
 EXIT_USAGE = 2
 
@@ -245,7 +246,7 @@ def _run(argv: list[str]) -> int:
         func: Handler = args.func
         return func(args)
     except (UsageError, DesignError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {escaped_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -254,7 +255,7 @@ def _run(argv: list[str]) -> int:
         return 0
     except OSError as exc:  # a full disk, a read-only folder...: what and why, in one line
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        print(f"error: {escaped_line(f'{where}{exc.strerror or exc}')}", file=sys.stderr)
         return EXIT_USAGE
 
 

@@ -211,8 +211,29 @@ def dumps(design: Design, *, schema: bool = False) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
+# an integer literal longer than this is refused while parsing, before Python converts it
+# (it refuses over 4,300 digits, naming a setting a user cannot reach); shorter ones reach
+# the field table, which names the field whose bound they pass
+MAX_INT_DIGITS = 4000
+
+
+class _NotJson(ValueError):
+    """What makes a text no JSON design file, in words, raised from inside the parser."""
+
+
 def _reject_constant(token: str) -> float:
-    raise DesignError("", f"not valid JSON: {token} is not a number JSON allows")
+    raise _NotJson(f"{token} is not a number JSON allows")
+
+
+def _bounded_int(digits: str) -> int:
+    """An integer literal, refusing one longer than any field allows before converting it."""
+    count = len(digits.lstrip("-"))
+    if count > MAX_INT_DIGITS:
+        raise _NotJson(
+            f"an integer of {count:,} digits is far past every field's limit: write a smaller"
+            " number"
+        )
+    return int(digits)
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -220,20 +241,27 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for key, value in pairs:
         if key in data:
-            raise DesignError("", f"not valid: the key {show(key)} appears twice in one object")
+            raise _NotJson(f"the key {show(key)} appears twice in one object: keep one")
         data[key] = value
     return data
 
 
 def loads(text: str) -> Design:
+    # editors on Windows write a byte-order mark; it carries nothing, so it is skipped
+    text = text.removeprefix("\ufeff")
     try:
-        data = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+        data = json.loads(
+            text,
+            parse_constant=_reject_constant,
+            parse_int=_bounded_int,
+            object_pairs_hook=_unique_keys,
+        )
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno}, column {exc.colno}"
         raise DesignError("", f"not valid JSON: {exc.msg} at {where}") from None
     except RecursionError:
         raise DesignError("", "not valid JSON: nested too deeply") from None
-    except ValueError as exc:  # e.g. an integer literal of thousands of digits
+    except _NotJson as exc:
         raise DesignError("", f"not valid JSON: {exc}") from None
     return design_from_dict(data)
 
@@ -275,10 +303,39 @@ def read_text_limited(path: str | os.PathLike[str], limit: int, what: str) -> st
         os.close(fd)
     if len(raw) > limit:
         raise DesignError("", f"{file}: over {limit:,} bytes is too large for a {what}")
+    return decode_text(raw, file, what)
+
+
+def decode_text(raw: bytes, file: Path, what: str) -> str:
+    """UTF-8 text (a byte-order mark allowed); UTF-16 and UTF-32 named as such."""
+    encoding = _wide_encoding(raw)
+    if encoding:
+        raise DesignError(
+            "", f"{file}: is {encoding} text: save the {what} as UTF-8 (every editor can)"
+        )
     try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise DesignError("", f"{file}: not a UTF-8 text file") from None
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DesignError(
+            "", f"{file}: not a UTF-8 text file (byte {exc.start + 1:,} is not UTF-8)"
+        ) from None
+
+
+def _wide_encoding(raw: bytes) -> str:
+    """ "UTF-16"/"UTF-32" when ``raw`` is text in one (by its byte-order mark or zero bytes)."""
+    if raw.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        return "UTF-32"
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "UTF-16"
+    head = raw[:64]
+    if len(head) < 4 or not head.strip(b"\x00"):
+        return ""  # too short to tell, or zeros only: not text at all
+    # ASCII in UTF-16 has a zero byte in every pair; in UTF-32, three in every four
+    if head.count(0) * 4 >= len(head) * 3:
+        return "UTF-32"
+    if not any(head[0::2]) or not any(head[1::2]):
+        return "UTF-16"
+    return ""
 
 
 def _read_at_most(fd: int, limit: int) -> bytes:

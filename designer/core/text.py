@@ -20,6 +20,12 @@ def visible(text: str) -> str:
     return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
+def escaped_line(text: str) -> str:
+    """:func:`visible` text whose newlines are escapes too: a message that must stay one line
+    (an error naming a path that holds a newline) without changing what it names."""
+    return visible(text).replace("\n", "\\u000a")
+
+
 def one_line(text: str) -> str:
     """:func:`visible` text on one line (runs of whitespace, newlines included, become a space)."""
     return visible(" ".join(text.split()))
