@@ -9,6 +9,7 @@ from designer.commands.common import (
     Progress,
     UsageError,
     add_progress_option,
+    checkpoint_file,
     resolve_design,
     seed,
 )
@@ -39,6 +40,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--force", action="store_true", help="write into a non-empty folder")
     p.add_argument(
         "--init-from",
+        type=checkpoint_file,
         metavar="CKPT",
         help="start from a checkpoint's weights where they fit (by name and shape; timm's"
         " ResNetV2 names are mapped by structure); the rest as --seed draws it",

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from designer.core.design import Design, DesignError
-from designer.core.io import load, nearest
+from designer.core.io import NOT_A_FILE, load, nearest
 from designer.core.presets import load_preset, preset_names
 from designer.core.recover import Recovery, is_checkpoint
 
@@ -21,15 +23,54 @@ class UsageError(Exception):
 MAX_SEED = 2**63 - 1  # what torch.manual_seed and every export accept alike
 
 
-def seed(text: str) -> int:
-    """An argparse type: a seed every command accepts alike, 0 to 2**63 - 1."""
+def number_text(text: str, what: str) -> str:
+    """``text`` if it is written in ASCII (Python's int() and float() also take other
+    scripts' digits and fullwidth ones, which no option means), else a one-line refusal."""
+    if not text.isascii() or not text.strip():
+        raise argparse.ArgumentTypeError(f"'{text[:30]}' is not {what} (ASCII digits)")
+    return text
+
+
+def whole(low: int, high: int, shown: str = "") -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high`` (``shown``: the high end as
+    people write it), refused in one line."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(number_text(text, "a whole number"))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text[:30]}' is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"must be between {low} and {shown or high} (got {text[:30]})"
+            )
+        return value
+
+    return parse
+
+
+seed = whole(0, MAX_SEED, "2**63 - 1")
+"""An argparse type: a seed every command accepts alike, 0 to 2**63 - 1."""
+
+
+def checkpoint_file(text: str) -> str:
+    """An argparse type: a checkpoint path that names a readable regular file, checked
+    before anything heavy (torch) is loaded for it."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path: give a checkpoint file")
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text[:30]}' is not a whole number") from None
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 2**63 - 1 (got {text[:30]})")
-    return value
+        mode = os.stat(text).st_mode
+    except FileNotFoundError:
+        raise argparse.ArgumentTypeError(f"{text}: no such file") from None
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"{text}: cannot read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(mode):
+        raise argparse.ArgumentTypeError(f"{text}: is a folder: give a checkpoint file")
+    if not stat.S_ISREG(mode):
+        raise argparse.ArgumentTypeError(
+            f"{text}: is not a regular file (a device, pipe or socket): give a checkpoint file"
+        )
+    return text
 
 
 def check_output(path: Path, force: bool, flag: str = "-o") -> None:
@@ -37,6 +78,8 @@ def check_output(path: Path, force: bool, flag: str = "-o") -> None:
     parent = path.parent
     if path.is_dir():
         raise UsageError(f"{flag}: '{path}' is a folder; give a file name")
+    if path.exists() and not path.is_file():
+        raise UsageError(f"{flag}: '{path}' {NOT_A_FILE}")
     if not parent.is_dir():
         raise UsageError(f"{flag}: the folder '{parent}' does not exist; create it first")
     if path.exists() and not force:

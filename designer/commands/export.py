@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from designer.commands.common import STDOUT, add_progress_option, seed
+from designer.commands.common import STDOUT, add_progress_option, checkpoint_file, seed
 
 FORMAT_CHOICES = ("py", "pt", "safetensors", "pt2", "onnx")
 
@@ -29,6 +29,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     p.add_argument(
         "--init-from",
+        type=checkpoint_file,
         metavar="CKPT",
         help="load every tensor of this checkpoint that fits by name and shape (.pt/.safetensors)",
     )
@@ -53,7 +54,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if args.output == STDOUT:
         if (fmt or "py") != "py":
             refuse_binary_on_stdout("-o", f"the {fmt} format")
-        if args.init_from:
+        if args.init_from is not None:
             raise UsageError("--init-from: model.py holds no weights; export .pt, .pt2 or .onnx")
         from designer.core.codegen import render_model_py
 
@@ -72,7 +73,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     output = Path(args.output)
     check_output(output, args.force)
     design = resolve_design(args.design)
-    if args.init_from:
+    if args.init_from is not None:
         if fmt == "py":
             raise UsageError("--init-from: model.py holds no weights; export .pt, .pt2 or .onnx")
         from designer.core.torch.transfer import load_checkpoint, match

@@ -7,8 +7,15 @@ import json
 import sys
 from pathlib import Path
 
-from designer.commands.common import STDOUT, UsageError, check_output, resolve_design
-from designer.commands.measure import add_device_options
+from designer.commands.common import (
+    STDOUT,
+    UsageError,
+    check_output,
+    number_text,
+    resolve_design,
+    whole,
+)
+from designer.commands.measure import MAX_BATCH, add_device_options
 from designer.core.design import Design
 from designer.core.explain import training_bytes
 from designer.core.fit import Budget, Candidate, fit, fit_measured, parse_bytes, parse_count
@@ -16,13 +23,13 @@ from designer.core.io import FILE_SUFFIX, save
 from designer.core.measure import MeasureSettings
 from designer.core.report import human_bytes, human_count
 
+MAX_TOP = 1000  # candidates printed or measured: more than a person reads
+
 
 def _run(args: argparse.Namespace) -> int:
     if args.output == STDOUT:
         raise UsageError("-o -: candidates are written as files to a folder: give its path")
     design = resolve_design(args.design)
-    if args.batch < 1:
-        raise UsageError("--batch: must be at least 1")
     budget = Budget(
         max_macs=parse_count(args.max_macs, "--max-macs") if args.max_macs else None,
         max_params=parse_count(args.max_params, "--max-params") if args.max_params else None,
@@ -143,7 +150,7 @@ def _fit_measured(design: Design, budget: Budget, args: argparse.Namespace) -> l
 
 def _milliseconds(text: str) -> float:
     try:
-        value = float(text)
+        value = float(number_text(text, "a number of milliseconds"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text[:30]}' is not a number of milliseconds") from None
     if not 0 < value <= 1e6:
@@ -163,13 +170,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="MS",
         help="measured inference latency at batch 1 on --device (measures the best few)",
     )
-    p.add_argument("--batch", type=int, default=32, help="batch size for --max-memory (32)")
-    p.add_argument("--top", type=int, default=5, help="how many candidates to print (5)")
+    p.add_argument(
+        "--batch", type=whole(1, MAX_BATCH), default=32, help="batch size for --max-memory (32)"
+    )
+    p.add_argument(
+        "--top", type=whole(1, MAX_TOP), default=5, help="how many candidates to print (5)"
+    )
     p.add_argument("-o", "--output", metavar="DIR", help="also write each candidate's design file")
     p.add_argument("--json", action="store_true", help="print one JSON object: every candidate")
     p.add_argument("--force", action="store_true", help="overwrite existing candidate files")
     p.add_argument(
-        "--measure-top", type=int, default=3, metavar="K", help="candidates measured per round (3)"
+        "--measure-top",
+        type=whole(1, MAX_TOP),
+        default=3,
+        metavar="K",
+        help="candidates measured per round (3)",
     )
     add_device_options(p)
     p.set_defaults(func=_run)

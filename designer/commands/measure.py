@@ -6,26 +6,10 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable
 
-from designer.commands.common import UsageError, raw_stream, resolve_design
+from designer.commands.common import UsageError, raw_stream, resolve_design, whole
 from designer.core.measure import AMP, MAX_BATCH, MAX_THREADS, MeasureSettings
 from designer.core.text import one_line
-
-
-def _whole(low: int, high: int) -> Callable[[str], int]:
-    """An argparse type: a whole number from ``low`` to ``high``, refused in one line."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"'{text[:30]}' is not a whole number") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be between {low} and {high} (got {value})")
-        return value
-
-    return parse
 
 
 def settings_from(args: argparse.Namespace) -> MeasureSettings:
@@ -88,14 +72,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_device_options(p)
     p.add_argument(
         "--batch",
-        type=_whole(1, MAX_BATCH),
+        type=whole(1, MAX_BATCH),
         metavar="N",
         help="batch for throughput and training (default: 8 on a CPU, 64 on a GPU)",
     )
     p.add_argument("--train", action="store_true", help="also time a training step (SGD)")
     p.add_argument(
         "--threads",
-        type=_whole(1, MAX_THREADS),
+        type=whole(1, MAX_THREADS),
         metavar="N",
         help="CPU threads (default: one per physical core)",
     )

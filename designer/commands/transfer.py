@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from designer.commands.common import UsageError, check_output, resolve_design, seed
+from designer.commands.common import (
+    UsageError,
+    check_output,
+    checkpoint_file,
+    resolve_design,
+    seed,
+)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -31,7 +37,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("design", metavar="DESIGN", help="a preset name or a *.resnet.json file")
     p.add_argument(
-        "checkpoint", metavar="CKPT", help="a .pt/.pth state dict or a .safetensors file"
+        "checkpoint",
+        type=checkpoint_file,
+        metavar="CKPT",
+        help="a .pt/.pth state dict or a .safetensors file",
     )
     p.add_argument("-o", "--output", metavar="FILE.pt", help="write the initialised weights")
     p.add_argument("--seed", type=seed, default=0, help="seed for tensors that do not fit (0)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import errno
 import json
 import os
 import shutil
@@ -366,6 +367,7 @@ def atomic_write(
     instead of being assembled in memory first.
     """
     target = Path(path)
+    refuse_special(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
@@ -382,6 +384,20 @@ def atomic_write(
         Path(tmp_name).unlink(missing_ok=True)
         raise
     _fsync_dir(target.parent)
+
+
+NOT_A_FILE = "is not a regular file (a device, pipe or socket): give a file name"
+
+
+def refuse_special(target: Path) -> None:
+    """Never replace a device, FIFO or socket with a file: renaming over /dev/null as root
+    would take the device away from every program on the machine."""
+    try:
+        mode = os.lstat(target).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode) or stat.S_ISDIR(mode)):
+        raise OSError(errno.EEXIST, NOT_A_FILE, str(target))
 
 
 def _backup(target: Path) -> None:
