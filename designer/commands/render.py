@@ -24,7 +24,7 @@ TEXT_FORMATS = (".svg", ".dot")
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    from designer.core.graph.diagram import FORMATS, render_design
+    from designer.core.graph.diagram import FORMATS, DiagramTooBig, render_design
 
     to_stdout = args.output == STDOUT
     out = Path(args.output)
@@ -54,6 +54,14 @@ def _cmd_render(args: argparse.Namespace) -> int:
         diagram = render_design(
             design, args.level, suffix, full=args.full, direction=args.direction
         )
+    except DiagramTooBig as exc:
+        fixes = [f"write {exc.alternatives}"]
+        if args.full:
+            fixes.append("leave out --full to draw each stage's repeated blocks once")
+        elif args.level == "layer":
+            fixes.append("use --level block")
+        what = f"{args.level}-level drawing"
+        raise UsageError(f"--output: {exc.problem(what)}: {', or '.join(fixes)}") from None
     except LayoutError as exc:
         raise UsageError(f"--output: {exc}") from None
     # on stdout the diagram is the result, so what is said of it goes to stderr

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from html import escape
 from pathlib import Path
 
 import pytest
@@ -150,5 +151,50 @@ def test_the_readme_shows_a_hostile_name_as_plain_text(tmp_path: Path) -> None:
     write_bundle(load_preset("resnet20_cifar").replace(name=name), tmp_path / "b")
     first = (tmp_path / "b" / "README.md").read_text(encoding="utf-8").splitlines()[0]
     assert "\x1b" not in first and "*bold*" not in first
-    assert re.search(r"(?<!\\)[<>*\[]", first[2:]) is None  # every markup character escaped
-    assert first.startswith(r"# \<h1 style=") and r"\[link\]\(http://x\)" in first
+    assert re.search(r"(?<!\\)[<*\[\]]", first[2:]) is None  # every markup character escaped
+    assert first.startswith(r"# \<h1 style=") and r"\[link\](http://x)" in first
+
+
+def bundle_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m designer.cli bundle ARGS`` in a child process, with real UTF-8 pipes."""
+    return subprocess.run(
+        [sys.executable, "-m", "designer.cli", "bundle", *args],
+        capture_output=True,
+        encoding="utf-8",
+        timeout=300,
+        cwd=ROOT,
+        check=False,
+    )
+
+
+def test_the_readme_title_is_the_name_as_written(tmp_path: Path) -> None:
+    """A hyphen is no markup: the title must not read "ResNet\\-18" in the file."""
+    done = bundle_cli("resnet18", "-o", str(tmp_path / "b"))
+    assert done.returncode == 0, done.stderr
+    lines = (tmp_path / "b" / "README.md").read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "# ResNet-18: a training bundle"
+
+
+HOSTILE = "Net-1 *bold* __init__ `code` <script>alert(1)</script>\nR&D &amp; [x](y) a_b \x1b[2J"
+
+
+def test_a_hostile_name_is_one_literal_heading_through_the_cli(tmp_path: Path) -> None:
+    """Markup, HTML, a newline and a terminal escape in the name: one heading line that
+    reads as the name, with only what Markdown would interpret escaped."""
+    from designer.core.io import save
+
+    save(load_preset("resnet20_cifar").replace(name=HOSTILE), tmp_path / "d.resnet.json")
+    done = bundle_cli(str(tmp_path / "d.resnet.json"), "-o", str(tmp_path / "b"))
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "b" / "README.md").read_text(encoding="utf-8")
+    assert "\x1b" not in text
+    first, second = text.splitlines()[:2]
+    assert first == (
+        r"# Net-1 \*bold\* \_\_init\_\_ \`code\` \<script>alert(1)\</script> R&D \&amp;"
+        r" \[x\](y) a_b \[2J: a training bundle"
+    )
+    assert second == ""
+    markdown_it = pytest.importorskip("markdown_it")  # a CommonMark reader, as GitHub's
+    html = markdown_it.MarkdownIt("commonmark").enable("strikethrough").render(first)
+    shown = "Net-1 *bold* __init__ `code` <script>alert(1)</script> R&D &amp; [x](y) a_b [2J"
+    assert html == f"<h1>{escape(shown, quote=False)}: a training bundle</h1>\n"

@@ -14,6 +14,7 @@ import pytest
 from designer.cli import main
 from designer.commands import render as render_command
 from designer.core.graph import layout as layout_module
+from designer.core.graph.geometry import Direction
 from designer.core.graph.layout import dot_available
 
 needs_dot = pytest.mark.skipif(not dot_available(), reason="Graphviz dot is not installed")
@@ -263,3 +264,97 @@ def test_control_characters_in_the_name_render_as_visible_stand_ins(
     assert "evil\u241b[31m\u2407\u2400\u2421 \ufffd end" in text
     if fmt == "svg":
         ET.fromstring(text)  # well-formed XML
+
+
+# -- past what a PNG or PDF holds ---------------------------------------------------------
+
+
+def render_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m designer.cli render ARGS`` in a child process, with real UTF-8 pipes."""
+    return subprocess.run(
+        [sys.executable, "-m", "designer.cli", "render", *args],
+        capture_output=True,
+        encoding="utf-8",
+        timeout=300,
+        cwd=ROOT,
+        env=env,
+        check=False,
+    )
+
+
+def fake_dot_env(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """An environment whose `dot` only leaves a mark that it ran, and that mark's path."""
+    bin_dir, mark = tmp_path / "bin", tmp_path / "dot-ran"
+    bin_dir.mkdir()
+    (bin_dir / "dot").write_text(f"#!/bin/sh\ntouch '{mark}'\nexit 1\n")
+    (bin_dir / "dot").chmod(0o755)
+    return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}, mark
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("direction", "suffix", "size", "fixes"),
+    [
+        ("TB", "png", "px, past PNG's 32,767 px limit", "write .svg or .pdf, or leave out --full"),
+        ("LR", "pdf", "pt page, past the 8,388,607 pt", "write .svg, or leave out --full"),
+    ],
+)
+def test_a_20000_block_drawing_past_the_format_is_refused_before_graphviz_runs(
+    tmp_path: Path, direction: str, suffix: str, size: str, fixes: str
+) -> None:
+    """Graphviz would shrink such a PNG to a 2 px wide strip (and abort on such a PDF)."""
+    from designer.core.design import StageSpec
+    from designer.core.io import save
+    from designer.core.presets import load_preset
+
+    stages = (StageSpec(depth=10_000, width=16), StageSpec(depth=10_000, width=16))
+    save(load_preset("resnet20_cifar").replace(stages=stages), tmp_path / "deep.resnet.json")
+    out = tmp_path / f"deep.{suffix}"
+    env, dot_ran = fake_dot_env(tmp_path)
+    args = ["--level", "layer", "--full", "--direction", direction]
+    done = render_cli(str(tmp_path / "deep.resnet.json"), "-o", str(out), *args, env=env)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and done.stdout == "", done.stderr
+    assert done.stderr.startswith("error: --output: the layer-level drawing would be ")
+    assert size in done.stderr and fixes in done.stderr
+    assert not out.exists() and not dot_ran.exists()  # refused from our layout alone
+
+
+@needs_dot
+def test_a_png_dot_would_shrink_is_refused_and_the_pdf_is_written(tmp_path: Path) -> None:
+    """Below the size we lay out ourselves, dot knows the size first and says it shrank it."""
+    png, pdf = tmp_path / "net.png", tmp_path / "net.pdf"
+    done = render_cli("resnet152", "-o", str(png), "--level", "layer", "--full")
+    assert done.returncode == 2 and not png.exists()
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "the layer-level drawing would be " in done.stderr
+    assert "past PNG's 32,767 px limit" in done.stderr and "write .svg or .pdf" in done.stderr
+    done = render_cli("resnet152", "-o", str(pdf), "--level", "layer", "--full")
+    assert done.returncode == 0, done.stderr
+    assert pdf.read_bytes().startswith(b"%PDF")
+    done = render_cli("resnet152", "-o", str(png), "--level", "layer")  # summarised: fits
+    assert done.returncode == 0, done.stderr
+    assert int.from_bytes(png.read_bytes()[20:24], "big") < 32_767
+
+
+@needs_dot
+@pytest.mark.parametrize("direction", ["TB", "LR"])
+def test_our_size_of_a_pinned_drawing_is_graphviz_s_or_a_little_more(
+    direction: Direction,
+) -> None:
+    """The refusal trusts this estimate: never under Graphviz's size, never far over it."""
+    from designer.core.analysis import analyse
+    from designer.core.graph import diagram
+    from designer.core.graph.network import build_graph
+    from designer.core.presets import load_preset
+
+    analysis = analyse(load_preset("resnet20_cifar"))  # fits a PNG either way
+    graph = build_graph(analysis, "layer")
+    title = diagram.diagram_title(graph, analysis.params, analysis.macs)
+    layout = layout_module.compute_layout(graph, "builtin", direction)
+    source = diagram._pinned_dot(graph, layout, title)
+    source = source.replace("digraph resnet {", "digraph resnet {\n  graph [dpi=144];", 1)
+    data = layout_module.run_dot(source, "png", pinned=True)
+    drawn = [int.from_bytes(data[i : i + 4], "big") for i in (16, 20)]
+    ours = [2 * v for v in diagram._drawing_size(layout, title)]  # 144 dpi: 2 px a point
+    assert all(0 <= o - d < 100 for o, d in zip(ours, drawn, strict=True)), (ours, drawn)

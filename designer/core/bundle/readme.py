@@ -138,13 +138,39 @@ model.eval()
 )
 
 
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>&~])")
+# Markup wherever it stands in a line (CommonMark, and GitHub's strikethrough and math):
+# escapes, code spans, emphasis, links and images, raw HTML and autolinks.
+_ALWAYS = frozenset("\\`*[]<~$")
+_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]*);")
+# What opens a block at the start of a line: an ATX heading, a quote, a bullet, a setext
+# underline or thematic break; and the "." or ")" of an ordered list item.
+_BLOCK_START = re.compile(r"#{1,6}(?= |$)|>|[-+](?= |$)|-+$|=+$")
+_ORDERED = re.compile(r"(\d{1,9})([.)])(?= |$)")
 
 
 def markdown_text(text: str) -> str:
-    """``text`` as literal Markdown on one line: no HTML, no markup, no control characters."""
+    """``text`` as literal Markdown on one line, in a heading or a paragraph: control
+    characters become spaces and only what Markdown would read as markup is escaped, so
+    a name stays readable ("ResNet-18", "resnet50_os8", "R&D" as they are)."""
     flat = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
-    return _MARKDOWN.sub(r"\\\1", flat)
+    out = []
+    for i, ch in enumerate(flat):
+        if (
+            ch in _ALWAYS
+            or (ch == "_" and not _inside_word(flat, i))
+            or (ch == "&" and _ENTITY.match(flat, i))
+        ):
+            out.append("\\")
+        out.append(ch)
+    line = "".join(out)
+    if _BLOCK_START.match(line):
+        return "\\" + line
+    return _ORDERED.sub(r"\1\\\2", line, count=1) if _ORDERED.match(line) else line
+
+
+def _inside_word(text: str, i: int) -> bool:
+    """Whether text[i] sits between two letters or digits, where "_" is never emphasis."""
+    return 0 < i < len(text) - 1 and text[i - 1].isalnum() and text[i + 1].isalnum()
 
 
 def render_readme(

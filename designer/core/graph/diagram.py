@@ -12,6 +12,7 @@ slides): left to right, each stage's title sits above its members.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +49,66 @@ from designer.core.report import human_count
 FORMATS: tuple[str, ...] = (".svg", ".png", ".pdf", ".dot")
 PNG_DPI = 144
 PINNED_MIN_NODES = 1000  # from here on we lay out and Graphviz only draws
+
+# Past these Graphviz cannot draw a diagram at full size: its cairo renderer shrinks a
+# bitmap of more than 32,767 px a side to fit (an unreadable strip, with only a warning),
+# and a PDF page past cairo's 24.8 fixed-point range (2**23 pt) makes dot abort.
+PNG_MAX_PX = 32_767
+PDF_MAX_PT = 2**23 - 1
+_PAD_PT = 18.0  # the graph's pad (0.25 in) on every side
+_PDF_MARGIN_PT = 36.0  # Graphviz's PDF device adds this on every side of the page
+_TITLE_CHAR_PT = 8.5  # a character of the bold 14 pt title, generously
+_SHRUNK = re.compile(
+    r"too large for cairo-renderer bitmaps\. Scaling by (\d*\.?\d+(?:[eE][-+]?\d+)?)"
+)
+
+
+class DiagramTooBig(LayoutError):
+    """The diagram is past what its format holds at full size; ``width`` and ``height``
+    are the drawing's, in points."""
+
+    def __init__(self, suffix: str, width: float, height: float) -> None:
+        self.suffix, self.width, self.height = suffix, width, height
+        super().__init__(f"{self.problem('drawing')}: write {self.alternatives}")
+
+    def problem(self, what: str) -> str:
+        """What is wrong, as "the {what} would be W x H px, past ..."."""
+        if self.suffix == ".png":
+            w, h = (round(v * PNG_DPI / 72) for v in (self.width, self.height))
+            return (
+                f"the {what} would be {w:,} x {h:,} px, past PNG's {PNG_MAX_PX:,} px"
+                " limit (Graphviz would shrink it to fit)"
+            )
+        w, h = (round(v + 2 * _PDF_MARGIN_PT) for v in (self.width, self.height))
+        return (
+            f"the {what} would be a {w:,} x {h:,} pt page, past the {PDF_MAX_PT:,} pt"
+            " a side cairo can draw in a PDF"
+        )
+
+    @property
+    def alternatives(self) -> str:
+        """The formats that hold it: SVG always, PDF too where the page fits."""
+        pdf = self.suffix != ".pdf" and fits(".pdf", self.width, self.height)
+        return ".svg or .pdf" if pdf else ".svg"
+
+
+def fits(suffix: str, width: float, height: float) -> bool:
+    """Whether ``suffix`` holds a drawing of ``width`` x ``height`` points at full size."""
+    side = max(width, height)
+    if suffix == ".png":
+        return round(side * PNG_DPI / 72) <= PNG_MAX_PX
+    if suffix == ".pdf":
+        return round(side + 2 * _PDF_MARGIN_PT) <= PDF_MAX_PT
+    return True
+
+
+def _drawing_size(layout: Layout, title: str | None) -> tuple[float, float]:
+    """The size in points Graphviz draws ``_pinned_dot`` at, a little generously: the
+    layout and the title above it, plus the pad on every side."""
+    top = 30.0 if title else 0.0
+    width = max(layout.width, len(title or "") * _TITLE_CHAR_PT)
+    return width + 2 * _PAD_PT, layout.height + top + 2 * _PAD_PT
+
 
 # (fill, border) per node kind
 _COLOURS: dict[str, tuple[str, str]] = {
@@ -271,10 +332,13 @@ def _pinned_dot(graph: nx.DiGraph, layout: Layout, title: str | None) -> str:
 def render(
     graph: nx.DiGraph, suffix: str, title: str | None = None, direction: Direction = "TB"
 ) -> bytes:
-    """The diagram as bytes for ``suffix`` (one of FORMATS); LayoutError if dot fails.
+    """The diagram as bytes for ``suffix`` (one of FORMATS); LayoutError if dot fails,
+    DiagramTooBig if a PNG or PDF could not hold it at full size.
 
     Graphs above PINNED_MIN_NODES are laid out by us and only drawn by Graphviz:
-    ``dot`` itself needs minutes on a 3,000-layer network.
+    ``dot`` itself needs minutes on a 3,000-layer network. Their size is known from
+    our layout, so one too big is refused before Graphviz runs; a smaller graph's
+    only once dot has laid it out (in seconds).
     """
     if suffix not in FORMATS:
         raise ValueError(f"suffix: '{suffix}' is not one of {', '.join(FORMATS)}")
@@ -287,7 +351,11 @@ def render(
     if not dot_available():
         raise LayoutError("Graphviz 'dot' is not installed")
     if big:
-        source = _pinned_dot(graph, compute_layout(graph, "builtin", direction), title)
+        layout = compute_layout(graph, "builtin", direction)
+        width, height = _drawing_size(layout, title)
+        if not fits(suffix, width, height):
+            raise DiagramTooBig(suffix, width, height)
+        source = _pinned_dot(graph, layout, title)
     else:
         source = to_dot(graph, title, direction)
     fmt = suffix[1:]
@@ -295,7 +363,15 @@ def render(
         source = source.replace(
             "digraph resnet {", f"digraph resnet {{\n  graph [dpi={PNG_DPI}];", 1
         )
-    return run_dot(source, fmt, pinned=big)
+    warnings: list[str] = []
+    data = run_dot(source, fmt, pinned=big, warnings=warnings)
+    for line in warnings:  # dot's own size, when only it knew it (or our estimate fell short)
+        shrunk = _SHRUNK.search(line)
+        if fmt == "png" and shrunk and 0 < float(shrunk[1]) < 1:
+            scale = float(shrunk[1]) * PNG_DPI / 72  # drawn pixels per point
+            width, height = (int.from_bytes(data[i : i + 4], "big") for i in (16, 20))
+            raise DiagramTooBig(suffix, width / scale, height / scale)
+    return data
 
 
 @dataclass(frozen=True)

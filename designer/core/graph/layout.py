@@ -124,10 +124,14 @@ def layout_dot_source(graph: nx.DiGraph, direction: Direction = "TB") -> str:
     return "\n".join(lines)
 
 
-def run_dot(source: str, fmt: str, pinned: bool = False) -> bytes:
+def run_dot(
+    source: str, fmt: str, pinned: bool = False, *, warnings: list[str] | None = None
+) -> bytes:
     """``dot -T<fmt>`` on ``source``; LayoutError with dot's own message on failure.
 
     ``pinned``: positions are given (``-Kneato -n2``): Graphviz only draws.
+    ``warnings``: gets what dot said on stderr, since a success may still be degraded
+    (a bitmap shrunk to fit, say).
     """
     exe = _dot_path()
     if exe is None:
@@ -146,6 +150,8 @@ def run_dot(source: str, fmt: str, pinned: bool = False) -> bytes:
     if proc.returncode != 0:
         message = proc.stderr.decode(errors="replace").strip().splitlines()
         raise LayoutError(f"dot failed: {message[-1] if message else proc.returncode}")
+    if warnings is not None:
+        warnings.extend(proc.stderr.decode(errors="replace").splitlines())
     return proc.stdout
 
 
