@@ -21,7 +21,7 @@ from designer.core.design import (
 from designer.core.explain import training_bytes
 from designer.core.plan import BlockPlan, plan
 from designer.core.report import human_bytes, human_count
-from designer.core.stages import StageFigures, stage_figures
+from designer.core.stages import StageFigures, part_field, stage_figures
 
 Severity = Literal["warning", "info"]
 
@@ -289,12 +289,7 @@ def _size_culprit(ctx: _Context, by_params: bool) -> str:
     if not by_params and max(design.input.height, design.input.width) >= LARGE_INPUT_SIDE:
         return "input.height" if design.input.height >= design.input.width else "input.width"
     part = max(ctx.stages, key=lambda s: s.params if by_params else s.macs)
-    if part.name.startswith("layer"):
-        return f"stages[{int(part.name[len('layer') :]) - 1}].width"
-    if part.name == "head":
-        hidden = design.head.hidden
-        return "head.hidden" if hidden and max(hidden) > design.num_classes else "num_classes"
-    return "stem.width"
+    return part_field(design, part.name)
 
 
 def _absurd_size(ctx: _Context) -> Iterator[Finding]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from designer.core.analysis import BYTES_PER_FLOAT, Analysis, Layer, Shape, numel
+from designer.core.design import Design
 
 
 @dataclass(frozen=True)
@@ -129,3 +130,30 @@ def stage_dict(figures: StageFigures) -> dict[str, object]:
         "output_stride": figures.output_stride,
         "receptive_field": figures.receptive_field,
     }
+
+
+def part_field(design: Design, part: str) -> str:
+    """The field that sizes ``part`` (a :class:`StageFigures` name), to blame when it is
+    too big: a stage's width, the stem's, or in the head the wider of the classes and the
+    hidden layers (the final fc's rows are the classes)."""
+    if part.startswith("layer"):
+        return f"stages[{int(part[len('layer') :]) - 1}].width"
+    if part == "head":
+        hidden = design.head.hidden
+        return "head.hidden" if hidden and max(hidden) > design.num_classes else "num_classes"
+    return "stem.width"
+
+
+def heaviest_field(result: Analysis) -> str:
+    """The field that sizes the part holding the most weights."""
+    part = max(stage_figures(result), key=lambda s: s.params)
+    return part_field(result.design, part.name)
+
+
+def shrink_weights(field: str) -> str:
+    """How to make the weights ``field`` sizes smaller, as a command."""
+    if field == "num_classes":
+        return "lower num_classes"
+    if field == "head.hidden":
+        return "narrow head.hidden (or remove the hidden layers)"
+    return "shrink widths or depths"

@@ -32,6 +32,7 @@ from designer.core.analysis import Analysis
 from designer.core.design import MAX_BUILD_BYTES, Design
 from designer.core.io import atomic_write_bytes
 from designer.core.report import human_bytes
+from designer.core.stages import heaviest_field, shrink_weights
 from designer.qt import checkpoints
 from designer.qt.analysis_model import AnalysisModel
 from designer.qt.checkpoints import Refusal
@@ -181,9 +182,10 @@ def size_check(analysis: Analysis) -> tuple[str, str]:
     design = analysis.design
     size = analysis.param_bytes
     if size > MAX_BUILD_BYTES:
+        field = heaviest_field(analysis)
         return "refuse", (
             f"Cannot export {design.name}: its weights would take {human_bytes(size)}"
-            f" (over {human_bytes(MAX_BUILD_BYTES)}); shrink widths or depths to build it"
+            f" (over {human_bytes(MAX_BUILD_BYTES)}); {shrink_weights(field)} to build it"
         )
     if size > CONFIRM_BYTES:
         return "ask", (

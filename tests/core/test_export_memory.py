@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from designer.core.design import DesignError
+from designer.core.design import DesignError, HeadSpec
+from designer.core.io import save
 from designer.core.presets import load_preset
 from designer.core.torch import build as build_module
 from designer.core.torch import memory
@@ -100,3 +101,51 @@ def test_a_failed_export_leaves_no_file(tmp_path: Path, monkeypatch: pytest.Monk
     with pytest.raises(OSError, match="No space"):
         export_weights(design, tmp_path / "w.safetensors", "safetensors")
     assert list(tmp_path.iterdir()) == []
+
+
+def _over_the_build_limit(tmp_path: Path, change: str) -> Path:
+    """resnet18 made too big to build by one field."""
+    design = load_preset("resnet18")
+    design = {
+        "num_classes": design.replace(num_classes=10**9),  # 1.9 TiB of classifier rows
+        "head.hidden": design.replace(head=HeadSpec(hidden=(10**7,))),  # 56 GiB of hidden
+        "stages[3].width": design.with_stage(3, width=100_000),
+    }[change]
+    path = tmp_path / "big.resnet.json"
+    save(design, path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("field", "fix"),
+    [
+        ("num_classes", "lower num_classes"),
+        ("head.hidden", "narrow head.hidden (or remove the hidden layers)"),
+        ("stages[3].width", "shrink widths or depths"),
+    ],
+)
+def test_weights_over_the_build_limit_blame_the_field_that_makes_them(
+    tmp_path: Path, field: str, fix: str
+) -> None:
+    """The refusal names the field to change: the classifier's, when that is the size."""
+    design = _over_the_build_limit(tmp_path, field)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "main.py"),
+            "export",
+            str(design),
+            "-o",
+            str(tmp_path / "w.pt"),
+        ],
+        capture_output=True,
+        encoding="utf-8",
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    assert len(done.stderr.splitlines()) == 1
+    assert done.stderr.startswith(f"error: {field}: the weights would take ")
+    assert done.stderr.rstrip("\n").endswith(f"(over 16 GiB): {fix} to build it")
+    assert not (tmp_path / "w.pt").exists()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -160,8 +161,32 @@ def test_a_batch_too_big_for_memory_is_refused_before_allocating() -> None:
     args = ("measure", "resnet152", "--device", "cpu", "--train", "--batch", "4096")
     done = cli(*args, timeout=30)
     assert done.returncode == 2, done.stderr
-    assert "needs about" in done.stderr and "lower --batch" in done.stderr
+    assert "needs about" in done.stderr
+    assert re.search(r": lower --batch to [1-9][0-9]* \(the largest that fits\)$", done.stderr)
     assert len(done.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("batch", "fix"),
+    [
+        (["--batch", "1"], ": lower the input size (input.height, input.width)"),
+        ([], ": not even batch 1 fits, so lower the input size (input.height, input.width)"),
+    ],
+)
+def test_images_too_big_for_memory_at_batch_1_name_the_input_size(
+    tmp_path: Path, batch: list[str], fix: str
+) -> None:
+    """A smaller batch cannot help when one image does not fit: the input size can."""
+    path = tmp_path / "huge-input.resnet.json"
+    design = load_preset("resnet18")
+    save(design.replace(input=design.input.__class__(3, 65536, 65536)), path)
+    done = cli("measure", str(path), "--device", "cpu", *batch, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    assert len(done.stderr.splitlines()) == 1
+    assert done.stderr.startswith("error: input: needs about ")
+    assert done.stderr.rstrip("\n").endswith(fix)
+    assert "--batch" not in done.stderr
 
 
 def test_cancel_stops_between_runs_and_progress_only_grows(tmp_path: Path) -> None:

@@ -32,6 +32,16 @@ def test_too_big_to_build_is_refused_in_one_line(window, tmp_path):
     assert len(shown) == 1 and "shrink widths or depths" in shown[0] and "\n" not in shown[0]
 
 
+def test_classes_too_many_to_build_blame_num_classes():
+    from designer.core.analysis import analyse
+    from designer.qt.exports import size_check
+
+    huge = load_preset("resnet18").replace(num_classes=10**9)
+    verdict, line = size_check(analyse(huge))
+    assert verdict == "refuse"
+    assert line.endswith("; lower num_classes to build it") and "\n" not in line
+
+
 def test_training_bundle_export_writes_the_folder(window, qtbot, tmp_path):
     window.document.edit("test", lambda _d: load_preset("resnet20_cifar"))
     out = tmp_path / "bundle"

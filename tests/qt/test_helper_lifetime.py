@@ -79,6 +79,54 @@ def test_helpers_exit_when_the_app_is_killed() -> None:
         child.kill()
 
 
+APP_WITH_BOTH_HELPERS = f"""
+import sys
+sys.path.insert(0, {str(ROOT)!r})
+from PySide6.QtCore import QTimer
+from designer.qt import app, processes
+
+def helpers_then_ready():
+    processes.warm("draw"); processes.warm("torch")
+    print("ready", flush=True)
+
+QTimer.singleShot(0, helpers_then_ready)
+sys.exit(app.run("resnet18", ask_restore=lambda parent, recovered: False))
+"""
+
+
+def test_killing_the_app_prints_no_resource_tracker_warning(tmp_path: Path) -> None:
+    """What the app and its helpers leave behind writes nothing on the user's terminal.
+
+    The stderr file stands for the terminal: every process the app started shares it.
+    """
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "RESNET_DESIGNER_RECOVERY_DIR": str(tmp_path / "recovery"),
+    }
+    terminal = tmp_path / "stderr.txt"
+    with terminal.open("wb") as stderr:
+        child = subprocess.Popen(
+            [sys.executable, "-c", APP_WITH_BOTH_HELPERS],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env=env,
+        )
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+        started = descendants(child.pid)
+        assert len(started) >= 2
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+        assert wait_gone(started) == set()  # the resource tracker too, if one ran
+        written = terminal.read_text(errors="replace")
+        assert "resource_tracker" not in written
+        assert "leaked" not in written
+    finally:
+        child.kill()
+
+
 APP = f"""
 import sys
 sys.path.insert(0, {str(ROOT)!r})

@@ -209,3 +209,16 @@ def test_the_app_never_imports_torch_to_measure():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_memory_refusal_names_the_tabs_controls():
+    from designer.qt.insights.measure_dock import in_app_words
+
+    line = (
+        "input: needs about 1.7 TiB for training at batch 1; cpu has 20 GiB free: lower the"
+        " input size (input.height, input.width), or measure inference only (without --train)"
+    )
+    assert in_app_words(line).endswith(
+        ": lower the input size (Input height and width), or measure inference only"
+        " (untick Training step)"
+    )

@@ -49,3 +49,24 @@ def test_collector_freezes_after_a_drawing_and_collects_when_idle(window, qtbot)
     assert alive() is not None  # ...so ordinary passes skip it
     window.collector.collect_now()
     assert alive() is None  # the idle collection reclaims it
+
+
+def test_a_jobs_exception_comes_back_as_itself():
+    import pytest
+
+    with pytest.raises(ValueError, match="invalid literal"):
+        run_in_helper("draw", int, "not a number")
+
+
+def test_a_helper_that_dies_mid_job_is_unavailable_then_replaced():
+    import os
+
+    import pytest
+
+    from designer.qt.processes import HelperUnavailable
+
+    first = run_in_helper("draw", os.getpid)
+    with pytest.raises(HelperUnavailable, match="exit code 3"):
+        run_in_helper("draw", os._exit, 3)
+    second = run_in_helper("draw", os.getpid)
+    assert second not in (first, os.getpid())

@@ -26,6 +26,7 @@ from torch import nn
 from designer.core.analysis import analyse
 from designer.core.codegen import render_model_py
 from designer.core.design import MAX_BUILD_BYTES, Design, DesignError
+from designer.core.stages import heaviest_field, shrink_weights
 from designer.core.torch.memory import ensure_available
 
 BUILD_OVERHEAD = 128 * 1024**2  # torch's own working memory while it initialises
@@ -34,12 +35,14 @@ BUILD_OVERHEAD = 128 * 1024**2  # torch's own working memory while it initialise
 def build(design: Design, *, device: str | torch.device = "cpu") -> nn.Module:
     """Instantiate the design's network (on ``meta`` to count without allocating)."""
     if torch.device(device).type != "meta":
-        size = analyse(design).param_bytes
+        result = analyse(design)
+        size = result.param_bytes
         if size > MAX_BUILD_BYTES:
+            field = heaviest_field(result)  # what makes it big: a stage, or the classifier
             raise DesignError(
-                "stages",
+                field,
                 f"the weights would take {size / 1024**3:,.1f} GiB (over"
-                f" {MAX_BUILD_BYTES // 1024**3} GiB): shrink widths or depths to build it",
+                f" {MAX_BUILD_BYTES // 1024**3} GiB): {shrink_weights(field)} to build it",
             )
         ensure_available(size + size // 8 + BUILD_OVERHEAD, "building the network")
     module = model_module(render_model_py(design))

@@ -11,6 +11,7 @@ cancel by one step at most.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import time
 from collections.abc import Callable, Iterator
@@ -114,7 +115,7 @@ def measure(
     threads = settings.threads or physical_cores()
     result = analyse(design)
     estimate = memory_estimate(result, settings)
-    _check_room(device, estimate, settings)
+    _check_room(device, estimate, settings, result)
     report(0.0, "building the network")
     phases = ["latency"] + (["throughput"] if settings.batch > 1 else [])
     phases += ["train"] if settings.train else []
@@ -152,19 +153,42 @@ def measure(
     )
 
 
-def _check_room(device: str, estimate: int, settings: MeasureSettings) -> None:
-    """Refuse before allocating what the device cannot hold, with both figures."""
+def _check_room(device: str, estimate: int, settings: MeasureSettings, result: Analysis) -> None:
+    """Refuse before allocating what the device cannot hold, with both figures and a fix
+    that works: a smaller batch only when one fits."""
     if device.startswith("cuda"):
         free: int | None = torch.cuda.mem_get_info(torch.device(device))[0]
     else:
         free = available_bytes() if device == "cpu" else None
-    if free is not None and estimate > free:
-        what = f"{'training' if settings.train else 'inference'} at batch {settings.batch}"
-        raise DesignError(
-            "--batch",
-            f"needs about {human_bytes(estimate)} for {what}; {device} has"
-            f" {human_bytes(free)} free: lower --batch",
-        )
+    if free is None or estimate <= free:
+        return
+    what = f"{'training' if settings.train else 'inference'} at batch {settings.batch}"
+    needs = f"needs about {human_bytes(estimate)} for {what}; {device} has {human_bytes(free)} free"
+    field, fix = _room_fix(result, settings, free)
+    raise DesignError(field, f"{needs}: {fix}")
+
+
+def _room_fix(result: Analysis, settings: MeasureSettings, free: int) -> tuple[str, str]:
+    """The field to change and how, for settings whose estimate exceeds ``free`` bytes."""
+
+    def fits(batch: int, train: bool = settings.train) -> bool:
+        changed = dataclasses.replace(settings, batch=batch, train=train)
+        return memory_estimate(result, changed) <= free
+
+    low, high = 0, settings.batch  # fits(low) once low > 0; not fits(high)
+    while high - low > 1:  # the estimate grows with the batch
+        middle = (low + high) // 2
+        low, high = (middle, high) if fits(middle) else (low, middle)
+    if low:
+        return "--batch", f"lower --batch to {low} (the largest that fits)"
+    if fits(0):  # the images themselves are too big (the latency is timed at batch 1)
+        fix = "lower the input size (input.height, input.width)"
+        if settings.batch > 1:
+            fix = f"not even batch 1 fits, so {fix}"
+        if settings.train and fits(1, train=False):
+            fix += ", or measure inference only (without --train)"
+        return "input", fix
+    return "stages", "even without images it does not fit: make the network smaller"
 
 
 @contextlib.contextmanager
@@ -178,21 +202,27 @@ def _threads(device: str, threads: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def _out_of_memory_error(device: str, batch: int) -> DesignError:
+    if batch == 1:  # nothing to lower but the images
+        return DesignError(
+            "input",
+            f"out of memory on {device} at batch 1: lower the input size"
+            " (input.height, input.width)",
+        )
+    return DesignError("--batch", f"out of memory on {device} at batch {batch}: lower --batch")
+
+
 @contextlib.contextmanager
 def _out_of_memory(device: str, batch: int) -> Iterator[None]:
     """An out-of-memory anywhere in the measurement becomes one line, and frees the device."""
     try:
         yield
     except torch.OutOfMemoryError:
-        raise DesignError(
-            "--batch", f"out of memory on {device} at batch {batch}: lower --batch"
-        ) from None
+        raise _out_of_memory_error(device, batch) from None
     except RuntimeError as exc:
         if "out of memory" not in str(exc).lower():
             raise
-        raise DesignError(
-            "--batch", f"out of memory on {device} at batch {batch}: lower --batch"
-        ) from None
+        raise _out_of_memory_error(device, batch) from None
     finally:
         if device.startswith("cuda"):
             torch.cuda.empty_cache()

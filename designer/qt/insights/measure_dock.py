@@ -93,6 +93,8 @@ _CLI_WORDS = (
     ("--batch: ", "Batch: "),
     ("use --device cpu", "choose CPU"),
     ("lower --batch", "lower the batch"),
+    ("(input.height, input.width)", "(Input height and width)"),
+    ("(without --train)", "(untick Training step)"),
 )
 
 
