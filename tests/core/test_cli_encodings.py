@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from designer.core.design import field_table
 from tests.core.test_cli_hostile_inputs import design_text, refused, run
 
 
@@ -95,3 +96,27 @@ def test_a_written_design_still_loads_after_the_checks(tmp_path: Path) -> None:
     (tmp_path / "d.resnet.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
     code, out, err = run("validate", "d.resnet.json", cwd=tmp_path)
     assert code == 0 and out.startswith("ok: ResNet-20"), err
+
+
+FLOAT_FIELDS = [e.path for e in field_table() if e.hint in (float, float | None)]
+
+
+@pytest.mark.parametrize("path", FLOAT_FIELDS)
+def test_a_400_digit_integer_in_a_float_field_is_one_line(path: str, tmp_path: Path) -> None:
+    data = json.loads(design_text())
+    huge = "1" + "0" * 400
+    if path.startswith("stages[]."):
+        data["stages"][1][path.removeprefix("stages[].")] = 7
+        key = f'"{path.removeprefix("stages[].")}": 7'
+    else:
+        *parents, last = path.split(".")
+        target = data
+        for part in parents:
+            target = target[part]
+        target[last] = 7
+        key = f'"{last}": 7'
+    text = json.dumps(data).replace(key, key.replace("7", huge))
+    (tmp_path / "d.resnet.json").write_text(text, encoding="utf-8")
+    err = refused("validate", "d.resnet.json", cwd=tmp_path, says="401 digits")
+    assert path.removeprefix("stages[].") in err
+    assert "OverflowError" not in err

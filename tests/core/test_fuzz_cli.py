@@ -217,7 +217,7 @@ class _Guard:
         self._timer.cancel()
 
 
-def _answered(argv: list[str], cwd: Path, *, light: bool = True) -> tuple[int, str]:
+def answered(argv: list[str], cwd: Path, *, light: bool = True) -> tuple[int, str]:
     code, out, err, peak = _run(argv, cwd)
     context = f"{argv!r}: exit {code}, stderr {err!r}"
     # fit's documented answer when nothing meets the budget: exit 1, one line
@@ -247,7 +247,7 @@ def test_hostile_files_in_every_encoding(
     folder = tmp_path_factory.mktemp("enc")
     text = _hostile_text(path, value, None)
     (folder / "d.resnet.json").write_bytes(text.encode(encoding, errors="surrogatepass"))
-    _answered([command, "d.resnet.json"], folder)
+    answered([command, "d.resnet.json"], folder)
 
 
 # hostile values by what an argument takes
@@ -337,7 +337,7 @@ def test_every_argument_of_every_command(
         argv = [command, *_argv(parser, dest, value, base)]
         # a value that passes every check may go on to import torch (measure, transfer):
         # heavy, yet bounded; the 100 MB bound is for the answers that refuse
-        _answered(argv, tmp_path, light=command not in ("measure", "transfer"))
+        answered(argv, tmp_path, light=command not in ("measure", "transfer"))
 
 
 @pytest.mark.parametrize(
@@ -356,6 +356,6 @@ def test_a_device_or_pipe_is_never_replaced_by_an_output(argv: list[str], tmp_pa
 
     name = next(arg for arg in argv if arg.startswith("FIFO"))
     os.mkfifo(tmp_path / name)
-    _, err = _answered(argv, tmp_path)
+    _, err = answered(argv, tmp_path)
     assert "not a regular file" in err
     assert stat.S_ISFIFO(os.lstat(tmp_path / name).st_mode)
