@@ -79,6 +79,12 @@ def small_designs(draw: st.DrawFn) -> Design:
         shortcut=shortcut,
         stride_on=draw(st.sampled_from(["3x3", "1x1"])),
         activation=draw(st.sampled_from(ACTIVATIONS)),
+        # anti-aliasing only where no stage dilates (a dilated stage does not subsample)
+        anti_alias=(
+            "none"
+            if any(s.dilate for s in stages)
+            else draw(st.sampled_from(["none", "none", "avg", "blur"]))
+        ),
         se_ratio=draw(st.sampled_from([0.0, 0.0, 0.25])),
         se_divisor=draw(st.sampled_from([0, 0, 8])),
         drop_path_rate=draw(st.sampled_from([0.0, 0.0, 0.2])),

@@ -264,6 +264,8 @@ class _Walker:
                 x = self.op(inner, _renamed(child, str(i)), x, env, shared=False)
             return x
         module = CUSTOM_MODULES[op.module]
+        if op.identity_unless is not None and _value(op.identity_unless, env) == 1:
+            return self.row(prefix + op.name, "Identity", x, x)
         args = tuple(_value(a, env) for a in op.args)
         return module.walk(self, prefix + op.name, x, args, self.design)
 

@@ -25,8 +25,9 @@ from designer.core.blocks import (
     ShortcutKind,
     StemKind,
 )
+from designer.core.blocks.anti_alias import CHOICES as AA_CHOICES
 from designer.core.blocks.kinds import same_order_kinds
-from designer.core.blocks.ops import Op
+from designer.core.blocks.ops import Op, reduction
 from designer.core.blocks.stems import has_pool, stem_ops
 from designer.core.fields import Entry, FieldError, option, rows
 
@@ -321,6 +322,17 @@ class Design:
         choices=ATTENTIONS,
         written="when_set",
     )
+    anti_alias: str = option(
+        "none",
+        label="Anti-aliasing",
+        help="Anti-aliased downsampling (Zhang 2019, timm's aa_layer): each strided conv runs at"
+        " stride 1 and, after its activation, a pool subsamples. avg: a 2x2 average pool"
+        " (timm's resnetaa); blur: a 3x3 binomial blur, BlurPool (timm's resnetblur). The"
+        " stem's max-pool is anti-aliased too. No weights: checkpoints cannot show it.",
+        group="Blocks",
+        choices=AA_CHOICES,
+        written="when_set",
+    )
     se_ratio: float = option(
         0.0,
         label="SE ratio",
@@ -407,7 +419,7 @@ class Design:
     @property
     def stem_ops(self) -> tuple[Op, ...]:
         """The stem's ops, its pool as the design asks (see ``blocks.stems.stem_ops``)."""
-        return stem_ops(self.stem_kind, self.stem.pool, self.stem.norm_act)
+        return stem_ops(self.stem_kind, self.stem.pool, self.stem.norm_act, self.anti_alias)
 
     @property
     def shortcut_kind(self) -> ShortcutKind:
@@ -583,6 +595,7 @@ def validate(design: Design) -> Design:
             f"the {design.stem.kind} stem divides its width in its first convs: use "
             + ("an even width" if multiple == 2 else f"a multiple of {multiple}"),
         )
+    _check_anti_alias(design)
     reason = ATTENTIONS[design.attention].check(design)
     if reason:
         raise DesignError("attention", reason)
@@ -591,6 +604,32 @@ def validate(design: Design) -> Design:
     _check_stages(design)
     _check_norm_widths(design)
     return design
+
+
+def _check_anti_alias(design: Design) -> None:
+    """An anti-aliasing pool needs a map at least as large as its stride (a 2x2 average
+    pool of a 1-pixel map has no output; BlurPool's reflection needs 2 pixels), and an
+    average pool, which rounds down where strided convs round up, even sizes. An input as
+    large as the network's whole subsampling, and for ``avg`` a multiple of it, is enough."""
+    if design.anti_alias == "none":
+        return
+    factor = reduction(stem_ops(design.stem_kind, design.stem.pool, design.stem.norm_act))
+    for first_stride, _, _ in stage_dilations(design):
+        factor *= first_stride
+    height, width = design.input.height, design.input.width
+    if min(height, width) < factor:
+        raise DesignError(
+            "anti_alias",
+            f"the network subsamples by {factor:,}, so its pools need an input of at least"
+            f" {factor:,} px (got {height:,}x{width:,}): use a larger input, or anti_alias none",
+        )
+    if design.anti_alias == "avg" and (height % factor or width % factor):
+        raise DesignError(
+            "anti_alias",
+            f"a 2x2 average pool drops an odd row where the shortcut keeps it: the input's sides"
+            f" must be multiples of {factor:,}, the network's subsampling (got"
+            f" {height:,}x{width:,}): resize the input, or use blur",
+        )
 
 
 def same_order_blocks(design: Design) -> list[str]:
@@ -618,6 +657,12 @@ def _check_overrides(design: Design, i: int, stage: StageSpec) -> None:
             " use a bottleneck block for ResNeXt or wide variants",
         )
     if stage.dilate:
+        if design.anti_alias != "none":
+            raise DesignError(
+                f"{path}.dilate",
+                "a dilated stage does not subsample, so it has nothing to anti-alias: set"
+                " anti_alias to none, or dilate false",
+            )
         if design.shortcut != "projection":
             raise DesignError(
                 f"{path}.dilate",

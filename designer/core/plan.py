@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
+from designer.core.blocks.anti_alias import pooled_size, subsampled
 from designer.core.blocks.drop_path import drop_path_rates
-from designer.core.blocks.ops import Act, Conv, MaxPool, Norm, Op, Seq
+from designer.core.blocks.ops import Act, Conv, Custom, MaxPool, Norm, Op, Seq
 from designer.core.design import (
     Design,
     bottleneck_width,
@@ -89,6 +90,8 @@ def spatial(ops: tuple[Op, ...], size: Size) -> Size:
     for op in ops:
         if isinstance(op, Seq):
             height, width = spatial(op.ops, (height, width))
+        elif isinstance(op, Custom) and (pooled := pooled_size(op, (height, width))):
+            height, width = pooled
         elif isinstance(op, (Conv, MaxPool)) and isinstance(op.stride, int):
             k, s = op.kernel, op.stride
             p = op.padding if isinstance(op, MaxPool) else k // 2
@@ -115,7 +118,7 @@ def plan(design: Design) -> NetworkPlan:
         out = stage_out_width(design, stage)
         width = bottleneck_width(design, stage) if sd.block_kind.grouped else out
         # the first block strides and may change the width; the others repeat it
-        out_size = (ceil_div(size[0], first_stride), ceil_div(size[1], first_stride))
+        out_size = subsampled(size, first_stride, design.anti_alias)
         same = first_stride == 1 and channels == out
         name = f"layer{s + 1}."
         n = len(blocks)

@@ -247,6 +247,9 @@ def recover(shapes: Mapping[str, Shape], name: str = "Recovered") -> Recovery:
         f"input {side}x{side}: the weights fit any size ({'CIFAR' if side == 32 else 'ImageNet'}"
         " convention)",
         "activation relu, no dilation, no dropout or stochastic depth: weights cannot show them",
+        "no anti-aliased downsampling: its pools have no weights (timm's resnetaa and"
+        " resnetblur checkpoints are their plain networks'); set anti_alias to avg or blur"
+        " for those",
     ]
     if bottleneck:
         assumed.append("stride_on 3x3 (torchvision's and timm's v1.5): weights cannot show it")

@@ -49,6 +49,13 @@ def test_attention_modules_hold_the_expected_tensors(attention: str) -> None:
     assert list(expected_state(design).items()) == list(_torch_state(design).items())
 
 
+@pytest.mark.parametrize("kind", ["avg", "blur"])
+def test_anti_aliased_networks_hold_the_expected_tensors(kind: str) -> None:
+    """Their pools hold no tensors (BlurPool's filter is made in forward, as a constant)."""
+    design = load_preset("resnet50").replace(anti_alias=kind)
+    assert list(expected_state(design).items()) == list(_torch_state(design).items())
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(small_designs())
 def test_random_designs_hold_the_expected_tensors(design: Design) -> None:

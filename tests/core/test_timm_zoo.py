@@ -80,16 +80,6 @@ class Variant:
     gaps: dict[str, str] = field(default_factory=dict)  # check -> what the core lacks
 
 
-AA = (
-    "no anti-aliased downsampling (timm's aa_layer): each strided 3x3 conv runs at stride 1"
-    " followed by {}, and the stem's stride-2 max-pool becomes {}; the design language has"
-    " neither"
-)
-BLUR = (
-    "a BlurPool2d (reflect-padded 3x3 binomial depthwise filter, stride 2)",
-    "a stride-1 max-pool and a BlurPool2d",
-)
-AVG = ("a 2x2 average pool of stride 2", "a 2x2 average pool")
 ECA = {"attention": "eca"}  # timm's attn_layer='eca'
 NORM = "no {} (timm's {}: per channel a weight, a bias and a learned {}): norm is batch or group"
 
@@ -114,6 +104,13 @@ VARIANTS: dict[str, Variant] = {
     "seresnext26d_32x4d": Variant(lambda: _preset("resnext50_32x4d", B2222, **D, **SE)),
     "seresnext26t_32x4d": Variant(lambda: _preset("resnext50_32x4d", B2222, **T, **SE)),
     "seresnext50_32x4d": Variant(lambda: _preset("resnext50_32x4d", **SE)),
+    # anti-aliased downsampling: 2x2 average pools (aa) or BlurPool (blur)
+    "resnetblur18": Variant(lambda: _preset("resnet18", anti_alias="blur")),
+    "resnetaa34d": Variant(lambda: _preset("resnet34", **D, anti_alias="avg")),
+    "resnetaa50": Variant(lambda: _preset("resnet50", anti_alias="avg")),
+    "resnetblur50": Variant(lambda: _preset("resnet50", anti_alias="blur")),
+    "resnetaa50d": Variant(lambda: _preset("resnet50", **D, anti_alias="avg")),
+    "resnetblur50d": Variant(lambda: _preset("resnet50", **D, anti_alias="blur")),
     # efficient channel attention
     "ecaresnet26t": Variant(lambda: _preset("resnet50", B2222, **T, **ECA)),
     "ecaresnet50d": Variant(lambda: _preset("resnet50", **D, **ECA)),
@@ -188,14 +185,6 @@ VARIANTS: dict[str, Variant] = {
         {"name": "resnext101_64x4d"},
     ),
     # what the design language cannot say: the nearest design, its failing checks marked
-    "resnetblur18": Variant(
-        lambda: _preset("resnet18"),
-        gaps=dict.fromkeys(("flops", "outputs"), AA.format(*BLUR)),
-    ),
-    "resnetaa34d": Variant(
-        lambda: _preset("resnet34", **D),
-        gaps=dict.fromkeys(("flops", "outputs"), AA.format(*AVG)),
-    ),
     "resnetv2_50d_frn": Variant(
         lambda: _preset("resnet50", **V2D, shortcut="avg_down"),
         resnetv2=True,
@@ -287,6 +276,9 @@ def _predicted_flops(design: Design) -> int:
             total += row.macs - (channels * height * width if row.bias else 0)
         elif row.kind == "Conv1d":  # ECA's, bias-free
             total += row.macs
+        elif row.kind == "BlurPool2d":  # a fixed 3x3 depthwise filter: no weights, yet FLOPs
+            channels, height, width = row.output_shape
+            total += 9 * channels * height * width
         elif row.kind == "Linear":  # every Linear of a design has a bias
             total += row.macs - row.output_shape[0]
     return 2 * total

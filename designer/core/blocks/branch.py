@@ -1,15 +1,17 @@
 """What a block's residual branch runs, beyond its kind's main path: described once.
 
 The block kinds declare their convs, norms and activations; the design adds the
-same extras to every kind: the block dropout (before the branch's last conv, as
-Wide ResNet), squeeze-excitation and stochastic depth (after it, in timm's
-order). The analysis walks these ops and the code generator writes them.
+same extras to every kind: anti-aliased downsampling (after the strided conv's
+activation), the block dropout (before the branch's last conv, as Wide ResNet),
+channel attention and stochastic depth (after it, in timm's order). The analysis
+walks these ops and the code generator writes them.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from designer.core.blocks.anti_alias import anti_aliased_branch
 from designer.core.blocks.kinds import ATTENTIONS, BlockLayout
 from designer.core.blocks.ops import Custom, Op, with_dropout
 
@@ -37,7 +39,8 @@ def branch_ops(
     ``attention``: whether it has its attention module (default: as the design says; a
     generated class shared by stages with and without it has it, optionally).
     """
-    ops = with_dropout(layout.main) if design.block_dropout > 0 else layout.main
+    ops = anti_aliased_branch(layout.main, design.anti_alias)
+    ops = with_dropout(ops) if design.block_dropout > 0 else ops
     if ATTENTIONS[design.attention].present(design) if attention is None else attention:
         ops += (attention_op(design),)
     if design.drop_path_rate > 0:

@@ -92,17 +92,34 @@ class Seq:
 
 @dataclass(frozen=True, slots=True)
 class Custom:
-    """An instance of a module class of our own (squeeze-excite, zero-pad), by its key."""
+    """An instance of a module class of our own (squeeze-excite, zero-pad), by its key.
+
+    ``identity_unless``: a symbol (``"stride"``) where whose value 1 the module is an
+    ``nn.Identity`` instead (a block class shared by a stage's strided first block and
+    its other blocks, as timm's ``create_aa(enable=...)``).
+    """
 
     name: str
     module: str
     args: tuple[Sym, ...]
+    identity_unless: Sym | None = None
 
 
 Op = Union[Conv, Norm, Act, MaxPool, AvgPool, Identity, Dropout, Seq, Custom]  # noqa: UP007
 
 LAYER_OPS = (Conv, Seq, Custom)
 """Ops that start a new statement in generated ``forward`` code (the rest chain onto them)."""
+
+
+def reduction(ops: tuple[Op, ...]) -> int:
+    """How much ``ops`` subsample: the product of their literal strides."""
+    factor = 1
+    for op in ops:
+        if isinstance(op, Seq):
+            factor *= reduction(op.ops)
+        elif isinstance(op, (Conv, MaxPool, AvgPool)) and isinstance(op.stride, int):
+            factor *= op.stride
+    return factor
 
 
 def last_weight(ops: tuple[Op, ...]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from designer.core.blocks.anti_alias import anti_aliased_stem
 from designer.core.blocks.kinds import Channels, StemKind, register
 from designer.core.blocks.ops import Act, Conv, MaxPool, Norm, Op, Seq
 
@@ -10,19 +11,22 @@ _POOL = MaxPool("maxpool", 3, 2, 1)
 _CONV_POOL = Seq("maxpool", (Conv("", 3, "width", "width", stride=2), Norm("", "width"), Act()))
 
 
-def stem_ops(kind: StemKind, pool: str, norm_act: bool = True) -> tuple[Op, ...]:
+def stem_ops(
+    kind: StemKind, pool: str, norm_act: bool = True, anti_alias: str = "none"
+) -> tuple[Op, ...]:
     """The stem's ops as the design asks.
 
     ``pool``: its max-pool, or a strided conv instead (``conv``, ResNet-RS).
     ``norm_act`` false: without the norm and activation after its last conv, which a
     pre-activation network's first block then applies (timm's ResNetV2).
+    ``anti_alias``: its subsampling anti-aliased (see ``blocks.anti_alias``).
     """
     ops = kind.ops
     if not norm_act:
         ops = tuple(op for op in ops if not (isinstance(op, Norm) or _is_shared_act(op)))
-    if pool == "max":
-        return ops
-    return tuple(_CONV_POOL if isinstance(op, MaxPool) else op for op in ops)
+    if pool != "max":
+        ops = tuple(_CONV_POOL if isinstance(op, MaxPool) else op for op in ops)
+    return anti_aliased_stem(ops, anti_alias)
 
 
 def _is_shared_act(op: Op) -> bool:

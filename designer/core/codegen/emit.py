@@ -92,7 +92,10 @@ class Emitter:
             ]
         self.used.add(op.module)
         args = ", ".join(_sym(a, names) for a in op.args)
-        return f"{CUSTOM_MODULES[op.module].class_name}({args})"
+        built = f"{CUSTOM_MODULES[op.module].class_name}({args})"
+        if op.identity_unless is not None:
+            return f"{built} if {_sym(op.identity_unless, names)} > 1 else nn.Identity()"
+        return built
 
     def _conv(self, op: Conv, names: dict[str, Sym]) -> str:
         args = [_sym(op.cin, names), _sym(op.cout, names)]

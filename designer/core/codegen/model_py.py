@@ -234,6 +234,9 @@ def _docstring(plan: _Plan) -> str:
         extras.append("the stem's max-pool replaced by a strided 3x3 conv (ResNet-RS)")
     if d.norm != "batch":
         extras.append(f"{d.norm} norm")
+    if d.anti_alias != "none":
+        pool = "BlurPool" if d.anti_alias == "blur" else "2x2 average pools"
+        extras.append(f"anti-aliased downsampling ({pool}, Zhang 2019)")
     if plan.attention and "se_ratio" not in plan.per_stage:
         extras.append(ATTENTIONS[d.attention].summary(plan.stage_designs[0]))
     if d.drop_path_rate > 0:
