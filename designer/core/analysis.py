@@ -341,6 +341,8 @@ def _head(w: _Walker, x: Shape, head_ops: tuple[Op, ...]) -> Shape:
         x = w.bn(base + "2", x)
     if d.head.dropout > 0:
         x = w.row("dropout", "Dropout", x, x)
+    if d.num_classes == 0:  # a feature extractor: the pooled features are the output
+        return x
     return w.row("fc", "Linear", x, (d.num_classes,), x[0] * d.num_classes + d.num_classes)
 
 
@@ -462,7 +464,7 @@ def analyse(design: Design) -> Analysis:
         params=params,
         trainable_params=params,
         macs=sum(layer.macs for layer in w.layers),
-        output_shape=(design.num_classes,),
+        output_shape=y,
         depth=conventional_depth(design),
         stage_shapes=tuple(stage_shapes),
     )

@@ -253,9 +253,10 @@ class Design:
     num_classes: int = option(
         1000,
         label="Classes",
-        help="Outputs of the final fc layer: 1000 for ImageNet, 10 for CIFAR-10.",
+        help="Outputs of the final fc layer: 1000 for ImageNet, 10 for CIFAR-10; 0 for none,"
+        " a feature extractor whose output is the pooled features (timm's num_classes=0).",
         group="Head",
-        low=1,
+        low=0,
         high=MAX_CLASSES,
     )
     block: BlockName = option(

@@ -75,9 +75,12 @@ class KeyMap:
     1x1 conv: (classes, features, 1, 1) becomes (classes, features)).
     """
 
-    scheme: str  # "torchvision" (also timm's resnet.py and ours) or "timm-resnetv2"
+    scheme: str  # "torchvision" (also timm's resnet.py and ours), "timm-resnetv2", ...
     ours: dict[str, str]
     reshape: frozenset[str] = frozenset()
+    # tensors deliberately left out: the rest of a larger model around the ResNet
+    # (a detector's FPN and heads), said in the recovery's notes, never refused
+    ignored: tuple[str, ...] = ()
 
     def translate(
         self, named: Mapping[str, T], flatten: Callable[[T], T] | None = None
@@ -118,11 +121,72 @@ def _fail(message: str) -> DesignError:
 def key_map(shapes: Mapping[str, Shape]) -> KeyMap:
     """Our name for each tensor of the checkpoint (identity for torchvision-style names)."""
     keys = list(shapes)
-    if any(_V2_BLOCK.match(k) for k in keys) and not any(_LAYER.match(k) for k in keys):
+    if any(_LAYER.match(k) for k in keys):
+        return KeyMap("torchvision", {k: k for k in keys})
+    if any(_HF_BLOCK.search(k) for k in keys):
+        return _hf_map(keys)
+    if any(_V2_BLOCK.match(k) for k in keys):
         return _v2_map(shapes)
-    if not any(_LAYER.match(k) for k in keys):
-        raise _fail(f"no residual stages found: keys look like {_looks_like(keys)}")
-    return KeyMap("torchvision", {k: k for k in keys})
+    inner = _inner_network(keys)
+    if inner is not None:
+        return inner
+    raise _fail(f"no residual stages found: keys look like {_looks_like(keys)}")
+
+
+_HF_BLOCK = re.compile(r"^(?:resnet\.)?encoder\.stages\.(\d+)\.layers\.(\d+)\.(.+)")
+_HF_CONV = re.compile(r"layer\.(\d+)\.(convolution|normalization)\.(.+)")
+
+
+def _hf_map(keys: list[str]) -> KeyMap:
+    """HuggingFace transformers' ResNetModel and ResNetForImageClassification -> ours.
+
+    ``embedder.embedder`` is the stem, ``encoder.stages.S.layers.B`` a block whose
+    ``layer.I`` is its (I+1)-th conv and norm, ``shortcut`` its projection and
+    ``classifier.1`` the fc (``classifier.0`` is a Flatten).
+    """
+    ours: dict[str, str] = {}
+    for key in keys:
+        rest = key.removeprefix("resnet.")
+        if rest.startswith("embedder.embedder."):
+            part, _, tail = rest.removeprefix("embedder.embedder.").partition(".")
+            ours[key] = {"convolution": "conv1", "normalization": "bn1"}.get(
+                part, part
+            ) + f".{tail}"
+        elif m := _HF_BLOCK.match(key):
+            block = f"layer{int(m[1]) + 1}.{m[2]}."
+            tail = m[3]
+            if tail.startswith("shortcut.convolution."):
+                ours[key] = block + "downsample.0." + tail.removeprefix("shortcut.convolution.")
+            elif tail.startswith("shortcut.normalization."):
+                ours[key] = block + "downsample.1." + tail.removeprefix("shortcut.normalization.")
+            elif c := _HF_CONV.fullmatch(tail):
+                kind = "conv" if c[2] == "convolution" else "bn"
+                ours[key] = f"{block}{kind}{int(c[1]) + 1}.{c[3]}"
+        elif key in ("classifier.1.weight", "classifier.1.bias"):
+            ours[key] = "fc." + key.rsplit(".", 1)[1]
+    return KeyMap("transformers", ours)
+
+
+def _inner_network(keys: list[str]) -> KeyMap | None:
+    """A torchvision-style ResNet inside a larger model or a wrapper: Lightning's ``model.``,
+    mmpretrain's ``backbone.`` (its classifier ``head.fc``), a detector's ``backbone.body.``.
+
+    The ResNet is what lies under the prefix its first block has; a classifier outside it
+    is taken as its fc when it is the only one; the rest is left out, and said so.
+    """
+    first = next((k for k in keys if re.search(r"(^|\.)layer1\.0\.", k)), None)
+    if first is None:
+        return None
+    prefix = first[: first.index("layer1.0.")]
+    ours = {k: k.removeprefix(prefix) for k in keys if k.startswith(prefix)}
+    if "fc.weight" not in ours.values():
+        heads = sorted({k.rsplit(".", 1)[0] for k in keys if k.endswith("fc.weight")} - {prefix})
+        if len(heads) == 1:
+            for part in ("weight", "bias"):
+                if f"{heads[0]}.{part}" in keys:
+                    ours[f"{heads[0]}.{part}"] = f"fc.{part}"
+    ignored = tuple(k for k in keys if k not in ours)
+    return KeyMap(f"torchvision-style (under {prefix!r})", ours, ignored=ignored)
 
 
 def _looks_like(keys: list[str]) -> str:
@@ -241,7 +305,7 @@ def recover(shapes: Mapping[str, Shape], name: str = "Recovered") -> Recovery:
         ratios = ", ".join(f"{k} {v!r}" for k, v in attention.items() if k != "attention")
         inferred.append(f"attention {attention['attention']}" + (f" ({ratios})" if ratios else ""))
     head, classes = _head(ours)
-    inferred.append("head and num_classes")
+    inferred.append("head and num_classes" if classes else "no classifier: a feature extractor")
     side = 32 if stem.kind in ("cifar", "none") else 224
     assumed += [
         f"input {side}x{side}: the weights fit any size ({'CIFAR' if side == 32 else 'ImageNet'}"
@@ -272,8 +336,14 @@ def recover(shapes: Mapping[str, Shape], name: str = "Recovered") -> Recovery:
         validate(design)
     except DesignError as exc:
         raise _fail(f"the shapes describe no valid design ({exc})") from None
+    if km.ignored:
+        parts = sorted({key.split(".")[0] for key in km.ignored})
+        assumed.append(
+            f"only the ResNet is read: {len(km.ignored):,} other tensors"
+            f" ({', '.join(parts[:4])}{', ...' if len(parts) > 4 else ''}) are not part of it"
+        )
     # the proposal holds: its network has exactly the checkpoint's tensors, no more, no less
-    unplaced = [key for key in shapes if key not in km.ours]
+    unplaced = [key for key in shapes if key not in km.ours and key not in km.ignored]
     problem = mismatch(expected_state(design), ours) or (
         f"{unplaced[0]} has no place in the recovered design ({len(unplaced)} such)"
         if unplaced
@@ -432,14 +502,13 @@ def _attention(
 
 
 def _head(ours: Mapping[str, Shape]) -> tuple[HeadSpec, int]:
+    """The hidden layers and classes; none at all: a feature extractor (0 classes)."""
     fc = ours.get("fc.weight")
-    if fc is None or len(fc) != 2:
-        raise _fail(
-            "no classifier (fc.weight) found: a backbone without its head is not supported yet"
-        )
+    if fc is not None and len(fc) != 2:
+        raise _fail(f"fc.weight of shape {list(fc)} is no classifier (a linear layer's weight)")
     hidden = []
     i = 0
     while f"hidden.{i}.0.weight" in ours:
         hidden.append(ours[f"hidden.{i}.0.weight"][0])
         i += 1
-    return HeadSpec(hidden=tuple(hidden)), fc[0]
+    return HeadSpec(hidden=tuple(hidden)), fc[0] if fc is not None else 0

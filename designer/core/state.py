@@ -74,6 +74,8 @@ def mismatch(expected: Mapping[str, Shape], found: Mapping[str, Shape]) -> str:
     """The first way ``found`` differs from ``expected``, in words ("" when they agree)."""
     for key, shape in expected.items():
         if key not in found:
+            if key.endswith(".num_batches_tracked"):
+                continue  # a counter, not structure: frozen norms (detectors') have none
             return f"the recovered design needs {key}, which the checkpoint lacks"
         if tuple(found[key]) != shape:
             return (

@@ -346,7 +346,7 @@ class InlineEditor(QFrame):
         dropout.setSingleStep(0.1)
         dropout.setValue(design.head.dropout)
         return [
-            ("num_classes", "Classes", _int_box(design.num_classes, 1, d.MAX_CLASSES)),
+            ("num_classes", "Classes", _int_box(design.num_classes, 0, d.MAX_CLASSES)),
             ("head.hidden", "Hidden widths", hidden),
             ("head.dropout", "Dropout", dropout),
         ]

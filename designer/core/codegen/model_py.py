@@ -254,7 +254,7 @@ def _docstring(plan: _Plan) -> str:
         head += f", linear {width}"
     if d.head.dropout > 0:
         head += f", dropout {number_literal(d.head.dropout)}"
-    head += f", linear {d.num_classes}"
+    head += f", linear {d.num_classes}" if d.num_classes else " (no classifier: the features)"
     lines = [
         f'"""{name}',
         "",
@@ -748,11 +748,18 @@ def _resnet(plan: _Plan) -> str:
         init.append("        self.dropout = nn.Dropout(DROPOUT)")
         forward.append("        x = self.dropout(x)")
     init += [
-        f"        self.fc = nn.Linear({features}, num_classes)",
+        f"        self.fc = {_classifier(plan, features)}",
         "        self._init_weights()",
     ]
     forward.append("        return self.fc(x)")
     return "\n".join([*init, "", *_init_weights(plan), "", *forward])
+
+
+def _classifier(plan: _Plan, features: str) -> str:
+    """The fc layer; a design without classes has none (timm's num_classes=0), unless asked."""
+    if plan.design.num_classes:
+        return f"nn.Linear({features}, num_classes)"
+    return f"nn.Linear({features}, num_classes) if num_classes else nn.Identity()"
 
 
 def _init_weights(plan: _Plan) -> list[str]:

@@ -115,6 +115,11 @@ def write_bundle(
     Everything is written into a hidden folder beside ``out_dir`` first and moved into
     place at the end, so a refused, failed, cancelled or killed bundle leaves no files.
     """
+    if design.num_classes == 0:
+        raise BundleError(
+            "num_classes: a design without a classifier (0 classes) has nothing to train for"
+            " classification: set num_classes to your data's class count"
+        )
     out = Path(out_dir)
     check_out_dir(out, force)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))

@@ -1,0 +1,196 @@
+"""Checkpoints in other libraries' names, and backbones without their classifier.
+
+HuggingFace transformers' ResNet (``ResNetForImageClassification``, and ``ResNetModel``
+without a classifier), torchvision's detection backbone (``backbone.body``, alone or
+inside the whole Faster R-CNN), timm's ``num_classes=0``, a Lightning checkpoint (its
+``model.`` prefix) and mmpretrain's layout (``backbone.`` and ``head.fc``): each is
+opened through the real CLI, exported as model.py and as weights ``--init-from`` the
+checkpoint; model.py loads those strictly and gives the reference's outputs and FLOPs.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import timm
+import torch
+import torchvision
+from safetensors.torch import load_file
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+from transformers import ResNetConfig, ResNetForImageClassification, ResNetModel
+
+SIDE = 64
+
+
+def _randomised(model: nn.Module) -> nn.Module:
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.weight.uniform_(0.8, 1.2)
+                m.bias.uniform_(-0.1, 0.1)
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.8, 1.2)
+    return model.eval()
+
+
+def _hf(config: ResNetConfig, head: bool = True) -> Callable[[torch.Tensor], torch.Tensor]:
+    model = _randomised(ResNetForImageClassification(config) if head else ResNetModel(config))
+    if head:
+        return model, lambda x: model(x).logits
+    return model, lambda x: model(x).pooler_output.flatten(1)
+
+
+def _plain(model: nn.Module, features: bool = False):
+    model = _randomised(model)
+    if features:  # a backbone's feature map, pooled as our feature extractor pools it
+        return model, lambda x: model(x)["3"].mean((2, 3))
+    return model, model
+
+
+def _detector_backbone():
+    return _plain(
+        torchvision.models.detection.fasterrcnn_resnet50_fpn(
+            weights=None, weights_backbone=None
+        ).backbone.body,
+        features=True,
+    )
+
+
+CASES = {
+    "hf_bottleneck": lambda: _hf(ResNetConfig()),
+    "hf_basic": lambda: _hf(
+        ResNetConfig(layer_type="basic", hidden_sizes=[64, 128, 256, 512], depths=[2, 2, 2, 2])
+    ),
+    "hf_model_headless": lambda: _hf(ResNetConfig(depths=[2, 2, 2, 2]), head=False),
+    "tv_detector_body": _detector_backbone,
+    "timm_resnet50_headless": lambda: _plain(timm.create_model("resnet50", num_classes=0)),
+}
+
+
+def _import(path: Path) -> object:
+    spec = importlib.util.spec_from_file_location(f"layout_{path.parent.name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "designer.cli", *args],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def _flops(model: Callable[[torch.Tensor], torch.Tensor]) -> int:
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(torch.zeros(1, 3, SIDE, SIDE))
+    return counter.get_total_flops()
+
+
+def _check(
+    state: dict[str, torch.Tensor],
+    reference: Callable[[torch.Tensor], torch.Tensor],
+    tmp_path: Path,
+    checkpoint: object = None,
+) -> str:
+    """Open ``checkpoint`` (default: ``state``), export model.py, load ``state`` into it."""
+    path = tmp_path / "ck.pth"
+    torch.save(state if checkpoint is None else checkpoint, path)
+    opened = _cli("open", str(path), "-o", str(tmp_path / "d.resnet.json"))
+    data = json.loads((tmp_path / "d.resnet.json").read_text(encoding="utf-8"))
+    data["input"] = {"channels": 3, "height": SIDE, "width": SIDE}
+    (tmp_path / "d.resnet.json").write_text(json.dumps(data), encoding="utf-8")
+    _cli("export", str(tmp_path / "d.resnet.json"), "-o", str(tmp_path / "model.py"))
+    weights = tmp_path / "w.safetensors"
+    _cli("export", str(tmp_path / "d.resnet.json"), "-o", str(weights), "--init-from", str(path))
+    ours = _import(tmp_path / "model.py").build_model().eval()  # type: ignore[attr-defined]
+    ours.load_state_dict(load_file(weights), strict=True)
+    x = torch.randn(2, 3, SIDE, SIDE)
+    with torch.no_grad():
+        assert torch.allclose(ours(x), reference(x), atol=1e-4, rtol=1e-4)
+    assert _flops(ours) == _flops(reference)
+    return opened.stderr
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_other_layouts_open_exact(name: str, tmp_path: Path) -> None:
+    model, reference = CASES[name]()
+    notes = _check(model.state_dict(), reference, tmp_path)
+    headless = name.endswith("headless") or name == "tv_detector_body"
+    assert ("no classifier: a feature extractor" in notes) == headless
+    if name.startswith("hf_"):
+        assert "from transformers names" in notes
+
+
+def test_a_whole_detector_opens_as_its_backbone(tmp_path: Path) -> None:
+    detector = torchvision.models.detection.fasterrcnn_resnet50_fpn(
+        weights=None, weights_backbone=None
+    )
+    body, reference = _plain(detector.backbone.body, features=True)
+    notes = _check(body.state_dict(), reference, tmp_path, checkpoint=detector.state_dict())
+    assert "under 'backbone.body.'" in notes
+    assert "only the ResNet is read" in notes and "rpn" in notes
+
+
+def test_frozen_norms_without_a_counter_open(tmp_path: Path) -> None:
+    """A pretrained detector's FrozenBatchNorm2d has no num_batches_tracked."""
+    from torchvision.ops import FrozenBatchNorm2d
+
+    model = torchvision.models.resnet50(norm_layer=FrozenBatchNorm2d).eval()
+    _check(model.state_dict(), model, tmp_path)
+
+
+def test_a_lightning_checkpoint_opens(tmp_path: Path) -> None:
+    model, reference = _plain(torchvision.models.resnet18())
+    wrapped = {f"model.{k}": v for k, v in model.state_dict().items()}
+    checkpoint = {"state_dict": wrapped, "epoch": 3, "optimizer_states": []}
+    notes = _check(model.state_dict(), reference, tmp_path, checkpoint=checkpoint)
+    assert "under 'model.'" in notes
+
+
+def test_mmpretrain_names_open_with_their_classifier(tmp_path: Path) -> None:
+    model, reference = _plain(torchvision.models.resnet34())
+    renamed = {
+        ("head." if k.startswith("fc.") else "backbone.") + k: v
+        for k, v in model.state_dict().items()
+    }
+    notes = _check(model.state_dict(), reference, tmp_path, checkpoint={"state_dict": renamed})
+    assert "under 'backbone.'" in notes and "head and num_classes" in notes
+
+
+def test_a_feature_extractor_is_summarised_and_not_bundled(tmp_path: Path) -> None:
+    data = {"format": "resnet-designer/1", "stages": [{"depth": 2, "width": 64, "stride": 1}]}
+    data["block"] = "basic"
+    data["num_classes"] = 0
+    (tmp_path / "f.resnet.json").write_text(json.dumps(data), encoding="utf-8")
+    summary = _cli("summary", str(tmp_path / "f.resnet.json"), "--format", "json")
+    result = json.loads(summary.stdout)
+    assert result["output_shape"] == [64]  # the pooled features
+    assert "fc" not in [row["name"] for row in result["layers"]]
+    design, out = str(tmp_path / "f.resnet.json"), str(tmp_path / "b")
+    done = subprocess.run(
+        [sys.executable, "-m", "designer.cli", "bundle", design, "-o", out],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=300,
+    )
+    assert done.returncode == 2
+    (line,) = done.stderr.splitlines()
+    assert "num_classes" in line and "class count" in line
+    assert not (tmp_path / "b").exists()
