@@ -26,7 +26,7 @@ from designer.commands.common import (
 )
 from designer.commands.terminal import SafeStream
 from designer.core.analysis import Analysis, analyse
-from designer.core.design import DesignError
+from designer.core.design import DesignError, with_output_stride
 from designer.core.io import dumps, nearest
 from designer.core.presets import SOURCES, load_preset, preset_groups, preset_names
 from designer.core.report import SUMMARY_FORMATS, Geometry, format_summary, summary_dict
@@ -149,6 +149,10 @@ def _cmd_open(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr)
     else:
         design = resolve_design(args.design)
+    if args.output_stride is not None:
+        design = with_output_stride(design, args.output_stride)
+        dilated = [f"layer{i + 1}" for i, stage in enumerate(design.stages) if stage.dilate]
+        print(f"output stride {args.output_stride}: {', '.join(dilated)} dilated", file=sys.stderr)
     if args.output == STDOUT:
         sys.stdout.write(dumps(design, schema=True))
         return 0
@@ -213,6 +217,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the design file instead of opening it; - for stdout",
     )
     p.add_argument("--force", action="store_true", help="overwrite -o if it exists")
+    p.add_argument(
+        "--output-stride",
+        type=int,
+        choices=(8, 16, 32),
+        metavar="N",
+        help="8, 16 or 32: dilate the last stages instead of striding (timm's and torchvision's"
+        " meaning; a checkpoint cannot show dilation, its weights are the undilated network's)",
+    )
     p.set_defaults(func=_cmd_open)
 
     p = sub.add_parser("gui", help="open the desktop app")

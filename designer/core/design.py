@@ -533,6 +533,39 @@ def stage_dilations(design: Design) -> tuple[tuple[int, int, int], ...]:
     return tuple(out)
 
 
+def output_stride(design: Design) -> int:
+    """How much the network subsamples its input by its last stage (32 for a ResNet-50)."""
+    factor = reduction(stem_ops(design.stem_kind, design.stem.pool, design.stem.norm_act))
+    for first_stride, _, _ in stage_dilations(design):
+        factor *= first_stride
+    return factor
+
+
+def with_output_stride(design: Design, target: int) -> Design:
+    """``design`` with its last strided stages dilated until it subsamples by ``target``
+    (timm's and torchvision's output_stride: 16 dilates the last stage, 8 the last two)."""
+    current = output_stride(design)
+    if current < target:
+        raise DesignError(
+            "output_stride",
+            f"the network subsamples by {current} only, less than {target}: nothing to dilate",
+        )
+    for index in reversed(range(len(design.stages))):
+        stage = design.stages[index]
+        if current <= target:
+            break
+        if stage.stride > 1 and not stage.dilate:
+            design = design.with_stage(index, dilate=True)
+            current //= stage.stride
+    if current != target:
+        raise DesignError(
+            "output_stride",
+            f"dilating stages gives output strides down to {current}, not {target}: the stem"
+            " and the earlier stages subsample by more; use a larger output stride",
+        )
+    return design
+
+
 def stem_out_width(design: Design) -> int:
     return design.stem.width if design.stem_kind.ops else design.input.channels
 
@@ -614,9 +647,7 @@ def _check_anti_alias(design: Design) -> None:
     large as the network's whole subsampling, and for ``avg`` a multiple of it, is enough."""
     if design.anti_alias == "none":
         return
-    factor = reduction(stem_ops(design.stem_kind, design.stem.pool, design.stem.norm_act))
-    for first_stride, _, _ in stage_dilations(design):
-        factor *= first_stride
+    factor = output_stride(design)
     height, width = design.input.height, design.input.width
     if min(height, width) < factor:
         raise DesignError(

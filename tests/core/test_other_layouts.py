@@ -194,3 +194,40 @@ def test_a_feature_extractor_is_summarised_and_not_bundled(tmp_path: Path) -> No
     (line,) = done.stderr.splitlines()
     assert "num_classes" in line and "class count" in line
     assert not (tmp_path / "b").exists()
+
+
+DILATIONS = [(16, [False, False, True]), (8, [False, True, True])]
+
+
+@pytest.mark.parametrize(("stride", "flags"), DILATIONS)
+def test_output_stride_dilates_as_torchvision(
+    stride: int, flags: list[bool], tmp_path: Path
+) -> None:
+    """Dilation has no weights: --output-stride sets it, with torchvision's meaning."""
+    reference = _randomised(torchvision.models.resnet50(replace_stride_with_dilation=flags))
+    path = tmp_path / "r50.pth"
+    torch.save(reference.state_dict(), path)
+    design = tmp_path / "d.resnet.json"
+    opened = _cli("open", str(path), "--output-stride", str(stride), "-o", str(design))
+    assert f"output stride {stride}" in opened.stderr
+    _cli("export", str(design), "-o", str(tmp_path / "model.py"))
+    ours = _import(tmp_path / "model.py").build_model().eval()  # type: ignore[attr-defined]
+    ours.load_state_dict(reference.state_dict(), strict=True)
+    x = torch.randn(1, 3, SIDE, SIDE)
+    with torch.no_grad():
+        assert torch.allclose(ours(x), reference(x), atol=1e-4, rtol=1e-4)
+    assert _flops(ours) == _flops(reference)
+
+
+def test_an_output_stride_the_network_cannot_reach_is_one_line(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "designer.cli", "open", "resnet20_cifar", "--output-stride", "8"],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr == (
+        "error: output_stride: the network subsamples by 4 only, less than 8: nothing to dilate\n"
+    )
