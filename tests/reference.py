@@ -8,10 +8,37 @@ mult-adds, the papers' tables) are in ``tests.reference_figures``, which imports
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from types import ModuleType
 
 import torch
 from torch import nn
+
+
+def randomised_norms(model: nn.Module) -> nn.Module:
+    """``model`` in eval mode with random norm scales, shifts and running statistics, so
+    that only a right mapping of every tensor gives the same outputs (not torch's defaults,
+    which a norm left out would match)."""
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+                m.weight.uniform_(0.8, 1.2)
+                m.bias.uniform_(-0.1, 0.1)
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.8, 1.2)
+    return model.eval()
+
+
+def forward_flops(model: Callable[[torch.Tensor], torch.Tensor], side: int) -> int:
+    """torch's FlopCounterMode count of one 3 x side x side image (a bias add counts none)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(torch.zeros(1, 3, side, side))
+    return counter.get_total_flops()
 
 
 def torchvision_models() -> ModuleType:

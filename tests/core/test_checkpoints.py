@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 import torch
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
 from designer.core.analysis import analyse
 from designer.core.design import InputSpec
@@ -27,7 +26,7 @@ from designer.core.torch.build import build
 from designer.core.torch.checkpoint import recover_checkpoint
 from designer.core.torch.transfer import build_initialised
 from tests.core.test_cli_hostile_inputs import ROOT, refused
-from tests.reference import torchvision_models
+from tests.reference import forward_flops, randomised_norms, torchvision_models
 
 SIDE = 64
 
@@ -66,23 +65,11 @@ MODELS: dict[str, Callable[[], nn.Module]] = {
 
 
 def _randomise(model: nn.Module) -> nn.Module:
-    torch.manual_seed(0)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
-                m.weight.uniform_(0.8, 1.2)
-                m.bias.uniform_(-0.1, 0.1)
-            if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.1, 0.1)
-                m.running_var.uniform_(0.8, 1.2)
-    return model.eval()
+    return randomised_norms(model)
 
 
 def _flops(model: nn.Module) -> int:
-    counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        model(torch.randn(1, 3, SIDE, SIDE))
-    return counter.get_total_flops()
+    return forward_flops(model, SIDE)
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))

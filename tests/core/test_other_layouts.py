@@ -23,22 +23,14 @@ import torch
 import torchvision
 from safetensors.torch import load_file
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 from transformers import ResNetConfig, ResNetForImageClassification, ResNetModel
+
+from tests.reference import forward_flops, randomised_norms
 
 SIDE = 64
 
 
-def _randomised(model: nn.Module) -> nn.Module:
-    torch.manual_seed(0)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.weight.uniform_(0.8, 1.2)
-                m.bias.uniform_(-0.1, 0.1)
-                m.running_mean.uniform_(-0.1, 0.1)
-                m.running_var.uniform_(0.8, 1.2)
-    return model.eval()
+_randomised = randomised_norms
 
 
 def _hf(config: ResNetConfig, head: bool = True) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -96,10 +88,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _flops(model: Callable[[torch.Tensor], torch.Tensor]) -> int:
-    counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        model(torch.zeros(1, 3, SIDE, SIDE))
-    return counter.get_total_flops()
+    return forward_flops(model, SIDE)
 
 
 def _check(
