@@ -171,6 +171,8 @@ def test_a_feature_extractor_is_summarised_and_not_bundled(tmp_path: Path) -> No
     result = json.loads(summary.stdout)
     assert result["output_shape"] == [64]  # the pooled features
     assert "fc" not in [row["name"] for row in result["layers"]]
+    drawing = _cli("render", str(tmp_path / "f.resnet.json"), "-o", "-", "--format", "svg")
+    assert "head: avgpool (features, 64)" in drawing.stdout and "fc 64" not in drawing.stdout
     design, out = str(tmp_path / "f.resnet.json"), str(tmp_path / "b")
     done = subprocess.run(
         [sys.executable, "-m", "designer.cli", "bundle", design, "-o", out],

@@ -122,8 +122,10 @@ def _block_label(analysis: Analysis, block: Block) -> str:
         )
         return text + (" + maxpool" if pooled else "")
     if block.name == "head":
-        hidden = "".join(f"fc {w}, " for w in design.head.hidden)
-        return f"head: avgpool, {hidden}fc {block.output_shape[0]}"
+        hidden = "".join(f", fc {w}" for w in design.head.hidden)
+        if not design.num_classes:  # a feature extractor: no classifier
+            return f"head: avgpool{hidden} (features, {block.output_shape[0]})"
+        return f"head: avgpool{hidden}, fc {block.output_shape[0]}"
     stage = design.stages[block.stage]
     kind = stage_design(design, stage).block_kind.label
     stride = block_stride(analysis, block)
@@ -156,7 +158,8 @@ def _stage_labels(analysis: Analysis) -> dict[int, str]:
             plural = "block" if count == 1 else "blocks"
             labels[stage] = f"{name} · {count} {plural} · {shape_label(shapes[stage])}"
         elif stage >= n:
-            labels[stage] = f"{name} · {shapes[stage][0]} classes"
+            what = "classes" if analysis.design.num_classes else "features"
+            labels[stage] = f"{name} · {shapes[stage][0]} {what}"
         else:
             labels[stage] = f"{name} · {shape_label(shapes[stage])}"
     return labels
