@@ -192,6 +192,8 @@ def _inner_network(keys: list[str]) -> KeyMap | None:
 def _looks_like(keys: list[str]) -> str:
     """A guess at what a checkpoint without ResNet stages is, with the key that says so."""
     for pattern, what in (
+        (r"^stages\.\d+\.\d+\.", "timm's byobnet ResNet (stages.N.M), not supported yet"),
+        (r"^layer0\.", "timm's legacy SE-ResNet (layer0, last_linear), not supported yet"),
         (r"\battn\b|\.qkv\.|attention", "a ViT or another transformer"),
         (r"^features\.", "a VGG, DenseNet or MobileNet (features.*)"),
         (r"^(encoder|decoder)\.", "an encoder-decoder"),
@@ -434,6 +436,13 @@ def _stage_specs(stages: list[_Stage], bottleneck: bool) -> tuple[list[StageSpec
         where = f"layer{n + 1}.0"
         conv2 = _need(stage.first, "conv2.weight", where)
         inner, out = conv2[0], _need(stage.first, "conv3.weight", where)[0]
+        reduced = _need(stage.first, "conv1.weight", where)[0]
+        if reduced != inner or not conv2[1] or inner % conv2[1]:
+            # a pruned network (timm's *_pruned): every conv has a width of its own
+            raise _fail(
+                f"{where}'s convs narrow from {reduced} to {inner} channels inside the block:"
+                " a pruned network, whose widths no design can express"
+            )
         shapes.append((len(stage.blocks), inner, inner // conv2[1], out))
     _, inner0, groups, out0 = shapes[0]
     planes0 = max(out0 // 4, 1)
