@@ -312,6 +312,15 @@ def _top_rules() -> list[dict[str, Any]]:
         }
     )
     rules.append(
+        {  # a dilated stage does not subsample: nothing to anti-alias
+            "if": {
+                "properties": {"anti_alias": {"not": {"const": "none"}}},
+                "required": ["anti_alias"],
+            },
+            "then": _stages_with({"dilate": {"const": False}}),
+        }
+    )
+    rules.append(
         {  # a network of basic blocks, no stage choosing another: no groups anywhere
             "if": {
                 "properties": {"block": {"enum": plain}, "stages": per_stage_block},
