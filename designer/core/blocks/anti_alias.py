@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from designer.core.blocks.kinds import CustomModule, Shape, Walker, register
+from designer.core.blocks.kinds import CUSTOM_MODULES, CustomModule, Shape, Size, Walker, register
 from designer.core.blocks.ops import Act, Conv, Custom, MaxPool, Op, Seq, Sym
 
 if TYPE_CHECKING:
@@ -24,11 +24,15 @@ NONE = "none"
 SLOT = "aa"  # the pool's attribute in a block: timm's name
 
 
-def _blur_walk(w: Walker, name: str, x: Shape, args: tuple[int, ...], design: Design) -> Shape:
+def _blur_size(args: tuple[int, ...], size: Size) -> Size:
+    """Reflect-padded by 1, a 3x3 filter: rounds up, as a strided "same" conv does."""
     stride = args[1]
-    # reflect-padded by 1, a 3x3 depthwise filter; no weights (the filter is fixed)
-    y = (x[0], (x[1] - 1) // stride + 1, (x[2] - 1) // stride + 1)
-    return w.row(name, "BlurPool2d", x, y, kernel=3, stride=stride)
+    return (size[0] - 1) // stride + 1, (size[1] - 1) // stride + 1
+
+
+def _blur_walk(w: Walker, name: str, x: Shape, args: tuple[int, ...], design: Design) -> Shape:
+    y = (x[0], *_blur_size(args, (x[1], x[2])))  # a fixed 3x3 depthwise filter: no weights
+    return w.row(name, "BlurPool2d", x, y, kernel=3, stride=args[1])
 
 
 _BLUR_SOURCE = '''class BlurPool2d(nn.Module):
@@ -55,14 +59,20 @@ register(
         imports=("import torch.nn.functional as F",),
         graph_kind="pool",
         graph_label="blur pool",
+        resize=_blur_size,
     )
 )
 
 
-def _avg_walk(w: Walker, name: str, x: Shape, args: tuple[int, ...], design: Design) -> Shape:
+def _avg_size(args: tuple[int, ...], size: Size) -> Size:
+    """torch's default: rounds down, where a strided conv rounds up."""
     stride = args[0]
-    y = (x[0], x[1] // stride, x[2] // stride)
-    return w.row(name, "AvgPool2d", x, y, kernel=stride, stride=stride)
+    return size[0] // stride, size[1] // stride
+
+
+def _avg_walk(w: Walker, name: str, x: Shape, args: tuple[int, ...], design: Design) -> Shape:
+    y = (x[0], *_avg_size(args, (x[1], x[2])))
+    return w.row(name, "AvgPool2d", x, y, kernel=args[0], stride=args[0])
 
 
 register(
@@ -72,25 +82,19 @@ register(
         source=lambda design: "",
         walk=_avg_walk,
         graph_kind="pool",
+        resize=_avg_size,
     )
 )
 
 
-def pooled_size(op: Custom, size: tuple[int, int]) -> tuple[int, int] | None:
-    """The size after an anti-aliasing pool with a literal stride (None: not one)."""
-    if op.module == "avg_pool" and isinstance(op.args[0], int):
-        stride = op.args[0]
-        return size[0] // stride, size[1] // stride  # floor: torch's default
-    if op.module == "blur_pool" and isinstance(op.args[1], int):
-        stride = op.args[1]
-        return (size[0] - 1) // stride + 1, (size[1] - 1) // stride + 1
-    return None
-
-
-def subsampled(size: tuple[int, int], stride: int, kind: str) -> tuple[int, int]:
-    """A strided block's output size: as its strided conv's, or its anti-aliasing pool's."""
-    if stride > 1 and kind == "avg":
-        return size[0] // stride, size[1] // stride
+def subsampled(size: Size, stride: int, kind: str) -> Size:
+    """A strided block's output size: its anti-aliasing pool's, else its strided conv's."""
+    if kind != NONE and stride > 1:
+        pool = ANTI_ALIAS[kind].pool(SLOT, 1, stride)
+        assert isinstance(pool, Custom)
+        resize = CUSTOM_MODULES[pool.module].resize
+        assert resize is not None
+        return resize(tuple(int(arg) for arg in pool.args), size)
     return -(-size[0] // stride), -(-size[1] // stride)
 
 

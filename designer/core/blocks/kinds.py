@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from designer.core.design import Design
 
 Shape = tuple[int, ...]
+Size = tuple[int, int]  # height, width
 # design fields and their values, network-wide ("se_ratio") or per stage ("stages": [...])
 RecoveredFields = dict[str, Any]
 
@@ -165,6 +166,8 @@ class CustomModule:
     leaf: bool = True  # one row (its own class) rather than rows of its children
     graph_kind: str = "act"  # how the graph draws its row: "act", "pad", "dropout", ...
     graph_label: str = ""  # the row's node label in the graph ("" : the class name)
+    # the height and width it gives, from its arguments (None: it keeps the size)
+    resize: Callable[[tuple[int, ...], Size], Size] | None = None
 
 
 @dataclass(frozen=True)
