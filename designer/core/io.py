@@ -248,8 +248,6 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def loads(text: str) -> Design:
-    # editors on Windows write a byte-order mark; it carries nothing, so it is skipped
-    text = text.removeprefix("\ufeff")
     try:
         data = json.loads(
             text,

@@ -103,6 +103,7 @@ class AntiAlias:
     """One kind of anti-aliasing: the pool that subsamples by ``stride`` over ``channels``."""
 
     name: str
+    summary: str  # what model.py's docstring calls its pools
     pool: Callable[[str, Sym, Sym], Op]  # (name, channels, stride) -> the pool
     stem_pool: Callable[[Sym], Op]  # the stem's max-pool replaced, over its width
 
@@ -110,11 +111,13 @@ class AntiAlias:
 ANTI_ALIAS: dict[str, AntiAlias] = {
     "avg": AntiAlias(
         "avg",
+        "2x2 average pools",
         pool=lambda name, channels, stride: Custom(name, "avg_pool", (stride,)),
         stem_pool=lambda width: Custom("maxpool", "avg_pool", (2,)),
     ),
     "blur": AntiAlias(
         "blur",
+        "BlurPool",
         pool=lambda name, channels, stride: Custom(name, "blur_pool", (channels, stride)),
         stem_pool=lambda width: Seq(
             "maxpool", (MaxPool("", 3, 1, 1), Custom("", "blur_pool", (width, 2)))

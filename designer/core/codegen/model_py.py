@@ -24,6 +24,7 @@ from functools import cached_property
 
 from designer.core.analysis import analyse
 from designer.core.blocks import ATTENTIONS, CUSTOM_MODULES, NORMS, BlockLayout
+from designer.core.blocks.anti_alias import ANTI_ALIAS
 from designer.core.blocks.branch import attention_op, branch_ops, is_attention
 from designer.core.blocks.ops import Sym
 from designer.core.codegen.emit import Emitter, fit
@@ -234,9 +235,8 @@ def _docstring(plan: _Plan) -> str:
         extras.append("the stem's max-pool replaced by a strided 3x3 conv (ResNet-RS)")
     if d.norm != "batch":
         extras.append(f"{d.norm} norm")
-    if d.anti_alias != "none":
-        pool = "BlurPool" if d.anti_alias == "blur" else "2x2 average pools"
-        extras.append(f"anti-aliased downsampling ({pool}, Zhang 2019)")
+    if d.anti_alias in ANTI_ALIAS:
+        extras.append(f"anti-aliased downsampling ({ANTI_ALIAS[d.anti_alias].summary}, Zhang 2019)")
     if plan.attention and "se_ratio" not in plan.per_stage:
         extras.append(ATTENTIONS[d.attention].summary(plan.stage_designs[0]))
     if d.drop_path_rate > 0:
