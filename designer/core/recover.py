@@ -134,6 +134,7 @@ def key_map(shapes: Mapping[str, Shape]) -> KeyMap:
 
 
 _HF_BLOCK = re.compile(r"^(?:resnet\.)?encoder\.stages\.(\d+)\.layers\.(\d+)\.(.+)")
+_HF_STEM = {"convolution": "conv1", "normalization": "bn1"}
 _HF_CONV = re.compile(r"layer\.(\d+)\.(convolution|normalization)\.(.+)")
 
 
@@ -149,9 +150,7 @@ def _hf_map(keys: list[str]) -> KeyMap:
         rest = key.removeprefix("resnet.")
         if rest.startswith("embedder.embedder."):
             part, _, tail = rest.removeprefix("embedder.embedder.").partition(".")
-            ours[key] = {"convolution": "conv1", "normalization": "bn1"}.get(
-                part, part
-            ) + f".{tail}"
+            ours[key] = f"{_HF_STEM.get(part, part)}.{tail}"
         elif m := _HF_BLOCK.match(key):
             block = f"layer{int(m[1]) + 1}.{m[2]}."
             tail = m[3]
@@ -346,11 +345,7 @@ def recover(shapes: Mapping[str, Shape], name: str = "Recovered") -> Recovery:
         )
     # the proposal holds: its network has exactly the checkpoint's tensors, no more, no less
     unplaced = [key for key in shapes if key not in km.ours and key not in km.ignored]
-    problem = mismatch(expected_state(design), ours) or (
-        f"{unplaced[0]} has no place in the recovered design ({len(unplaced)} such)"
-        if unplaced
-        else ""
-    )
+    problem = mismatch(expected_state(design), ours, unplaced)
     if problem:
         raise _fail(problem)
     return Recovery(design, km, tuple(inferred), tuple(assumed))

@@ -9,7 +9,7 @@ what checkpoint recovery compares a proposed design with, key by key, without bu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from designer.core.analysis import Layer, analyse
 from designer.core.design import Design
@@ -70,8 +70,14 @@ def expected_state(design: Design) -> dict[str, Shape]:
     return state
 
 
-def mismatch(expected: Mapping[str, Shape], found: Mapping[str, Shape]) -> str:
-    """The first way ``found`` differs from ``expected``, in words ("" when they agree)."""
+def mismatch(
+    expected: Mapping[str, Shape], found: Mapping[str, Shape], unplaced: Sequence[str] = ()
+) -> str:
+    """The first way ``found`` differs from ``expected``, in words ("" when they agree).
+
+    ``unplaced``: the checkpoint's tensors no name maps onto ours, extra as those of
+    ``found`` that ``expected`` lacks are.
+    """
     for key, shape in expected.items():
         if key not in found:
             if key.endswith(".num_batches_tracked"):
@@ -82,7 +88,7 @@ def mismatch(expected: Mapping[str, Shape], found: Mapping[str, Shape]) -> str:
                 f"{key} has shape {list(found[key])} where the recovered design has"
                 f" {list(shape)}: not a network this design language can express"
             )
-    extra = [key for key in found if key not in expected]
+    extra = [*(key for key in found if key not in expected), *unplaced]
     if extra:
         return f"{extra[0]} has no place in the recovered design ({len(extra)} such)"
     return ""
