@@ -20,7 +20,6 @@ from typing import Any, TypeVar
 
 from designer.core.blocks import ATTENTIONS, BLOCK_KINDS
 from designer.core.blocks.kinds import same_order_kinds
-from designer.core.blocks.ops import Conv
 from designer.core.design import (
     Design,
     DesignError,
@@ -352,20 +351,44 @@ def recover(shapes: Mapping[str, Shape], name: str = "Recovered") -> Recovery:
 
 
 def _block_kind(first: Mapping[str, Shape], preact: bool) -> str:
-    """The block kind of that activation order whose convs are the first block's own."""
-    convs = {
-        key.split(".")[0]
-        for key, shape in first.items()
-        if key.endswith(".weight") and len(shape) == 4 and key.count(".") == 1
-    }
-    design = Design(stages=(StageSpec(1, 64),))
+    """The block kind of that activation order whose own conv modules are the first block's.
+
+    A kind's modules are the top-level names its block's convs have (a multi-branch
+    block's ``conv2.paths.0.conv.weight`` counts as ``conv2``), asked of the kind's own
+    expected state, so a new kind is recognised without a rule here.
+    """
+    found = _own_modules(first)
     for name in same_order_kinds(preact):
-        layout = BLOCK_KINDS[name].layout(design)
-        ops = (*layout.pre, *layout.main, *layout.post)
-        if convs == {op.name for op in ops if isinstance(op, Conv)}:
+        design = Design(stages=(StageSpec(1, 64),), block=name)  # type: ignore[arg-type]
+        if found == _own_modules(_first_block_state(design)):
             return name
-    found = ", ".join(sorted(convs)) or "none"
-    raise _fail(f"layer1.0's convs ({found}) are those of no block kind we know")
+    names = ", ".join(sorted(found)) or "none"
+    raise _fail(f"layer1.0's modules ({names}) are those of no block kind we know")
+
+
+_NOT_THE_KINDS = ("downsample", "se")  # the shortcut and the attention slot are the design's
+
+
+def _own_modules(block: Mapping[str, Shape]) -> frozenset[str]:
+    """The block's top-level modules that hold convs, less its shortcut and attention.
+
+    Norms are left out: a pre-activation network's first block may leave its norm to the stem.
+    """
+    return frozenset(
+        key.split(".")[0]
+        for key, shape in block.items()
+        if key.endswith(".weight") and len(shape) >= 3 and key.split(".")[0] not in _NOT_THE_KINDS
+    )
+
+
+def _first_block_state(design: Design) -> dict[str, Shape]:
+    """The first block's tensors, named relative to it."""
+    prefix = "layer1.0."
+    return {
+        key.removeprefix(prefix): shape
+        for key, shape in expected_state(design).items()
+        if key.startswith(prefix)
+    }
 
 
 def _stem(
