@@ -31,13 +31,19 @@ def randomised_norms(model: nn.Module) -> nn.Module:
     return model.eval()
 
 
-def forward_flops(model: Callable[[torch.Tensor], torch.Tensor], side: int) -> int:
-    """torch's FlopCounterMode count of one 3 x side x side image (a bias add counts none)."""
+def forward_flops(
+    model: Callable[[torch.Tensor], torch.Tensor], side: int, device: str = "cpu"
+) -> int:
+    """torch's FlopCounterMode count of one 3 x side x side image (a bias add counts none).
+
+    On the ``meta`` device (the model moved there) nothing is computed: the counter reads
+    shapes alone, which is all a count needs.
+    """
     from torch.utils.flop_counter import FlopCounterMode
 
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
-        model(torch.zeros(1, 3, side, side))
+        model(torch.zeros(1, 3, side, side, device=device))
     return counter.get_total_flops()
 
 
