@@ -167,7 +167,8 @@ def _hf_map(keys: list[str]) -> KeyMap:
 
 def _inner_network(keys: list[str]) -> KeyMap | None:
     """A torchvision-style ResNet inside a larger model or a wrapper: Lightning's ``model.``,
-    mmpretrain's ``backbone.`` (its classifier ``head.fc``), a detector's ``backbone.body.``.
+    mmpretrain's ``backbone.`` (its classifier ``head.fc``, the deep stem of its V1c and
+    V1d its own names), a detector's ``backbone.body.``.
 
     The ResNet is what lies under the prefix its first block has; a classifier outside it
     is taken as its fc when it is the only one; the rest is left out, and said so.
@@ -176,7 +177,7 @@ def _inner_network(keys: list[str]) -> KeyMap | None:
     if first is None:
         return None
     prefix = first[: first.index("layer1.0.")]
-    ours = {k: k.removeprefix(prefix) for k in keys if k.startswith(prefix)}
+    ours = {k: _mm_stem(k.removeprefix(prefix)) for k in keys if k.startswith(prefix)}
     if "fc.weight" not in ours.values():
         heads = sorted({k.rsplit(".", 1)[0] for k in keys if k.endswith("fc.weight")} - {prefix})
         if len(heads) == 1:
@@ -185,6 +186,22 @@ def _inner_network(keys: list[str]) -> KeyMap | None:
                     ours[f"{heads[0]}.{part}"] = f"fc.{part}"
     ignored = tuple(k for k in keys if k not in ours)
     return KeyMap(f"torchvision-style (under {prefix!r})", ours, ignored=ignored)
+
+
+_MM_STEM = re.compile(r"stem\.([0-2])\.(conv|bn)\.(.+)")
+
+
+def _mm_stem(key: str) -> str:
+    """mmpretrain's deep stem (ResNetV1c/V1d: ``stem.N`` of ConvModules ``conv`` and ``bn``)
+    in our names: its convs are ``conv1.0``, ``.3``, ``.6``, the norms between them ``.1``
+    and ``.4``, the last ``bn1``."""
+    m = _MM_STEM.fullmatch(key)
+    if m is None:
+        return key
+    n = int(m[1])
+    if m[2] == "bn" and n == 2:
+        return f"bn1.{m[3]}"
+    return f"conv1.{3 * n + (m[2] == 'bn')}.{m[3]}"
 
 
 def _looks_like(keys: list[str]) -> str:

@@ -162,6 +162,28 @@ def test_mmpretrain_names_open_with_their_classifier(tmp_path: Path) -> None:
     assert "under 'backbone.'" in notes and "head and num_classes" in notes
 
 
+_MM_STEM = {"conv1.0": "stem.0.conv", "conv1.1": "stem.0.bn", "conv1.3": "stem.1.conv"}
+_MM_STEM |= {"conv1.4": "stem.1.bn", "conv1.6": "stem.2.conv", "bn1": "stem.2.bn"}
+
+
+@pytest.mark.parametrize(("name", "timm_name"), [("V1c", "resnet50c"), ("V1d", "resnet50d")])
+def test_mmpretrain_v1c_and_v1d_open(name: str, timm_name: str, tmp_path: Path) -> None:
+    """mmpretrain's ResNetV1c is timm's resnet50c (a deep stem), its V1d resnet50d (and an
+    average-pool shortcut, whose ``downsample.1`` conv and ``.2`` norm are timm's names)."""
+    model, reference = _plain(timm.create_model(timm_name))
+
+    def renamed(key: str) -> str:
+        if key.startswith("fc."):
+            return "head." + key
+        module, _, tensor = key.rpartition(".")
+        return f"backbone.{_MM_STEM.get(module, module)}.{tensor}"
+
+    mm = {renamed(k): v for k, v in model.state_dict().items()}
+    assert "backbone.stem.2.bn.running_var" in mm
+    notes = _check(model.state_dict(), reference, tmp_path, checkpoint={"state_dict": mm})
+    assert "stem kind and width" in notes and "under 'backbone.'" in notes, name
+
+
 def test_a_feature_extractor_is_summarised_and_not_bundled(tmp_path: Path) -> None:
     data = {"format": "resnet-designer/1", "stages": [{"depth": 2, "width": 64, "stride": 1}]}
     data["block"] = "basic"
