@@ -41,8 +41,7 @@ register(
         preact=False,
         layout=_layout,
         summary=lambda design: (
-            "Two 3x3 convolutions, each norm activated (the second before the attention, as"
-            " the SENets), plus the shortcut."
+            "Two 3x3 convolutions, both activated (the SENets'), plus the shortcut."
         ),
         describe=lambda design, grouping: "SENet basic (two 3x3 convs, both activated)",
     )
