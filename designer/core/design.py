@@ -321,7 +321,9 @@ class Design:
         help="The channel attention after each block's branch, before the residual add"
         " (timm's attn_layer). se: squeeze-and-excitation (Hu et al. 2018), on where SE ratio"
         " is above 0. eca: efficient channel attention (Wang et al. 2020), a 1-D conv across"
-        " the pooled channels in every block, its kernel from the channel count.",
+        " the pooled channels in every block, its kernel from the channel count. gc: global context"
+        " (Cao et al. 2019, timm's GlobalContext), attention-pooled context through a"
+        " 1/8-wide LayerNorm bottleneck in every block.",
         group="Blocks",
         choices=ATTENTIONS,
         written="when_set",
