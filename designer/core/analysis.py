@@ -240,11 +240,7 @@ class _Walker:
             name = op.name or (self.act_name if shared else "")
             return self.row(prefix + name, self.act, x, x)
         if isinstance(op, MaxPool):
-            y = (
-                x[0],
-                conv_out(x[1], op.kernel, op.stride, op.padding),
-                conv_out(x[2], op.kernel, op.stride, op.padding),
-            )
+            y = (x[0], op.out(x[1]), op.out(x[2]))
             self.row(prefix + op.name, "MaxPool2d", x, y, kernel=op.kernel, stride=op.stride)
             self._spatial(op.kernel, op.stride)
             return y

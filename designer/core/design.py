@@ -28,18 +28,18 @@ from designer.core.blocks import (
 from designer.core.blocks.anti_alias import CHOICES as AA_CHOICES
 from designer.core.blocks.kinds import same_order_kinds
 from designer.core.blocks.ops import Op, reduction
-from designer.core.blocks.stems import has_pool, stem_ops
+from designer.core.blocks.stems import has_pool, spatial, stem_ops
 from designer.core.fields import Entry, FieldError, option, rows
 
 FORMAT = "resnet-designer/1"
 
 # The schema's names; each is described once, in designer.core.blocks.
-BlockName = Literal["basic", "bottleneck", "preact_basic", "preact_bottleneck"]
+BlockName = Literal["basic", "bottleneck", "preact_basic", "preact_bottleneck", "senet_basic"]
 StemName = Literal["imagenet", "cifar", "deep", "deep_tiered", "none"]
 ShortcutName = Literal["projection", "zero_pad", "avg_down"]
 StrideOn = Literal["3x3", "1x1"]
 NormName = Literal["batch", "group"]
-StemPool = Literal["max", "conv"]
+StemPool = Literal["max", "conv", "max_ceil"]
 
 BLOCKS: tuple[str, ...] = tuple(BLOCK_KINDS)
 STEMS: tuple[str, ...] = tuple(STEM_KINDS)
@@ -129,7 +129,9 @@ class StemSpec:
         label="Stem pool",
         help="How the stem halves the resolution at its end. max: a 3x3 max-pool"
         " (torchvision); conv: a strided 3x3 conv + norm + activation (ResNet-RS, timm's"
-        " replace_stem_pool). Only stems that pool (imagenet, deep, deep_tiered).",
+        " replace_stem_pool); max_ceil: an unpadded 3x3 max-pool in ceil mode (Caffe's, kept"
+        " by Cadene's SENets, timm's legacy_*). Only stems that pool (imagenet, deep,"
+        " deep_tiered).",
         group="Network",
         written="when_set",
     )
@@ -264,7 +266,8 @@ class Design:
         label="Block",
         help="Residual block type. basic: two 3x3 convs (ResNet-18/34); bottleneck:"
         " 1x1-3x3-1x1 with 4x expansion (ResNet-50+); preact_*: BN-ReLU before each conv"
-        " (ResNet v2).",
+        " (ResNet v2); senet_basic: basic with its second norm activated too, before the"
+        " attention (the SENets' SE-ResNet-18/34).",
         group="Network",
         choices=BLOCK_KINDS,
         stage=True,
@@ -318,7 +321,9 @@ class Design:
         help="The channel attention after each block's branch, before the residual add"
         " (timm's attn_layer). se: squeeze-and-excitation (Hu et al. 2018), on where SE ratio"
         " is above 0. eca: efficient channel attention (Wang et al. 2020), a 1-D conv across"
-        " the pooled channels in every block, its kernel from the channel count.",
+        " the pooled channels in every block, its kernel from the channel count. gc: global context"
+        " (Cao et al. 2019, timm's GlobalContext), attention-pooled context through a"
+        " 1/8-wide LayerNorm bottleneck in every block.",
         group="Blocks",
         choices=ATTENTIONS,
         written="when_set",
@@ -629,6 +634,7 @@ def validate(design: Design) -> Design:
             f"the {design.stem.kind} stem divides its width in its first convs: use "
             + ("an even width" if multiple == 2 else f"a multiple of {multiple}"),
         )
+    _check_stem_size(design)
     _check_anti_alias(design)
     reason = ATTENTIONS[design.attention].check(design)
     if reason:
@@ -640,6 +646,17 @@ def validate(design: Design) -> Design:
     return design
 
 
+def _check_stem_size(design: Design) -> None:
+    """An unpadded stem pool needs a map at least as large as half its window."""
+    height, width = design.input.height, design.input.width
+    if min(spatial(design.stem_ops, (height, width))) < 1:
+        raise DesignError(
+            "input.height" if height <= width else "input.width",
+            f"the stem leaves nothing of a {height:,}x{width:,} input (its {design.stem.pool}"
+            " pool is unpadded): use a larger input",
+        )
+
+
 def _check_anti_alias(design: Design) -> None:
     """An anti-aliasing pool needs a map at least as large as its stride (a 2x2 average
     pool of a 1-pixel map has no output; BlurPool's reflection needs 2 pixels), and an
@@ -647,6 +664,12 @@ def _check_anti_alias(design: Design) -> None:
     large as the network's whole subsampling, and for ``avg`` a multiple of it, is enough."""
     if design.anti_alias == "none":
         return
+    if design.stem.pool == "max_ceil":
+        raise DesignError(
+            "anti_alias",
+            "the stem's max_ceil pool has no anti-aliased form: set stem.pool to max, or"
+            " anti_alias none",
+        )
     factor = output_stride(design)
     height, width = design.input.height, design.input.width
     if min(height, width) < factor:

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
-from designer.core.blocks import CUSTOM_MODULES
 from designer.core.blocks.anti_alias import subsampled
 from designer.core.blocks.drop_path import drop_path_rates
-from designer.core.blocks.ops import Act, Conv, Custom, MaxPool, Norm, Op, Seq
+from designer.core.blocks.ops import Act, Norm, Op
+from designer.core.blocks.stems import spatial
 from designer.core.design import (
     Design,
     bottleneck_width,
@@ -83,28 +83,6 @@ def first_block_preactivates(design: Design) -> bool:
 
 def ceil_div(size: int, stride: int) -> int:
     return -(-size // stride)
-
-
-def _literal(arg: int | str) -> int:
-    """A stem module's argument as a number: strides are literal (2); a channel count is a
-    symbol ("width"), which no size depends on."""
-    return arg if isinstance(arg, int) else 0
-
-
-def spatial(ops: tuple[Op, ...], size: Size) -> Size:
-    """The height and width after ``ops`` ("same"-padded convs, padded pools)."""
-    height, width = size
-    for op in ops:
-        if isinstance(op, Seq):
-            height, width = spatial(op.ops, (height, width))
-        elif isinstance(op, Custom) and (resize := CUSTOM_MODULES[op.module].resize):
-            height, width = resize(tuple(_literal(arg) for arg in op.args), (height, width))
-        elif isinstance(op, (Conv, MaxPool)) and isinstance(op.stride, int):
-            k, s = op.kernel, op.stride
-            p = op.padding if isinstance(op, MaxPool) else k // 2
-            height = (height + 2 * p - k) // s + 1
-            width = (width + 2 * p - k) // s + 1
-    return height, width
 
 
 @lru_cache(maxsize=64)

@@ -80,6 +80,10 @@ class KeyMap:
     # tensors deliberately left out: the rest of a larger model around the ResNet
     # (a detector's FPN and heads), said in the recovery's notes, never refused
     ignored: tuple[str, ...] = ()
+    # design fields (dotted paths) the naming scheme's own network fixes, which no weight
+    # shows but the layout says: inferred, with ``why``
+    layout: Mapping[str, Any] = field(default_factory=dict)
+    why: str = ""
 
     def translate(
         self, named: Mapping[str, T], flatten: Callable[[T], T] | None = None
@@ -120,6 +124,8 @@ def _fail(message: str) -> DesignError:
 def key_map(shapes: Mapping[str, Shape]) -> KeyMap:
     """Our name for each tensor of the checkpoint (identity for torchvision-style names)."""
     keys = list(shapes)
+    if "layer0.conv1.weight" in shapes:
+        return _legacy_map(shapes)
     if any(_LAYER.match(k) for k in keys):
         return KeyMap("torchvision", {k: k for k in keys})
     if any(_HF_BLOCK.search(k) for k in keys):
@@ -165,6 +171,46 @@ def _hf_map(keys: list[str]) -> KeyMap:
     return KeyMap("transformers", ours)
 
 
+_LEGACY_STEM = {"layer0.conv1.": "conv1.", "layer0.bn1.": "bn1.", "last_linear.": "fc."}
+
+
+def _legacy_map(shapes: Mapping[str, Shape]) -> KeyMap:
+    """Cadene's SENets (timm's ``senet.py``, its ``legacy_*``) -> ours.
+
+    ``layer0`` is the stem, ``se_module`` a block's squeeze-excite, ``last_linear`` the fc.
+    Its layout fixes what the weights cannot show: the stem pools unpadded in ceil mode
+    (Caffe's), and an ungrouped bottleneck (SE-ResNet) strides on its first 1x1, a grouped
+    one (SE-ResNeXt) on its 3x3.
+    """
+    if "layer0.conv2.weight" in shapes:
+        raise _fail(
+            "a legacy SENet-154 (three-conv layer0): its bottleneck's first 1x1 is half its"
+            " 3x3's width and its shortcut convs are 3x3, which no design expresses"
+        )
+    ours: dict[str, str] = {}
+    for key in shapes:
+        prefix = next((p for p in _LEGACY_STEM if key.startswith(p)), None)
+        if prefix is not None:
+            ours[key] = _LEGACY_STEM[prefix] + key.removeprefix(prefix)
+        elif _LAYER.match(key):
+            ours[key] = key.replace(".se_module.", ".se.")
+    layout: dict[str, Any] = {"stem.pool": "max_ceil"}
+    why = "stem pool max_ceil (the SENet layout's: Caffe's unpadded ceil-mode pool)"
+    conv2 = shapes.get("layer1.0.conv2.weight", ())
+    if "layer1.0.conv3.weight" not in shapes:
+        layout["block"] = "senet_basic"
+        why += ", block senet_basic (the layout's basic block activates its second norm)"
+    elif len(conv2) == 4 and conv2[1]:
+        grouped = conv2[0] != conv2[1]  # a square 3x3: its input per group is its width
+        layout["stride_on"] = "3x3" if grouped else "1x1"
+        why += (
+            ", stride_on 3x3 (the layout's grouped SE-ResNeXt bottleneck)"
+            if grouped
+            else ", stride_on 1x1 (the layout's ungrouped SE-ResNet bottleneck, Caffe's)"
+        )
+    return KeyMap("timm-legacy-senet", ours, layout=layout, why=why)
+
+
 def _inner_network(keys: list[str]) -> KeyMap | None:
     """A torchvision-style ResNet inside a larger model or a wrapper: Lightning's ``model.``,
     mmpretrain's ``backbone.`` (its classifier ``head.fc``, the deep stem of its V1c and
@@ -208,7 +254,6 @@ def _looks_like(keys: list[str]) -> str:
     """A guess at what a checkpoint without ResNet stages is, with the key that says so."""
     for pattern, what in (
         (r"^stages\.\d+\.\d+\.", "timm's byobnet ResNet (stages.N.M), not supported yet"),
-        (r"^layer0\.", "timm's legacy SE-ResNet (layer0, last_linear), not supported yet"),
         (r"\battn\b|\.qkv\.|attention", "a ViT or another transformer"),
         (r"^features\.", "a VGG, DenseNet or MobileNet (features.*)"),
         (r"^(encoder|decoder)\.", "an encoder-decoder"),
@@ -332,8 +377,10 @@ def recover(shapes: Mapping[str, Shape], name: str = "Recovered") -> Recovery:
         " resnetblur checkpoints are their plain networks'); set anti_alias to avg or blur"
         " for those",
     ]
-    if bottleneck:
+    if bottleneck and "stride_on" not in km.layout:
         assumed.append("stride_on 3x3 (torchvision's and timm's v1.5): weights cannot show it")
+    if km.why:
+        inferred.append(km.why)
     design = Design(
         stages=tuple(specs),
         name=name,
@@ -349,6 +396,8 @@ def recover(shapes: Mapping[str, Shape], name: str = "Recovered") -> Recovery:
         head=head,
         **attention,
     )
+    for path, value in km.layout.items():
+        design = _with_field(design, path, value)
     try:
         validate(design)
     except DesignError as exc:
@@ -365,6 +414,14 @@ def recover(shapes: Mapping[str, Shape], name: str = "Recovered") -> Recovery:
     if problem:
         raise _fail(problem)
     return Recovery(design, km, tuple(inferred), tuple(assumed))
+
+
+def _with_field(obj: T, path: str, value: Any) -> T:
+    """``obj`` with the field at the dotted ``path`` ("stem.pool") set to ``value``."""
+    name, _, rest = path.partition(".")
+    if rest:
+        value = _with_field(getattr(obj, name), rest, value)
+    return dataclasses.replace(obj, **{name: value})  # type: ignore[type-var]
 
 
 def _block_kind(first: Mapping[str, Shape], preact: bool) -> str:

@@ -55,6 +55,7 @@ TENSORS: Mapping[str, Callable[[Layer], Tensors]] = {
     "BatchNorm2d": _batch_norm,
     "BatchNorm1d": _batch_norm,
     "GroupNorm": _affine,
+    "LayerNorm2d": _affine,
     "Linear": _linear,
 }
 """The tensors of each module kind the analysis reports; the rest hold none."""

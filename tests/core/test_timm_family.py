@@ -47,7 +47,6 @@ NOT_YET = (
     "eca_resne",
     "gcresne",
     "lambda_",
-    "legacy_",
     "res2ne",
     "resnest",
     "skresne",

@@ -54,10 +54,21 @@ class Act:
 
 @dataclass(frozen=True, slots=True)
 class MaxPool:
+    """A max-pool; ``ceil``: its last window may overhang the edge (torch's ceil_mode)."""
+
     name: str
     kernel: int
     stride: int
     padding: int
+    ceil: bool = False
+
+    def out(self, side: int) -> int:
+        """The side it gives (torch's rule: a window must start inside the padded input)."""
+        span = side + 2 * self.padding - self.kernel
+        size = (span + (self.stride - 1 if self.ceil else 0)) // self.stride + 1
+        if self.ceil and (size - 1) * self.stride >= side + self.padding:
+            size -= 1
+        return size
 
 
 @dataclass(frozen=True, slots=True)

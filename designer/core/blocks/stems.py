@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from designer.core.blocks.anti_alias import anti_aliased_stem
-from designer.core.blocks.kinds import Channels, StemKind, register
-from designer.core.blocks.ops import Act, Conv, MaxPool, Norm, Op, Seq
+from designer.core.blocks.kinds import CUSTOM_MODULES, Channels, Size, StemKind, register
+from designer.core.blocks.ops import Act, Conv, Custom, MaxPool, Norm, Op, Seq
 
 _POOL = MaxPool("maxpool", 3, 2, 1)
-# ResNet-RS (timm's replace_stem_pool): a strided 3x3 conv, norm and activation instead
-_CONV_POOL = Seq("maxpool", (Conv("", 3, "width", "width", stride=2), Norm("", "width"), Act()))
+POOLS: dict[str, Op] = {
+    # ResNet-RS (timm's replace_stem_pool): a strided 3x3 conv, norm and activation instead
+    "conv": Seq("maxpool", (Conv("", 3, "width", "width", stride=2), Norm("", "width"), Act())),
+    # Caffe's pool, kept by Cadene's SENets (timm's legacy_*) to load Caffe weights: unpadded,
+    # its last window overhanging the edge; it shifts every window by a pixel
+    "max_ceil": MaxPool("maxpool", 3, 2, 0, ceil=True),
+}
+POOL_SUMMARIES = {  # what model.py's docstring says of a pool other than torchvision's
+    "conv": "the stem's max-pool replaced by a strided 3x3 conv (ResNet-RS)",
+    "max_ceil": "the stem's max-pool unpadded, in ceil mode (Caffe's, as Cadene's SENets)",
+}
 
 
 def stem_ops(
@@ -24,9 +33,32 @@ def stem_ops(
     ops = kind.ops
     if not norm_act:
         ops = tuple(op for op in ops if not (isinstance(op, Norm) or _is_shared_act(op)))
-    if pool != "max":
-        ops = tuple(_CONV_POOL if isinstance(op, MaxPool) else op for op in ops)
+    if pool in POOLS:
+        ops = tuple(POOLS[pool] if isinstance(op, MaxPool) else op for op in ops)
     return anti_aliased_stem(ops, anti_alias)
+
+
+def _literal(arg: int | str) -> int:
+    """A stem module's argument as a number: strides are literal (2); a channel count is a
+    symbol ("width"), which no size depends on."""
+    return arg if isinstance(arg, int) else 0
+
+
+def spatial(ops: tuple[Op, ...], size: Size) -> Size:
+    """The height and width after ``ops`` ("same"-padded convs, pools as they say)."""
+    height, width = size
+    for op in ops:
+        if isinstance(op, Seq):
+            height, width = spatial(op.ops, (height, width))
+        elif isinstance(op, Custom) and (resize := CUSTOM_MODULES[op.module].resize):
+            height, width = resize(tuple(_literal(arg) for arg in op.args), (height, width))
+        elif isinstance(op, MaxPool):
+            height, width = op.out(height), op.out(width)
+        elif isinstance(op, Conv) and isinstance(op.stride, int):
+            k, s = op.kernel, op.stride
+            height = (height + 2 * (k // 2) - k) // s + 1
+            width = (width + 2 * (k // 2) - k) // s + 1
+    return height, width
 
 
 def _is_shared_act(op: Op) -> bool:

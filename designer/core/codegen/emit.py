@@ -74,8 +74,10 @@ class Emitter:
         if isinstance(op, Act):
             return self.act_call
         if isinstance(op, MaxPool):
+            ceil = ", ceil_mode=True" if op.ceil else ""
             return (
-                f"nn.MaxPool2d(kernel_size={op.kernel}, stride={op.stride}, padding={op.padding})"
+                f"nn.MaxPool2d(kernel_size={op.kernel}, stride={op.stride}, padding={op.padding}"
+                f"{ceil})"
             )
         if isinstance(op, AvgPool):
             s = _sym(op.stride, names)

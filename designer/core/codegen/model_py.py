@@ -27,6 +27,7 @@ from designer.core.blocks import ATTENTIONS, CUSTOM_MODULES, NORMS, BlockLayout
 from designer.core.blocks.anti_alias import ANTI_ALIAS
 from designer.core.blocks.branch import attention_op, branch_ops, is_attention
 from designer.core.blocks.ops import Sym
+from designer.core.blocks.stems import POOL_SUMMARIES
 from designer.core.codegen.emit import Emitter, fit
 from designer.core.codegen.naming import (
     Namespace,
@@ -231,8 +232,8 @@ def _docstring(plan: _Plan) -> str:
     result = analyse(d)
     name = docstring_text(d.name) or "Untitled"
     extras = [f"{d.shortcut} shortcuts", f"{d.activation} activation"]
-    if d.stem.pool == "conv":
-        extras.append("the stem's max-pool replaced by a strided 3x3 conv (ResNet-RS)")
+    if d.stem.pool in POOL_SUMMARIES:
+        extras.append(POOL_SUMMARIES[d.stem.pool])
     if d.norm != "batch":
         extras.append(f"{d.norm} norm")
     if d.anti_alias in ANTI_ALIAS:

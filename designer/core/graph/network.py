@@ -42,6 +42,7 @@ _KINDS = {
     "BatchNorm2d": "norm",
     "BatchNorm1d": "norm",
     "GroupNorm": "norm",
+    "LayerNorm2d": "norm",
     "MaxPool2d": "pool",
     "AvgPool2d": "pool",
     "AdaptiveAvgPool2d": "pool",
