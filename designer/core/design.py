@@ -718,12 +718,6 @@ def _check_overrides(design: Design, i: int, stage: StageSpec) -> None:
                 "a dilated stage does not subsample, so it has nothing to anti-alias: set"
                 " anti_alias to none, or dilate false",
             )
-        if design.shortcut != "projection":
-            raise DesignError(
-                f"{path}.dilate",
-                f"a dilated stage needs projection shortcuts (a {design.shortcut} shortcut"
-                " would subsample): set shortcut to projection, or dilate false",
-            )
         if stage.stride == 1:
             raise DesignError(
                 f"{path}.dilate",

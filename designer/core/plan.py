@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 from designer.core.blocks.anti_alias import subsampled
 from designer.core.blocks.drop_path import drop_path_rates
+from designer.core.blocks.kinds import ShortcutKind
 from designer.core.blocks.ops import Act, Norm, Op
 from designer.core.blocks.stems import spatial
 from designer.core.design import (
@@ -85,6 +86,13 @@ def ceil_div(size: int, stride: int) -> int:
     return -(-size // stride)
 
 
+def _downsample(shortcut: ShortcutKind, stride: int, dilation: int, norm: bool) -> Op:
+    """The shortcut module of a stage's first block (a dilated stage's has a form of its own)."""
+    if dilation > 1 and shortcut.dilated is not None:
+        return shortcut.dilated(norm)
+    return shortcut.ops(stride > 1, norm)
+
+
 @lru_cache(maxsize=64)
 def plan(design: Design) -> NetworkPlan:
     """Every block of ``design``, resolved (cached: a design is immutable)."""
@@ -121,7 +129,7 @@ def plan(design: Design) -> NetworkPlan:
                 dilation,
                 preact,
                 "identity" if same else design.shortcut,
-                None if same else shortcut.ops(first_stride > 1, shortcut_norm),
+                None if same else _downsample(shortcut, first_stride, dilation, shortcut_norm),
                 rates[n],
                 size,
                 out_size,

@@ -20,7 +20,7 @@ What it is made of:
 - the rules between fields the registries can state: a stem's width multiple, the
   stems a ``pool: "conv"`` can replace, ``norm_act: false`` only for
   pre-activation blocks, a stage's ``block`` keeping the network's activation
-  order, ``out_width`` or ``expansion``, a dilated stage's stride and shortcut.
+  order, ``out_width`` or ``expansion``, a dilated stage's stride.
 
 What the schema cannot say (the loader still refuses it, with the field named): a
 network whose feature map or widths cannot work (the spatial size, a grouped
@@ -300,15 +300,6 @@ def _top_rules() -> list[dict[str, Any]]:
             "if": {"properties": {"block": {"enum": preact}}, "required": ["block"]},
             "then": _stages_with({"block": {"enum": [*preact, None]}}),
             "else": _stages_with({"block": {"enum": [*post, None]}}),
-        }
-    )
-    rules.append(
-        {
-            "if": {
-                "properties": {"shortcut": {"not": {"const": "projection"}}},
-                "required": ["shortcut"],
-            },
-            "then": _stages_with({"dilate": {"const": False}}),
         }
     )
     rules.append(

@@ -104,6 +104,18 @@ def test_group_norm_designs_layer_by_layer(design: Design) -> None:
     _assert_matches_torchinfo(design, device)
 
 
+@pytest.mark.parametrize("shortcut", ["projection", "avg_down", "zero_pad"])
+@pytest.mark.parametrize("preset", ["resnet18", "resnet50"])
+def test_every_shortcut_in_dilated_stages_layer_by_layer(shortcut: str, preset: str) -> None:
+    """A dilated stage's first block changes the width at stride 1: each shortcut kind's
+    module for that (timm's ResNet-D keeps a 2x2 pool at stride 1) is counted as torchinfo
+    counts it."""
+    design = load_preset(preset).replace(shortcut=shortcut)
+    for index in (2, 3):
+        design = design.with_stage(index, dilate=True)
+    _assert_matches_torchinfo(design, "cpu")
+
+
 def test_group_norm_needs_widths_it_can_divide() -> None:
     from designer.core.design import DesignError
 

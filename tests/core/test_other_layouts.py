@@ -209,15 +209,23 @@ def test_a_feature_extractor_is_summarised_and_not_bundled(tmp_path: Path) -> No
     assert not (tmp_path / "b").exists()
 
 
-DILATIONS = [(16, [False, False, True]), (8, [False, True, True])]
+DILATIONS = {16: [False, False, True], 8: [False, True, True]}
+DILATED = {
+    "torchvision resnet50": lambda stride: torchvision.models.resnet50(
+        replace_stride_with_dilation=DILATIONS[stride]
+    ),
+    # ResNet-D: its shortcut keeps a 2x2 average pool at stride 1 in a dilated stage
+    "timm resnet50d": lambda stride: timm.create_model("resnet50d", output_stride=stride),
+}
 
 
-@pytest.mark.parametrize(("stride", "flags"), DILATIONS)
-def test_output_stride_dilates_as_torchvision(
-    stride: int, flags: list[bool], tmp_path: Path
+@pytest.mark.parametrize("stride", sorted(DILATIONS))
+@pytest.mark.parametrize("source", sorted(DILATED))
+def test_output_stride_dilates_as_torchvision_and_timm(
+    source: str, stride: int, tmp_path: Path
 ) -> None:
-    """Dilation has no weights: --output-stride sets it, with torchvision's meaning."""
-    reference = _randomised(torchvision.models.resnet50(replace_stride_with_dilation=flags))
+    """Dilation has no weights: --output-stride sets it, with torchvision's and timm's meaning."""
+    reference = _randomised(DILATED[source](stride))
     path = tmp_path / "r50.pth"
     torch.save(reference.state_dict(), path)
     design = tmp_path / "d.resnet.json"

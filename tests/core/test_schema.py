@@ -236,7 +236,6 @@ RESNETV2 = json.loads(dumps(load_preset("resnetv2_50")))
             _set(_set(RESNET50, "stages[1].out_width", 512), "stages[1].expansion", 4),
             "stages[1].out_width",
         ),
-        ({**_set(RESNET50, "stages[3].dilate", True), "shortcut": "zero_pad"}, "stages[3]"),
         (_set(_set(RESNET50, "stages[3].dilate", True), "stages[3].stride", 1), "stages[3]"),
         (
             {**json.loads(dumps(load_preset("resnet18"))), "groups": 32, "width_per_group": 4},

@@ -85,13 +85,6 @@ def test_senseless_overrides_are_refused_naming_the_field(
     assert caught.value.field == field and says in str(caught.value)
 
 
-@pytest.mark.parametrize("shortcut", ["zero_pad", "avg_down"])
-def test_dilation_needs_projection_shortcuts(shortcut: str) -> None:
-    design = load_preset("resnet50").replace(shortcut=shortcut)
-    with pytest.raises(DesignError, match=r"stages\[3\]\.dilate: .*projection"):
-        _stages(design, s3={"dilate": True})
-
-
 def test_a_stem_without_norm_needs_pre_activation_blocks() -> None:
     with pytest.raises(DesignError, match=r"stem\.norm_act: .*pre-activation"):
         load_preset("resnet50").replace(stem=StemSpec("imagenet", 64, norm_act=False))

@@ -111,7 +111,8 @@ class ShortcutKind:
 
     ``ops(strided, norm)`` is the ``downsample`` module for a strided or unstrided
     block, with or without a trailing norm; symbols ``in``, ``out``, ``stride`` and
-    ``extra`` (``out - in``). Identity when the block keeps its shape.
+    ``extra`` (``out - in``). Identity when the block keeps its shape. ``dilated(norm)``:
+    the module where a dilated stage's first block changes the width at stride 1.
     """
 
     name: str
@@ -119,6 +120,9 @@ class ShortcutKind:
     summary: str  # "a 1x1 projection"
     comment: str = ""  # why, above the strided case in model.py
     can_shrink: bool = True  # whether it can map to fewer channels
+    # the ``downsample`` of a dilated stage's first block, which keeps the resolution where
+    # its stride was (None: the unstrided one, ``ops(False, norm)``)
+    dilated: Callable[[bool], Op] | None = None
 
 
 class Walker(Protocol):

@@ -19,21 +19,24 @@ register(
         summary="a 1x1 projection",
     )
 )
+
+
+def _avg_down(pool: Op, norm: bool) -> Op:
+    return Seq("downsample", (pool, Conv("", 1, "in", "out"), *_norm(norm)))
+
+
 register(
     ShortcutKind(
         name="avg_down",
         # unstrided, timm keeps an identity where the pool goes, so the conv and norm
         # keep their keys (downsample.1, .2) and timm's resnet*d weights load strictly
-        ops=lambda strided, norm: Seq(
-            "downsample",
-            (
-                AvgPool("", "stride") if strided else Identity(""),
-                Conv("", 1, "in", "out"),
-                *_norm(norm),
-            ),
+        ops=lambda strided, norm: _avg_down(
+            AvgPool("", "stride") if strided else Identity(""), norm
         ),
         summary="a 1x1 projection",
         comment="ResNet-D: average-pool first so that the 1x1 conv sees every pixel",
+        # a dilated stage keeps its resolution, and timm its pool: 2x2 at stride 1, "same"
+        dilated=lambda norm: _avg_down(Custom("", "avg_pool_same", ()), norm),
     )
 )
 register(

@@ -106,6 +106,12 @@ class _Plan:
         return self.emitter.act
 
     @cached_property
+    def shortcut_dilates(self) -> bool:
+        """Whether ``shortcut()`` takes its stage's dilation: a dilated stage's has a form of
+        its own (timm's ResNet-D pool at stride 1)."""
+        return "dilation" in self.per_stage and self.design.shortcut_kind.dilated is not None
+
+    @cached_property
     def firsts(self) -> list[BlockPlan]:
         """Each stage's first block (its widths, as the plan resolves them)."""
         return [block for block in self.network.blocks if block.number == 0]
@@ -485,12 +491,20 @@ def _shortcut_fn(plan: _Plan) -> str:
     kind = d.shortcut_kind
     norm = plan.network.shortcut_norm
     emit = plan.emitter
+    params = ["in_channels: int", "out_channels: int", "stride: int"]
+    if plan.shortcut_dilates:
+        params.append("dilation: int = 1")
     lines = [
-        "def shortcut(in_channels: int, out_channels: int, stride: int) -> nn.Module | None:",
+        *fit("", "def shortcut(", params, ") -> nn.Module | None:"),
         f'    """Identity (None) unless the block changes size: then {kind.summary}."""',
         "    if stride == 1 and in_channels == out_channels:",
         "        return None",
     ]
+    if plan.shortcut_dilates and kind.dilated is not None:
+        lines += [
+            "    if dilation > 1:  # a dilated stage keeps its resolution",
+            *emit.assign("        ", "return ", kind.dilated(norm), _SHORTCUT_NAMES),
+        ]
     plain = emit.assign("        ", "return ", kind.ops(False, norm), _SHORTCUT_NAMES)
     strided = emit.assign("    ", "return ", kind.ops(True, norm), _SHORTCUT_NAMES)
     if [line.strip() for line in plain] != [line.strip() for line in strided]:
@@ -523,7 +537,8 @@ def _block_names(plan: _Plan, variant: _Variant) -> dict[str, Sym]:
         "groups": groups,
         "drop_path": "drop_path",
         # a bottleneck has one 3x3, which takes the block's (first) dilation, as torchvision's
-        "dil_first": ("dilation" if variant.inner else "first_dilation") if dilated else 1,
+        # (unless its shortcut needs the stage's own: then timm's first_dilation)
+        "dil_first": _first_dilation(plan, variant) if dilated else 1,
         "dil": "dilation" if dilated else 1,
     }
     if variant.inner:
@@ -531,6 +546,11 @@ def _block_names(plan: _Plan, variant: _Variant) -> dict[str, Sym]:
     else:
         names["out"] = "width"
     return names
+
+
+def _first_dilation(plan: _Plan, variant: _Variant) -> str:
+    """The name of the block's parameter its first dilated conv takes."""
+    return "dilation" if variant.inner and not plan.shortcut_dilates else "first_dilation"
 
 
 def _block_params(plan: _Plan, variant: _Variant) -> list[str]:
@@ -551,7 +571,7 @@ def _block_options(plan: _Plan, variant: _Variant) -> list[tuple[str, str]]:
         out.append(("groups: int = 1", "groups=stage.groups"))
     if "se_ratio" in plan.per_stage:
         out.append(("se_ratio: float = 0.0", "se_ratio=stage.se_ratio"))
-    if "dilation" in plan.per_stage and variant.inner:
+    if "dilation" in plan.per_stage and variant.inner and not plan.shortcut_dilates:
         out.append(("dilation: int = 1", "dilation=dilation"))
     elif "dilation" in plan.per_stage:
         out.append(("dilation: int = 1", "dilation=stage.dilation"))
@@ -580,7 +600,8 @@ def _block(plan: _Plan, variant: _Variant) -> str:
         init.append("        # the first block of the network follows the stem's BN-activation")
     pre_condition = "preactivate" if optional_pre else ""
     init += emit.init("        ", layout.pre, names, registered, optional=pre_condition)
-    shortcut_line = f"        self.downsample = shortcut(in_channels, {out_ch}, stride)"
+    dilation = ", dilation" if plan.shortcut_dilates else ""
+    shortcut_line = f"        self.downsample = shortcut(in_channels, {out_ch}, stride{dilation})"
     if plan.has_shortcut and layout.tap == "pre":
         init.append(shortcut_line)
     for op in main:
@@ -668,7 +689,7 @@ def _stage_builder(plan: _Plan, variant: _Variant) -> str:
         args.append("preactivate")
     if "dilation" in plan.per_stage:
         params.append("previous_dilation: int = 1")
-        first = "dilation" if variant.inner else "first_dilation"
+        first = _first_dilation(plan, variant)
         loop.append(f"        {first} = previous_dilation if i == 0 else stage.dilation")
     args += [passed for _, passed in _block_options(plan, variant)]
     lines = [
