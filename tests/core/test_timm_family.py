@@ -49,7 +49,6 @@ NOT_YET = (
     "lambda_",
     "legacy_",
     "res2ne",
-    "resnest",
     "skresne",
     "_clip",
     "resnet32ts",
