@@ -264,7 +264,8 @@ class Design:
         label="Block",
         help="Residual block type. basic: two 3x3 convs (ResNet-18/34); bottleneck:"
         " 1x1-3x3-1x1 with 4x expansion (ResNet-50+); preact_*: BN-ReLU before each conv"
-        " (ResNet v2).",
+        " (ResNet v2); resnest: a bottleneck whose 3x3 is ResNeSt's split attention (see"
+        " radix).",
         group="Network",
         choices=BLOCK_KINDS,
         stage=True,
