@@ -34,7 +34,9 @@ from designer.core.fields import Entry, FieldError, option, rows
 FORMAT = "resnet-designer/1"
 
 # The schema's names; each is described once, in designer.core.blocks.
-BlockName = Literal["basic", "bottleneck", "preact_basic", "preact_bottleneck", "senet_basic"]
+BlockName = Literal[
+    "basic", "bottleneck", "preact_basic", "preact_bottleneck", "senet_basic", "resnest"
+]
 StemName = Literal["imagenet", "cifar", "deep", "deep_tiered", "none"]
 ShortcutName = Literal["projection", "zero_pad", "avg_down"]
 StrideOn = Literal["3x3", "1x1"]
@@ -267,7 +269,8 @@ class Design:
         help="Residual block type. basic: two 3x3 convs (ResNet-18/34); bottleneck:"
         " 1x1-3x3-1x1 with 4x expansion (ResNet-50+); preact_*: BN-ReLU before each conv"
         " (ResNet v2); senet_basic: basic with its second norm activated too, before the"
-        " attention (the SENets' SE-ResNet-18/34).",
+        " attention (the SENets' SE-ResNet-18/34); resnest: a bottleneck whose 3x3 is"
+        " ResNeSt's split attention (see radix).",
         group="Network",
         choices=BLOCK_KINDS,
         stage=True,
@@ -307,6 +310,28 @@ class Design:
         " accurate); 1x1: the 2015 paper's v1 (fewer multiply-adds).",
         group="Blocks",
         stage=True,
+    )
+    # ResNeSt's split attention (Zhang et al. 2020; read by the resnest block only)
+    radix: int = option(
+        2,
+        label="Radix",
+        help="ResNeSt's splits per group: its 3x3 conv gives radix maps of each group, weighed"
+        " by a softmax attention over them (a sigmoid gate at 1). 2 in resnest50d, 4 in"
+        " 4s2x40d, 1 in 1s4x24d. Read by the resnest block only.",
+        group="Blocks",
+        low=1,
+        high=4,
+        written="when_set",
+    )
+    avd_first: bool = option(
+        False,
+        label="Pool first",
+        help="Where a strided ResNeSt block's 3x3 average pool (avd) subsamples: before its"
+        " split-attention conv (timm's avd_first, its grouped 4s2x40d and 1s4x24d; fewer"
+        " multiply-adds) or after it. No weights: checkpoints cannot show it. Read by the"
+        " resnest block only.",
+        group="Blocks",
+        written="when_set",
     )
     activation: str = option(
         "relu",
@@ -770,6 +795,9 @@ def _check_stages(design: Design) -> None:
                     f"the grouped 3x3 conv would have {inner} channels for {d.groups} groups:"
                     " raise width or width_per_group",
                 )
+        reason = d.block_kind.check(d, bottleneck_width(design, stage) if d.is_bottleneck else out)
+        if reason:
+            raise DesignError(f"{path}.block" if stage.block is not None else "block", reason)
         if not design.shortcut_kind.can_shrink and out < channels:
             raise DesignError(
                 f"{path}.width",

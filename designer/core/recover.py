@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from designer.core.blocks import ATTENTIONS, BLOCK_KINDS
+from designer.core.blocks import ATTENTIONS, BLOCK_KINDS, BlockKind
 from designer.core.blocks.kinds import same_order_kinds
 from designer.core.design import (
     Design,
@@ -345,7 +345,8 @@ def recover(shapes: Mapping[str, Shape], name: str = "Recovered") -> Recovery:
     stem, in_channels, stem_notes = _stem(ours, stages, preact)
     inferred += stem_notes
     block = _block_kind(stages[0].first, preact)
-    bottleneck = BLOCK_KINDS[block].grouped
+    kind = BLOCK_KINDS[block]
+    bottleneck = kind.grouped
     inferred += ["block", "depths", "widths"]
     norm = _norm(ours)
     inferred.append("norm")
@@ -357,9 +358,15 @@ def recover(shapes: Mapping[str, Shape], name: str = "Recovered") -> Recovery:
     conv_bias = any(k.endswith("conv1.bias") for k in ours)
     shortcut, shortcut_note = _shortcut(ours, stages, km)
     (inferred if shortcut_note is None else assumed).append(shortcut_note or "shortcut")
-    specs, groups, wpg = _stage_specs(stages, bottleneck)
+    specs, groups, wpg = _stage_specs(stages, kind)
     if bottleneck:
         inferred.append("groups and width_per_group")
+    try:
+        own, own_assumed = kind.recover([stage.first for stage in stages])
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    inferred += [name for name in own if not any(a.startswith(name) for a in own_assumed)]
+    assumed += own_assumed
     specs, strides_note = _strides(specs, stages, stem, shortcut)
     assumed.append(strides_note)
     attention, specs = _attention(stages, specs)
@@ -377,7 +384,7 @@ def recover(shapes: Mapping[str, Shape], name: str = "Recovered") -> Recovery:
         " resnetblur checkpoints are their plain networks'); set anti_alias to avg or blur"
         " for those",
     ]
-    if bottleneck and "stride_on" not in km.layout:
+    if kind.places_stride and "stride_on" not in km.layout:
         assumed.append("stride_on 3x3 (torchvision's and timm's v1.5): weights cannot show it")
     if km.why:
         inferred.append(km.why)
@@ -395,6 +402,7 @@ def recover(shapes: Mapping[str, Shape], name: str = "Recovered") -> Recovery:
         conv_bias=conv_bias,
         head=head,
         **attention,
+        **own,
     )
     for path, value in km.layout.items():
         design = _with_field(design, path, value)
@@ -432,10 +440,17 @@ def _block_kind(first: Mapping[str, Shape], preact: bool) -> str:
     expected state, so a new kind is recognised without a rule here.
     """
     found = _own_modules(first)
+    matches = []
     for name in same_order_kinds(preact):
         design = Design(stages=(StageSpec(1, 64),), block=name)  # type: ignore[arg-type]
-        if found == _own_modules(_first_block_state(design)):
-            return name
+        state = _first_block_state(design)
+        if found == _own_modules(state):
+            matches.append((name, _conv_keys(state)))
+    # kinds of the same modules (a bottleneck's conv2, ResNeSt's conv2.conv, .fc1, .fc2)
+    # are told apart by their convs' own names, where one kind has exactly the block's
+    exact = [name for name, keys in matches if keys == _conv_keys(first)]
+    if exact or matches:
+        return (exact or [name for name, _ in matches])[0]
     names = ", ".join(sorted(found)) or "none"
     raise _fail(f"layer1.0's modules ({names}) are those of no block kind we know")
 
@@ -448,8 +463,13 @@ def _own_modules(block: Mapping[str, Shape]) -> frozenset[str]:
 
     Norms are left out: a pre-activation network's first block may leave its norm to the stem.
     """
+    return frozenset(key.split(".")[0] for key in _conv_keys(block))
+
+
+def _conv_keys(block: Mapping[str, Shape]) -> frozenset[str]:
+    """The block's conv weights, less its shortcut's and its attention's."""
     return frozenset(
-        key.split(".")[0]
+        key
         for key, shape in block.items()
         if key.endswith(".weight") and len(shape) >= 3 and key.split(".")[0] not in _NOT_THE_KINDS
     )
@@ -515,9 +535,9 @@ def _shortcut(
     return "zero_pad", "shortcut zero_pad: no shortcut has weights, yet the widths change"
 
 
-def _stage_specs(stages: list[_Stage], bottleneck: bool) -> tuple[list[StageSpec], int, int]:
+def _stage_specs(stages: list[_Stage], kind: BlockKind) -> tuple[list[StageSpec], int, int]:
     """Depth, width and the grouping of every stage; the network's groups from the first."""
-    if not bottleneck:
+    if not kind.grouped:
         specs = []
         for n, stage in enumerate(stages):
             out = _need(stage.first, "conv2.weight", f"layer{n + 1}.0")[0]
@@ -526,7 +546,9 @@ def _stage_specs(stages: list[_Stage], bottleneck: bool) -> tuple[list[StageSpec
     shapes = []
     for n, stage in enumerate(stages):
         where = f"layer{n + 1}.0"
-        conv2 = _need(stage.first, "conv2.weight", where)
+        conv2 = kind.grouped_conv(stage.first)
+        if conv2 is None or len(conv2) != 4:
+            raise _fail(f"{where}'s grouped 3x3 conv is missing or not a conv: not a {kind.label}")
         inner, out = conv2[0], _need(stage.first, "conv3.weight", where)[0]
         reduced = _need(stage.first, "conv1.weight", where)[0]
         if reduced != inner or not conv2[1] or inner % conv2[1]:

@@ -48,7 +48,6 @@ NOT_YET = (
     "gcresne",
     "lambda_",
     "res2ne",
-    "resnest",
     "skresne",
     "_clip",
     "resnet32ts",

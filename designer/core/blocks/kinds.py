@@ -72,6 +72,19 @@ class BlockKind:
     # the design's block options its ops read: "groups" (an inner width, torchvision's
     # width_per_group, in a grouped conv) and "stride_on" (where the stride sits)
     options: frozenset[str] = frozenset()
+    # why a block of (a stage's view of) the design, of that inner width (a grouped kind's;
+    # else its output width), cannot be built ("" when it can)
+    check: Callable[[Design, int], str] = lambda design, width: ""
+    # a grouped kind's first block's tensors (names relative to it) -> the weight shape of
+    # its grouped 3x3, (inner width, inner width // groups, 3, 3); None when it has none
+    grouped_conv: Callable[[Mapping[str, Shape]], Shape | None] = lambda block: block.get(
+        "conv2.weight"
+    )
+    # from each stage's first block's tensors, the values of its own options and what the
+    # tensors cannot show ("field: why"); ValueError when they fit no design of the kind
+    recover: Callable[[Sequence[Mapping[str, Shape]]], tuple[RecoveredFields, list[str]]] = (
+        lambda firsts: ({}, [])
+    )
 
     @property
     def grouped(self) -> bool:
@@ -138,6 +151,7 @@ class Walker(Protocol):
         groups: int = 1,
         *,
         bias: bool | None = None,
+        dilation: int = 1,
     ) -> Shape: ...
     def row(
         self,

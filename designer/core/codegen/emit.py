@@ -93,7 +93,12 @@ class Emitter:
                 for item in items
             ]
         self.used.add(op.module)
-        args = ", ".join(_sym(a, names) for a in op.args)
+        values = [_sym(a, names) for a in op.args]
+        if "groups" in op.args and names["groups"] != 1:
+            self.used.add("grouped_module")  # it reads the groups (model.py's GROUPS)
+        first = len(values) - len(op.keywords)
+        values[first:] = [f"{k}={v}" for k, v in zip(op.keywords, values[first:], strict=True)]
+        args = ", ".join(values)
         built = f"{CUSTOM_MODULES[op.module].class_name}({args})"
         if op.identity_unless is not None:
             return f"{built} if {_sym(op.identity_unless, names)} > 1 else nn.Identity()"

@@ -340,7 +340,8 @@ def _constants(plan: _Plan) -> str:
     ]
     if d.stem.kind != "none":
         lines.append(f"STEM_WIDTH = {d.stem.width}")
-    if "grouped" in plan.emitter.used and "groups" not in plan.per_stage:
+    grouped = {"grouped", "grouped_module"} & plan.emitter.used
+    if grouped and "groups" not in plan.per_stage:
         lines.append(f"GROUPS = {plan.groups}  # grouped 3x3 convs (ResNeXt cardinality)")
     if plan.se and "se_ratio" not in plan.per_stage:
         lines.append(f"SE_RATIO = {number_literal(plan.se_ratio)}  # squeeze-excite reduction")
