@@ -27,14 +27,14 @@ from designer.core.blocks import (
 )
 from designer.core.blocks.anti_alias import CHOICES as AA_CHOICES
 from designer.core.blocks.kinds import same_order_kinds
-from designer.core.blocks.ops import Op, reduction
+from designer.core.blocks.ops import Conv, Op, reduction
 from designer.core.blocks.stems import has_pool, stem_ops
 from designer.core.fields import Entry, FieldError, option, rows
 
 FORMAT = "resnet-designer/1"
 
 # The schema's names; each is described once, in designer.core.blocks.
-BlockName = Literal["basic", "bottleneck", "preact_basic", "preact_bottleneck"]
+BlockName = Literal["basic", "bottleneck", "preact_basic", "preact_bottleneck", "res2net"]
 StemName = Literal["imagenet", "cifar", "deep", "deep_tiered", "none"]
 ShortcutName = Literal["projection", "zero_pad", "avg_down"]
 StrideOn = Literal["3x3", "1x1"]
@@ -288,6 +288,19 @@ class Design:
         group="Blocks",
         stage=True,
         **_CHANNELS,
+    )
+    # Res2Net's s: read only by the block kinds that declare it (``res2net``)
+    scale: int = option(
+        4,
+        label="Scale",
+        help="Res2Net's scale s (Gao et al. 2019): a res2net block splits its 1x1 conv's"
+        " output into s groups of the 3x3 width, each but the last through a 3x3 conv that"
+        " also sees the previous one's output (26w_4s: width/group 26, scale 4). Only res2net"
+        " blocks read it.",
+        group="Blocks",
+        low=2,
+        high=64,
+        written="when_set",
     )
     shortcut: ShortcutName = option(
         "projection",
@@ -647,6 +660,15 @@ def _check_anti_alias(design: Design) -> None:
     large as the network's whole subsampling, and for ``avg`` a multiple of it, is enough."""
     if design.anti_alias == "none":
         return
+    for stage in design.stages:
+        d = stage_design(design, stage)
+        main = d.block_kind.layout(d).main
+        if not any(isinstance(op, Conv) and op.stride == "stride" for op in main):
+            raise DesignError(
+                "anti_alias",
+                f"{d.block} blocks stride inside a module of their own, where no pool can"
+                " follow the strided conv: set anti_alias to none",
+            )
     factor = output_stride(design)
     height, width = design.input.height, design.input.width
     if min(height, width) < factor:

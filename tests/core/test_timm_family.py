@@ -48,7 +48,6 @@ NOT_YET = (
     "gcresne",
     "lambda_",
     "legacy_",
-    "res2ne",
     "resnest",
     "skresne",
     "_clip",

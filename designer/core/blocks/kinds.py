@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from designer.core.blocks.ops import Conv, Custom, Op, Seq, last_weight
+from designer.core.blocks.ops import Conv, Custom, Op, Seq, Sym, last_weight
 
 if TYPE_CHECKING:
     from designer.core.design import Design
@@ -70,8 +70,17 @@ class BlockKind:
     # what model.py's module docstring says of the blocks; ``grouping``: with the groups
     describe: Callable[[Design, bool], str]
     # the design's block options its ops read: "groups" (an inner width, torchvision's
-    # width_per_group, in a grouped conv) and "stride_on" (where the stride sits)
+    # width_per_group, in a grouped conv), "stride_on" (where the stride sits) and options
+    # only the kind reads ("scale")
     options: frozenset[str] = frozenset()
+    # symbols its ops use beyond the standard ones, derived from the inner width (Res2Net's
+    # conv1 gives width x scale channels): numbers for the analysis, source for model.py
+    channels: Callable[[Design], Mapping[str, Channels]] = lambda design: {}
+    # model.py's constants its source names ("SCALE = 4  # ..."), one line each
+    constants: Callable[[Design], tuple[str, ...]] = lambda design: ()
+    # (inner width, groups, design fields) from a stage's first block's tensors (named
+    # relative to it), for a kind whose grouped 3x3 is not ``conv2`` fed by ``conv1``
+    recover: Callable[[Mapping[str, Shape], str], tuple[int, int, RecoveredFields]] | None = None
 
     @property
     def grouped(self) -> bool:
@@ -134,6 +143,7 @@ class Walker(Protocol):
         groups: int = 1,
         *,
         bias: bool | None = None,
+        dilation: int = 1,
     ) -> Shape: ...
     def row(
         self,
@@ -168,6 +178,12 @@ class CustomModule:
     graph_label: str = ""  # the row's node label in the graph ("" : the class name)
     # the height and width it gives, from its arguments (None: it keeps the size)
     resize: Callable[[tuple[int, ...], Size], Size] | None = None
+    # written into its owner rather than as a class of its own, so that its children are
+    # the owner's (timm's Bottle2neck holds its ``convs`` itself): ``members(name, write)``
+    # are the owner's ``__init__`` lines (``name`` gives a symbol's source, ``write`` an
+    # op's constructor), ``source`` the owner's method that ``forward`` calls by the op's
+    # name, and ``walk`` names its rows under the owner
+    members: Callable[[Callable[[Sym], str], Callable[[Op], str]], list[str]] | None = None
 
 
 @dataclass(frozen=True)
