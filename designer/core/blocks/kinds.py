@@ -45,8 +45,13 @@ class BlockLayout:
 
     @property
     def convs(self) -> int:
-        """Main-path convs: what the papers count in a network's depth."""
-        return sum(isinstance(op, Conv) for op in self.main)
+        """Main-path convs: what the papers count in a network's depth (a module of our own
+        counts as many as it says: Res2Net's hierarchy of 3x3s as the one 3x3 it replaces)."""
+        return sum(
+            1 if isinstance(op, Conv) else CUSTOM_MODULES[op.module].depth
+            for op in self.main
+            if isinstance(op, (Conv, Custom))
+        )
 
 
 @dataclass(frozen=True)
@@ -130,8 +135,21 @@ class ShortcutKind:
     can_shrink: bool = True  # whether it can map to fewer channels
 
 
+PATH_BRANCHES = ("split.", "cascade.")
+"""A row's ``branch`` on one of a module's parallel paths over splits of its input, which are
+concatenated after: ``split.N`` takes split N alone, ``cascade.N`` split N plus path N-1's
+output (Res2Net's hierarchy). The graph draws them side by side; the receptive field
+follows the longest."""
+
+
 class Walker(Protocol):
-    """What a custom module's closed-form walk may call (the analysis implements it)."""
+    """What a custom module's closed-form walk may call (the analysis implements it).
+
+    ``branch``: the branch its next rows are on (see :data:`PATH_BRANCHES`); the block's
+    walk sets it back after the module.
+    """
+
+    branch: str
 
     def conv(
         self,
@@ -184,6 +202,7 @@ class CustomModule:
     # op's constructor), ``source`` the owner's method that ``forward`` calls by the op's
     # name, and ``walk`` names its rows under the owner
     members: Callable[[Callable[[Sym], str], Callable[[Op], str]], list[str]] | None = None
+    depth: int = 0  # the conv layers the papers count it as in a network's depth
 
 
 @dataclass(frozen=True)

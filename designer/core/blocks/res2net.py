@@ -51,12 +51,16 @@ def _walk(w: Walker, name: str, x: Shape, args: tuple[int, ...], design: Design)
     norm = NORMS[design.norm].module
     split: Shape = (width, x[1], x[2])
     y = split
-    for i in range(x[0] // width - 1):
+    scale = x[0] // width
+    for i in range(scale - 1):
+        w.branch = f"cascade.{i}" if i and not first else f"split.{i}"
         y = w.conv(f"{name}.convs.{i}", split, width, 3, stride, groups, dilation=dilation)
         w.row(f"{name}.bns.{i}", norm, y, y, 2 * width)
         w.row(f"{name}.{design.activation}", act, y, y)
     if first:
+        w.branch = f"split.{scale - 1}"
         w.row(f"{name}.pool", "AvgPool2d", split, y, kernel=3, stride=stride)
+    w.branch = "main"
     return (x[0], y[1], y[2])
 
 
@@ -99,6 +103,7 @@ register(
         walk=_walk,
         leaf=False,
         members=_members,
+        depth=1,  # Res2Net-50 counts it as the 3x3 it replaces
     )
 )
 
