@@ -263,7 +263,9 @@ class _Walker:
         if op.identity_unless is not None and _value(op.identity_unless, env) == 1:
             return self.row(prefix + op.name, "Identity", x, x)
         args = tuple(_value(a, env) for a in op.args)
-        return module.walk(self, prefix + op.name, x, args, self.design)
+        # a module written into its owner names its rows under the owner's
+        name = prefix.removesuffix(".") if module.members else prefix + op.name
+        return module.walk(self, name, x, args, self.design)
 
     def _spatial(self, kernel: int, stride: int) -> None:
         """Record a pool's kernel and stride on its row (for receptive fields)."""
@@ -440,6 +442,7 @@ def analyse(design: Design) -> Analysis:
                 "dil": dilation,
                 "drop_path": 1,
             }
+            env.update((k, c.value(width)) for k, c in sd.block_kind.channels(sd).items())
             y, kind = _block(w, prefix, x, layout, env, bp)
             _close_block(w, path, s, b, x, y, start, kind)
             replays[key] = _Replay.of(w, prefix)

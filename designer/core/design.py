@@ -27,7 +27,7 @@ from designer.core.blocks import (
 )
 from designer.core.blocks.anti_alias import CHOICES as AA_CHOICES
 from designer.core.blocks.kinds import same_order_kinds
-from designer.core.blocks.ops import Op, reduction
+from designer.core.blocks.ops import Conv, Op, reduction
 from designer.core.blocks.stems import has_pool, spatial, stem_ops
 from designer.core.fields import Entry, FieldError, option, rows
 
@@ -35,7 +35,13 @@ FORMAT = "resnet-designer/1"
 
 # The schema's names; each is described once, in designer.core.blocks.
 BlockName = Literal[
-    "basic", "bottleneck", "preact_basic", "preact_bottleneck", "senet_basic", "resnest"
+    "basic",
+    "bottleneck",
+    "preact_basic",
+    "preact_bottleneck",
+    "senet_basic",
+    "resnest",
+    "res2net",
 ]
 StemName = Literal["imagenet", "cifar", "deep", "deep_tiered", "none"]
 ShortcutName = Literal["projection", "zero_pad", "avg_down"]
@@ -270,7 +276,8 @@ class Design:
         " 1x1-3x3-1x1 with 4x expansion (ResNet-50+); preact_*: BN-ReLU before each conv"
         " (ResNet v2); senet_basic: basic with its second norm activated too, before the"
         " attention (the SENets' SE-ResNet-18/34); resnest: a bottleneck whose 3x3 is"
-        " ResNeSt's split attention (see radix).",
+        " ResNeSt's split attention (see radix); res2net: a bottleneck whose 3x3 is Res2Net's"
+        " cascade over splits (see scale).",
         group="Network",
         choices=BLOCK_KINDS,
         stage=True,
@@ -294,6 +301,19 @@ class Design:
         group="Blocks",
         stage=True,
         **_CHANNELS,
+    )
+    # Res2Net's s: read only by the block kinds that declare it (``res2net``)
+    scale: int = option(
+        4,
+        label="Scale",
+        help="Res2Net's scale s (Gao et al. 2019): a res2net block splits its 1x1 conv's"
+        " output into s groups of the 3x3 width, each but the last through a 3x3 conv that"
+        " also sees the previous one's output (26w_4s: width/group 26, scale 4). Only res2net"
+        " blocks read it.",
+        group="Blocks",
+        low=2,
+        high=64,
+        written="when_set",
     )
     shortcut: ShortcutName = option(
         "projection",
@@ -695,6 +715,15 @@ def _check_anti_alias(design: Design) -> None:
             "the stem's max_ceil pool has no anti-aliased form: set stem.pool to max, or"
             " anti_alias none",
         )
+    for stage in design.stages:
+        d = stage_design(design, stage)
+        main = d.block_kind.layout(d).main
+        if not any(isinstance(op, Conv) and op.stride == "stride" for op in main):
+            raise DesignError(
+                "anti_alias",
+                f"{d.block} blocks stride inside a module of their own, where no pool can"
+                " follow the strided conv: set anti_alias to none",
+            )
     factor = output_stride(design)
     height, width = design.input.height, design.input.width
     if min(height, width) < factor:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from designer.core.blocks import ATTENTIONS, BLOCK_KINDS, BlockKind
-from designer.core.blocks.kinds import same_order_kinds
+from designer.core.blocks.kinds import RecoveredFields, same_order_kinds
 from designer.core.design import (
     Design,
     DesignError,
@@ -358,9 +358,9 @@ def recover(shapes: Mapping[str, Shape], name: str = "Recovered") -> Recovery:
     conv_bias = any(k.endswith("conv1.bias") for k in ours)
     shortcut, shortcut_note = _shortcut(ours, stages, km)
     (inferred if shortcut_note is None else assumed).append(shortcut_note or "shortcut")
-    specs, groups, wpg = _stage_specs(stages, kind)
+    specs, groups, wpg, kind_fields = _stage_specs(stages, kind)
     if bottleneck:
-        inferred.append("groups and width_per_group")
+        inferred.append(", ".join(["groups and width_per_group", *kind_fields]))
     try:
         own, own_assumed = kind.recover([stage.first for stage in stages])
     except ValueError as exc:
@@ -403,6 +403,7 @@ def recover(shapes: Mapping[str, Shape], name: str = "Recovered") -> Recovery:
         head=head,
         **attention,
         **own,
+        **kind_fields,
     )
     for path, value in km.layout.items():
         design = _with_field(design, path, value)
@@ -535,21 +536,31 @@ def _shortcut(
     return "zero_pad", "shortcut zero_pad: no shortcut has weights, yet the widths change"
 
 
-def _stage_specs(stages: list[_Stage], kind: BlockKind) -> tuple[list[StageSpec], int, int]:
-    """Depth, width and the grouping of every stage; the network's groups from the first."""
+def _stage_specs(
+    stages: list[_Stage], kind: BlockKind
+) -> tuple[list[StageSpec], int, int, RecoveredFields]:
+    """Depth, width and the grouping of every stage; the network's groups from the first;
+    the design fields the kind reads from its first block (Res2Net's scale)."""
     if not kind.grouped:
         specs = []
         for n, stage in enumerate(stages):
             out = _need(stage.first, "conv2.weight", f"layer{n + 1}.0")[0]
             specs.append(StageSpec(len(stage.blocks), out))
-        return specs, 1, 64
+        return specs, 1, 64, {}
     shapes = []
+    fields: RecoveredFields = {}
     for n, stage in enumerate(stages):
         where = f"layer{n + 1}.0"
+        out = _need(stage.first, "conv3.weight", where)[0]
+        if kind.stage_widths is not None:  # the kind's 3x3 is not conv2 fed by conv1
+            inner, groups, found = kind.stage_widths(stage.first, where)
+            fields = fields or found
+            shapes.append((len(stage.blocks), inner, groups, out))
+            continue
         conv2 = kind.grouped_conv(stage.first)
         if conv2 is None or len(conv2) != 4:
             raise _fail(f"{where}'s grouped 3x3 conv is missing or not a conv: not a {kind.label}")
-        inner, out = conv2[0], _need(stage.first, "conv3.weight", where)[0]
+        inner = conv2[0]
         reduced = _need(stage.first, "conv1.weight", where)[0]
         if reduced != inner or not conv2[1] or inner % conv2[1]:
             # a pruned network (timm's *_pruned): every conv has a width of its own
@@ -566,7 +577,7 @@ def _stage_specs(stages: list[_Stage], kind: BlockKind) -> tuple[list[StageSpec]
     specs = []
     for depth, inner, g, out in shapes:
         specs.append(_bottleneck_stage(depth, inner, g, out, groups, wpg))
-    return specs, groups, wpg
+    return specs, groups, wpg, fields
 
 
 def _bottleneck_stage(depth: int, inner: int, g: int, out: int, groups: int, wpg: int) -> StageSpec:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from designer.core.analysis import BYTES_PER_FLOAT, Analysis, Layer, Shape, numel
+from designer.core.blocks.kinds import PATH_BRANCHES
 from designer.core.design import Design
 
 
@@ -86,6 +87,7 @@ def layer_geometry(result: Analysis) -> list[Geometry | None]:
     for block in result.blocks:
         tap: Geometry = (rf, jump)
         shortcut: Geometry | None = None
+        paths: _Paths | None = None
         pooled = False
         for layer in layers[block.first_layer : block.end_layer]:
             role = layer.role
@@ -102,11 +104,42 @@ def layer_geometry(result: Analysis) -> list[Geometry | None]:
                 shortcut = _advance(shortcut or tap, layer)
                 out.append(shortcut)
                 continue
+            if layer.branch.startswith(PATH_BRANCHES):
+                paths = paths or _Paths((rf, jump))
+                out.append(paths.advance(layer))
+                continue
+            if paths is not None:  # the paths are concatenated: the longest one's field
+                rf, jump = paths.joined()
+                paths = None
             rf, jump = _advance((rf, jump), layer)
             if role == "pre":  # the shortcut taps the block after its pre-activation
                 tap = (rf, jump)
             out.append((rf, jump))
     return out
+
+
+class _Paths:
+    """A module's parallel paths over splits of one input (Res2Net's): each starts where
+    the split is, or, cascaded, where the previous path ended if that saw more."""
+
+    def __init__(self, split: Geometry) -> None:
+        self.split = split
+        self.ends: list[Geometry] = []
+        self.branch = ""
+        self.at = split
+
+    def advance(self, layer: Layer) -> Geometry:
+        if layer.branch != self.branch:
+            if self.branch:
+                self.ends.append(self.at)
+            cascaded = layer.branch.startswith("cascade.") and self.ends
+            self.at = max(self.split, self.ends[-1]) if cascaded else self.split
+            self.branch = layer.branch
+        self.at = _advance(self.at, layer)
+        return self.at
+
+    def joined(self) -> Geometry:
+        return max(*self.ends, self.at, self.split)
 
 
 def _advance(at: Geometry, layer: Layer) -> Geometry:

@@ -62,13 +62,25 @@ TENSORS: Mapping[str, Callable[[Layer], Tensors]] = {
 
 
 def expected_state(design: Design) -> dict[str, Shape]:
-    """Every tensor of ``design``'s network, by state-dict key, in the network's order."""
-    state: dict[str, Shape] = {}
+    """Every tensor of ``design``'s network, by state-dict key, in the network's order.
+
+    torch's order is the modules' registration order, depth first: each module's children
+    in the order they are first called (the rows' order), so Res2Net's ``convs.0``,
+    ``convs.1`` come before ``bns.0`` though they are called in turn.
+    """
+    first: dict[str, int] = {}
+    keyed: list[tuple[tuple[int, ...], str, Shape]] = []
     for layer in analyse(design).layers:
+        parts = layer.name.split(".")
+        paths = [".".join(parts[: i + 1]) for i in range(len(parts))]
+        for path in paths:
+            first.setdefault(path, len(first))
         tensors = TENSORS.get(layer.kind)
         if tensors is not None:
-            state.update((f"{layer.name}.{name}", shape) for name, shape in tensors(layer))
-    return state
+            order = tuple(first[path] for path in paths)
+            keyed += ((order, f"{layer.name}.{name}", shape) for name, shape in tensors(layer))
+    keyed.sort(key=lambda item: item[0])  # stable: a module's own tensors keep their order
+    return {key: shape for _, key, shape in keyed}
 
 
 def mismatch(

@@ -47,7 +47,6 @@ NOT_YET = (
     "eca_resne",
     "gcresne",
     "lambda_",
-    "res2ne",
     "skresne",
     "_clip",
     "resnet32ts",

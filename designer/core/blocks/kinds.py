@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from designer.core.blocks.ops import Conv, Custom, Op, Seq, last_weight
+from designer.core.blocks.ops import Conv, Custom, Op, Seq, Sym, last_weight
 
 if TYPE_CHECKING:
     from designer.core.design import Design
@@ -45,8 +45,13 @@ class BlockLayout:
 
     @property
     def convs(self) -> int:
-        """Main-path convs: what the papers count in a network's depth."""
-        return sum(isinstance(op, Conv) for op in self.main)
+        """Main-path convs: what the papers count in a network's depth (a module of our own
+        counts as many as it says: Res2Net's hierarchy of 3x3s as the one 3x3 it replaces)."""
+        return sum(
+            1 if isinstance(op, Conv) else CUSTOM_MODULES[op.module].depth
+            for op in self.main
+            if isinstance(op, (Conv, Custom))
+        )
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,8 @@ class BlockKind:
     # what model.py's module docstring says of the blocks; ``grouping``: with the groups
     describe: Callable[[Design, bool], str]
     # the design's block options its ops read: "groups" (an inner width, torchvision's
-    # width_per_group, in a grouped conv) and "stride_on" (where the stride sits)
+    # width_per_group, in a grouped conv), "stride_on" (where the stride sits) and options
+    # only the kind reads ("scale")
     options: frozenset[str] = frozenset()
     # why a block of (a stage's view of) the design, of that inner width (a grouped kind's;
     # else its output width), cannot be built ("" when it can)
@@ -84,6 +90,17 @@ class BlockKind:
     # tensors cannot show ("field: why"); ValueError when they fit no design of the kind
     recover: Callable[[Sequence[Mapping[str, Shape]]], tuple[RecoveredFields, list[str]]] = (
         lambda firsts: ({}, [])
+    )
+    # symbols its ops use beyond the standard ones, derived from the inner width (Res2Net's
+    # conv1 gives width x scale channels): numbers for the analysis, source for model.py
+    channels: Callable[[Design], Mapping[str, Channels]] = lambda design: {}
+    # model.py's constants its source names ("SCALE = 4  # ..."), one line each
+    constants: Callable[[Design], tuple[str, ...]] = lambda design: ()
+    # (inner width, groups, design fields) from a stage's first block's tensors (named
+    # relative to it, and where it is), for a kind whose grouped 3x3 is not ``conv2`` fed by
+    # ``conv1``
+    stage_widths: Callable[[Mapping[str, Shape], str], tuple[int, int, RecoveredFields]] | None = (
+        None
     )
 
     @property
@@ -138,8 +155,21 @@ class ShortcutKind:
     dilated: Callable[[bool], Op] | None = None
 
 
+PATH_BRANCHES = ("split.", "cascade.")
+"""A row's ``branch`` on one of a module's parallel paths over splits of its input, which are
+concatenated after: ``split.N`` takes split N alone, ``cascade.N`` split N plus path N-1's
+output (Res2Net's hierarchy). The graph draws them side by side; the receptive field
+follows the longest."""
+
+
 class Walker(Protocol):
-    """What a custom module's closed-form walk may call (the analysis implements it)."""
+    """What a custom module's closed-form walk may call (the analysis implements it).
+
+    ``branch``: the branch its next rows are on (see :data:`PATH_BRANCHES`); the block's
+    walk sets it back after the module.
+    """
+
+    branch: str
 
     def conv(
         self,
@@ -186,6 +216,13 @@ class CustomModule:
     graph_label: str = ""  # the row's node label in the graph ("" : the class name)
     # the height and width it gives, from its arguments (None: it keeps the size)
     resize: Callable[[tuple[int, ...], Size], Size] | None = None
+    # written into its owner rather than as a class of its own, so that its children are
+    # the owner's (timm's Bottle2neck holds its ``convs`` itself): ``members(name, write)``
+    # are the owner's ``__init__`` lines (``name`` gives a symbol's source, ``write`` an
+    # op's constructor), ``source`` the owner's method that ``forward`` calls by the op's
+    # name, and ``walk`` names its rows under the owner
+    members: Callable[[Callable[[Sym], str], Callable[[Op], str]], list[str]] | None = None
+    depth: int = 0  # the conv layers the papers count it as in a network's depth
 
 
 @dataclass(frozen=True)

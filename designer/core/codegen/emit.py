@@ -15,6 +15,7 @@ from designer.core.blocks.ops import (
     Act,
     AvgPool,
     Conv,
+    Custom,
     Dropout,
     Identity,
     MaxPool,
@@ -159,10 +160,28 @@ class Emitter:
                     registered.add(self.act)
                     lines.append(f"{indent}self.{self.act} = {self.act_call}")
                 continue
+            if isinstance(op, Custom) and CUSTOM_MODULES[op.module].members is not None:
+                lines += self.members(indent, op, names)
+                registered.add(op.name)
+                continue
             tail = f" if {optional} else None" if optional else ""
             lines += self.assign(indent, f"self.{op.name} = ", op, names, tail)
             registered.add(op.name)
         return lines
+
+    def members(self, indent: str, op: Custom, names: dict[str, Sym]) -> list[str]:
+        """The ``__init__`` lines of a module written into its owner (its ``members``)."""
+        members = CUSTOM_MODULES[op.module].members
+        assert members is not None
+        self.used.add(op.module)
+
+        def write(inner: Op) -> str:
+            built = self.construct(inner, names)
+            assert isinstance(built, str), "a member is one module"
+            return built
+
+        lines = members(lambda sym: _sym(sym, names), write)
+        return [f"{indent}{line}" for line in lines]
 
     # --- calls ------------------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from designer.core.analysis import analyse
 from designer.core.blocks import ATTENTIONS, CUSTOM_MODULES, NORMS, BlockLayout
 from designer.core.blocks.anti_alias import ANTI_ALIAS
 from designer.core.blocks.branch import attention_op, branch_ops, is_attention
-from designer.core.blocks.ops import Sym
+from designer.core.blocks.ops import Custom, Sym
 from designer.core.blocks.stems import POOL_SUMMARIES
 from designer.core.codegen.emit import Emitter, fit
 from designer.core.codegen.naming import (
@@ -343,6 +343,8 @@ def _constants(plan: _Plan) -> str:
     grouped = {"grouped", "grouped_module"} & plan.emitter.used
     if grouped and "groups" not in plan.per_stage:
         lines.append(f"GROUPS = {plan.groups}  # grouped 3x3 convs (ResNeXt cardinality)")
+    kinds = (v.design.block_kind.constants(v.design) for v in plan.variants)
+    lines += dict.fromkeys(line for constants in kinds for line in constants)
     if plan.se and "se_ratio" not in plan.per_stage:
         lines.append(f"SE_RATIO = {number_literal(plan.se_ratio)}  # squeeze-excite reduction")
     if plan.se and d.se_divisor:
@@ -518,7 +520,11 @@ def _shortcut_fn(plan: _Plan) -> str:
 def _modules(plan: _Plan) -> list[str]:
     """The classes of our own that the text uses (squeeze-excite, zero-pad), in registry order."""
     used = plan.emitter.used
-    return [m.source(plan.design) for key, m in CUSTOM_MODULES.items() if key in used]
+    return [
+        m.source(plan.design)
+        for key, m in CUSTOM_MODULES.items()
+        if key in used and m.members is None  # the rest are their owners' methods
+    ]
 
 
 # --- the residual block -----------------------------------------------------------------------
@@ -546,6 +552,8 @@ def _block_names(plan: _Plan, variant: _Variant) -> dict[str, Sym]:
         names.update({"width": "width", "out": "out_channels"})
     else:
         names["out"] = "width"
+    d = variant.design
+    names.update((name, inner.source) for name, inner in d.block_kind.channels(d).items())
     return names
 
 
@@ -639,6 +647,9 @@ def _block(plan: _Plan, variant: _Variant) -> str:
     total = "out + identity" if plan.has_shortcut else "out + x"
     (result,) = emit.statements(layout.post, total, "out") or [total]
     forward.append(f"        return {result}")
+    # modules written into the block: their methods, which forward calls
+    inline = [CUSTOM_MODULES[op.module] for op in main if isinstance(op, Custom)]
+    methods = [part for m in inline if m.members is not None for part in ("", m.source(d))]
     lines = [
         f"class {variant.class_name}(nn.Module):",
         f'    """{d.block_kind.summary(d)}"""',
@@ -646,6 +657,7 @@ def _block(plan: _Plan, variant: _Variant) -> str:
         *init,
         "",
         *forward,
+        *methods,
     ]
     return "\n".join(lines)
 

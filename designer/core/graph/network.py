@@ -30,6 +30,7 @@ import networkx as nx
 
 from designer.core.analysis import Analysis, Block, Layer, Shape
 from designer.core.blocks import CUSTOM_MODULES
+from designer.core.blocks.kinds import PATH_BRANCHES
 from designer.core.design import stage_design
 from designer.core.report import shape_text
 
@@ -261,7 +262,7 @@ def _residual_layers(b: _Builder, prev: str, block: Block) -> str:
     pre_node = b.chain(prev, by_role["pre"], block.stage)
     taps_pre = b.analysis.design.block_kind.layout(b.analysis.design).tap == "pre"
     skip_from = pre_node if taps_pre and by_role["shortcut"] else prev
-    y = b.chain(pre_node, by_role["main"], block.stage)
+    y = _main_path(b, pre_node, by_role["main"], block)
     skip_end = b.chain(skip_from, by_role["shortcut"], block.stage, skip=True)
     if by_role["se"]:
         gate = b.chain(y, by_role["se"], block.stage)
@@ -275,6 +276,53 @@ def _residual_layers(b: _Builder, prev: str, block: Block) -> str:
     b.edge(y, add)
     b.edge(skip_end, add, skip=True)
     return b.chain(add, by_role["post"], block.stage)
+
+
+def _main_path(b: _Builder, prev: str, rows: list[Layer], block: Block) -> str:
+    """The main path's rows in a chain, where a module's parallel paths over splits of its
+    input (rows on ``PATH_BRANCHES``) fan out from a split node and meet in a concat."""
+    at = 0
+    while at < len(rows):
+        end = at
+        while end < len(rows) and rows[end].branch.startswith(PATH_BRANCHES):
+            end += 1
+        if end == at:
+            prev = b.chain(prev, rows[at : at + 1], block.stage)
+            at += 1
+        else:
+            prev = _paths(b, prev, rows[at:end], block)
+            at = end
+    return prev
+
+
+def _paths(b: _Builder, prev: str, rows: list[Layer], block: Block) -> str:
+    """Split, each path from its split (a cascaded one also from the previous path's end,
+    through an add), and the concatenation of the paths and of any split left untouched."""
+    whole = b.graph.nodes[prev]["output_shape"]
+    piece = rows[0].input_shape
+    split = b.op_node(
+        f"{block.name}.split", "flatten", f"split in {whole[0] // piece[0]}", block, piece
+    )
+    b.graph.nodes[split].update(op="Split", input_shape=whole)
+    b.edge(prev, split)
+    ends: list[str] = []
+    for branch in dict.fromkeys(row.branch for row in rows):
+        start = split
+        if branch.startswith("cascade.") and ends:
+            start = b.op_node(f"{block.name}.{branch}.add", "add", "+", block, piece)
+            b.graph.nodes[start]["branch"] = branch  # on its path, not the residual add
+            b.edge(split, start)
+            b.edge(ends[-1], start)
+        ends.append(b.chain(start, [row for row in rows if row.branch == branch], block.stage))
+    last = b.graph.nodes[ends[-1]]["output_shape"]
+    out = (whole[0], *last[1:])
+    cat = b.op_node(f"{block.name}.cat", "flatten", "concat", block, out)
+    b.graph.nodes[cat].update(op="Cat", input_shape=last)
+    for end in ends:
+        b.edge(end, cat)
+    if sum(b.graph.nodes[end]["output_shape"][0] for end in ends) < whole[0]:
+        b.edge(split, cat)  # the last split, passed on as it is
+    return cat
 
 
 def build_graph(analysis: Analysis, level: Level = "block") -> nx.DiGraph:
