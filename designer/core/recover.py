@@ -285,6 +285,10 @@ def recover(shapes: Mapping[str, Shape], name: str = "Recovered") -> Recovery:
     block = _block_kind(stages[0].first, preact)
     bottleneck = BLOCK_KINDS[block].grouped
     inferred += ["block", "depths", "widths"]
+    stages, kind_fields, kind_assumed = _kind_options(block, stages, stem, in_channels)
+    if kind_fields:
+        inferred.append(", ".join(kind_fields))
+    assumed += kind_assumed
     norm = _norm(ours)
     inferred.append("norm")
     if km.scheme == "timm-resnetv2" and norm == "group":
@@ -315,7 +319,7 @@ def recover(shapes: Mapping[str, Shape], name: str = "Recovered") -> Recovery:
         " resnetblur checkpoints are their plain networks'); set anti_alias to avg or blur"
         " for those",
     ]
-    if bottleneck:
+    if BLOCK_KINDS[block].places_stride:
         assumed.append("stride_on 3x3 (torchvision's and timm's v1.5): weights cannot show it")
     design = Design(
         stages=tuple(specs),
@@ -331,6 +335,7 @@ def recover(shapes: Mapping[str, Shape], name: str = "Recovered") -> Recovery:
         conv_bias=conv_bias,
         head=head,
         **attention,
+        **kind_fields,
     )
     try:
         validate(design)
@@ -353,8 +358,8 @@ def recover(shapes: Mapping[str, Shape], name: str = "Recovered") -> Recovery:
 def _block_kind(first: Mapping[str, Shape], preact: bool) -> str:
     """The block kind of that activation order whose own conv modules are the first block's.
 
-    A kind's modules are the top-level names its block's convs have (a multi-branch
-    block's ``conv2.paths.0.conv.weight`` counts as ``conv2``), asked of the kind's own
+    A kind's modules are those its block's convs sit in (a multi-branch block's
+    ``conv2.paths.0.conv.weight`` is ``conv2.paths.N.conv``), asked of the kind's own
     expected state, so a new kind is recognised without a rule here.
     """
     found = _own_modules(first)
@@ -366,16 +371,36 @@ def _block_kind(first: Mapping[str, Shape], preact: bool) -> str:
     raise _fail(f"layer1.0's modules ({names}) are those of no block kind we know")
 
 
+def _kind_options(
+    block: str, stages: list[_Stage], stem: StemSpec, in_channels: int
+) -> tuple[list[_Stage], dict[str, Any], tuple[str, ...]]:
+    """A kind that reads its own blocks (its convs in modules of its own): its options, and
+    each stage's first block with the plain convs the widths are read from added."""
+    kind = BLOCK_KINDS[block]
+    if kind.recover is None:
+        return stages, {}, ()
+    width = stem.width if stem.kind != "none" else in_channels
+    found = kind.recover([stage.first for stage in stages], width)
+    if found.problem:
+        raise _fail(found.problem)
+    stages = [
+        _Stage({**stage.blocks, 0: {**stage.first, **plain}})
+        for stage, plain in zip(stages, found.plain, strict=True)
+    ]
+    return stages, dict(found.fields), found.assumed
+
+
 _NOT_THE_KINDS = ("downsample", "se")  # the shortcut and the attention slot are the design's
 
 
 def _own_modules(block: Mapping[str, Shape]) -> frozenset[str]:
-    """The block's top-level modules that hold convs, less its shortcut and attention.
+    """The block's modules that hold convs, less its shortcut and attention, numbers as N
+    (``conv1.paths.N.conv``: a kind's paths, however many, whatever their widths).
 
     Norms are left out: a pre-activation network's first block may leave its norm to the stem.
     """
     return frozenset(
-        key.split(".")[0]
+        re.sub(r"\.\d+(?=\.|$)", ".N", key.removesuffix(".weight"))
         for key, shape in block.items()
         if key.endswith(".weight") and len(shape) >= 3 and key.split(".")[0] not in _NOT_THE_KINDS
     )

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from designer.core.blocks.ops import Conv, Custom, Op, Seq, last_weight
+from designer.core.blocks.ops import Conv, Custom, Norm, Op, Seq, Sym, last_weight
 
 if TYPE_CHECKING:
     from designer.core.design import Design
@@ -41,12 +41,23 @@ class BlockLayout:
 
     @property
     def zero_init_weight(self) -> str:
+        """The last conv's or norm's weight, or that a module of our own names in it."""
+        for op in reversed(self.main):
+            if isinstance(op, Custom) and CUSTOM_MODULES[op.module].zero_init:
+                return f"{op.name}.{CUSTOM_MODULES[op.module].zero_init}"
+            if isinstance(op, (Conv, Norm)):
+                break
         return last_weight(self.main)
 
     @property
     def convs(self) -> int:
-        """Main-path convs: what the papers count in a network's depth."""
-        return sum(isinstance(op, Conv) for op in self.main)
+        """Main-path convs: what the papers count in a network's depth (a module of our own
+        counts as the convs it says it stands for)."""
+        return sum(
+            1 if isinstance(op, Conv) else CUSTOM_MODULES[op.module].depth
+            for op in self.main
+            if isinstance(op, (Conv, Custom))
+        )
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,11 @@ class BlockKind:
     # the design's block options its ops read: "groups" (an inner width, torchvision's
     # width_per_group, in a grouped conv) and "stride_on" (where the stride sits)
     options: frozenset[str] = frozenset()
+    # why a stage cannot use the kind ("" when it can), given its view of the design and
+    # its widths: (its input, its inner width, its output)
+    check: Callable[[Design, tuple[int, int, int]], str] = lambda design, widths: ""
+    # a kind whose convs sit in modules of its own reads its first blocks' tensors itself
+    recover: Callable[[Sequence[Mapping[str, Shape]], int], RecoveredBlocks] | None = None
 
     @property
     def grouped(self) -> bool:
@@ -82,6 +98,24 @@ class BlockKind:
     def places_stride(self) -> bool:
         """Whether the design's ``stride_on`` says which of its convs strides."""
         return "stride_on" in self.options
+
+
+@dataclass(frozen=True)
+class RecoveredBlocks:
+    """What a block kind reads from each stage's first block (``recover(firsts, in_channels)``,
+    ``in_channels`` the first block's input width).
+
+    ``plain``: each block's convs as the plain kind of its expansion names them
+    (``conv1.weight``... with the shapes a plain block of the same widths and groups has),
+    which recovery reads the widths and groups from; ``fields``: the design fields the
+    shapes show; ``assumed``: "field: why" for what they cannot; ``problem``: why no
+    design gives these tensors ("" when one does).
+    """
+
+    plain: list[dict[str, Shape]]
+    fields: RecoveredFields = field(default_factory=dict)
+    assumed: tuple[str, ...] = ()
+    problem: str = ""
 
 
 @dataclass(frozen=True)
@@ -134,6 +168,7 @@ class Walker(Protocol):
         groups: int = 1,
         *,
         bias: bool | None = None,
+        dilation: int = 1,
     ) -> Shape: ...
     def row(
         self,
@@ -168,6 +203,12 @@ class CustomModule:
     graph_label: str = ""  # the row's node label in the graph ("" : the class name)
     # the height and width it gives, from its arguments (None: it keeps the size)
     resize: Callable[[tuple[int, ...], Size], Size] | None = None
+    # its trailing parameters and their defaults: model.py passes these by keyword, and
+    # leaves out those at their default (``ConvNormAct(width, out, 1, apply_act=False)``)
+    keywords: tuple[tuple[str, Sym], ...] = ()
+    needs: tuple[str, ...] = ()  # the keys of the modules of our own its class builds
+    depth: int = 0  # the convs it counts for in a network's depth (a conv block: 1)
+    zero_init: str = ""  # its weight zero-init-residual zeroes, as the block's last ("bn.weight")
 
 
 @dataclass(frozen=True)

@@ -90,9 +90,16 @@ class Emitter:
                 item if isinstance(item, str) else f"nn.Sequential({', '.join(item)})"
                 for item in items
             ]
-        self.used.add(op.module)
-        args = ", ".join(_sym(a, names) for a in op.args)
-        built = f"{CUSTOM_MODULES[op.module].class_name}({args})"
+        module = CUSTOM_MODULES[op.module]
+        self.used.update((op.module, *module.needs))
+        if "groups" in op.args and _sym("groups", names) != "1":
+            self.used.add("grouped")  # the GROUPS constant
+        args = [_sym(a, names) for a in op.args]
+        # trailing parameters by keyword, left out at their default
+        cut = len(args) - len(module.keywords)
+        keywords = zip(module.keywords, args[cut:], strict=False)
+        args = args[:cut] + [f"{k}={v}" for (k, default), v in keywords if v != str(default)]
+        built = f"{module.class_name}({', '.join(args)})"
         if op.identity_unless is not None:
             return f"{built} if {_sym(op.identity_unless, names)} > 1 else nn.Identity()"
         return built
