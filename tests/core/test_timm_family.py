@@ -50,7 +50,6 @@ NOT_YET = (
     "legacy_",
     "res2ne",
     "resnest",
-    "skresne",
     "_clip",
     "resnet32ts",
     "resnet33ts",
