@@ -161,7 +161,7 @@ def test_the_graph_draws_every_module_call(design: Design) -> None:
     ours = module_nodes(graph)
     assert ours == reference
     labels = {data["label"] for _, data in graph.nodes(data=True)}
-    assert "conv 3x3, 32, dil 2" in labels  # the second path reaches as far as a 5x5
+    assert any("dil 2" in label for label in labels)  # the second path: a 5x5's reach
 
 
 def test_model_py_reads_as_timms() -> None:
@@ -204,5 +204,7 @@ def test_what_the_blocks_cannot_be_is_refused_in_one_line(
     assert result.returncode == 2
     (line,) = result.stderr.splitlines()
     assert words in line, line
-    with pytest.raises(DesignError):
-        _small("sk_basic").replace(**{k: v for k, v in changes.items() if k != "stem"})
+    if "stem" in changes:
+        changes = {"stem": StemSpec("cifar", 15)}
+    with pytest.raises(DesignError, match=words):
+        _small("sk_basic").replace(**changes)
