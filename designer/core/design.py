@@ -42,6 +42,8 @@ BlockName = Literal[
     "senet_basic",
     "resnest",
     "res2net",
+    "sk_basic",
+    "sk_bottleneck",
 ]
 StemName = Literal["imagenet", "cifar", "deep", "deep_tiered", "none"]
 ShortcutName = Literal["projection", "zero_pad", "avg_down"]
@@ -277,7 +279,8 @@ class Design:
         " (ResNet v2); senet_basic: basic with its second norm activated too, before the"
         " attention (the SENets' SE-ResNet-18/34); resnest: a bottleneck whose 3x3 is"
         " ResNeSt's split attention (see radix); res2net: a bottleneck whose 3x3 is Res2Net's"
-        " cascade over splits (see scale).",
+        " cascade over splits (see scale); sk_basic, sk_bottleneck: a basic or bottleneck block"
+        " whose 3x3 is a selective kernel (SKNet).",
         group="Network",
         choices=BLOCK_KINDS,
         stage=True,
@@ -405,6 +408,39 @@ class Design:
         " are built. C is the block's output width.",
         group="Blocks",
         low=0,
+        high=1024,
+        written="when_set",
+    )
+    # selective-kernel blocks (sk_*, Li et al. 2019): timm's SelectiveKernel arguments
+    sk_split_input: bool = option(
+        True,
+        label="SK split input",
+        help="Selective-kernel blocks (sk_*): each of the two 3x3 paths sees half the input"
+        " channels (timm's split_input, fewer parameters); off: both see all of them, as in"
+        " the paper (timm's skresnext50_32x4d).",
+        group="Blocks",
+        written="when_set",
+    )
+    sk_ratio: float = option(
+        1 / 16,
+        label="SK ratio",
+        help="Selective-kernel blocks (sk_*): the attention's squeezed width is the block's"
+        " width x this ratio, rounded to a multiple of SK divisor (timm's rd_ratio: 1/16,"
+        " 1/8 in skresnet18 and 34).",
+        group="Blocks",
+        low=0.0,
+        high=1.0,
+        step=0.0625,
+        written="when_set",
+    )
+    sk_divisor: int = option(
+        8,
+        label="SK divisor",
+        help="Selective-kernel blocks (sk_*): the attention's squeezed width is a multiple of"
+        " this, at least this (timm's rd_divisor: 8, 16 in skresnet18 and 34, 32 in"
+        " skresnext50_32x4d).",
+        group="Blocks",
+        low=1,
         high=1024,
         written="when_set",
     )
@@ -824,7 +860,8 @@ def _check_stages(design: Design) -> None:
                     f"the grouped 3x3 conv would have {inner} channels for {d.groups} groups:"
                     " raise width or width_per_group",
                 )
-        reason = d.block_kind.check(d, bottleneck_width(design, stage) if d.is_bottleneck else out)
+        inner = bottleneck_width(design, stage) if d.is_bottleneck else out
+        reason = d.block_kind.check(d, (channels, inner, out))
         if reason:
             raise DesignError(f"{path}.block" if stage.block is not None else "block", reason)
         if not design.shortcut_kind.can_shrink and out < channels:

@@ -348,6 +348,10 @@ def recover(shapes: Mapping[str, Shape], name: str = "Recovered") -> Recovery:
     kind = BLOCK_KINDS[block]
     bottleneck = kind.grouped
     inferred += ["block", "depths", "widths"]
+    stages, read_fields, read_assumed = _read_blocks(kind, stages, stem, in_channels)
+    if read_fields:
+        inferred.append(", ".join(read_fields))
+    assumed += read_assumed
     norm = _norm(ours)
     inferred.append("norm")
     if km.scheme == "timm-resnetv2" and norm == "group":
@@ -404,6 +408,7 @@ def recover(shapes: Mapping[str, Shape], name: str = "Recovered") -> Recovery:
         **attention,
         **own,
         **kind_fields,
+        **read_fields,
     )
     for path, value in km.layout.items():
         design = _with_field(design, path, value)
@@ -436,8 +441,8 @@ def _with_field(obj: T, path: str, value: Any) -> T:
 def _block_kind(first: Mapping[str, Shape], preact: bool) -> str:
     """The block kind of that activation order whose own conv modules are the first block's.
 
-    A kind's modules are the top-level names its block's convs have (a multi-branch
-    block's ``conv2.paths.0.conv.weight`` counts as ``conv2``), asked of the kind's own
+    A kind's modules are those its block's convs sit in (a multi-branch block's
+    ``conv2.paths.0.conv.weight`` is ``conv2.paths.N.conv``), asked of the kind's own
     expected state, so a new kind is recognised without a rule here.
     """
     found = _own_modules(first)
@@ -454,6 +459,24 @@ def _block_kind(first: Mapping[str, Shape], preact: bool) -> str:
         return (exact or [name for name, _ in matches])[0]
     names = ", ".join(sorted(found)) or "none"
     raise _fail(f"layer1.0's modules ({names}) are those of no block kind we know")
+
+
+def _read_blocks(
+    kind: BlockKind, stages: list[_Stage], stem: StemSpec, in_channels: int
+) -> tuple[list[_Stage], dict[str, Any], tuple[str, ...]]:
+    """A kind that reads its own blocks (its convs in modules of its own): its options, and
+    each stage's first block with the plain convs the widths are read from added."""
+    if kind.read_blocks is None:
+        return stages, {}, ()
+    width = stem.width if stem.kind != "none" else in_channels
+    found = kind.read_blocks([stage.first for stage in stages], width)
+    if found.problem:
+        raise _fail(found.problem)
+    stages = [
+        _Stage({**stage.blocks, 0: {**stage.first, **plain}})
+        for stage, plain in zip(stages, found.plain, strict=True)
+    ]
+    return stages, dict(found.fields), found.assumed
 
 
 _NOT_THE_KINDS = ("downsample", "se")  # the shortcut and the attention slot are the design's

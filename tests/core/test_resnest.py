@@ -170,7 +170,7 @@ def test_model_py_reads_as_timms() -> None:
     assert "class RadixSoftmax(nn.Module):" in text
     assert "class ResNestBottleneck(nn.Module):" in text
     assert "GROUPS = 2" in text
-    assert "self.conv2 = SplitAttn(width, width, groups=GROUPS, dilation=1)" in text
+    assert "self.conv2 = SplitAttn(width, width, groups=GROUPS)" in text
     assert "self.avd_first = nn.AvgPool2d(3, stride, padding=1) if stride > 1 else" in text
     assert "radix: int = 4," in text
     assert "avd_last" not in text
@@ -188,7 +188,7 @@ def test_the_graph_draws_every_call() -> None:
 @pytest.mark.parametrize(
     ("changes", "words"),
     [
-        ({"anti_alias": "blur"}, "anti_alias none"),
+        ({"anti_alias": "blur"}, "set anti_alias to none"),
         ({"norm": "group"}, "norm batch"),
         ({"radix": 3}, "radix 3"),
     ],

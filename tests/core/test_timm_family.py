@@ -47,7 +47,6 @@ NOT_YET = (
     "eca_resne",
     "gcresne",
     "lambda_",
-    "skresne",
     "_clip",
     "resnet32ts",
     "resnet33ts",

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from designer.core.blocks.ops import Conv, Custom, Op, Seq, Sym, last_weight
+from designer.core.blocks.ops import Conv, Custom, Norm, Op, Seq, Sym, last_weight
 
 if TYPE_CHECKING:
     from designer.core.design import Design
@@ -41,12 +41,19 @@ class BlockLayout:
 
     @property
     def zero_init_weight(self) -> str:
+        """The last conv's or norm's weight, or that a module of our own names in it."""
+        for op in reversed(self.main):
+            if isinstance(op, Custom) and CUSTOM_MODULES[op.module].zero_init:
+                return f"{op.name}.{CUSTOM_MODULES[op.module].zero_init}"
+            if isinstance(op, (Conv, Norm)):
+                break
         return last_weight(self.main)
 
     @property
     def convs(self) -> int:
         """Main-path convs: what the papers count in a network's depth (a module of our own
-        counts as many as it says: Res2Net's hierarchy of 3x3s as the one 3x3 it replaces)."""
+        counts as the convs it says it stands for: Res2Net's hierarchy of 3x3s as the one
+        3x3 it replaces, a conv block as one)."""
         return sum(
             1 if isinstance(op, Conv) else CUSTOM_MODULES[op.module].depth
             for op in self.main
@@ -78,9 +85,9 @@ class BlockKind:
     # width_per_group, in a grouped conv), "stride_on" (where the stride sits) and options
     # only the kind reads ("scale")
     options: frozenset[str] = frozenset()
-    # why a block of (a stage's view of) the design, of that inner width (a grouped kind's;
-    # else its output width), cannot be built ("" when it can)
-    check: Callable[[Design, int], str] = lambda design, width: ""
+    # why a stage cannot use the kind ("" when it can), given its view of the design and
+    # its widths: (its input, its inner width, its output)
+    check: Callable[[Design, tuple[int, int, int]], str] = lambda design, widths: ""
     # a grouped kind's first block's tensors (names relative to it) -> the weight shape of
     # its grouped 3x3, (inner width, inner width // groups, 3, 3); None when it has none
     grouped_conv: Callable[[Mapping[str, Shape]], Shape | None] = lambda block: block.get(
@@ -102,6 +109,9 @@ class BlockKind:
     stage_widths: Callable[[Mapping[str, Shape], str], tuple[int, int, RecoveredFields]] | None = (
         None
     )
+    # a kind whose convs sit in modules of its own reads its first blocks' tensors itself,
+    # given the first block's input width (the Selective Kernel blocks)
+    read_blocks: Callable[[Sequence[Mapping[str, Shape]], int], RecoveredBlocks] | None = None
 
     @property
     def grouped(self) -> bool:
@@ -112,6 +122,24 @@ class BlockKind:
     def places_stride(self) -> bool:
         """Whether the design's ``stride_on`` says which of its convs strides."""
         return "stride_on" in self.options
+
+
+@dataclass(frozen=True)
+class RecoveredBlocks:
+    """What a block kind reads from each stage's first block (``recover(firsts, in_channels)``,
+    ``in_channels`` the first block's input width).
+
+    ``plain``: each block's convs as the plain kind of its expansion names them
+    (``conv1.weight``... with the shapes a plain block of the same widths and groups has),
+    which recovery reads the widths and groups from; ``fields``: the design fields the
+    shapes show; ``assumed``: "field: why" for what they cannot; ``problem``: why no
+    design gives these tensors ("" when one does).
+    """
+
+    plain: list[dict[str, Shape]]
+    fields: RecoveredFields = field(default_factory=dict)
+    assumed: tuple[str, ...] = ()
+    problem: str = ""
 
 
 @dataclass(frozen=True)
@@ -222,7 +250,12 @@ class CustomModule:
     # op's constructor), ``source`` the owner's method that ``forward`` calls by the op's
     # name, and ``walk`` names its rows under the owner
     members: Callable[[Callable[[Sym], str], Callable[[Op], str]], list[str]] | None = None
-    depth: int = 0  # the conv layers the papers count it as in a network's depth
+    # its trailing parameters and their defaults: model.py passes these by keyword, and
+    # leaves out those at their default (``ConvNormAct(width, out, 1, apply_act=False)``)
+    keywords: tuple[tuple[str, Sym], ...] = ()
+    needs: tuple[str, ...] = ()  # the keys of the modules of our own its class builds
+    depth: int = 0  # the convs it counts for in a network's depth (a conv block: 1)
+    zero_init: str = ""  # its weight zero-init-residual zeroes, as the block's last ("bn.weight")
 
 
 @dataclass(frozen=True)

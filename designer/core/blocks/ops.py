@@ -107,15 +107,14 @@ class Custom:
 
     ``identity_unless``: a symbol (``"stride"``) where whose value 1 the module is an
     ``nn.Identity`` instead (a block class shared by a stage's strided first block and
-    its other blocks, as timm's ``create_aa(enable=...)``). ``keywords``: the names of its
-    last arguments, which model.py passes by keyword (``padding=1``) for the reader.
+    its other blocks, as timm's ``create_aa(enable=...)``). Its module's ``keywords`` say
+    which last arguments model.py passes by keyword.
     """
 
     name: str
     module: str
     args: tuple[Sym, ...]
     identity_unless: Sym | None = None
-    keywords: tuple[str, ...] = ()
 
 
 Op = Union[Conv, Norm, Act, MaxPool, AvgPool, Identity, Dropout, Seq, Custom]  # noqa: UP007

@@ -67,6 +67,7 @@ register(
         class_name="nn.AvgPool2d",
         source=lambda design: "",
         walk=_avd_walk,
+        keywords=(("padding", 0),),
         graph_kind="pool",
         resize=_avd_size,
     )
@@ -177,6 +178,7 @@ register(
         class_name="SplitAttn",
         source=_split_source,
         walk=_split_walk,
+        keywords=(("groups", 1), ("dilation", 1)),
         leaf=False,
         graph_label="split attention",
     )
@@ -193,13 +195,11 @@ def _layout(design: Design) -> BlockLayout:
         "avd_pool",
         (3, "stride", 1),
         identity_unless="stride",
-        keywords=("padding",),
     )
     split = Custom(
         "conv2",
         "split_attn",
         ("width", "width", "groups", "dil_first"),
-        keywords=("groups", "dilation"),
     )
     middle = (pool, split) if design.avd_first else (split, pool)
     return BlockLayout(
@@ -215,8 +215,9 @@ def _layout(design: Design) -> BlockLayout:
     )
 
 
-def _check(design: Design, width: int) -> str:
+def _check(design: Design, widths: tuple[int, int, int]) -> str:
     """What timm's ResNeSt cannot be, and the widths its grouped convs must divide."""
+    width = widths[1]
     if design.anti_alias != "none":
         return "a ResNeSt block subsamples with its own average pool (avd): set anti_alias none"
     if design.norm != "batch":

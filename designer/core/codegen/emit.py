@@ -93,14 +93,16 @@ class Emitter:
                 item if isinstance(item, str) else f"nn.Sequential({', '.join(item)})"
                 for item in items
             ]
-        self.used.add(op.module)
-        values = [_sym(a, names) for a in op.args]
-        if "groups" in op.args and names["groups"] != 1:
-            self.used.add("grouped_module")  # it reads the groups (model.py's GROUPS)
-        first = len(values) - len(op.keywords)
-        values[first:] = [f"{k}={v}" for k, v in zip(op.keywords, values[first:], strict=True)]
-        args = ", ".join(values)
-        built = f"{CUSTOM_MODULES[op.module].class_name}({args})"
+        module = CUSTOM_MODULES[op.module]
+        self.used.update((op.module, *module.needs))
+        if "groups" in op.args and _sym("groups", names) != "1":
+            self.used.add("grouped_module")  # the GROUPS constant, not conv3x3's groups
+        args = [_sym(a, names) for a in op.args]
+        # trailing parameters by keyword, left out at their default
+        cut = len(args) - len(module.keywords)
+        keywords = zip(module.keywords, args[cut:], strict=False)
+        args = args[:cut] + [f"{k}={v}" for (k, default), v in keywords if v != str(default)]
+        built = f"{module.class_name}({', '.join(args)})"
         if op.identity_unless is not None:
             return f"{built} if {_sym(op.identity_unless, names)} > 1 else nn.Identity()"
         return built
