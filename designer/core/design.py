@@ -338,7 +338,8 @@ class Design:
         " is above 0. eca: efficient channel attention (Wang et al. 2020), a 1-D conv across"
         " the pooled channels in every block, its kernel from the channel count. gc: global context"
         " (Cao et al. 2019, timm's GlobalContext), attention-pooled context through a"
-        " 1/8-wide LayerNorm bottleneck in every block.",
+        " 1/8-wide LayerNorm bottleneck in every block; gca: the same, its context added to"
+        " every pixel instead of gating (timm's fuse_add, byobnet's gcresnet*ts).",
         group="Blocks",
         choices=ATTENTIONS,
         written="when_set",
