@@ -328,7 +328,7 @@ def _block(
 def _head(w: _Walker, x: Shape, head_ops: tuple[Op, ...]) -> Shape:
     d = w.design
     w.block = "head"
-    x = w.ops("", head_ops, x, {"features": x[0]})
+    x = w.ops("", head_ops, x, {"features": x[0], "num_features": d.head.conv})
     x = w.row("avgpool", "AdaptiveAvgPool2d", x, (x[0], 1, 1))
     v: Shape = (x[0],)
     x = w.row("flatten", "Flatten", x, v)

@@ -26,9 +26,10 @@ from designer.core.blocks import (
     StemKind,
 )
 from designer.core.blocks.anti_alias import CHOICES as AA_CHOICES
+from designer.core.blocks.branch import activated_conv
 from designer.core.blocks.kinds import same_order_kinds
 from designer.core.blocks.ops import Conv, Op, reduction
-from designer.core.blocks.stems import has_pool, spatial, stem_ops
+from designer.core.blocks.stems import has_pool, last_conv_stride, spatial, stem_ops
 from designer.core.fields import Entry, FieldError, option, rows
 
 FORMAT = "resnet-designer/1"
@@ -49,7 +50,8 @@ StemName = Literal["imagenet", "cifar", "deep", "deep_tiered", "none"]
 ShortcutName = Literal["projection", "zero_pad", "avg_down"]
 StrideOn = Literal["3x3", "1x1"]
 NormName = Literal["batch", "group"]
-StemPool = Literal["max", "conv", "max_ceil"]
+StemPool = Literal["max", "conv", "max_ceil", "stride"]
+AttentionAt = Literal["end", "3x3"]
 
 BLOCKS: tuple[str, ...] = tuple(BLOCK_KINDS)
 STEMS: tuple[str, ...] = tuple(STEM_KINDS)
@@ -140,8 +142,9 @@ class StemSpec:
         help="How the stem halves the resolution at its end. max: a 3x3 max-pool"
         " (torchvision); conv: a strided 3x3 conv + norm + activation (ResNet-RS, timm's"
         " replace_stem_pool); max_ceil: an unpadded 3x3 max-pool in ceil mode (Caffe's, kept"
-        " by Cadene's SENets, timm's legacy_*). Only stems that pool (imagenet, deep,"
-        " deep_tiered).",
+        " by Cadene's SENets, timm's legacy_*); stride: no pool, the stem's last conv strides"
+        " by 2 instead (timm's byobnet tiered stem without a pool, its *33ts). Only stems that"
+        " pool (imagenet, deep, deep_tiered).",
         group="Network",
         written="when_set",
     )
@@ -249,6 +252,18 @@ class HeadSpec:
         help="Dropout probability before the final fc layer (0 = none).",
         group="Head",
         **_PROBABILITY,
+    )
+    # timm byobnet's final_conv (its num_features): a 1x1 conv, norm and activation
+    conv: int = option(
+        0,
+        label="Final conv",
+        help="A 1x1 conv, norm and activation to this many channels after the last stage,"
+        " before the pool (timm's byobnet num_features: 1280 in its *33ts). 0: none, the pool"
+        " sees the last stage's output, as in ResNet.",
+        group="Head",
+        low=0,
+        high=MAX_CHANNELS,
+        written="when_set",
     )
 
 
@@ -371,9 +386,21 @@ class Design:
         " is above 0. eca: efficient channel attention (Wang et al. 2020), a 1-D conv across"
         " the pooled channels in every block, its kernel from the channel count. gc: global context"
         " (Cao et al. 2019, timm's GlobalContext), attention-pooled context through a"
-        " 1/8-wide LayerNorm bottleneck in every block.",
+        " 1/8-wide LayerNorm bottleneck in every block; gca: the same, its context added to"
+        " every pixel instead of gating (timm's fuse_add, byobnet's gcresnet*ts).",
         group="Blocks",
         choices=ATTENTIONS,
+        written="when_set",
+    )
+    # timm byobnet's bottleneck calls its attention (``attn``) after the 3x3, before conv3
+    attention_at: AttentionAt = option(
+        "end",
+        label="Attention at",
+        help="Where a block calls its attention. end: after the branch's last norm, before the"
+        " residual add (timm's resnet.py, SENet). 3x3: after the activation of the branch's"
+        " last activated conv, a bottleneck's 3x3, on its inner width (timm's byobnet attn,"
+        " its *33ts and *26ts).",
+        group="Blocks",
         written="when_set",
     )
     anti_alias: str = option(
@@ -708,6 +735,8 @@ def validate(design: Design) -> Design:
             "stem.pool",
             f"the {design.stem.kind} stem has no max-pool to replace: use pool 'max'",
         )
+    if design.stem.pool == "stride":
+        _check_stem_stride(design)
     multiple = design.stem_kind.width_multiple
     if design.stem.width % multiple:
         raise DesignError(
@@ -720,6 +749,8 @@ def validate(design: Design) -> Design:
     reason = ATTENTIONS[design.attention].check(design)
     if reason:
         raise DesignError("attention", reason)
+    if design.attention_at == "3x3":
+        _check_attention_at(design)
     for i, stage in enumerate(design.stages):
         _check_overrides(design, i, stage)
     _check_stages(design)
@@ -735,6 +766,34 @@ def _check_stem_size(design: Design) -> None:
             "input.height" if height <= width else "input.width",
             f"the stem leaves nothing of a {height:,}x{width:,} input (its {design.stem.pool}"
             " pool is unpadded): use a larger input",
+        )
+
+
+def _check_attention_at(design: Design) -> None:
+    """Attention at the 3x3 needs a block whose branch activates a 3x3 before its last conv."""
+    for i, stage in enumerate(design.stages):
+        d = stage_design(design, stage)
+        if activated_conv(d.block_kind.layout(d).main) is None:
+            raise DesignError(
+                "attention_at",
+                f"a {d.block} block activates no 3x3 conv inside its branch (stage {i + 1}):"
+                " use attention_at end",
+            )
+
+
+def _check_stem_stride(design: Design) -> None:
+    """A stem that strides its last conv instead of pooling needs that conv unstrided."""
+    if last_conv_stride(design.stem_kind.ops) != 1:
+        raise DesignError(
+            "stem.pool",
+            f"the {design.stem.kind} stem's last conv strides already, so it cannot stride"
+            " instead of pooling: use pool 'max'",
+        )
+    if design.anti_alias != "none":
+        raise DesignError(
+            "anti_alias",
+            "a stem whose last conv strides (pool 'stride') has no anti-aliased form: set"
+            " stem.pool to max, or anti_alias none",
         )
 
 

@@ -157,7 +157,8 @@ def design_from_dict(data: object) -> Design:
         hidden = head.get("hidden", [])
         if not isinstance(hidden, list):
             raise DesignError("head.hidden", "must be a list of widths, e.g. [512]")
-        kwargs["head"] = HeadSpec(hidden=tuple(hidden), dropout=head.get("dropout", 0.0))
+        rest = {k: v for k, v in head.items() if k != "hidden"}
+        kwargs["head"] = HeadSpec(hidden=tuple(hidden), **rest)
     return validate(Design(stages=tuple(stages), **kwargs))
 
 

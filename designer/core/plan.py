@@ -17,7 +17,7 @@ from typing import NamedTuple
 from designer.core.blocks.anti_alias import subsampled
 from designer.core.blocks.drop_path import drop_path_rates
 from designer.core.blocks.kinds import ShortcutKind
-from designer.core.blocks.ops import Act, Norm, Op
+from designer.core.blocks.ops import Act, Conv, Norm, Op, Seq
 from designer.core.blocks.stems import spatial
 from designer.core.design import (
     Design,
@@ -29,6 +29,11 @@ from designer.core.design import (
 )
 
 Size = tuple[int, int]  # height, width
+
+# timm byobnet's final_conv: its last stage widened to "num_features" before the pool
+FINAL_CONV = Seq(
+    "final_conv", (Conv("", 1, "features", "num_features"), Norm("", "num_features"), Act())
+)
 
 
 class BlockPlan(NamedTuple):
@@ -64,7 +69,8 @@ class NetworkPlan:
     blocks: tuple[BlockPlan, ...]
     # a post-activation network's shortcuts end in a norm; a pre-activation one's do not
     # (the next block normalises the sum), which instead ends in BN-activation before the
-    # pool: ``head_ops`` over the symbol "features" (the last stage's width)
+    # pool: ``head_ops`` over the symbols "features" (the last stage's width) and
+    # "num_features" (the head's final conv's)
     shortcut_norm: bool
     head_ops: tuple[Op, ...]
 
@@ -157,5 +163,7 @@ def plan(design: Design) -> NetworkPlan:
             for b in range(1, stage.depth)
         )
         channels, size, preact = out, out_size, True
-    head = (Norm("bn_final", "features"), Act()) if design.is_preact else ()
+    head: tuple[Op, ...] = (Norm("bn_final", "features"), Act()) if design.is_preact else ()
+    if design.head.conv:
+        head += (FINAL_CONV,)
     return NetworkPlan(design, stem_channels, stem_size, tuple(blocks), shortcut_norm, head)

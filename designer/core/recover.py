@@ -84,6 +84,10 @@ class KeyMap:
     # shows but the layout says: inferred, with ``why``
     layout: Mapping[str, Any] = field(default_factory=dict)
     why: str = ""
+    # design fields the scheme's networks mostly have but no weight shows: assumed, each
+    # with its line saying which of them differ
+    conventions: Mapping[str, Any] = field(default_factory=dict)
+    convention_notes: tuple[str, ...] = ()
 
     def translate(
         self, named: Mapping[str, T], flatten: Callable[[T], T] | None = None
@@ -132,6 +136,8 @@ def key_map(shapes: Mapping[str, Shape]) -> KeyMap:
         return _hf_map(keys)
     if any(_V2_BLOCK.match(k) for k in keys):
         return _v2_map(shapes)
+    if any(_BYOB_BLOCK.match(k) for k in keys):
+        return _byob_map(keys)
     inner = _inner_network(keys)
     if inner is not None:
         return inner
@@ -211,6 +217,85 @@ def _legacy_map(shapes: Mapping[str, Shape]) -> KeyMap:
     return KeyMap("timm-legacy-senet", ours, layout=layout, why=why)
 
 
+_BYOB_BLOCK = re.compile(r"stages\.(\d+)\.(\d+)\.(.+)")
+_BYOB_STEM = {  # the tiered stem's ConvNormActs, in our deep stem's Sequential
+    "stem.conv1.conv.": "conv1.0.",
+    "stem.conv1.bn.": "conv1.1.",
+    "stem.conv2.conv.": "conv1.3.",
+    "stem.conv2.bn.": "conv1.4.",
+    "stem.conv3.conv.": "conv1.6.",
+    "stem.conv3.bn.": "bn1.",
+    "final_conv.conv.": "final_conv.0.",
+    "final_conv.bn.": "final_conv.1.",
+    "head.fc.": "fc.",
+}
+_BYOB_PARTS = {  # a bottleneck's ConvNormActs (their .conv and .bn), its shortcut and attention
+    "conv1_1x1.conv.": "conv1.",
+    "conv1_1x1.bn.": "bn1.",
+    "conv2_kxk.conv.": "conv2.",
+    "conv2_kxk.bn.": "bn2.",
+    "conv3_1x1.conv.": "conv3.",
+    "conv3_1x1.bn.": "bn3.",
+    "shortcut.conv.": "downsample.0.",
+    "shortcut.bn.": "downsample.1.",
+    "attn.": "se.",
+    "attn_last.": "se.",
+}
+_BYOB_UNSUPPORTED = (  # a key's part, and why no design expresses its network
+    ("stem.conv4.", "a four-conv 'quad' stem (resnet51q, resnet61q)"),
+    ("stem.conv1.weight", "a stem whose first convs have no norm (byobnet's quad stems)"),
+    ("self_attn.", "self-attention blocks (byobnet's self_attn: lambda, halo, BoTNet)"),
+    (".attn.ba.", "bottleneck attention (BAT, a non-local self-attention: bat_resnext26ts)"),
+    ("conv1_kxk.", "a block without a 1x1 reduction (byobnet's edge block: resnet61q)"),
+    ("conv2b_kxk.", "a second 3x3 in the bottleneck (byobnet's extra_conv: resnet61q)"),
+    ("shortcut.conv.conv.", "an average-pooled shortcut with byobnet's anti-aliasing"),
+    ("head.pre_logits.", "an MLP head with a norm (byobnet's NormMlpClassifierHead)"),
+)
+
+
+def _byob_map(keys: list[str]) -> KeyMap:
+    """timm's byobnet ResNets (``stages.S.B``: its *33ts, *26ts, gcresnet50t) -> ours.
+
+    A ConvNormAct's ``.conv`` and ``.bn`` (a BatchNormAct2d: norm and activation in one
+    module, our norm then our activation) are our conv and norm; the tiered stem's three
+    are our deep stem's Sequential; ``attn`` is the attention that byobnet calls after
+    the 3x3 (``attn_last`` after the last norm); ``final_conv`` widens the last stage to
+    num_features before the pool. What the weights cannot show is byobnet's convention.
+    """
+    for part, what in _BYOB_UNSUPPORTED:
+        hit = next((k for k in keys if part in k), None)
+        if hit is not None:
+            raise _fail(f"a timm byobnet with {what} ({hit}): the design language lacks it")
+    ours: dict[str, str] = {}
+    for key in keys:
+        prefix = next((p for p in _BYOB_STEM if key.startswith(p)), None)
+        if prefix is not None:
+            ours[key] = _BYOB_STEM[prefix] + key.removeprefix(prefix)
+        elif m := _BYOB_BLOCK.fullmatch(key):
+            inner = next((p for p in _BYOB_PARTS if m[3].startswith(p)), None)
+            if inner is not None:
+                tail = _BYOB_PARTS[inner] + m[3].removeprefix(inner)
+                ours[key] = f"layer{int(m[1]) + 1}.{m[2]}.{tail}"
+    layout: dict[str, Any] = {}
+    why = ""
+    if any(".attn." in key for key in keys):
+        layout["attention_at"] = "3x3"
+        why = "attention_at 3x3 (byobnet's attn, called after the 3x3)"
+    notes = (
+        "activation silu: byobnet's *ts (the s: SiLU); its gcresnet50t is relu, set it",
+        "stem pool max: byobnet's tiered stem pools in its *26ts and gcresnext50ts; its *33ts,"
+        " resnet32ts and gcresnet50t stride the third conv instead: set stem.pool stride",
+    )
+    return KeyMap(
+        "timm-byobnet",
+        ours,
+        layout=layout,
+        why=why,
+        conventions={"activation": "silu"},
+        convention_notes=notes,
+    )
+
+
 def _inner_network(keys: list[str]) -> KeyMap | None:
     """A torchvision-style ResNet inside a larger model or a wrapper: Lightning's ``model.``,
     mmpretrain's ``backbone.`` (its classifier ``head.fc``, the deep stem of its V1c and
@@ -253,7 +338,6 @@ def _mm_stem(key: str) -> str:
 def _looks_like(keys: list[str]) -> str:
     """A guess at what a checkpoint without ResNet stages is, with the key that says so."""
     for pattern, what in (
-        (r"^stages\.\d+\.\d+\.", "timm's byobnet ResNet (stages.N.M), not supported yet"),
         (r"\battn\b|\.qkv\.|attention", "a ViT or another transformer"),
         (r"^features\.", "a VGG, DenseNet or MobileNet (features.*)"),
         (r"^(encoder|decoder)\.", "an encoder-decoder"),
@@ -383,11 +467,14 @@ def recover(shapes: Mapping[str, Shape], name: str = "Recovered") -> Recovery:
     assumed += [
         f"input {side}x{side}: the weights fit any size ({'CIFAR' if side == 32 else 'ImageNet'}"
         " convention)",
-        "activation relu, no dilation, no dropout or stochastic depth: weights cannot show them",
+        "no dilation, no dropout or stochastic depth: weights cannot show them",
         "no anti-aliased downsampling: its pools have no weights (timm's resnetaa and"
         " resnetblur checkpoints are their plain networks'); set anti_alias to avg or blur"
         " for those",
     ]
+    if "activation" not in km.conventions:
+        assumed.append("activation relu (every ResNet paper's): weights cannot show it")
+    assumed += km.convention_notes
     if kind.places_stride and "stride_on" not in km.layout:
         assumed.append("stride_on 3x3 (torchvision's and timm's v1.5): weights cannot show it")
     if km.why:
@@ -410,7 +497,7 @@ def recover(shapes: Mapping[str, Shape], name: str = "Recovered") -> Recovery:
         **kind_fields,
         **read_fields,
     )
-    for path, value in km.layout.items():
+    for path, value in {**km.conventions, **km.layout}.items():
         design = _with_field(design, path, value)
     try:
         validate(design)
@@ -668,4 +755,5 @@ def _head(ours: Mapping[str, Shape]) -> tuple[HeadSpec, int]:
     while f"hidden.{i}.0.weight" in ours:
         hidden.append(ours[f"hidden.{i}.0.weight"][0])
         i += 1
-    return HeadSpec(hidden=tuple(hidden)), fc[0] if fc is not None else 0
+    conv = ours.get("final_conv.0.weight", (0,))[0]  # timm byobnet's num_features
+    return HeadSpec(hidden=tuple(hidden), conv=conv), fc[0] if fc is not None else 0

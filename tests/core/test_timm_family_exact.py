@@ -8,18 +8,21 @@ dict opens as. Ours takes timm's tensors strictly through the recovery's key map
 FlopCounterMode) and gives timm's outputs in eval mode (in double precision, at 1e-4).
 
 What weights cannot show is the user's to say, as ``open`` tells them: anti-aliased models
-(``resnetaa*``, ``resnetblur*``) get ``anti_alias`` from their name here, as a user
-follows the recovery's note.
+(``resnetaa*``, ``resnetblur*``) get ``anti_alias`` from their name here, and timm's byobnet
+networks their activation and stem pool, as a user follows the recovery's notes.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import pytest
 import timm
 import torch
 from torch import nn
 
-from designer.core.recover import recover
+from designer.core.design import Design
+from designer.core.recover import Recovery, recover
 from designer.core.torch.build import build
 from designer.core.torch.transfer import in_our_names
 from tests.core.test_timm_family import MAX_PARAMS, family, refused
@@ -48,6 +51,20 @@ def _anti_alias(name: str) -> str:
     return "avg" if "aa" in name else "none"
 
 
+def _as_the_notes_say(name: str, recovery: Recovery) -> Design:
+    """What the user sets after the recovery's notes: the pools and, for timm's byobnet
+    networks, the activation (SiLU only where the name ends in ts) and whether the tiered
+    stem strides its third conv instead of pooling (the 33ts, 32ts and 50t configs)."""
+    design = recovery.design.replace(anti_alias=_anti_alias(name))
+    if recovery.key_map.scheme != "timm-byobnet":
+        return design
+    if not name.endswith("ts"):
+        design = design.replace(activation="relu")
+    if name.endswith(("33ts", "32ts", "50t")):
+        design = design.replace(stem=dataclasses.replace(design.stem, pool="stride"))
+    return design
+
+
 def _opening() -> list[str]:
     return [name for name in family() if not refused(name)]
 
@@ -61,7 +78,7 @@ def test_the_opened_design_is_timms_network(name: str) -> None:
     _randomised(theirs)
     state = theirs.state_dict()
     recovery = recover({k: tuple(v.shape) for k, v in state.items()}, name=name)
-    design = recovery.design.replace(anti_alias=_anti_alias(name))
+    design = _as_the_notes_say(name, recovery)
     ours = build(design).eval()
     ours.load_state_dict(in_our_names(state), strict=True)
     assert sum(p.numel() for p in ours.parameters()) == count

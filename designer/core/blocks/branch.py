@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from designer.core.blocks.anti_alias import anti_aliased_branch
 from designer.core.blocks.kinds import ATTENTIONS, BlockLayout
-from designer.core.blocks.ops import Custom, Op, with_dropout
+from designer.core.blocks.ops import Act, Conv, Custom, Op, Sym, with_dropout
 
 if TYPE_CHECKING:
     from designer.core.design import Design
@@ -22,9 +22,28 @@ ATTENTION_SLOT = "se"  # the attention module's attribute in a block: timm's nam
 DROP_PATH = Custom("drop_path", "drop_path", ("drop_path",))
 
 
-def attention_op(design: Design) -> Custom:
-    """The design's attention module in its slot, on the block's output channels."""
-    return Custom(ATTENTION_SLOT, ATTENTIONS[design.attention].module, ("out",))
+def attention_op(design: Design, channels: Sym = "out") -> Custom:
+    """The design's attention module in its slot, on ``channels`` (the block's output's)."""
+    return Custom(ATTENTION_SLOT, ATTENTIONS[design.attention].module, (channels,))
+
+
+def activated_conv(ops: tuple[Op, ...]) -> tuple[int, Sym] | None:
+    """Where attention "at the 3x3" goes: after the activation of the last conv of ``ops``
+    wider than 1x1 that is activated before the next conv (a bottleneck's 3x3, and an
+    anti-aliasing pool after it), with that conv's output channels; None: no such conv."""
+    found = None
+    conv: Conv | None = None
+    for i, op in enumerate(ops):
+        if isinstance(op, Conv):
+            conv = op if op.kernel > 1 else None
+        elif isinstance(op, Act) and conv is not None:
+            found = (i, conv.cout)
+    if found is None:
+        return None
+    index, channels = found
+    while index + 1 < len(ops) and not isinstance(ops[index + 1], (Conv, Act)):
+        index += 1  # past an anti-aliasing pool: the attention sees the subsampled map
+    return index + 1, channels
 
 
 def is_attention(op: Op) -> bool:
@@ -40,9 +59,14 @@ def branch_ops(
     generated class shared by stages with and without it has it, optionally).
     """
     ops = anti_aliased_branch(layout.main, design.anti_alias)
-    ops = with_dropout(ops) if design.block_dropout > 0 else ops
     if ATTENTIONS[design.attention].present(design) if attention is None else attention:
-        ops += (attention_op(design),)
+        place = activated_conv(ops) if design.attention_at == "3x3" else None
+        if place is None:
+            ops += (attention_op(design),)
+        else:
+            index, channels = place
+            ops = (*ops[:index], attention_op(design, channels), *ops[index:])
+    ops = with_dropout(ops) if design.block_dropout > 0 else ops
     if design.drop_path_rate > 0:
         ops += (DROP_PATH,)
     return ops

@@ -9,7 +9,8 @@ so it is not a choice but follows from the block.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING
 
 from designer.core.blocks.kinds import (
@@ -32,17 +33,28 @@ def gc_channels(channels: int) -> int:
     return max(1, int(channels * RD_RATIO + 0.5))
 
 
-def _walk(w: Walker, name: str, x: Shape, args: tuple[int, ...], design: Design) -> Shape:
-    channels = args[0]
-    reduced = gc_channels(channels)
-    w.conv(f"{name}.conv_attn", x, 1, 1, 1, bias=True)  # one score per pixel
-    y: Shape = (channels, 1, 1)  # the context: the pixels weighed by their softmax
-    y = w.conv(f"{name}.mlp_scale.fc1", y, reduced, 1, 1, bias=True)
-    y = w.row(f"{name}.mlp_scale.norm", "LayerNorm2d", y, y, 2 * reduced)
-    y = w.row(f"{name}.mlp_scale.act", "ReLU", y, y)
-    y = w.conv(f"{name}.mlp_scale.fc2", y, channels, 1, 1, bias=True)
-    w.row(f"{name}.gate", "Sigmoid", y, y)
-    return x
+# how the context fuses into the map: GCNet's scale (a sigmoid gate on the channels,
+# timm's 'gc') or its add (the context added to every pixel, timm's fuse_add 'gca')
+FUSES = {"scale": "mlp_scale", "add": "mlp_add"}
+
+
+def _walker(fuse: str) -> Callable[[Walker, str, Shape, tuple[int, ...], Design], Shape]:
+    mlp = FUSES[fuse]
+
+    def walk(w: Walker, name: str, x: Shape, args: tuple[int, ...], design: Design) -> Shape:
+        channels = args[0]
+        reduced = gc_channels(channels)
+        w.conv(f"{name}.conv_attn", x, 1, 1, 1, bias=True)  # one score per pixel
+        y: Shape = (channels, 1, 1)  # the context: the pixels weighed by their softmax
+        y = w.conv(f"{name}.{mlp}.fc1", y, reduced, 1, 1, bias=True)
+        y = w.row(f"{name}.{mlp}.norm", "LayerNorm2d", y, y, 2 * reduced)
+        y = w.row(f"{name}.{mlp}.act", "ReLU", y, y)
+        y = w.conv(f"{name}.{mlp}.fc2", y, channels, 1, 1, bias=True)
+        if fuse == "scale":
+            w.row(f"{name}.gate", "Sigmoid", y, y)
+        return x
+
+    return walk
 
 
 _SOURCE = '''class LayerNorm2d(nn.LayerNorm):
@@ -78,35 +90,65 @@ class GlobalContext(nn.Module):
         super().__init__()
         self.conv_attn = nn.Conv2d(channels, 1, kernel_size=1)
         # timm's make_divisible(channels * rd_ratio, 1): rounded half up, at least 1
-        self.mlp_scale = ConvMlp(channels, max(1, int(channels * rd_ratio + 0.5)))
-        self.gate = nn.Sigmoid()
+        self.{mlp} = ConvMlp(channels, max(1, int(channels * rd_ratio + 0.5))){gate}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
         # a softmax over the pixels of one score each weighs them into the context
         attn = F.softmax(self.conv_attn(x).reshape(b, 1, h * w), dim=-1).unsqueeze(3)
         context = (x.reshape(b, c, h * w).unsqueeze(1) @ attn).view(b, c, 1, 1)
-        return x * self.gate(self.mlp_scale(context))'''
+        return {fused}'''
+
+_FUSED = {
+    "scale": ("\n        self.gate = nn.Sigmoid()", "x * self.gate(self.mlp_scale(context))"),
+    # timm's fuse_add (byobnet's 'gca'): the context, transformed, added to every pixel
+    "add": ("", "x + self.mlp_add(context)"),
+}
 
 
-register(
-    CustomModule(
-        key="global_context",
-        class_name="GlobalContext",
-        source=lambda design: _SOURCE,
-        walk=_walk,
-        imports=("import torch.nn.functional as F",),
-        leaf=False,
+def _source_of(fuse: str, design: Design) -> str:
+    return _source(fuse)
+
+
+def _summary(fuse: str, design: Design) -> str:
+    return _SUMMARIES[fuse]
+
+
+def _source(fuse: str) -> str:
+    gate, fused = _FUSED[fuse]
+    return _SOURCE.format(mlp=FUSES[fuse], gate=gate, fused=fused)
+
+
+_MODULES = {"scale": "global_context", "add": "global_context_add"}  # CUSTOM_MODULES keys
+_ATTENTIONS = {"scale": "gc", "add": "gca"}  # the design's attention names: timm's attn_layer
+_SUMMARIES = {
+    "scale": "global context attention (GCNet)",
+    "add": "global context attention (GCNet), its context added (timm's gca)",
+}
+
+for _fuse in FUSES:
+    register(
+        CustomModule(
+            key=_MODULES[_fuse],
+            class_name="GlobalContext",
+            source=partial(_source_of, _fuse),
+            walk=_walker(_fuse),
+            imports=("import torch.nn.functional as F",),
+            leaf=False,
+        )
     )
-)
 
 
-def _recover(firsts: Sequence[Mapping[str, Shape]]) -> RecoveredFields | None:
-    """Every stage's blocks score their pixels (``se.conv_attn``) and gate by scale."""
-    keys = ("se.conv_attn.weight", "se.mlp_scale.fc1.weight")
-    if all(key in block for block in firsts for key in keys):
-        return {}
-    return None
+def _recoverer(fuse: str) -> Callable[[Sequence[Mapping[str, Shape]]], RecoveredFields | None]:
+    keys = ("se.conv_attn.weight", f"se.{FUSES[fuse]}.fc1.weight")
+
+    def recover(firsts: Sequence[Mapping[str, Shape]]) -> RecoveredFields | None:
+        """Every stage's blocks score their pixels (``se.conv_attn``) and fuse this way."""
+        if all(key in block for block in firsts for key in keys):
+            return {}
+        return None
+
+    return recover
 
 
 def _check(design: Design) -> str:
@@ -116,13 +158,14 @@ def _check(design: Design) -> str:
     return ""
 
 
-register(
-    AttentionKind(
-        name="gc",
-        module="global_context",
-        present=lambda design: True,
-        summary=lambda design: "global context attention (GCNet)",
-        recover=_recover,
-        check=_check,
+for _fuse in FUSES:
+    register(
+        AttentionKind(
+            name=_ATTENTIONS[_fuse],
+            module=_MODULES[_fuse],
+            present=lambda design: True,
+            summary=partial(_summary, _fuse),
+            recover=_recoverer(_fuse),
+            check=_check,
+        )
     )
-)

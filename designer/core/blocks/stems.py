@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from designer.core.blocks.anti_alias import anti_aliased_stem
 from designer.core.blocks.kinds import CUSTOM_MODULES, Channels, Size, StemKind, register
 from designer.core.blocks.ops import Act, Conv, Custom, MaxPool, Norm, Op, Seq
@@ -17,7 +19,9 @@ POOLS: dict[str, Op] = {
 POOL_SUMMARIES = {  # what model.py's docstring says of a pool other than torchvision's
     "conv": "the stem's max-pool replaced by a strided 3x3 conv (ResNet-RS)",
     "max_ceil": "the stem's max-pool unpadded, in ceil mode (Caffe's, as Cadene's SENets)",
+    "stride": "no max-pool: the stem's last conv strides instead (timm's byobnet tiered stem)",
 }
+STRIDE = "stride"  # the pool that is no pool: the stem's last conv strides by 2 instead
 
 
 def stem_ops(
@@ -35,7 +39,33 @@ def stem_ops(
         ops = tuple(op for op in ops if not (isinstance(op, Norm) or _is_shared_act(op)))
     if pool in POOLS:
         ops = tuple(POOLS[pool] if isinstance(op, MaxPool) else op for op in ops)
+    if pool == STRIDE and has_pool(kind):
+        ops = _last_conv_strided(tuple(op for op in ops if not isinstance(op, MaxPool)))
     return anti_aliased_stem(ops, anti_alias)
+
+
+def last_conv_stride(ops: tuple[Op, ...]) -> int:
+    """The stride of the last conv of ``ops`` (inside sequences too; 0: no conv)."""
+    for op in reversed(ops):
+        if isinstance(op, Seq) and (inner := last_conv_stride(op.ops)):
+            return inner
+        if isinstance(op, Conv):
+            return op.stride if isinstance(op.stride, int) else 0
+    return 0
+
+
+def _last_conv_strided(ops: tuple[Op, ...]) -> tuple[Op, ...]:
+    """``ops`` with their last conv striding by 2 (a stem that subsamples without a pool)."""
+    out = list(ops)
+    for i in reversed(range(len(out))):
+        op = out[i]
+        if isinstance(op, Seq) and last_conv_stride(op.ops):
+            out[i] = Seq(op.name, _last_conv_strided(op.ops))
+            break
+        if isinstance(op, Conv):
+            out[i] = replace(op, stride=2)
+            break
+    return tuple(out)
 
 
 def _literal(arg: int | str) -> int:

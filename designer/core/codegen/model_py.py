@@ -349,6 +349,8 @@ def _constants(plan: _Plan) -> str:
         lines.append(f"SE_RATIO = {number_literal(plan.se_ratio)}  # squeeze-excite reduction")
     if plan.se and d.se_divisor:
         lines.append(f"SE_DIVISOR = {d.se_divisor}  # squeezed widths are multiples of it")
+    if d.head.conv:
+        lines.append(f"NUM_FEATURES = {d.head.conv}  # the final 1x1 conv's width, before the pool")
     if d.head.hidden:
         lines.append("# widths of the classifier's hidden layers")
         if len(d.head.hidden) == 1:
@@ -615,8 +617,10 @@ def _block(plan: _Plan, variant: _Variant) -> str:
         init.append(shortcut_line)
     for op in main:
         if is_attention(op) and se_optional:
+            assert isinstance(op, Custom)
+            channels = op.args[0] if isinstance(op.args[0], int) else names[op.args[0]]
             init.append(
-                f"        self.se = SqueezeExcite({out_ch}, se_ratio) if se_ratio > 0 else None"
+                f"        self.se = SqueezeExcite({channels}, se_ratio) if se_ratio > 0 else None"
             )
             emit.used.add(attention_op(d).module)
         else:
@@ -768,8 +772,11 @@ def _resnet(plan: _Plan) -> str:
         forward.append(f"        x = self.layer{s + 1}(x)")
         previous = f"STAGES[{s}].{plan.out_field}"
     features = f"STAGES[-1].{plan.out_field}"
-    init += emit.init("        ", head_ops, {"features": features}, registered)
+    head_names: dict[str, Sym] = {"features": features, "num_features": "NUM_FEATURES"}
+    init += emit.init("        ", head_ops, head_names, registered)
     forward += [f"        x = {expr}" for expr in emit.statements(head_ops, "x", "x")]
+    if d.head.conv:
+        features = "NUM_FEATURES"
     init += [
         "        self.avgpool = nn.AdaptiveAvgPool2d(1)",
         "        self.flatten = nn.Flatten(1)",
