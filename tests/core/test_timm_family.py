@@ -59,10 +59,6 @@ NOT_YET = (
     "resnext26ts",
     "seresnet33ts",
     "seresnext26ts",
-    "_bit",
-    "_evos",
-    "_frn",
-    "_gn",
     "_pruned",
 )
 
@@ -73,8 +69,8 @@ def family() -> list[str]:
 
 
 def refused(name: str) -> bool:
-    """Whether ``name`` is of a family NOT_YET names (timm's resnet.py resnet50_gn is not BiT)."""
-    return any(part in name for part in NOT_YET) and name != "resnet50_gn"
+    """Whether ``name`` is of a family NOT_YET names."""
+    return any(part in name for part in NOT_YET)
 
 
 @pytest.mark.parametrize("name", family())

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from designer.core.blocks.anti_alias import anti_aliased_branch
 from designer.core.blocks.kinds import ATTENTIONS, BlockLayout
+from designer.core.blocks.norms import folded
 from designer.core.blocks.ops import Custom, Op, with_dropout
 
 if TYPE_CHECKING:
@@ -39,7 +40,8 @@ def branch_ops(
     ``attention``: whether it has its attention module (default: as the design says; a
     generated class shared by stages with and without it has it, optionally).
     """
-    ops = anti_aliased_branch(layout.main, design.anti_alias)
+    # a norm that activates itself takes the activation after it (EvoNorm, FRN)
+    ops = folded(anti_aliased_branch(layout.main, design.anti_alias), design.norm)
     ops = with_dropout(ops) if design.block_dropout > 0 else ops
     if ATTENTIONS[design.attention].present(design) if attention is None else attention:
         ops += (attention_op(design),)

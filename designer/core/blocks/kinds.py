@@ -134,6 +134,7 @@ class Walker(Protocol):
         groups: int = 1,
         *,
         bias: bool | None = None,
+        kind: str = "Conv2d",
     ) -> Shape: ...
     def row(
         self,
