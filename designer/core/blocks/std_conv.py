@@ -18,23 +18,19 @@ if TYPE_CHECKING:
     from designer.core.design import Design
 
 CLASS_NAME = "StdConv2d"
-EPS = 1e-8  # BiT's (timm's _create_resnetv2_bit); StdConv2d's own default is 1e-6
-
-_SOURCE = f'''class StdConv2d(nn.Conv2d):
+# its eps is BiT's 1e-8 (timm's _create_resnetv2_bit); timm's StdConv2d's own default is 1e-6
+_SOURCE = '''class StdConv2d(nn.Conv2d):
     """A conv with weight standardisation (Qiao et al. 2019), as timm's: each output
     channel's weight is standardised to zero mean and unit variance at every call."""
 
-    def __init__(self, *args: Any, eps: float = {EPS}, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.eps = eps  # BiT's
+    eps = 1e-8  # BiT's
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         flat = self.weight.reshape(1, self.out_channels, -1)
         weight = F.batch_norm(flat, None, None, training=True, momentum=0.0, eps=self.eps)
         weight = weight.reshape_as(self.weight)
-        return F.conv2d(
-            x, weight, self.bias, self.stride, self.padding, self.dilation, self.groups
-        )'''
+        return F.conv2d(x, weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+'''.rstrip()  # its last line fills model.py's 100 columns
 
 
 def conv_kind(design: Design) -> str:
@@ -54,7 +50,6 @@ register(
         source=lambda design: _SOURCE,
         walk=_walk,
         imports=("import torch.nn.functional as F",),
-        stdlib=("from typing import Any",),
         graph_kind="conv",
     )
 )

@@ -718,6 +718,7 @@ def _resnet(plan: _Plan) -> str:
     # the head's BN-activation shares the stem's (a norm that activates itself has none)
     if any(isinstance(op, Act) for op in folded(head_ops, d.norm)) and act not in registered:
         init.append(f"        self.{act} = {emit.act_call}")
+        registered.add(act)  # once: the head's own ops must not declare it again
     forward = ["    def forward(self, x: torch.Tensor) -> torch.Tensor:"]
     forward += [f"        x = {expr}" for expr in emit.statements(d.stem_ops, "x", "x")]
     previous = "STEM_WIDTH" if stem.ops else "IN_CHANNELS"
