@@ -5,7 +5,8 @@ modules, so each row corresponds to one row of ``torchinfo.summary`` and the
 totals follow torchinfo's conventions:
 
 - a conv's mult-adds are its weight and bias counts times the output's H x W;
-- any other layer with parameters (BatchNorm, Linear) adds its parameter count;
+- any other layer with parameters (BatchNorm, Linear) adds its weight and bias counts
+  (EvoNorm's ``v`` and FRN's ``tau`` add nothing);
 - layers without parameters (activations, pools, the residual add) add nothing.
 
 This costs microseconds per layer and allocates nothing, so it runs on every
@@ -21,6 +22,7 @@ from typing import Any, NamedTuple
 
 from designer.core.blocks import ACTIVATIONS, CUSTOM_MODULES, NORMS, BlockLayout
 from designer.core.blocks.branch import branch_ops, is_attention
+from designer.core.blocks.norms import folded
 from designer.core.blocks.ops import (
     Act,
     AvgPool,
@@ -33,6 +35,7 @@ from designer.core.blocks.ops import (
     Seq,
     Sym,
 )
+from designer.core.blocks.std_conv import conv_kind
 from designer.core.design import Design, stage_design
 from designer.core.plan import BlockPlan, ceil_div, plan
 
@@ -139,7 +142,6 @@ class _Walker:
         self.branch = "main"
         self.role = "main"
         self.act = ACTIVATIONS[design.activation].module
-        self.norm = NORMS[design.norm].module
         self.act_name = design.activation
 
     def row(
@@ -186,6 +188,7 @@ class _Walker:
         *,
         bias: bool | None = None,
         dilation: int = 1,
+        kind: str = "Conv2d",
     ) -> Shape:
         use_bias = self.design.conv_bias if bias is None else bias
         params = out * (x[0] // groups) * k * k + (out if use_bias else 0)
@@ -195,7 +198,7 @@ class _Walker:
         self.layers.append(
             Layer(
                 name,
-                "Conv2d",
+                kind,
                 x,
                 shape,
                 params,
@@ -214,11 +217,16 @@ class _Walker:
 
     def bn(self, name: str, x: Shape) -> Shape:
         """A norm: the design's over feature maps, BatchNorm1d in the head's hidden layers."""
-        kind = self.norm if len(x) == 3 else "BatchNorm1d"
-        return self.row(name, kind, x, x, 2 * x[0])
+        if len(x) != 3:
+            return self.row(name, "BatchNorm1d", x, x, 2 * x[0])
+        norm = NORMS[self.design.norm]
+        if norm.custom:  # a class of our own, which says its own row
+            return CUSTOM_MODULES[norm.custom].walk(self, name, x, (), self.design)
+        return self.row(name, norm.module, x, x, len(norm.vectors) * x[0])
 
     def ops(self, prefix: str, ops: tuple[Op, ...], x: Shape, env: dict[str, int]) -> Shape:
-        for op in ops:
+        """``ops``' rows, an activation the design's norm applies itself folded into it."""
+        for op in folded(ops, self.design.norm):
             x = self.op(prefix, op, x, env)
         return x
 
@@ -233,6 +241,7 @@ class _Walker:
                 _value(op.stride, env),
                 _value(op.groups, env),
                 dilation=_value(op.dilation, env),
+                kind=conv_kind(self.design),
             )
         if isinstance(op, Norm):
             return self.bn(prefix + op.name, x)
@@ -256,6 +265,8 @@ class _Walker:
             return self.row(prefix + op.name, "Dropout", x, x)
         if isinstance(op, Seq):
             inner = f"{prefix}{op.name}."
+            (op,) = folded((op,), self.design.norm)
+            assert isinstance(op, Seq)
             for i, child in enumerate(op.ops):
                 x = self.op(inner, _renamed(child, str(i)), x, env, shared=False)
             return x

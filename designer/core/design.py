@@ -29,7 +29,7 @@ from designer.core.blocks.anti_alias import CHOICES as AA_CHOICES
 from designer.core.blocks.branch import activated_conv
 from designer.core.blocks.kinds import same_order_kinds
 from designer.core.blocks.ops import Conv, Op, reduction
-from designer.core.blocks.stems import has_pool, last_conv_stride, spatial, stem_ops
+from designer.core.blocks.stems import UNALIASED, has_pool, last_conv_stride, spatial, stem_ops
 from designer.core.fields import Entry, FieldError, option, rows
 
 FORMAT = "resnet-designer/1"
@@ -49,8 +49,8 @@ BlockName = Literal[
 StemName = Literal["imagenet", "cifar", "deep", "deep_tiered", "none"]
 ShortcutName = Literal["projection", "zero_pad", "avg_down"]
 StrideOn = Literal["3x3", "1x1"]
-NormName = Literal["batch", "group"]
-StemPool = Literal["max", "conv", "max_ceil", "stride"]
+NormName = Literal["batch", "group", "evonorm", "frn"]
+StemPool = Literal["max", "conv", "max_ceil", "stride", "max_zero_pad"]
 AttentionAt = Literal["end", "3x3"]
 
 BLOCKS: tuple[str, ...] = tuple(BLOCK_KINDS)
@@ -143,8 +143,9 @@ class StemSpec:
         " (torchvision); conv: a strided 3x3 conv + norm + activation (ResNet-RS, timm's"
         " replace_stem_pool); max_ceil: an unpadded 3x3 max-pool in ceil mode (Caffe's, kept"
         " by Cadene's SENets, timm's legacy_*); stride: no pool, the stem's last conv strides"
-        " by 2 instead (timm's byobnet tiered stem without a pool, its *33ts). Only stems that"
-        " pool (imagenet, deep, deep_tiered).",
+        " by 2 instead (timm's byobnet tiered stem without a pool, its *33ts); max_zero_pad:"
+        " a zero pad, then an unpadded 3x3 max-pool (BiT's, timm's 'fixed' stem). Only stems"
+        " that pool (imagenet, deep, deep_tiered).",
         group="Network",
         written="when_set",
     )
@@ -476,8 +477,12 @@ class Design:
         "batch",
         label="Norm",
         help="The normalisation after each conv. batch: BatchNorm (every ResNet paper); group:"
-        " GroupNorm with 32 groups (timm's resnet50_gn, detection backbones), independent of"
-        " the batch size; every width must then be a multiple of 32.",
+        " GroupNorm with 32 groups (timm's resnet50_gn, detection backbones, BiT), independent"
+        " of the batch size; every width must then be a multiple of 32. evonorm: EvoNorm-S0"
+        " (Liu et al. 2020; timm's resnetv2_50d_evos), groups of 32 too; frn: filter response"
+        " norm with its TLU (Singh & Krishnan 2019; timm's resnetv2_50d_frn). evonorm and frn"
+        " are their own activation, so only pre-activation (preact_*) networks, whose every"
+        " norm is followed by the activation, can use them.",
         group="Blocks",
         choices=NORMS,
         written="when_set",
@@ -512,6 +517,17 @@ class Design:
         help="Give every convolution a bias. ResNets have none: the BatchNorm after each conv"
         " makes it redundant.",
         group="Blocks",
+    )
+    # weight standardisation (timm's StdConv2d): BiT's convs, with its GroupNorm
+    std_conv: bool = option(
+        False,
+        label="Weight standardisation",
+        help="Standardise every conv's weight (zero mean, unit variance per output channel) at"
+        " each call (Qiao et al. 2019; timm's StdConv2d, eps 1e-8 as BiT): BiT's convs, paired"
+        " with group norm. The weights keep their shapes. Attention modules and the classifier"
+        " are not standardised. No effect on size or cost.",
+        group="Blocks",
+        written="when_set",
     )
     zero_init_residual: bool = option(
         False,
@@ -744,6 +760,13 @@ def validate(design: Design) -> Design:
             f"the {design.stem.kind} stem divides its width in its first convs: use "
             + ("an even width" if multiple == 2 else f"a multiple of {multiple}"),
         )
+    if NORMS[design.norm].activates and not design.is_preact:
+        raise DesignError(
+            "norm",
+            f"{design.norm} is its own activation, which only a pre-activation network (each"
+            " norm followed by the activation) can fold in: use a preact_ block, or norm batch"
+            " or group",
+        )
     _check_stem_size(design)
     _check_anti_alias(design)
     reason = ATTENTIONS[design.attention].check(design)
@@ -804,11 +827,11 @@ def _check_anti_alias(design: Design) -> None:
     large as the network's whole subsampling, and for ``avg`` a multiple of it, is enough."""
     if design.anti_alias == "none":
         return
-    if design.stem.pool == "max_ceil":
+    if design.stem.pool in UNALIASED:
         raise DesignError(
             "anti_alias",
-            "the stem's max_ceil pool has no anti-aliased form: set stem.pool to max, or"
-            " anti_alias none",
+            f"the stem's {design.stem.pool} pool has no anti-aliased form: set stem.pool to"
+            " max, or anti_alias none",
         )
     for stage in design.stages:
         d = stage_design(design, stage)

@@ -21,7 +21,7 @@ STEP_TEMPORARIES = {"sgd": 0, "sgd_momentum": 0, "adamw": 1}
 
 def explain_layer(layer: Layer) -> str:
     """One line: how this layer's parameters and MACs come about."""
-    if layer.kind == "Conv2d":
+    if layer.kind.endswith("Conv2d"):  # StdConv2d's weights count as a conv's
         cin, cout = layer.input_shape[0], layer.output_shape[0]
         _, h, w = layer.output_shape
         k, groups = layer.kernel, layer.groups
@@ -54,7 +54,9 @@ KEEPS = {
     **dict.fromkeys(("SiLU", "Mish", "Hardswish"), "copy"),
     "Sigmoid": "output",
     **dict.fromkeys(("Flatten", "Identity"), "view"),
-    **dict.fromkeys(("AdaptiveAvgPool2d", "ZeroPadShortcut", "DropPath", "Dropout"), "nothing"),
+    **dict.fromkeys(
+        ("AdaptiveAvgPool2d", "ZeroPadShortcut", "ZeroPad2d", "DropPath", "Dropout"), "nothing"
+    ),
 }
 KEPT_PER_OUTPUT = {"MaxPool2d": 8, "Dropout": 1}  # bytes kept besides, per output element
 WEIGHTED = ("Conv2d", "Linear")  # the layers autocast runs in 16 bits, on 16-bit weight copies

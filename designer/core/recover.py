@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from designer.core.blocks import ATTENTIONS, BLOCK_KINDS, BlockKind
+from designer.core.blocks import ATTENTIONS, BLOCK_KINDS, NORMS, BlockKind
 from designer.core.blocks.kinds import RecoveredFields, same_order_kinds
 from designer.core.design import (
     Design,
@@ -85,7 +85,7 @@ class KeyMap:
     layout: Mapping[str, Any] = field(default_factory=dict)
     why: str = ""
     # design fields the scheme's networks mostly have but no weight shows: assumed, each
-    # with its line saying which of them differ
+    # with its line saying which of them differ and the field to change otherwise
     conventions: Mapping[str, Any] = field(default_factory=dict)
     convention_notes: tuple[str, ...] = ()
 
@@ -380,7 +380,40 @@ def _v2_map(shapes: Mapping[str, Shape]) -> KeyMap:
             ours[key] = "fc." + key.rsplit(".", 1)[1]
             if len(shape) == 4:
                 reshape.add(ours[key])
-    return KeyMap("timm-resnetv2", ours, frozenset(reshape))
+    conventions, notes = _v2_group_norm(shapes, deep)
+    return KeyMap(
+        "timm-resnetv2",
+        ours,
+        frozenset(reshape),
+        conventions=conventions,
+        convention_notes=notes,
+    )
+
+
+def _v2_group_norm(
+    shapes: Mapping[str, Shape], deep: bool
+) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """What timm's convention says of a ResNetV2 with GroupNorm, which no weight shows.
+
+    With a 7x7 stem it is BiT (``_create_resnetv2_bit``): weight-standardised convs and the
+    'fixed' stem, a zero pad before an unpadded max-pool; with a deep stem it is timm's
+    ``resnetv2_*d_gn``, plain convs. Other norms than GroupNorm are not BiT's.
+    """
+    norms = [key.rpartition(".")[2] for key in shapes if re.search(r"\.norm\d?\.", key)]
+    if not norms or any(name not in ("weight", "bias") for name in norms):
+        return {}, ()  # no norms, or BatchNorm's statistics, EvoNorm's v, FRN's tau
+    if deep:
+        return {}, (
+            "std_conv false: a ResNetV2 with GroupNorm and a deep stem has plain convs by"
+            " timm's convention (resnetv2_50d_gn); weights cannot show it: set std_conv true"
+            " if its convs are weight-standardised",
+        )
+    return {"std_conv": True, "stem.pool": "max_zero_pad"}, (
+        "std_conv true and stem pool max_zero_pad: a ResNetV2 with GroupNorm and a 7x7 stem is"
+        " BiT by timm's convention (weight-standardised convs, a zero pad before an unpadded"
+        " max-pool); weights cannot show either: set std_conv false or stem.pool max"
+        " otherwise",
+    )
 
 
 @dataclass
@@ -438,11 +471,6 @@ def recover(shapes: Mapping[str, Shape], name: str = "Recovered") -> Recovery:
     assumed += read_assumed
     norm = _norm(ours)
     inferred.append("norm")
-    if km.scheme == "timm-resnetv2" and norm == "group":
-        raise _fail(
-            "a timm ResNetV2 with GroupNorm is BiT, whose convs are weight-standardised"
-            " (StdConv2d): the design language cannot express that yet"
-        )
     conv_bias = any(k.endswith("conv1.bias") for k in ours)
     shortcut, shortcut_note = _shortcut(ours, stages, km)
     (inferred if shortcut_note is None else assumed).append(shortcut_note or "shortcut")
@@ -622,7 +650,12 @@ def _stem(
 
 
 def _norm(ours: Mapping[str, Shape]) -> str:
-    """BatchNorm keeps running statistics; GroupNorm has only its affine weights."""
+    """A norm with a tensor of its own (EvoNorm's ``v``, FRN's ``tau``) is named by it;
+    BatchNorm keeps running statistics; GroupNorm has only its affine weights."""
+    for name, kind in NORMS.items():
+        own = {f"bn1.{vector}" for vector in kind.vectors if vector not in ("weight", "bias")}
+        if own and any(key.endswith(tuple(own)) for key in ours):
+            return name
     has_norm = any(k.endswith(("bn1.weight", "bn2.weight")) for k in ours)
     has_stats = any(k.endswith("running_mean") for k in ours)
     return "group" if has_norm and not has_stats else "batch"

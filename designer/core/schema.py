@@ -18,9 +18,9 @@ What it is made of:
   test moves each value just past its bound and checks that the loader refuses
   that very field, and not at the bound itself;
 - the rules between fields the registries can state: a stem's width multiple, the
-  stems a ``pool: "conv"`` can replace, ``norm_act: false`` only for
-  pre-activation blocks, a stage's ``block`` keeping the network's activation
-  order, ``out_width`` or ``expansion``, a dilated stage's stride.
+  stems a ``pool: "conv"`` can replace, ``norm_act: false`` and norms that are their
+  own activation only for pre-activation blocks, a stage's ``block`` keeping the
+  network's activation order, ``out_width`` or ``expansion``, a dilated stage's stride.
 
 What the schema cannot say (the loader still refuses it, with the field named): a
 network whose feature map or widths cannot work (the spatial size, a grouped
@@ -40,7 +40,7 @@ import typing
 from pathlib import Path
 from typing import Any, Literal
 
-from designer.core.blocks import BLOCK_KINDS, STEM_KINDS
+from designer.core.blocks import BLOCK_KINDS, NORMS, STEM_KINDS
 from designer.core.blocks.kinds import same_order_kinds
 from designer.core.blocks.stems import has_pool
 from designer.core.design import (
@@ -291,6 +291,13 @@ def _top_rules() -> list[dict[str, Any]]:
                 },
                 "required": ["block"],
             },
+        }
+    )
+    activating = [name for name, norm in NORMS.items() if norm.activates]
+    rules.append(
+        {  # a norm that is its own activation needs a norm-activation pair at each use
+            "if": {"properties": {"norm": {"enum": activating}}, "required": ["norm"]},
+            "then": {"properties": {"block": {"enum": preact}}, "required": ["block"]},
         }
     )
     no_groups = {"groups": {"enum": [1, None]}, "width_per_group": {"enum": [64, None]}}

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from designer.core.analysis import Layer, analyse
+from designer.core.blocks import NORMS
+from designer.core.blocks.std_conv import CLASS_NAME as STD_CONV
 from designer.core.design import Design
 
 Shape = tuple[int, ...]
@@ -44,13 +46,25 @@ def _affine(layer: Layer) -> Tensors:
     yield "bias", (layer.output_shape[0],)
 
 
+def _vectors(names: tuple[str, ...]) -> Callable[[Layer], Tensors]:
+    """A norm's per-channel parameters, by their names (EvoNorm's weight, bias and v)."""
+
+    def tensors(layer: Layer) -> Tensors:
+        for name in names:
+            yield name, (layer.output_shape[0],)
+
+    return tensors
+
+
 def _linear(layer: Layer) -> Tensors:
     yield "weight", (layer.output_shape[0], layer.input_shape[0])
     yield "bias", (layer.output_shape[0],)
 
 
 TENSORS: Mapping[str, Callable[[Layer], Tensors]] = {
+    **{norm.module: _vectors(norm.vectors) for norm in NORMS.values()},
     "Conv2d": _conv,
+    STD_CONV: _conv,
     "Conv1d": _conv1d,
     "BatchNorm2d": _batch_norm,
     "BatchNorm1d": _batch_norm,

@@ -49,10 +49,6 @@ NOT_YET = (
     "resnet50_mlp",
     "resnet51q",
     "resnet61q",
-    "_bit",
-    "_evos",
-    "_frn",
-    "_gn",
     "_pruned",
 )
 
@@ -63,8 +59,8 @@ def family() -> list[str]:
 
 
 def refused(name: str) -> bool:
-    """Whether ``name`` is of a family NOT_YET names (timm's resnet.py resnet50_gn is not BiT)."""
-    return any(part in name for part in NOT_YET) and name != "resnet50_gn"
+    """Whether ``name`` is of a family NOT_YET names."""
+    return any(part in name for part in NOT_YET)
 
 
 @pytest.mark.parametrize("name", family())

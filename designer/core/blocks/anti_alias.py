@@ -154,7 +154,8 @@ def anti_aliased_stem(ops: tuple[Op, ...], kind: str) -> tuple[Op, ...]:
     for op in ops:
         if isinstance(op, MaxPool):
             out.append(ANTI_ALIAS[kind].stem_pool("width"))
-        elif isinstance(op, Seq) and op.name == "maxpool":  # ResNet-RS: conv, norm, act
+        # ResNet-RS's conv, norm, act (a pool without an anti-aliased form is left to validation)
+        elif isinstance(op, Seq) and op.name == "maxpool" and isinstance(op.ops[0], Conv):
             conv, *rest = op.ops
             assert isinstance(conv, Conv)
             pool = ANTI_ALIAS[kind].pool("", conv.cout, 2)

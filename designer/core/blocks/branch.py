@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from designer.core.blocks.anti_alias import anti_aliased_branch
 from designer.core.blocks.kinds import ATTENTIONS, BlockLayout
+from designer.core.blocks.norms import folded
 from designer.core.blocks.ops import Act, Conv, Custom, Op, Sym, with_dropout
 
 if TYPE_CHECKING:
@@ -67,6 +68,8 @@ def branch_ops(
             index, channels = place
             ops = (*ops[:index], attention_op(design, channels), *ops[index:])
     ops = with_dropout(ops) if design.block_dropout > 0 else ops
+    # a norm that activates itself takes the activation after it (EvoNorm, FRN)
+    ops = folded(ops, design.norm)
     if design.drop_path_rate > 0:
         ops += (DROP_PATH,)
     return ops

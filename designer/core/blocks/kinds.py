@@ -210,6 +210,7 @@ class Walker(Protocol):
         *,
         bias: bool | None = None,
         dilation: int = 1,
+        kind: str = "Conv2d",
     ) -> Shape: ...
     def row(
         self,

@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from designer.core.blocks.anti_alias import anti_aliased_stem
-from designer.core.blocks.kinds import CUSTOM_MODULES, Channels, Size, StemKind, register
+from designer.core.blocks.kinds import (
+    CUSTOM_MODULES,
+    Channels,
+    CustomModule,
+    Shape,
+    Size,
+    StemKind,
+    Walker,
+    register,
+)
 from designer.core.blocks.ops import Act, Conv, Custom, MaxPool, Norm, Op, Seq
+
+if TYPE_CHECKING:
+    from designer.core.design import Design
 
 _POOL = MaxPool("maxpool", 3, 2, 1)
 POOLS: dict[str, Op] = {
@@ -15,13 +28,36 @@ POOLS: dict[str, Op] = {
     # Caffe's pool, kept by Cadene's SENets (timm's legacy_*) to load Caffe weights: unpadded,
     # its last window overhanging the edge; it shifts every window by a pixel
     "max_ceil": MaxPool("maxpool", 3, 2, 0, ceil=True),
+    # BiT's (timm's 'fixed' stem, a TF "SAME" approximation): padded with zeros, not -inf,
+    # then an unpadded pool; the sizes are the padded pool's, the values not (the stem
+    # conv's output, not yet normed, is negative too)
+    "max_zero_pad": Seq("maxpool", (Custom("", "zero_pad2d", (1,)), MaxPool("", 3, 2, 0))),
 }
+UNALIASED = ("max_ceil", "max_zero_pad")  # the pools that have no anti-aliased form
 POOL_SUMMARIES = {  # what model.py's docstring says of a pool other than torchvision's
     "conv": "the stem's max-pool replaced by a strided 3x3 conv (ResNet-RS)",
     "max_ceil": "the stem's max-pool unpadded, in ceil mode (Caffe's, as Cadene's SENets)",
     "stride": "no max-pool: the stem's last conv strides instead (timm's byobnet tiered stem)",
+    "max_zero_pad": "the stem's max-pool after a zero pad (BiT's)",
 }
 STRIDE = "stride"  # the pool that is no pool: the stem's last conv strides by 2 instead
+
+
+def _pad_walk(w: Walker, name: str, x: Shape, args: tuple[int, ...], design: Design) -> Shape:
+    (pad,) = args
+    return w.row(name, "ZeroPad2d", x, (x[0], x[1] + 2 * pad, x[2] + 2 * pad))
+
+
+register(
+    CustomModule(
+        key="zero_pad2d",
+        class_name="nn.ZeroPad2d",  # torch's own: model.py needs no class for it
+        source=lambda design: "",
+        walk=_pad_walk,
+        graph_kind="pad",
+        resize=lambda args, size: (size[0] + 2 * args[0], size[1] + 2 * args[0]),
+    )
+)
 
 
 def stem_ops(

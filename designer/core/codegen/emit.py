@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from designer.core.blocks import ACTIVATIONS, CUSTOM_MODULES, NORMS
+from designer.core.blocks.norms import folded
 from designer.core.blocks.ops import (
     LAYER_OPS,
     Act,
@@ -24,6 +25,7 @@ from designer.core.blocks.ops import (
     Seq,
     Sym,
 )
+from designer.core.blocks.std_conv import CLASS_NAME as STD_CONV
 
 LINE_LENGTH = 100  # the generated file's, as in the project's ruff config
 
@@ -51,6 +53,7 @@ class Emitter:
     activation: str  # the design's activation (its name is the shared module's attribute)
     conv_bias: bool
     norm: str = "batch"
+    std_conv: bool = False  # the convs are weight-standardised (StdConv2d)
     used: set[str] = field(default_factory=set)  # "conv3x3", "conv1x1", custom module keys
 
     @property
@@ -62,7 +65,18 @@ class Emitter:
         return ACTIVATIONS[self.activation].source
 
     def norm_call(self, channels: str) -> str:
-        return NORMS[self.norm].source.format(c=channels)
+        norm = NORMS[self.norm]
+        if norm.custom:
+            self.used.add(norm.custom)
+        return norm.source.format(c=channels)
+
+    @property
+    def conv_class(self) -> str:
+        """The class of the network's convs (a helper's, or a 7x7's)."""
+        if self.std_conv:
+            self.used.add("std_conv")
+            return STD_CONV
+        return "nn.Conv2d"
 
     # --- constructors ---------------------------------------------------------------------
 
@@ -88,6 +102,8 @@ class Emitter:
         if isinstance(op, Dropout):
             return "nn.Dropout(BLOCK_DROPOUT)"
         if isinstance(op, Seq):
+            (op,) = folded((op,), self.norm)
+            assert isinstance(op, Seq)
             items = [self.construct(child, names) for child in op.ops]
             return [
                 item if isinstance(item, str) else f"nn.Sequential({', '.join(item)})"
@@ -108,6 +124,7 @@ class Emitter:
         return built
 
     def _conv(self, op: Conv, names: dict[str, Sym]) -> str:
+        conv_class = self.conv_class
         args = [_sym(op.cin, names), _sym(op.cout, names)]
         stride, groups = _sym(op.stride, names), _sym(op.groups, names)
         dilation = _sym(op.dilation, names)
@@ -128,7 +145,7 @@ class Emitter:
         args += [f"kernel_size={op.kernel}", f"stride={stride}", f"padding={op.kernel // 2}"]
         if groups != "1":
             args.append(f"groups={groups}")
-        return f"nn.Conv2d({', '.join(args)}, bias={self.conv_bias})"
+        return f"{conv_class}({', '.join(args)}, bias={self.conv_bias})"
 
     def assign(
         self, indent: str, target: str, op: Op, names: dict[str, Sym], tail: str = ""
@@ -156,7 +173,7 @@ class Emitter:
         ``optional``: a condition (``preactivate``) without which the modules are None.
         """
         lines: list[str] = []
-        for op in ops:
+        for op in folded(ops, self.norm):
             if isinstance(op, Act) and not op.name:
                 if self.act not in registered:
                     registered.add(self.act)
@@ -197,7 +214,7 @@ class Emitter:
         """
         out: list[str] = []
         expr, started = src, False
-        for op in ops:
+        for op in folded(ops, self.norm):
             layer = isinstance(op, LAYER_OPS)
             if layer and started and not preactivated:
                 out.append(expr)

@@ -26,7 +26,8 @@ from designer.core.analysis import analyse
 from designer.core.blocks import ATTENTIONS, CUSTOM_MODULES, NORMS, BlockLayout
 from designer.core.blocks.anti_alias import ANTI_ALIAS
 from designer.core.blocks.branch import attention_op, branch_ops, is_attention
-from designer.core.blocks.ops import Custom, Sym
+from designer.core.blocks.norms import folded
+from designer.core.blocks.ops import Act, Custom, Sym
 from designer.core.blocks.stems import POOL_SUMMARIES
 from designer.core.codegen.emit import Emitter, fit
 from designer.core.codegen.naming import (
@@ -92,7 +93,9 @@ class _Plan:
             design=design,
             network=network,
             layout=layout,
-            emitter=Emitter(Namespace().name(design.activation), design.conv_bias, design.norm),
+            emitter=Emitter(
+                Namespace().name(design.activation), design.conv_bias, design.norm, design.std_conv
+            ),
             has_shortcut=any(b.shortcut != "identity" for b in network.blocks),
             optional_pre=bool(layout.pre) and not all(b.runs_pre for b in network.blocks),
             variants=_variants(design, stage_designs),
@@ -241,7 +244,9 @@ def _docstring(plan: _Plan) -> str:
     if d.stem.pool in POOL_SUMMARIES:
         extras.append(POOL_SUMMARIES[d.stem.pool])
     if d.norm != "batch":
-        extras.append(f"{d.norm} norm")
+        extras.append(NORMS[d.norm].summary or f"{d.norm} norm")
+    if d.std_conv:
+        extras.append("weight-standardised convs (StdConv2d, Qiao et al. 2019)")
     if d.anti_alias in ANTI_ALIAS:
         extras.append(f"anti-aliased downsampling ({ANTI_ALIAS[d.anti_alias].summary}, Zhang 2019)")
     if plan.attention and "se_ratio" not in plan.per_stage:
@@ -453,6 +458,7 @@ def _design_json(plan: _Plan) -> str:
 def _helpers(plan: _Plan) -> list[str]:
     bias = f"bias={plan.bias}"
     used = plan.emitter.used
+    conv = plan.emitter.conv_class if plan.design.std_conv else "nn.Conv2d"
     params = ["in_channels: int", "out_channels: int", "stride: int = 1"]
     out = []
     if "conv3x3" in used:
@@ -468,7 +474,7 @@ def _helpers(plan: _Plan) -> list[str]:
         conv3 = [
             *fit("", "def conv3x3(", conv3_params, ") -> nn.Conv2d:"),
             '    """3x3 convolution, padded to keep the size (divided by ``stride``)."""',
-            *fit("    ", "return nn.Conv2d(", [*conv_args, bias], ")"),
+            *fit("    ", f"return {conv}(", [*conv_args, bias], ")"),
         ]
         out.append("\n".join(conv3))
     if "conv1x1" in used:
@@ -476,7 +482,7 @@ def _helpers(plan: _Plan) -> list[str]:
         conv1 = [
             *fit("", "def conv1x1(", params, ") -> nn.Conv2d:"),
             '    """1x1 convolution: changes the number of channels."""',
-            *fit("    ", "return nn.Conv2d(", conv1_args, ")"),
+            *fit("    ", f"return {conv}(", conv1_args, ")"),
         ]
         out.append("\n".join(conv1))
     return out
@@ -522,11 +528,14 @@ def _shortcut_fn(plan: _Plan) -> str:
 def _modules(plan: _Plan) -> list[str]:
     """The classes of our own that the text uses (squeeze-excite, zero-pad), in registry order."""
     used = plan.emitter.used
-    return [
+    # a torch class (nn.ZeroPad2d) has no source of ours; a module written into its owner
+    # (Res2Net's cascade) is the owner's method
+    sources = (
         m.source(plan.design)
         for key, m in CUSTOM_MODULES.items()
-        if key in used and m.members is None  # the rest are their owners' methods
-    ]
+        if key in used and m.members is None
+    )
+    return [source for source in sources if source]
 
 
 # --- the residual block -----------------------------------------------------------------------
@@ -745,8 +754,10 @@ def _resnet(plan: _Plan) -> str:
     names.update((name, inner.source) for name, inner in stem.channels.items())
     init += emit.init("        ", d.stem_ops, names, registered)
     head_ops = plan.network.head_ops
-    if head_ops and act not in registered:  # the head's BN-activation shares the stem's
+    # the head's BN-activation shares the stem's (a norm that activates itself has none)
+    if any(isinstance(op, Act) for op in folded(head_ops, d.norm)) and act not in registered:
         init.append(f"        self.{act} = {emit.act_call}")
+        registered.add(act)  # once: the head's own ops must not declare it again
     forward = ["    def forward(self, x: torch.Tensor) -> torch.Tensor:"]
     forward += [f"        x = {expr}" for expr in emit.statements(d.stem_ops, "x", "x")]
     previous = "STEM_WIDTH" if stem.ops else "IN_CHANNELS"

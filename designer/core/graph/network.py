@@ -52,6 +52,7 @@ _KINDS = {
     "Dropout": "dropout",
     "Sigmoid": "act",
     "Identity": "flatten",  # a neutral, parameter-free step (timm's ResNet-D placeholder)
+    "ZeroPad2d": "pad",
 }
 
 
@@ -68,7 +69,8 @@ def _kind(op: str) -> str:
     return module.graph_kind if module is not None else "act"
 
 
-_CUSTOM = {module.class_name: module for module in CUSTOM_MODULES.values()}
+# by the class name torchinfo gives (a torch class's without "nn.")
+_CUSTOM = {module.class_name.removeprefix("nn."): module for module in CUSTOM_MODULES.values()}
 
 
 def block_stride(analysis: Analysis, block: Block) -> int:
@@ -83,9 +85,11 @@ def block_stride(analysis: Analysis, block: Block) -> int:
 
 def _layer_label(layer: Layer, analysis: Analysis) -> str:
     op = layer.kind
-    stride = layer.stride if op in ("Conv2d", "MaxPool2d", "AvgPool2d", "ZeroPadShortcut") else 1
+    # a conv class of our own (StdConv2d) is drawn and labelled as a conv
+    conv = op == "Conv2d" or (op in _CUSTOM and _CUSTOM[op].graph_kind == "conv")
+    stride = layer.stride if conv or op in ("MaxPool2d", "AvgPool2d", "ZeroPadShortcut") else 1
     by = f"/{stride}" if stride > 1 else ""
-    if op == "Conv2d":
+    if conv:
         k, groups = layer.kernel, layer.groups
         text = f"conv {k}x{k}{by}, {layer.output_shape[0]}"
         text += f", dil {layer.dilation}" if layer.dilation > 1 else ""
@@ -118,7 +122,7 @@ def _block_label(analysis: Analysis, block: Block) -> str:
         layers = analysis.layers[block.first_layer : block.end_layer]
         first = _layer_label(layers[0], analysis)
         pooled = any(layer.kind == "MaxPool2d" for layer in layers)
-        convs = sum(layer.kind == "Conv2d" for layer in layers)
+        convs = sum(_kind(layer.kind) == "conv" for layer in layers)
         text = (
             f"stem: {first}" if convs == 1 else f"stem: {convs} convs 3x3, {block.output_shape[0]}"
         )
