@@ -236,6 +236,8 @@ _BYOB_PARTS = {  # a bottleneck's ConvNormActs (their .conv and .bn), its shortc
     "conv2_kxk.bn.": "bn2.",
     "conv3_1x1.conv.": "conv3.",
     "conv3_1x1.bn.": "bn3.",
+    "shortcut.conv.conv.": "downsample.1.",  # DownsampleAvg: its pool (or identity) is .0
+    "shortcut.conv.bn.": "downsample.2.",
     "shortcut.conv.": "downsample.0.",
     "shortcut.bn.": "downsample.1.",
     "attn.": "se.",
@@ -248,8 +250,12 @@ _BYOB_UNSUPPORTED = (  # a key's part, and why no design expresses its network
     (".attn.ba.", "bottleneck attention (BAT, a non-local self-attention: bat_resnext26ts)"),
     ("conv1_kxk.", "a block without a 1x1 reduction (byobnet's edge block: resnet61q)"),
     ("conv2b_kxk.", "a second 3x3 in the bottleneck (byobnet's extra_conv: resnet61q)"),
-    ("shortcut.conv.conv.", "an average-pooled shortcut with byobnet's anti-aliasing"),
-    ("head.pre_logits.", "an MLP head with a norm (byobnet's NormMlpClassifierHead)"),
+    ("head.proj.", "an attention-pool head (byobnet's attn_abs: CLIP's resnet*_clip)"),
+    (
+        "head.pre_logits.",
+        "a head that norms the pooled features before one Linear-ReLU (byobnet's"
+        " NormMlpClassifierHead: resnet50_mlp; our hidden layers are Linear-act-BatchNorm)",
+    ),
 )
 
 
@@ -281,17 +287,26 @@ def _byob_map(keys: list[str]) -> KeyMap:
     if any(".attn." in key for key in keys):
         layout["attention_at"] = "3x3"
         why = "attention_at 3x3 (byobnet's attn, called after the 3x3)"
-    notes = (
+    conventions: dict[str, Any] = {"activation": "silu"}
+    notes: tuple[str, ...] = (
         "activation silu: byobnet's *ts (the s: SiLU); its gcresnet50t is relu, set it",
         "stem pool max: byobnet's tiered stem pools in its *26ts and gcresnext50ts; its *33ts,"
         " resnet32ts and gcresnet50t stride the third conv instead: set stem.pool stride",
     )
+    if any(".shortcut.conv.conv." in key for key in keys):  # DownsampleAvg: CLIP's layout
+        conventions = {"activation": "relu", "anti_alias": "avg"}
+        notes = (
+            "anti_alias avg and activation relu: byobnet's ResNets with average-pooled"
+            " shortcuts are CLIP's (resnet*_clip_gap, resnet50_mlp), ReLU networks whose stem"
+            " and strided 3x3s subsample by 2x2 average pools; no weight shows either: set"
+            " anti_alias none or another activation otherwise",
+        )
     return KeyMap(
         "timm-byobnet",
         ours,
         layout=layout,
         why=why,
-        conventions={"activation": "silu"},
+        conventions=conventions,
         convention_notes=notes,
     )
 
@@ -496,10 +511,13 @@ def recover(shapes: Mapping[str, Shape], name: str = "Recovered") -> Recovery:
         f"input {side}x{side}: the weights fit any size ({'CIFAR' if side == 32 else 'ImageNet'}"
         " convention)",
         "no dilation, no dropout or stochastic depth: weights cannot show them",
-        "no anti-aliased downsampling: its pools have no weights (timm's resnetaa and"
-        " resnetblur checkpoints are their plain networks'); set anti_alias to avg or blur"
-        " for those",
     ]
+    if "anti_alias" not in {**km.conventions, **km.layout}:
+        assumed.append(
+            "no anti-aliased downsampling: its pools have no weights (timm's resnetaa and"
+            " resnetblur checkpoints are their plain networks'); set anti_alias to avg or blur"
+            " for those"
+        )
     if "activation" not in km.conventions:
         assumed.append("activation relu (every ResNet paper's): weights cannot show it")
     assumed += km.convention_notes

@@ -44,18 +44,19 @@ def _randomised(model: nn.Module) -> nn.Module:
     return model.eval()
 
 
-def _anti_alias(name: str) -> str:
-    """What the user sets after the recovery's note: the pools timm's name says."""
+def _anti_alias(name: str, recovered: str) -> str:
+    """What the user sets after the recovery's note: the pools timm's name says (else the
+    recovery's: byobnet's CLIP layout says avg)."""
     if "blur" in name:
         return "blur"
-    return "avg" if "aa" in name else "none"
+    return "avg" if "aa" in name else recovered
 
 
 def _as_the_notes_say(name: str, recovery: Recovery) -> Design:
     """What the user sets after the recovery's notes: the pools and, for timm's byobnet
     networks, the activation (SiLU only where the name ends in ts) and whether the tiered
     stem strides its third conv instead of pooling (the 33ts, 32ts and 50t configs)."""
-    design = recovery.design.replace(anti_alias=_anti_alias(name))
+    design = recovery.design.replace(anti_alias=_anti_alias(name, recovery.design.anti_alias))
     if recovery.key_map.scheme != "timm-byobnet":
         return design
     if not name.endswith("ts"):
