@@ -1,16 +1,17 @@
 """Global context attention (GCNet) against timm's ``GlobalContext`` in its ResNets.
 
 timm's ``resnet.py`` puts ``attn_layer='gc'`` where squeeze-excite sits; its registered
-``gcresnet*`` models are byobnet networks (another layout, refused elsewhere), so these are
-resnet.py's own networks with that attention: a ResNet-50-T (ResNet-T's tiered stem and
-average-pool shortcuts) and a ResNet-18. Randomly initialised, each goes through the CLI as
-a user's checkpoint would: ``open``, ``export`` of model.py and, ``--init-from`` the
-checkpoint, its weights; model.py loads them strictly and gives timm's outputs and FLOPs;
-the closed-form counts are torchinfo's.
+``gcresnet*`` models are byobnet networks (checked with the whole family in
+``test_timm_family_exact``), so these are resnet.py's own networks with that attention:
+a ResNet-50-T (ResNet-T's tiered stem and average-pool shortcuts) and a ResNet-18.
+Randomly initialised, each goes through the CLI as a user's checkpoint would: ``open``,
+``export`` of model.py and, ``--init-from`` the checkpoint, its weights; model.py loads
+them strictly and gives timm's outputs and FLOPs; the closed-form counts are torchinfo's.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import subprocess
@@ -26,7 +27,7 @@ from torch import nn
 
 from designer.core.analysis import analyse
 from designer.core.blocks.global_context import gc_channels
-from designer.core.design import DesignError, InputSpec
+from designer.core.design import DesignError, HeadSpec, InputSpec, StemSpec
 from designer.core.io import load
 from designer.core.presets import load_preset
 from designer.core.torch.build import build
@@ -119,6 +120,27 @@ def test_every_gc_row_is_torchinfos(preset: str) -> None:
     reduced = {"resnet18": 8, "resnet50": 32}[preset]  # an eighth of 64 or 256 channels
     norm = ("layer1.0.se.mlp_scale.norm", "LayerNorm2d", (reduced, 1, 1), 2 * reduced)
     assert (*norm, 2 * reduced) in rows
+
+
+def test_every_row_of_a_byobnet_style_network_is_torchinfos() -> None:
+    """byobnet's parts on a small network: gca (its context added to every pixel) at the
+    3x3, SiLU, the tiered stem that strides instead of pooling, and the final 1x1 conv."""
+    resnet50d = load_preset("resnet50d")
+    stages = tuple(dataclasses.replace(s, depth=2) for s in resnet50d.stages)  # a ResNet-26-D
+    design = resnet50d.replace(
+        stages=stages,
+        attention="gca",
+        attention_at="3x3",
+        activation="silu",
+        stem=StemSpec("deep_tiered", 64, pool="stride"),
+        head=HeadSpec(conv=256),
+        input=InputSpec(3, SIDE, SIDE),
+    )
+    result = analyse(design)
+    _, rows = torchinfo_leaf_rows(build(design), (3, SIDE, SIDE))
+    assert [(r.name, r.kind, r.output_shape, r.params, r.macs) for r in result.layers] == rows
+    names = {row[0] for row in rows}
+    assert {"layer1.0.se.mlp_add.fc1", "final_conv.0"} <= names, sorted(names)[-8:]
 
 
 def test_a_squeeze_ratio_with_gc_is_refused_in_one_line() -> None:
