@@ -864,6 +864,19 @@ def same_order_blocks(design: Design) -> list[str]:
     return same_order_kinds(design.is_preact)
 
 
+# options the common kinds read too, which an editor keeps in view (a stage may switch kind)
+_COMMON_BLOCK_OPTIONS = frozenset({"groups", "stride_on"})
+
+
+def unread_block_options(design: Design) -> frozenset[str]:
+    """The fields only some block kinds read (Res2Net's scale, ResNeSt's radix...) that no
+    block of ``design`` reads: an editor need not show them."""
+    own = frozenset().union(*(kind.options for kind in BLOCK_KINDS.values()))
+    kinds = {design.block, *(s.block for s in design.stages if s.block is not None)}
+    read = frozenset().union(*(BLOCK_KINDS[k].options for k in kinds))
+    return own - read - _COMMON_BLOCK_OPTIONS
+
+
 def _check_overrides(design: Design, i: int, stage: StageSpec) -> None:
     """A stage's overrides, each checked as its network-wide field is, plus what they imply."""
     path = f"stages[{i}]"

@@ -51,7 +51,13 @@ from PySide6.QtWidgets import (
 )
 
 from designer.core import design as d
-from designer.core.design import Design, DesignError, StageSpec, same_order_blocks
+from designer.core.design import (
+    Design,
+    DesignError,
+    StageSpec,
+    same_order_blocks,
+    unread_block_options,
+)
 from designer.core.fields import show
 from designer.core.presets import SOURCES, load_preset, preset_groups, preset_names
 from designer.qt.document import Document
@@ -690,6 +696,7 @@ class DesignPanel(QWidget):
         self._document = document
         self.widgets: dict[str, QWidget] = {}
         self._editors: dict[str, Editor] = {}
+        self._forms: dict[str, QFormLayout] = {}  # each field's form, to hide its row
         layout = QVBoxLayout(self)
 
         self.preset = preset_combo()
@@ -736,6 +743,7 @@ class DesignPanel(QWidget):
             label.setToolTip(f.tooltip)
             label.setBuddy(widget)
             forms[f.group].addRow(label, widget)
+            self._forms[f.path] = forms[f.group]
             self.widgets[f.path] = widget
             self._watch_typing(widget)
             guard(widget)
@@ -873,6 +881,10 @@ class DesignPanel(QWidget):
             self._editors[path].show(widget, get_value(design, path))
             widget.blockSignals(False)
             mark_invalid(widget, False)
+        # the options of block kinds the design does not use (Res2Net's scale for a ResNet)
+        unread = unread_block_options(design)
+        for path, form in self._forms.items():
+            form.setRowVisible(self.widgets[path], path not in unread)
         self.stages.sync(design)
         self._show_preset(design)
         self._hide_note()

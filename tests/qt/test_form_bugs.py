@@ -367,3 +367,19 @@ def test_the_shortcuts_page_lists_the_window_actions_and_the_gestures(qtbot, win
     for action in window.findChildren(QAction):
         if any(not key.isEmpty() for key in action.shortcuts()):
             assert plain(action.text()) in listed, action.text()
+
+
+# -- a block kind's own options show only where a block of that kind is -----------------------
+def test_a_kinds_own_options_show_only_for_that_kind(qtbot, win):
+    widgets = win.panel.widgets
+    assert not widgets["scale"].isVisible() and not widgets["radix"].isVisible()
+    assert widgets["groups"].isVisible()  # the common options stay in view
+    block = widgets["block"]
+    block.setFocus()
+    qtbot.keyClicks(block, "res2")  # the combo's keyboard search picks res2net
+    qtbot.waitUntil(lambda: win.document.design.block == "res2net", timeout=3000)
+    assert widgets["scale"].isVisible() and not widgets["radix"].isVisible()
+    assert not widgets["sk_ratio"].isVisible()
+    _undo(qtbot)
+    qtbot.waitUntil(lambda: win.document.design.block == "bottleneck", timeout=3000)
+    assert not widgets["scale"].isVisible()

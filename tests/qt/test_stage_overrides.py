@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from designer.core.analysis import analyse
+from designer.core.blocks import BLOCK_KINDS
 from designer.core.design import STAGE_OVERRIDES, Design
 from designer.core.presets import SOURCES, load_preset, preset_groups
 from designer.qt.design_panel import CUSTOM, INHERITED, INVALID, PRESET_ROLE
@@ -105,7 +106,9 @@ def test_stage_block_through_the_table_changes_design_and_analysis_and_undoes(qt
     _show_options(qtbot, window)
     combo = window.panel.stages.option(3, "block")
     # only the post-activation blocks of this post-activation network, after its own
-    assert _items(combo) == ["(bottleneck)", "basic", "bottleneck"]
+    post = {name for name, kind in BLOCK_KINDS.items() if not kind.preact}
+    assert _items(combo)[0] == "(bottleneck)" and set(_items(combo)[1:]) == post
+    assert {"basic", "bottleneck", "res2net"} <= post and "preact_basic" not in post
     assert combo.property(INHERITED) is True
     _arrow(qtbot, combo)
     _shows_numbers_of(qtbot, window, original.with_stage(3, block="basic"))
@@ -176,17 +179,15 @@ def test_dilate_keeps_the_resolution_and_undoes(qtbot, window):
     assert not check.isChecked()
 
 
-def test_dilate_with_zero_pad_shortcuts_is_refused_naming_the_field(qtbot, window, warnings):
-    _arrow(qtbot, window.panel.widgets["shortcut"])  # projection -> zero_pad
-    zero_pad = window.document.design
-    assert zero_pad.shortcut == "zero_pad"
+def test_dilating_a_stage_of_stride_1_is_refused_naming_the_field(qtbot, window, warnings):
+    original = window.document.design
     _show_options(qtbot, window)
-    check = window.panel.stages.option(3, "dilate")
+    check = window.panel.stages.option(0, "dilate")  # the first stage does not stride
     _click_check(qtbot, check)
-    assert window.document.design == zero_pad  # refused: nothing changed
-    assert window.document.error is not None and window.document.error[1] == "stages[3].dilate"
+    assert window.document.design == original  # refused: nothing changed
+    assert window.document.error is not None and window.document.error[1] == "stages[0].dilate"
     message = window.panel.error_label.text()
-    assert message.startswith("stages[3].dilate:") and "projection" in message
+    assert message.startswith("stages[0].dilate:") and "stride 1" in message
     assert "\n" not in message and window.panel.error_label.isVisibleTo(window)
     assert check.property(INVALID) is True
     assert warnings == [] and QApplication.activeModalWidget() is None
