@@ -14,6 +14,7 @@ import importlib
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -40,11 +41,30 @@ def code_blocks(text: str, language: str) -> list[str]:
 
 
 def run(args: list[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run a README command in a session of its own: past ``timeout`` its whole process
+    group is killed (a ``bash -c`` line's torchrun workers too, not only the shell)."""
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     env = dict(os.environ, PATH=path, PIP_DISABLE_PIP_VERSION_CHECK="1")
-    return subprocess.run(
-        args, cwd=cwd, capture_output=True, text=True, encoding="utf-8", env=env, timeout=timeout
-    )
+    with subprocess.Popen(
+        args,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        env=env,
+        start_new_session=True,
+    ) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)
 
 
 def test_the_python_api_block_runs(tmp_path):
