@@ -16,8 +16,8 @@ weights. Three checks per variant, each its own test so that a failure names bot
 Names are timm's model names; ``tv_`` ones are torchvision's. timm's ResNetV2 names
 its modules its own way: ``tests.reference.timm_resnetv2_to_ours`` maps them onto
 ours. Each variant's pair of networks is built once, the cases running variant by variant.
-A variant whose architecture the design language cannot express has its failing
-checks marked ``xfail(strict=True)``, the reason naming what the core lacks.
+A variant whose architecture the design language cannot express would have its failing
+checks marked ``xfail(strict=True)``, the reason naming what the core lacks (none now).
 """
 
 from __future__ import annotations
@@ -81,7 +81,6 @@ class Variant:
 
 
 ECA = {"attention": "eca"}  # timm's attn_layer='eca'
-NORM = "no {} (timm's {}: per channel a weight, a bias and a learned {}): norm is batch or group"
 
 VARIANTS: dict[str, Variant] = {
     # plain (torchvision's layout, as timm builds it)
@@ -184,33 +183,22 @@ VARIANTS: dict[str, Variant] = {
         "torchvision",
         {"name": "resnext101_64x4d"},
     ),
-    # what the design language cannot say: the nearest design, its failing checks marked
+    # ResNetV2's other norms and BiT's weight-standardised convs with its zero-padded pool
     "resnetv2_50d_frn": Variant(
-        lambda: _preset("resnet50", **V2D, shortcut="avg_down"),
-        resnetv2=True,
-        gaps=dict.fromkeys(
-            ("params", "outputs"),
-            NORM.format(
-                "filter response normalisation", "FilterResponseNormTlu2d", "threshold tau"
-            ),
-        ),
+        lambda: _preset("resnet50", **V2D, shortcut="avg_down", norm="frn"), resnetv2=True
     ),
     "resnetv2_50d_evos": Variant(
-        lambda: _preset("resnet50", **V2D, shortcut="avg_down"),
-        resnetv2=True,
-        gaps=dict.fromkeys(
-            ("params", "outputs"),
-            NORM.format("EvoNorm-S0", "EvoNorm2dS0", "v in x * sigmoid(v * x) / group std"),
-        ),
+        lambda: _preset("resnet50", **V2D, shortcut="avg_down", norm="evonorm"), resnetv2=True
     ),
     "resnetv2_50x1_bit": Variant(
-        lambda: _preset("resnet50", **V2, norm="group"),
+        lambda: _preset(
+            "resnet50",
+            block="preact_bottleneck",
+            stem=StemSpec("imagenet", 64, pool="max_zero_pad", norm_act=False),
+            norm="group",
+            std_conv=True,
+        ),
         resnetv2=True,
-        gaps={
-            "outputs": "no weight-standardised convolution (BiT's StdConv2d: each filter"
-            " normalised to zero mean, unit variance before use) and no 'fixed' stem pool"
-            " (zero-pad by 1, then an unpadded 3x3 max-pool, instead of padding with -inf)"
-        },
     ),
 }
 
@@ -271,7 +259,7 @@ def _predicted_flops(design: Design) -> int:
     """Twice the weights' multiply-adds of the analysis's conv and Linear rows."""
     total = 0
     for row in analyse(design).layers:
-        if row.kind == "Conv2d":
+        if row.kind in ("Conv2d", "StdConv2d"):  # a standardised weight costs no counted FLOPs
             channels, height, width = row.output_shape
             total += row.macs - (channels * height * width if row.bias else 0)
         elif row.kind == "Conv1d":  # ECA's, bias-free
