@@ -5,7 +5,8 @@ Each runs in a real process. The training block's placeholders become real thing
 a bundle of the CIFAR ResNet-20, /data/imagenet a generated 10-class ImageFolder (its
 classes are the design's), /data/pets a 3-class one (``--num-classes 37`` becomes 3),
 /data/cifar an empty folder. Sizes are cut to fit a 2-core machine: 90 and 30 epochs become 1,
-8 processes 2, the benchmark's batch 32 and steps 3; optional ``[...]`` flags are left out.
+8 processes 2 for 2 epochs (not the recipe's default 90), the benchmark's batch 32 and steps 3;
+optional ``[...]`` flags are left out.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def test_every_designer_name_in_the_readme_imports():
 CUTS = (
     ("--epochs 90", "--epochs 1"),
     ("--epochs 30", "--epochs 1"),
-    ("--nproc_per_node=8", "--nproc_per_node=2"),
+    ("--nproc_per_node=8 train.py", "--nproc_per_node=2 train.py --epochs 2"),
     ("--num-classes 37", "--num-classes 3"),
     ("--batch-size 256", "--batch-size 32 --benchmark-steps 3 --benchmark-warmup 1"),
 )
