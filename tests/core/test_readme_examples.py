@@ -11,6 +11,7 @@ optional ``[...]`` flags are left out.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import re
@@ -59,13 +60,35 @@ def run(args: list[str], cwd: Path, timeout: float = 300) -> subprocess.Complete
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
+            _kill_tree(proc.pid)
+            proc.communicate(timeout=30)
             raise
         finally:
             if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
+                _kill_tree(proc.pid)
     return subprocess.CompletedProcess(args, proc.returncode, out, err)
+
+
+def _kill_tree(pid: int) -> None:
+    """Kill ``pid``'s process group and every process descended from it: torchrun starts
+    its workers in sessions of their own, which the group alone does not reach."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # gone meanwhile
+        parents[int(stat.parent.name)] = int(fields[1])
+    tree, grew = {pid}, True
+    while grew:
+        found = {child for child, parent in parents.items() if parent in tree}
+        grew = not found <= tree
+        tree |= found
+    for member in tree - {pid}:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(member, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
 
 
 def test_the_python_api_block_runs(tmp_path):
