@@ -164,6 +164,16 @@ def test_the_graph_draws_every_module_call(design: Design) -> None:
     assert any("dil 2" in label for label in labels)  # the second path: a 5x5's reach
 
 
+def test_a_block_is_not_called_dilated_for_its_dilated_path() -> None:
+    """The block graph names a block's dilation only where its stage dilates."""
+    design = _small("sk_basic")
+    labels = [data["label"] for _, data in build_graph(analyse(design), "block").nodes(data=True)]
+    assert labels and not any("dilation" in label for label in labels)
+    dilated = design.with_stage(len(design.stages) - 1, dilate=True)
+    labels = [data["label"] for _, data in build_graph(analyse(dilated), "block").nodes(data=True)]
+    assert any("dilation 2" in label for label in labels)
+
+
 def test_model_py_reads_as_timms() -> None:
     text = render_model_py(_small("sk_bottleneck", groups=4, width_per_group=8))
     assert "self.conv1 = ConvNormAct(in_channels, width, kernel_size=1)" in text

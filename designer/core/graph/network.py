@@ -32,6 +32,7 @@ from designer.core.analysis import Analysis, Block, Layer, Shape
 from designer.core.blocks import CUSTOM_MODULES
 from designer.core.blocks.kinds import PATH_BRANCHES
 from designer.core.design import stage_design
+from designer.core.plan import plan as network_plan
 from designer.core.report import shape_text
 
 Level = Literal["block", "layer"]
@@ -137,7 +138,10 @@ def _block_label(analysis: Analysis, block: Block) -> str:
     stride = block_stride(analysis, block)
     text = f"{block.name}: {kind}, {block.output_shape[0]}"
     text += f", stride {stride}" if stride > 1 else ""
-    dilation = max(r.dilation for r in analysis.layers[block.first_layer : block.end_layer])
+    # the block's own dilation, as the plan resolves it (a dilated stage's), not its convs'
+    # (a selective kernel's second path is dilated in every block)
+    planned = next(b for b in network_plan(design).blocks if b.path == block.name)
+    dilation = max(planned.first_dilation, planned.dilation)
     text += f", dilation {dilation}" if dilation > 1 else ""
     if block.shortcut not in ("identity", ""):
         text += " + " + block.shortcut.replace("_", "-")
