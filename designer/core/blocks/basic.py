@@ -10,7 +10,7 @@ from designer.core.blocks.ops import Act, Conv, Norm
 if TYPE_CHECKING:
     from designer.core.design import Design
 
-_LAYOUT = BlockLayout(
+LAYOUT = BlockLayout(
     main=(
         Conv("conv1", 3, "in", "out", stride="stride", dilation="dil_first"),
         Norm("bn1", "out"),
@@ -23,7 +23,7 @@ _LAYOUT = BlockLayout(
 
 
 def _layout(design: Design) -> BlockLayout:
-    return _LAYOUT
+    return LAYOUT
 
 
 register(

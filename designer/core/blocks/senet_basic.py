@@ -7,25 +7,19 @@ block's tensors, so only the layout that names it tells it apart.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from designer.core.blocks.basic import LAYOUT
 from designer.core.blocks.kinds import BlockKind, BlockLayout, register
-from designer.core.blocks.ops import Act, Conv, Norm
+from designer.core.blocks.ops import Act
 
 if TYPE_CHECKING:
     from designer.core.design import Design
 
-_LAYOUT = BlockLayout(
-    main=(
-        Conv("conv1", 3, "in", "out", stride="stride", dilation="dil_first"),
-        Norm("bn1", "out"),
-        Act(),
-        Conv("conv2", 3, "out", "out", dilation="dil"),
-        Norm("bn2", "out"),
-        Act(),  # the SENets' own: the gate sees activated features
-    ),
-    post=(Act(),),
-)
+# the basic block's ops, its second norm activated too (the SENets' own: the gate sees
+# activated features)
+_LAYOUT = replace(LAYOUT, main=(*LAYOUT.main, Act()))
 
 
 def _layout(design: Design) -> BlockLayout:
