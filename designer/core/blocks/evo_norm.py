@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from designer.core.blocks.kinds import CustomModule, Shape, Walker, register
-from designer.core.blocks.norms import GN_GROUPS, Normalisation, register_norm
+from designer.core.blocks.kinds import CustomModule, register
+from designer.core.blocks.norms import GN_GROUPS, Normalisation, register_norm, vector_norm_walk
 
 if TYPE_CHECKING:
-    from designer.core.design import Design
+    pass
 
 _SOURCE = f'''class EvoNorm2dS0(nn.Module):
     """EvoNorm-S0 (Liu et al. 2020), as timm's: x * sigmoid(v * x) over the standard
@@ -38,17 +38,12 @@ _SOURCE = f'''class EvoNorm2dS0(nn.Module):
         return x * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)'''
 
 
-def _walk(w: Walker, name: str, x: Shape, args: tuple[int, ...], design: Design) -> Shape:
-    # torchinfo counts a norm's weight and bias as its mult-adds, not ``v``
-    return w.row(name, "EvoNorm2dS0", x, x, 3 * x[0], macs=2 * x[0])
-
-
 register(
     CustomModule(
         key="evo_norm",
         class_name="EvoNorm2dS0",
         source=lambda design: _SOURCE,
-        walk=_walk,
+        walk=vector_norm_walk("EvoNorm2dS0", 3),
         graph_kind="norm",
         graph_label="EvoNorm",
     )

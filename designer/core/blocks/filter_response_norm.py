@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from designer.core.blocks.kinds import CustomModule, Shape, Walker, register
-from designer.core.blocks.norms import Normalisation, register_norm
+from designer.core.blocks.kinds import CustomModule, register
+from designer.core.blocks.norms import Normalisation, register_norm, vector_norm_walk
 
 if TYPE_CHECKING:
-    from designer.core.design import Design
+    pass
 
 _SOURCE = '''class FilterResponseNormTlu2d(nn.Module):
     """Filter response normalisation (Singh & Krishnan 2019), as timm's: each channel over
@@ -35,17 +35,12 @@ _SOURCE = '''class FilterResponseNormTlu2d(nn.Module):
         return torch.maximum(x, self.tau.view(1, -1, 1, 1))'''
 
 
-def _walk(w: Walker, name: str, x: Shape, args: tuple[int, ...], design: Design) -> Shape:
-    # torchinfo counts a norm's weight and bias as its mult-adds, not ``tau``
-    return w.row(name, "FilterResponseNormTlu2d", x, x, 3 * x[0], macs=2 * x[0])
-
-
 register(
     CustomModule(
         key="filter_response_norm",
         class_name="FilterResponseNormTlu2d",
         source=lambda design: _SOURCE,
-        walk=_walk,
+        walk=vector_norm_walk("FilterResponseNormTlu2d", 3),
         graph_kind="norm",
         graph_label="FRN",
     )

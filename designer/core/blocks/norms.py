@@ -9,9 +9,15 @@ normalised width is a multiple of ``divides`` (GroupNorm's groups). A norm of ou
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
+from designer.core.blocks.kinds import Shape, Walker
 from designer.core.blocks.ops import Act, Identity, Norm, Op, Seq
+
+if TYPE_CHECKING:
+    from designer.core.design import Design
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +47,18 @@ def register_norm(name: str, norm: Normalisation) -> None:
     if name in NORMS:
         raise ValueError(f"norm {name!r} is registered twice")
     NORMS[name] = norm
+
+
+def vector_norm_walk(
+    kind: str, vectors: int
+) -> Callable[[Walker, str, Shape, tuple[int, ...], Design], Shape]:
+    """The walk of a norm of our own with ``vectors`` per-channel tensors: torchinfo counts
+    its weight and bias as its mult-adds, not the rest (EvoNorm's ``v``, FRN's ``tau``)."""
+
+    def walk(w: Walker, name: str, x: Shape, args: tuple[int, ...], design: Design) -> Shape:
+        return w.row(name, kind, x, x, vectors * x[0], macs=2 * x[0])
+
+    return walk
 
 
 def folded(ops: tuple[Op, ...], norm: str) -> tuple[Op, ...]:
